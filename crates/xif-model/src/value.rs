@@ -1,0 +1,489 @@
+//! Values of every type and their JSON form (the type table of DESIGN.md, tested both ways).
+use base64::Engine as _;
+use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
+use rust_decimal::Decimal;
+use serde_json::{Map, Value as Json};
+
+use crate::definition::{Action, Definition, Field, Literal};
+use crate::types::Type;
+
+/// A value of a definition type, independent of JSON and of WIT.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    /// Text
+    Text(String),
+    /// Integer
+    Integer(i32),
+    /// Long Integer
+    LongInteger(i64),
+    /// Decimal, exact
+    Decimal(Decimal),
+    /// Boolean
+    Boolean(bool),
+    /// Date
+    Date(NaiveDate),
+    /// Time (whole seconds)
+    Time(NaiveTime),
+    /// Date Time in UTC, millisecond precision
+    DateTime(NaiveDateTime),
+    /// Binary Data
+    Binary(Vec<u8>),
+    /// A structure or entity record: attribute name (as defined) and value, in definition order.
+    Record(Vec<(String, Value)>),
+    /// List of T
+    List(Vec<Value>),
+}
+
+/// A value that does not fit its type; `path` says where (`Who.Age`, `Items[2]`).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct ValueError {
+    /// Where in the input the problem is.
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+fn err<T>(path: &str, message: impl Into<String>) -> Result<T, ValueError> {
+    Err(ValueError {
+        path: path.to_string(),
+        message: message.into(),
+    })
+}
+
+/// 1900-01-01, the default Date.
+pub fn default_date() -> NaiveDate {
+    NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or(NaiveDate::MIN)
+}
+
+/// The default value of a type (see the type table).
+pub fn default_of(def: &Definition, ty: &Type) -> Value {
+    match ty {
+        Type::Text => Value::Text(String::new()),
+        Type::Integer => Value::Integer(0),
+        Type::LongInteger => Value::LongInteger(0),
+        Type::Decimal => Value::Decimal(Decimal::ZERO),
+        Type::Boolean => Value::Boolean(false),
+        Type::Date => Value::Date(default_date()),
+        Type::Time => Value::Time(NaiveTime::MIN),
+        Type::DateTime => Value::DateTime(default_date().and_time(NaiveTime::MIN)),
+        Type::BinaryData => Value::Binary(Vec::new()),
+        Type::List(_) => Value::List(Vec::new()),
+        Type::Record(n) => match def.record(n) {
+            Some((r, _)) => Value::Record(
+                r.attributes
+                    .iter()
+                    .map(|a| (a.name.text.clone(), field_default(def, a)))
+                    .collect(),
+            ),
+            None => Value::Record(Vec::new()),
+        },
+        Type::Identifier(_) => match def.resolve(ty) {
+            Some(t) => default_of(def, &t),
+            None => Value::LongInteger(0),
+        },
+    }
+}
+
+/// The default of a field: its `default` when it has one, else its type's.
+pub fn field_default(def: &Definition, f: &Field) -> Value {
+    let Some(t) = f.parsed.as_ref() else {
+        return Value::Text(String::new());
+    };
+    let resolved = def.resolve(t).unwrap_or_else(|| t.clone());
+    if let Some(lit) = &f.default {
+        if let Ok(v) = from_literal(&resolved, &lit.value) {
+            return v;
+        }
+    }
+    default_of(def, &resolved)
+}
+
+/// Reads a `default = …` literal as a value of a basic type.
+pub fn from_literal(ty: &Type, lit: &Literal) -> Result<Value, String> {
+    let r = match (ty, lit) {
+        (Type::Text, Literal::Text(s)) => Value::Text(s.clone()),
+        (Type::Integer, Literal::Integer(i)) => Value::Integer(
+            i32::try_from(*i).map_err(|_| format!("{i} is outside the Integer range"))?,
+        ),
+        (Type::LongInteger, Literal::Integer(i)) => Value::LongInteger(*i),
+        (Type::Decimal, Literal::Text(s) | Literal::Float(s)) => Value::Decimal(parse_decimal(s)?),
+        (Type::Decimal, Literal::Integer(i)) => Value::Decimal(Decimal::from(*i)),
+        (Type::Boolean, Literal::Boolean(b)) => Value::Boolean(*b),
+        (Type::Date, Literal::Text(s)) => Value::Date(parse_date(s)?),
+        (Type::Time, Literal::Text(s)) => Value::Time(parse_time(s)?),
+        (Type::DateTime, Literal::Text(s)) => Value::DateTime(parse_date_time(s)?),
+        (t, l) => return Err(format!("{} is not of type {}", describe(l), t.display())),
+    };
+    Ok(r)
+}
+
+fn describe(l: &Literal) -> String {
+    match l {
+        Literal::Text(s) => format!("the text {s:?}"),
+        Literal::Integer(i) => format!("the integer {i}"),
+        Literal::Float(f) => format!("the number {f}"),
+        Literal::Boolean(b) => format!("`{b}`"),
+        Literal::Other(o) => o.clone(),
+    }
+}
+
+/// How to write a default of this type.
+pub fn literal_hint(ty: &Type) -> String {
+    match ty {
+        Type::Text => "write a text in quotes, for example `default = \"none\"`".into(),
+        Type::Integer => {
+            "write a whole number from -2147483648 to 2147483647, for example `default = 0`".into()
+        }
+        Type::LongInteger => "write a whole number, for example `default = 0`".into(),
+        Type::Decimal => {
+            "write the decimal in quotes so it stays exact, for example `default = \"12.50\"`"
+                .into()
+        }
+        Type::Boolean => "write `default = true` or `default = false`".into(),
+        Type::Date => {
+            "write the date as \"YYYY-MM-DD\", for example `default = \"1900-01-01\"`".into()
+        }
+        Type::Time => "write the time as \"HH:MM:SS\", for example `default = \"08:30:00\"`".into(),
+        Type::DateTime => {
+            "write an RFC 3339 date and time, for example `default = \"2024-05-01T08:30:00Z\"`"
+                .into()
+        }
+        other => format!("{} takes no default", other.display()),
+    }
+}
+
+/// Parses a Decimal written as text: optional sign, digits, optional fraction; at most 28 digits.
+pub fn parse_decimal(s: &str) -> Result<Decimal, String> {
+    let t = s.trim();
+    let body = t.strip_prefix(['-', '+']).unwrap_or(t);
+    let ok = !body.is_empty()
+        && body.split('.').count() <= 2
+        && body.chars().all(|c| c.is_ascii_digit() || c == '.')
+        && !body.starts_with('.')
+        && !body.ends_with('.');
+    if !ok {
+        return Err(format!("{s:?} is not a decimal number like \"12.50\""));
+    }
+    Decimal::from_str_exact(t).map_err(|e| format!("{s:?} is not a Decimal: {e}"))
+}
+
+/// Parses `YYYY-MM-DD` (years 0001 to 9999).
+pub fn parse_date(s: &str) -> Result<NaiveDate, String> {
+    let b = s.as_bytes();
+    let shape = b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+    if !shape {
+        return Err(format!("{s:?} is not a date in the form YYYY-MM-DD"));
+    }
+    let d = NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|_| format!("{s:?} is not a valid date"))?;
+    if d.year() < 1 {
+        return Err(format!("{s:?} is before 0001-01-01"));
+    }
+    Ok(d)
+}
+
+/// Parses `HH:MM:SS`.
+pub fn parse_time(s: &str) -> Result<NaiveTime, String> {
+    let b = s.as_bytes();
+    let shape = b.len() == 8
+        && b[2] == b':'
+        && b[5] == b':'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 2 || i == 5 || c.is_ascii_digit());
+    if !shape {
+        return Err(format!("{s:?} is not a time in the form HH:MM:SS"));
+    }
+    NaiveTime::parse_from_str(s, "%H:%M:%S").map_err(|_| format!("{s:?} is not a valid time"))
+}
+
+/// Parses RFC 3339 with any offset, converted to UTC and cut to milliseconds.
+pub fn parse_date_time(s: &str) -> Result<NaiveDateTime, String> {
+    let dt = chrono::DateTime::parse_from_rfc3339(s).map_err(|_| {
+        format!("{s:?} is not an RFC 3339 date and time like \"2024-05-01T08:30:00Z\"")
+    })?;
+    let utc = dt.naive_utc();
+    if !(1..=9999).contains(&utc.year()) {
+        return Err(format!("{s:?} is outside the years 0001 to 9999 in UTC"));
+    }
+    let ms = utc.nanosecond() / 1_000_000;
+    Ok(utc.with_nanosecond(ms * 1_000_000).unwrap_or(utc))
+}
+
+/// Writes a Date Time in UTC: `…Z`, with a fraction only when it is non-zero.
+pub fn format_date_time(dt: &NaiveDateTime) -> String {
+    let ms = dt.nanosecond() / 1_000_000;
+    if ms == 0 {
+        dt.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    } else {
+        format!("{}.{ms:03}Z", dt.format("%Y-%m-%dT%H:%M:%S"))
+    }
+}
+
+/// Reads a JSON value as a value of `ty`. `field` gives limits (Text length) when known.
+pub fn from_json(
+    def: &Definition,
+    ty: &Type,
+    json: &Json,
+    path: &str,
+    field: Option<&Field>,
+) -> Result<Value, ValueError> {
+    let want = |what: &str| err(path, format!("expected {what}, found {}", json_kind(json)));
+    Ok(match ty {
+        Type::Text => match json {
+            Json::String(s) => {
+                if let Some(len) = field.and_then(|f| f.length.as_ref()) {
+                    let n = s.chars().count();
+                    if n as i64 > len.value {
+                        return err(
+                            path,
+                            format!(
+                                "text of {n} characters is longer than the length {}",
+                                len.value
+                            ),
+                        );
+                    }
+                }
+                Value::Text(s.clone())
+            }
+            _ => return want("a string"),
+        },
+        Type::Integer => match json.as_i64() {
+            Some(i) => Value::Integer(i32::try_from(i).map_err(|_| ValueError {
+                path: path.into(),
+                message: format!("{i} is outside the Integer range (32 bits)"),
+            })?),
+            None => return want("a whole number"),
+        },
+        Type::LongInteger => match json {
+            Json::Number(n) => match n.as_i64() {
+                Some(i) => Value::LongInteger(i),
+                None => {
+                    return err(
+                        path,
+                        format!("{n} is not a whole number in the Long Integer range"),
+                    );
+                }
+            },
+            Json::String(s) => match s.parse::<i64>() {
+                Ok(i) if s.bytes().all(|c| c.is_ascii_digit() || c == b'-') => {
+                    Value::LongInteger(i)
+                }
+                _ => return err(path, format!("{s:?} is not a Long Integer")),
+            },
+            _ => return want("a whole number"),
+        },
+        Type::Decimal => match json {
+            Json::String(s) => Value::Decimal(parse_decimal(s).map_err(|m| ValueError {
+                path: path.into(),
+                message: m,
+            })?),
+            Json::Number(n) => {
+                return err(
+                    path,
+                    format!("a Decimal is written as a string, \"{n}\", so that no digit is lost"),
+                );
+            }
+            _ => return want("a decimal as a string, like \"12.50\""),
+        },
+        Type::Boolean => match json {
+            Json::Bool(b) => Value::Boolean(*b),
+            _ => return want("true or false"),
+        },
+        Type::Date => match json {
+            Json::String(s) => Value::Date(parse_date(s).map_err(|m| ValueError {
+                path: path.into(),
+                message: m,
+            })?),
+            _ => return want("a date string \"YYYY-MM-DD\""),
+        },
+        Type::Time => match json {
+            Json::String(s) => Value::Time(parse_time(s).map_err(|m| ValueError {
+                path: path.into(),
+                message: m,
+            })?),
+            _ => return want("a time string \"HH:MM:SS\""),
+        },
+        Type::DateTime => match json {
+            Json::String(s) => Value::DateTime(parse_date_time(s).map_err(|m| ValueError {
+                path: path.into(),
+                message: m,
+            })?),
+            _ => return want("an RFC 3339 date-time string"),
+        },
+        Type::BinaryData => match json {
+            Json::String(s) => Value::Binary(
+                base64::engine::general_purpose::STANDARD
+                    .decode(s)
+                    .map_err(|e| ValueError {
+                        path: path.into(),
+                        message: format!("not valid base64: {e}"),
+                    })?,
+            ),
+            _ => return want("a base64 string"),
+        },
+        Type::List(inner) => match json {
+            Json::Array(items) => Value::List(
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, j)| from_json(def, inner, j, &format!("{path}[{i}]"), None))
+                    .collect::<Result<_, _>>()?,
+            ),
+            _ => return want("an array"),
+        },
+        Type::Record(n) => {
+            let Some((rec, _)) = def.record(n) else {
+                return err(path, format!("unknown record type {n}"));
+            };
+            match json {
+                Json::Object(obj) => {
+                    Value::Record(fields_from_json(def, &rec.attributes, obj, path)?)
+                }
+                _ => return want(&format!("an object ({n})")),
+            }
+        }
+        Type::Identifier(_) => match def.resolve(ty) {
+            Some(t) => from_json(def, &t, json, path, field)?,
+            None => return err(path, "identifier of an unknown entity"),
+        },
+    })
+}
+
+fn join(path: &str, name: &str) -> String {
+    if path.is_empty() {
+        name.to_string()
+    } else {
+        format!("{path}.{name}")
+    }
+}
+
+/// Reads a JSON object as the values of `fields`, in their order: unknown keys are refused, a
+/// missing or `null` optional field takes its default, a missing mandatory one is an error.
+pub fn fields_from_json(
+    def: &Definition,
+    fields: &[Field],
+    obj: &Map<String, Json>,
+    path: &str,
+) -> Result<Vec<(String, Value)>, ValueError> {
+    let unknown: Vec<&str> = obj
+        .keys()
+        .filter(|k| !fields.iter().any(|f| f.name.text == **k))
+        .map(|k| k.as_str())
+        .collect();
+    if !unknown.is_empty() {
+        let known: Vec<&str> = fields.iter().map(|f| f.name.text.as_str()).collect();
+        return err(
+            if path.is_empty() { unknown[0] } else { path },
+            format!(
+                "unknown field{} {}; expected {}",
+                if unknown.len() == 1 { "" } else { "s" },
+                unknown.join(", "),
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            ),
+        );
+    }
+    let mut out = Vec::with_capacity(fields.len());
+    for f in fields {
+        let p = join(path, &f.name.text);
+        let v = match obj.get(&f.name.text) {
+            None | Some(Json::Null) => {
+                if f.is_mandatory() {
+                    return err(
+                        &p,
+                        format!("{} {} is mandatory", f.kind.noun(), f.name.text),
+                    );
+                }
+                field_default(def, f)
+            }
+            Some(j) => match &f.parsed {
+                Some(t) => from_json(def, t, j, &p, Some(f))?,
+                None => return err(&p, "has an unknown type"),
+            },
+        };
+        out.push((f.name.text.clone(), v));
+    }
+    Ok(out)
+}
+
+/// Reads the JSON input of an action call: an object of its inputs (`null` or absent: `{}`).
+pub fn inputs_from_json(
+    def: &Definition,
+    action: &Action,
+    json: &Json,
+) -> Result<Vec<Value>, ValueError> {
+    let empty = Map::new();
+    let obj = match json {
+        Json::Null => &empty,
+        Json::Object(o) => o,
+        other => {
+            return err(
+                "",
+                format!(
+                    "the input of action {} is a JSON object of its inputs, not {}",
+                    action.name.text,
+                    json_kind(other)
+                ),
+            );
+        }
+    };
+    Ok(fields_from_json(def, &action.inputs, obj, "")?
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect())
+}
+
+/// Writes the outputs of an action as a JSON object, attribute names as defined.
+pub fn outputs_to_json(action: &Action, outputs: &[Value]) -> Json {
+    Json::Object(
+        action
+            .outputs
+            .iter()
+            .zip(outputs)
+            .map(|(f, v)| (f.name.text.clone(), to_json(v)))
+            .collect(),
+    )
+}
+
+/// Writes a value as JSON.
+pub fn to_json(v: &Value) -> Json {
+    match v {
+        Value::Text(s) => Json::String(s.clone()),
+        Value::Integer(i) => Json::from(*i),
+        Value::LongInteger(i) => Json::from(*i),
+        Value::Decimal(d) => Json::String(d.to_string()),
+        Value::Boolean(b) => Json::Bool(*b),
+        Value::Date(d) => Json::String(d.format("%Y-%m-%d").to_string()),
+        Value::Time(t) => Json::String(t.format("%H:%M:%S").to_string()),
+        Value::DateTime(dt) => Json::String(format_date_time(dt)),
+        Value::Binary(b) => Json::String(base64::engine::general_purpose::STANDARD.encode(b)),
+        Value::Record(fields) => Json::Object(
+            fields
+                .iter()
+                .map(|(k, v)| (k.clone(), to_json(v)))
+                .collect(),
+        ),
+        Value::List(items) => Json::Array(items.iter().map(to_json).collect()),
+    }
+}
+
+fn json_kind(j: &Json) -> &'static str {
+    match j {
+        Json::Null => "null",
+        Json::Bool(_) => "a boolean",
+        Json::Number(_) => "a number",
+        Json::String(_) => "a string",
+        Json::Array(_) => "an array",
+        Json::Object(_) => "an object",
+    }
+}

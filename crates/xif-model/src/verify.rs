@@ -1,0 +1,816 @@
+//! The Verify rules that need nothing but the definition. Each is a named function; every one adds
+//! diagnostics with the place and a hint. (Rules that need the extension folder, resource files
+//! and action implementations, live in `xif-build`.)
+use std::collections::HashMap;
+use std::ops::Range;
+
+use crate::definition::*;
+use crate::diag::Diagnostic;
+use crate::names::{self, MAX_DESCRIPTION, MAX_ENTITY_ATTRIBUTE_NAME, MAX_NAME};
+use crate::types::Type;
+use crate::value;
+
+/// WIT type names the generated interface defines itself; an element may not map onto them.
+pub const RESERVED: &[&str] = &[
+    "date",
+    "time",
+    "date-time",
+    "action-error",
+    "decimal",
+    "result",
+    "option",
+    "string",
+    "vec",
+    "box",
+];
+
+/// Runs every definition-only Verify rule.
+pub fn verify(def: &Definition) -> Vec<Diagnostic> {
+    let mut v = Verifier {
+        def,
+        diags: Vec::new(),
+    };
+    v.ensure_legal_names();
+    v.ensure_unique_names();
+    v.ensure_no_interface_clash();
+    v.ensure_descriptions_fit();
+    v.ensure_types_resolve();
+    v.ensure_structures_not_recursive();
+    v.ensure_records_not_empty();
+    v.ensure_entity_rules();
+    v.ensure_lengths_and_decimals();
+    v.ensure_defaults_fit();
+    v.ensure_settings_rules();
+    v.ensure_resource_paths();
+    v.warn_unused_structures();
+    v.warn_missing_description();
+    v.diags
+        .sort_by_key(|d| (d.span.as_ref().map(|s| s.start).unwrap_or(0), d.code));
+    v.diags
+}
+
+struct Verifier<'a> {
+    def: &'a Definition,
+    diags: Vec<Diagnostic>,
+}
+
+/// Every field of the definition with the thing it belongs to, for rules that apply to all.
+fn all_fields(def: &Definition) -> impl Iterator<Item = &Field> {
+    def.structures
+        .iter()
+        .chain(&def.entities)
+        .flat_map(|r| r.attributes.iter())
+        .chain(
+            def.actions
+                .iter()
+                .flat_map(|a| a.inputs.iter().chain(&a.outputs)),
+        )
+        .chain(def.settings.iter())
+}
+
+impl Verifier<'_> {
+    fn push(&mut self, d: Diagnostic) {
+        self.diags.push(d);
+    }
+
+    fn ensure_legal_names(&mut self) {
+        let def = self.def;
+        let check = |this: &mut Self, name: &Name, what: &str, max: usize| {
+            if let Err(p) = names::check(&name.text, max) {
+                let (code, help) = match p {
+                    names::NameProblem::TooLong(..) => ("E011", format!("shorten the {what} name to at most {max} characters")),
+                    _ => ("E010", "use a letter first, then letters, digits or `_`, for example `Order_Line2`".to_string()),
+                };
+                let code = if max == MAX_ENTITY_ATTRIBUTE_NAME && code == "E011" {
+                    "E012"
+                } else {
+                    code
+                };
+                this.push(
+                    Diagnostic::error(
+                        code,
+                        format!("invalid {what} name \"{}\": {p}", name.text),
+                        Some(name.span.clone()),
+                    )
+                    .help(help),
+                );
+            }
+        };
+        check(self, &def.name, "extension", MAX_NAME);
+        for s in &def.structures {
+            check(self, &s.name, "structure", MAX_NAME);
+            for a in &s.attributes {
+                check(self, &a.name, "attribute", MAX_NAME);
+            }
+        }
+        for e in &def.entities {
+            check(self, &e.name, "entity", MAX_NAME);
+            for a in &e.attributes {
+                check(self, &a.name, "entity attribute", MAX_ENTITY_ATTRIBUTE_NAME);
+            }
+        }
+        for a in &def.actions {
+            check(self, &a.name, "action", MAX_NAME);
+            for p in a.inputs.iter().chain(&a.outputs) {
+                check(self, &p.name, p.kind.noun(), MAX_NAME);
+            }
+        }
+        for s in &def.settings {
+            check(self, &s.name, "setting", MAX_NAME);
+        }
+    }
+
+    /// Names are unique case-insensitively within their kind (E013).
+    fn ensure_unique_names(&mut self) {
+        let def = self.def;
+        let mut groups: Vec<(String, Vec<&Name>)> = vec![
+            (
+                "structure".into(),
+                def.structures.iter().map(|s| &s.name).collect(),
+            ),
+            (
+                "entity".into(),
+                def.entities.iter().map(|s| &s.name).collect(),
+            ),
+            (
+                "action".into(),
+                def.actions.iter().map(|s| &s.name).collect(),
+            ),
+            (
+                "setting".into(),
+                def.settings.iter().map(|s| &s.name).collect(),
+            ),
+        ];
+        for r in def.structures.iter().chain(&def.entities) {
+            groups.push((
+                format!("attribute of {}", r.name.text),
+                r.attributes.iter().map(|a| &a.name).collect(),
+            ));
+        }
+        for a in &def.actions {
+            groups.push((
+                format!("parameter of action {}", a.name.text),
+                a.inputs.iter().chain(&a.outputs).map(|p| &p.name).collect(),
+            ));
+        }
+        for (what, names) in groups {
+            let mut seen: HashMap<String, &Name> = HashMap::new();
+            for n in names {
+                if let Some(first) = seen.get(&n.text.to_ascii_lowercase()) {
+                    self.push(
+                        Diagnostic::error("E013", format!("duplicate {what} name \"{}\"", n.text), Some(n.span.clone()))
+                            .label(format!("\"{}\" is already defined", first.text))
+                            .help("names are unique case-insensitively within their kind; rename one of them"),
+                    );
+                } else {
+                    seen.insert(n.text.to_ascii_lowercase(), n);
+                }
+            }
+        }
+    }
+
+    /// Names that map to the same WIT identifier in one scope (E014), a structure and an entity of
+    /// the same name (E015), and names that map onto generated types (E016).
+    fn ensure_no_interface_clash(&mut self) {
+        let def = self.def;
+        // The interface scope: actions, structures, entities, action output records.
+        let mut scope: Vec<(String, String, Range<usize>)> = Vec::new();
+        for s in &def.structures {
+            scope.push((
+                s.name.wit(),
+                format!("structure {}", s.name.text),
+                s.name.span.clone(),
+            ));
+        }
+        for e in &def.entities {
+            scope.push((
+                e.name.wit(),
+                format!("entity {}", e.name.text),
+                e.name.span.clone(),
+            ));
+        }
+        for a in &def.actions {
+            scope.push((
+                a.name.wit(),
+                format!("action {}", a.name.text),
+                a.name.span.clone(),
+            ));
+            scope.push((
+                a.output_record_wit(),
+                format!(
+                    "the output record of action {} ({})",
+                    a.name.text,
+                    a.output_record_rust()
+                ),
+                a.name.span.clone(),
+            ));
+        }
+        for (wit, what, span) in &scope {
+            if RESERVED.contains(&wit.as_str()) {
+                self.push(
+                    Diagnostic::error(
+                        "E016",
+                        format!("{what} maps to `{wit}`, a name Xif reserves for its own types"),
+                        Some(span.clone()),
+                    )
+                    .help(format!("rename it; reserved: {}", RESERVED.join(", "))),
+                );
+            }
+        }
+        self.clashes(&scope);
+        let mut scopes: Vec<Vec<(String, String, Range<usize>)>> = Vec::new();
+        for r in def.structures.iter().chain(&def.entities) {
+            scopes.push(
+                r.attributes
+                    .iter()
+                    .map(|a| {
+                        (
+                            a.name.wit(),
+                            format!("attribute {}", a.name.text),
+                            a.name.span.clone(),
+                        )
+                    })
+                    .collect(),
+            );
+        }
+        for a in &def.actions {
+            scopes.push(
+                a.inputs
+                    .iter()
+                    .chain(&a.outputs)
+                    .map(|p| {
+                        (
+                            p.name.wit(),
+                            format!("{} {}", p.kind.noun(), p.name.text),
+                            p.name.span.clone(),
+                        )
+                    })
+                    .collect(),
+            );
+        }
+        scopes.push(
+            def.settings
+                .iter()
+                .map(|s| {
+                    (
+                        s.name.wit(),
+                        format!("setting {}", s.name.text),
+                        s.name.span.clone(),
+                    )
+                })
+                .collect(),
+        );
+        for s in scopes {
+            self.clashes(&s);
+        }
+    }
+
+    fn clashes(&mut self, scope: &[(String, String, Range<usize>)]) {
+        let mut seen: HashMap<&str, &(String, String, Range<usize>)> = HashMap::new();
+        for item in scope {
+            if let Some(first) = seen.get(item.0.as_str()) {
+                // Same name case-insensitively within a kind is E013's; report only real mapping clashes.
+                let same_kind_dup = first.1.split(' ').next() == item.1.split(' ').next()
+                    && first.1.to_ascii_lowercase() == item.1.to_ascii_lowercase();
+                if same_kind_dup {
+                    continue;
+                }
+                let first_is_structure =
+                    first.1.starts_with("structure ") && item.1.starts_with("entity ");
+                let first_is_entity =
+                    first.1.starts_with("entity ") && item.1.starts_with("structure ");
+                let code = if first_is_structure || first_is_entity {
+                    "E015"
+                } else {
+                    "E014"
+                };
+                self.push(
+                    Diagnostic::error(code, format!("{} and {} both map to the identifier `{}`", first.1, item.1, item.0), Some(item.2.clone()))
+                        .help("the WIT and Rust code needs distinct identifiers: rename one of them (see docs/EXTENSIONS.md, \"Names\")"),
+                );
+            } else {
+                seen.insert(&item.0, item);
+            }
+        }
+    }
+
+    fn ensure_descriptions_fit(&mut self) {
+        let def = self.def;
+        let mut descs: Vec<&Spanned<String>> = def.description.iter().collect();
+        descs.extend(
+            def.structures
+                .iter()
+                .chain(&def.entities)
+                .filter_map(|r| r.description.as_ref()),
+        );
+        descs.extend(def.actions.iter().filter_map(|a| a.description.as_ref()));
+        descs.extend(all_fields(def).filter_map(|f| f.description.as_ref()));
+        for d in descs {
+            let n = d.value.chars().count();
+            if n > MAX_DESCRIPTION {
+                self.push(
+                    Diagnostic::error("E017", format!("description is {n} characters long; the limit is {MAX_DESCRIPTION}"), Some(d.span.clone()))
+                        .help("shorten the description; longer documentation belongs in the extension's README"),
+                );
+            }
+        }
+    }
+
+    fn ensure_types_resolve(&mut self) {
+        let def = self.def;
+        for f in all_fields(def) {
+            let t = match Type::parse(&f.ty.value) {
+                Ok(t) => t,
+                Err(e) => {
+                    let mut d = Diagnostic::error(
+                        "E020",
+                        format!("{} for {} `{}`", e.message, f.kind.noun(), f.name.text),
+                        Some(f.ty.span.clone()),
+                    );
+                    if let Some(h) = e.help {
+                        d = d.help(h);
+                    }
+                    self.push(d);
+                    continue;
+                }
+            };
+            self.check_references(f, &t);
+        }
+    }
+
+    fn check_references(&mut self, f: &Field, t: &Type) {
+        let def = self.def;
+        match t {
+            Type::List(inner) => self.check_references(f, inner),
+            Type::Record(n) => {
+                if def.record(n).is_none() {
+                    let close = def
+                        .structures
+                        .iter()
+                        .chain(&def.entities)
+                        .map(|r| r.name.text.as_str())
+                        .find(|r| r.eq_ignore_ascii_case(n))
+                        .map(|r| {
+                            format!("did you mean \"{r}\"? Names of types are written as defined")
+                        });
+                    let basic: Vec<&str> = crate::types::BASIC.iter().map(|(b, _)| *b).collect();
+                    let help = close
+                        .or_else(|| {
+                            crate::parse::closest(n, &basic)
+                                .map(|b| format!("did you mean \"{b}\"?"))
+                        })
+                        .unwrap_or_else(|| {
+                            format!(
+                                "define `[structures.{n}]`, or use a basic type such as \"Text\""
+                            )
+                        });
+                    self.push(
+                        Diagnostic::error(
+                            "E021",
+                            format!(
+                                "unknown structure or entity \"{n}\" in the type of {} `{}`",
+                                f.kind.noun(),
+                                f.name.text
+                            ),
+                            Some(f.ty.span.clone()),
+                        )
+                        .help(help),
+                    );
+                }
+            }
+            Type::Identifier(e) => {
+                if def.entity(e).is_none() {
+                    let help = if def.structures.iter().any(|s| s.name.text == *e) {
+                        format!("\"{e}\" is a structure; only entities have identifiers")
+                    } else {
+                        format!(
+                            "define `[entities.{e}]` with an identifier attribute, or fix the name"
+                        )
+                    };
+                    self.push(
+                        Diagnostic::error(
+                            "E023",
+                            format!("\"{e} Identifier\" names no entity"),
+                            Some(f.ty.span.clone()),
+                        )
+                        .help(help),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn ensure_structures_not_recursive(&mut self) {
+        let def = self.def;
+        fn reaches(def: &Definition, t: &Type, target: &str, seen: &mut Vec<String>) -> bool {
+            match t {
+                Type::List(inner) => reaches(def, inner, target, seen),
+                Type::Record(n) => {
+                    if n == target {
+                        return true;
+                    }
+                    if seen.contains(n) {
+                        return false;
+                    }
+                    seen.push(n.clone());
+                    def.record(n).is_some_and(|(r, _)| {
+                        r.attributes.iter().any(|a| {
+                            a.parsed
+                                .as_ref()
+                                .is_some_and(|t| reaches(def, t, target, seen))
+                        })
+                    })
+                }
+                _ => false,
+            }
+        }
+        for s in &def.structures {
+            for a in &s.attributes {
+                if let Some(t) = &a.parsed {
+                    if reaches(def, t, &s.name.text, &mut Vec::new()) {
+                        self.push(
+                            Diagnostic::error("E022", format!("structure {} contains itself through attribute {}", s.name.text, a.name.text), Some(a.ty.span.clone()))
+                                .help("structures cannot be recursive; refer to the record by an identifier or flatten it"),
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    fn ensure_records_not_empty(&mut self) {
+        for (r, what) in self
+            .def
+            .structures
+            .iter()
+            .map(|s| (s, "structure"))
+            .chain(self.def.entities.iter().map(|e| (e, "entity")))
+        {
+            if r.attributes.is_empty() {
+                self.push(
+                    Diagnostic::error(
+                        "E045",
+                        format!("{what} {} has no attributes", r.name.text),
+                        Some(r.name.span.clone()),
+                    )
+                    .help(format!(
+                        "add at least one attribute, for example `Name = \"Text\"` under [{}s.{}]",
+                        if what == "entity" { "entitie" } else { what },
+                        r.name.text
+                    )),
+                );
+            }
+        }
+    }
+
+    fn ensure_entity_rules(&mut self) {
+        let def = self.def;
+        for e in &def.entities {
+            let ids: Vec<&Field> = e.attributes.iter().filter(|a| a.identifier).collect();
+            if ids.is_empty() && !e.attributes.is_empty() {
+                self.push(
+                    Diagnostic::error("E040", format!("entity {} has no identifier", e.name.text), Some(e.name.span.clone()))
+                        .help("mark one attribute `identifier = true`, for example `Id = { type = \"Long Integer\", identifier = true, auto_number = true }`"),
+                );
+            }
+            for extra in ids.iter().skip(1) {
+                self.push(
+                    Diagnostic::error("E041", format!("entity {} has more than one identifier", e.name.text), Some(extra.name.span.clone()))
+                        .label(format!("{} is already the identifier", ids[0].name.text))
+                        .help("an entity has exactly one identifier attribute; remove `identifier = true` from the others"),
+                );
+            }
+            for a in &e.attributes {
+                let Some(t) = &a.parsed else { continue };
+                let resolved = def.resolve(t);
+                if let Some(auto) = &a.auto_number {
+                    if auto.value && !matches!(resolved, Some(Type::Integer | Type::LongInteger)) {
+                        self.push(
+                            Diagnostic::error("E042", format!("auto_number on attribute {} of type {}", a.name.text, t.display()), Some(auto.span.clone()))
+                                .help("only Integer and Long Integer identifiers can be numbered automatically"),
+                        );
+                    } else if auto.value && !a.identifier {
+                        self.push(
+                            Diagnostic::error("E042", format!("auto_number on attribute {}, which is not the identifier", a.name.text), Some(auto.span.clone()))
+                                .help("only the identifier can be numbered automatically; add `identifier = true` or remove `auto_number`"),
+                        );
+                    }
+                }
+                if a.identifier
+                    && !matches!(
+                        resolved,
+                        Some(Type::Integer | Type::LongInteger | Type::Text)
+                    )
+                {
+                    self.push(
+                        Diagnostic::error(
+                            "E043",
+                            format!(
+                                "identifier {} of entity {} has type {}",
+                                a.name.text,
+                                e.name.text,
+                                t.display()
+                            ),
+                            Some(a.ty.span.clone()),
+                        )
+                        .help("an identifier is an Integer, a Long Integer or a Text"),
+                    );
+                }
+                if matches!(t, Type::Record(_) | Type::List(_)) {
+                    self.push(
+                        Diagnostic::error("E044", format!("entity attribute {} has type {}; entity attributes hold basic types only", a.name.text, t.display()), Some(a.ty.span.clone()))
+                            .help("use a basic type or an \"X Identifier\" that refers to a record of another entity"),
+                    );
+                }
+                if let Type::Identifier(other) = t {
+                    if *other == e.name.text && a.identifier {
+                        self.push(
+                            Diagnostic::error(
+                                "E043",
+                                format!(
+                                    "identifier {} of entity {} refers to itself",
+                                    a.name.text, e.name.text
+                                ),
+                                Some(a.ty.span.clone()),
+                            )
+                            .help("an identifier is an Integer, a Long Integer or a Text"),
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    fn ensure_lengths_and_decimals(&mut self) {
+        let def = self.def;
+        for f in all_fields(def) {
+            let resolved = f.parsed.as_ref().and_then(|t| def.resolve(t));
+            if let Some(len) = &f.length {
+                match resolved {
+                    Some(Type::Text) => {
+                        if !(1..=2_000_000).contains(&len.value) {
+                            self.push(
+                                Diagnostic::error(
+                                    "E052",
+                                    format!(
+                                        "length {} of {} is out of range",
+                                        len.value, f.name.text
+                                    ),
+                                    Some(len.span.clone()),
+                                )
+                                .help("a Text length is from 1 to 2000000 characters"),
+                            );
+                        }
+                    }
+                    Some(Type::Decimal) => {
+                        if !(1..=28).contains(&len.value) {
+                            self.push(
+                                Diagnostic::error(
+                                    "E052",
+                                    format!(
+                                        "length {} of {} is out of range",
+                                        len.value, f.name.text
+                                    ),
+                                    Some(len.span.clone()),
+                                )
+                                .help("a Decimal has from 1 to 28 digits in all"),
+                            );
+                        }
+                    }
+                    Some(ref t) => self.push(
+                        Diagnostic::error(
+                            "E050",
+                            format!(
+                                "`length` does not apply to {} `{}` of type {}",
+                                f.kind.noun(),
+                                f.name.text,
+                                t.display()
+                            ),
+                            Some(len.span.clone()),
+                        )
+                        .help("only Text and Decimal take a length; remove it"),
+                    ),
+                    None => {}
+                }
+            }
+            if let Some(dec) = &f.decimals {
+                match resolved {
+                    Some(Type::Decimal) => {
+                        let total = f.length.as_ref().map(|l| l.value).unwrap_or(28);
+                        if dec.value < 0 || dec.value > total.min(28) {
+                            self.push(
+                                Diagnostic::error(
+                                    "E053",
+                                    format!(
+                                        "decimals {} of {} is out of range",
+                                        dec.value, f.name.text
+                                    ),
+                                    Some(dec.span.clone()),
+                                )
+                                .help(format!("decimals are from 0 to the length ({total})")),
+                            );
+                        }
+                    }
+                    Some(ref t) => self.push(
+                        Diagnostic::error(
+                            "E051",
+                            format!(
+                                "`decimals` does not apply to {} `{}` of type {}",
+                                f.kind.noun(),
+                                f.name.text,
+                                t.display()
+                            ),
+                            Some(dec.span.clone()),
+                        )
+                        .help("only Decimal takes decimals; remove it"),
+                    ),
+                    None => {}
+                }
+            }
+        }
+    }
+
+    fn ensure_defaults_fit(&mut self) {
+        let def = self.def;
+        for f in all_fields(def) {
+            let (Some(lit), Some(t)) = (&f.default, &f.parsed) else {
+                continue;
+            };
+            if let Some(m) = &f.mandatory {
+                if m.value {
+                    self.push(
+                        Diagnostic::warning(
+                            "W062",
+                            format!(
+                                "{} `{}` is mandatory, so its default is never used",
+                                f.kind.noun(),
+                                f.name.text
+                            ),
+                            Some(lit.span.clone()),
+                        )
+                        .help("remove the default or `mandatory = true`"),
+                    );
+                }
+            }
+            let Some(resolved) = def.resolve(t) else {
+                continue;
+            };
+            if !resolved.is_basic() || resolved == Type::BinaryData {
+                self.push(
+                    Diagnostic::error(
+                        "E031",
+                        format!(
+                            "{} `{}` of type {} cannot have a default",
+                            f.kind.noun(),
+                            f.name.text,
+                            t.display()
+                        ),
+                        Some(lit.span.clone()),
+                    )
+                    .help("only basic types other than Binary Data take a default; remove it"),
+                );
+                continue;
+            }
+            if let Err(why) = value::from_literal(&resolved, &lit.value) {
+                self.push(
+                    Diagnostic::error(
+                        "E030",
+                        format!(
+                            "default of {} `{}` does not fit its type {}: {why}",
+                            f.kind.noun(),
+                            f.name.text,
+                            t.display()
+                        ),
+                        Some(lit.span.clone()),
+                    )
+                    .help(value::literal_hint(&resolved)),
+                );
+                continue;
+            }
+            if let (Literal::Text(s), Some(len), Type::Text) = (&lit.value, &f.length, &resolved) {
+                if s.chars().count() as i64 > len.value {
+                    self.push(
+                        Diagnostic::error(
+                            "E030",
+                            format!(
+                                "default of {} `{}` is longer than its length {}",
+                                f.kind.noun(),
+                                f.name.text,
+                                len.value
+                            ),
+                            Some(lit.span.clone()),
+                        )
+                        .help("shorten the default or raise the length"),
+                    );
+                }
+            }
+        }
+    }
+
+    fn ensure_settings_rules(&mut self) {
+        for s in &self.def.settings {
+            let Some(t) = &s.parsed else { continue };
+            if !t.is_basic() || matches!(t, Type::BinaryData | Type::Identifier(_)) {
+                self.push(
+                    Diagnostic::error("E080", format!("setting {} has type {}; settings hold a single basic value", s.name.text, t.display()), Some(s.ty.span.clone()))
+                        .help("use Text, Integer, Long Integer, Decimal, Boolean, Date, Time or Date Time"),
+                );
+            } else if s.secret && *t != Type::Text {
+                self.push(
+                    Diagnostic::error(
+                        "E081",
+                        format!(
+                            "secret setting {} must be Text, not {}",
+                            s.name.text,
+                            t.display()
+                        ),
+                        Some(s.ty.span.clone()),
+                    )
+                    .help("secrets are Text; store numbers as text"),
+                );
+            }
+        }
+    }
+
+    fn ensure_resource_paths(&mut self) {
+        let mut seen: HashMap<String, &Spanned<String>> = HashMap::new();
+        for r in &self.def.resources {
+            if let Err(why) = check_resource_path(&r.value) {
+                self.push(
+                    Diagnostic::error("E071", format!("invalid resource path \"{}\": {why}", r.value), Some(r.span.clone()))
+                        .help("write a relative path inside the extension folder with `/`, for example \"resources/words.txt\""),
+                );
+                continue;
+            }
+            if seen.insert(r.value.clone(), r).is_some() {
+                self.push(
+                    Diagnostic::error(
+                        "E072",
+                        format!("resource \"{}\" is listed twice", r.value),
+                        Some(r.span.clone()),
+                    )
+                    .help("remove one of them"),
+                );
+            }
+        }
+    }
+
+    fn warn_unused_structures(&mut self) {
+        let def = self.def;
+        fn mentions(t: &Type, name: &str) -> bool {
+            match t {
+                Type::List(i) => mentions(i, name),
+                Type::Record(n) => n == name,
+                _ => false,
+            }
+        }
+        for s in &def.structures {
+            let used = all_fields(def)
+                .any(|f| f.parsed.as_ref().is_some_and(|t| mentions(t, &s.name.text)));
+            if !used {
+                self.push(
+                    Diagnostic::warning(
+                        "W091",
+                        format!(
+                            "structure {} is not used by any action or structure",
+                            s.name.text
+                        ),
+                        Some(s.name.span.clone()),
+                    )
+                    .help("use it in an action's inputs or outputs, or remove it"),
+                );
+            }
+        }
+    }
+
+    fn warn_missing_description(&mut self) {
+        if self.def.description.is_none() {
+            self.push(
+                Diagnostic::warning(
+                    "W090",
+                    format!("extension {} has no description", self.def.name.text),
+                    Some(self.def.name.span.clone()),
+                )
+                .help("add `description = \"…\"` under [extension]; the Service Center shows it"),
+            );
+        }
+    }
+}
+
+/// Checks a resource path: relative, `/`-separated, no `..`, no empty parts.
+pub fn check_resource_path(p: &str) -> Result<(), &'static str> {
+    if p.is_empty() {
+        return Err("the path is empty");
+    }
+    if p.starts_with('/') || p.contains(':') {
+        return Err("the path is absolute");
+    }
+    if p.contains('\\') {
+        return Err("use `/` to separate folders");
+    }
+    if p.split('/').any(|c| c == ".." || c == "." || c.is_empty()) {
+        return Err("the path must not contain `..`, `.` or empty parts");
+    }
+    Ok(())
+}
