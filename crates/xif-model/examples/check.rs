@@ -10,10 +10,7 @@ fn main() {
     if let Some(def) = &def {
         diags.extend(xif_model::verify::verify(def));
     }
-    print!(
-        "{}",
-        xif_model::diag::render(&diags, &|_| Some(src.clone()))
-    );
+    print!("{}", xif_model::diag::render(&diags, &|_| Some(src.clone())));
     println!("{}", xif_model::diag::count_line(&diags));
     if let Some(def) = def {
         println!("{}", xif_model::wit::extension_wit(&def));

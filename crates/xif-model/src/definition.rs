@@ -206,12 +206,7 @@ impl Definition {
             .iter()
             .find(|s| s.name.text == name)
             .map(|s| (s, RecordKind::Structure))
-            .or_else(|| {
-                self.entities
-                    .iter()
-                    .find(|e| e.name.text == name)
-                    .map(|e| (e, RecordKind::Entity))
-            })
+            .or_else(|| self.entities.iter().find(|e| e.name.text == name).map(|e| (e, RecordKind::Entity)))
     }
 
     /// The entity with exactly this name.
@@ -225,11 +220,7 @@ impl Definition {
         self.actions
             .iter()
             .find(|a| a.name.text == name)
-            .or_else(|| {
-                self.actions
-                    .iter()
-                    .find(|a| a.name.text.eq_ignore_ascii_case(name))
-            })
+            .or_else(|| self.actions.iter().find(|a| a.name.text.eq_ignore_ascii_case(name)))
     }
 
     /// Follows `X Identifier` to the type of X's identifier attribute; other types unchanged.
@@ -239,11 +230,7 @@ impl Definition {
             Type::Identifier(e) => {
                 let id = self.entity(e)?.identifier()?;
                 let inner = id.parsed.as_ref()?;
-                if matches!(inner, Type::Identifier(_)) {
-                    None
-                } else {
-                    Some(inner.clone())
-                }
+                if matches!(inner, Type::Identifier(_)) { None } else { Some(inner.clone()) }
             }
             other => Some(other.clone()),
         }

@@ -32,11 +32,7 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     /// A new error about `span` in `extension.toml`.
-    pub fn error(
-        code: &'static str,
-        message: impl Into<String>,
-        span: Option<Range<usize>>,
-    ) -> Self {
+    pub fn error(code: &'static str, message: impl Into<String>, span: Option<Range<usize>>) -> Self {
         Diagnostic {
             severity: Severity::Error,
             code,
@@ -49,15 +45,8 @@ impl Diagnostic {
     }
 
     /// A new warning about `span` in `extension.toml`.
-    pub fn warning(
-        code: &'static str,
-        message: impl Into<String>,
-        span: Option<Range<usize>>,
-    ) -> Self {
-        Diagnostic {
-            severity: Severity::Warning,
-            ..Diagnostic::error(code, message, span)
-        }
+    pub fn warning(code: &'static str, message: impl Into<String>, span: Option<Range<usize>>) -> Self {
+        Diagnostic { severity: Severity::Warning, ..Diagnostic::error(code, message, span) }
     }
 
     /// Adds the label printed under the caret.
@@ -121,19 +110,11 @@ pub fn render(diags: &[Diagnostic], sources: &dyn Fn(&str) -> Option<String>) ->
 pub fn count_line(diags: &[Diagnostic]) -> String {
     let errors = diags.iter().filter(|d| d.is_error()).count();
     let warnings = diags.len() - errors;
-    format!(
-        "{}, {}",
-        plural(errors, "error"),
-        plural(warnings, "warning")
-    )
+    format!("{}, {}", plural(errors, "error"), plural(warnings, "warning"))
 }
 
 fn plural(n: usize, word: &str) -> String {
-    if n == 1 {
-        format!("1 {word}")
-    } else {
-        format!("{n} {word}s")
-    }
+    if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") }
 }
 
 fn render_one(out: &mut String, d: &Diagnostic, source: Option<&str>) {
@@ -162,11 +143,7 @@ fn render_one(out: &mut String, d: &Diagnostic, source: Option<&str>) {
                 .min(line_chars.saturating_sub(col - 1))
                 .max(1);
             let carets = "^".repeat(len);
-            let label = d
-                .label
-                .as_deref()
-                .map(|l| format!(" {l}"))
-                .unwrap_or_default();
+            let label = d.label.as_deref().map(|l| format!(" {l}")).unwrap_or_default();
             let _ = writeln!(out, "{pad} | {}{carets}{label}", " ".repeat(col - 1));
             if let Some(help) = &d.help {
                 let _ = writeln!(out, "{pad} |");
@@ -192,10 +169,7 @@ mod tests {
         let src = "a = 1\nné = \"x\"\n";
         assert_eq!(line_col(src, 0), (1, 1));
         assert_eq!(line_col(src, 6), (2, 1));
-        let at = src
-            .find('=')
-            .map(|_| src.rfind('=').unwrap_or(0))
-            .unwrap_or(0);
+        let at = src.find('=').map(|_| src.rfind('=').unwrap_or(0)).unwrap_or(0);
         assert_eq!(line_col(src, at), (2, 4));
     }
 
@@ -203,9 +177,7 @@ mod tests {
     fn renders_caret_under_span() {
         let src = "[extension]\nname = \"9x\"\n";
         let start = src.find("\"9x\"").unwrap_or(0);
-        let d = Diagnostic::error("E010", "bad name", Some(start..start + 4))
-            .label("here")
-            .help("fix it");
+        let d = Diagnostic::error("E010", "bad name", Some(start..start + 4)).label("here").help("fix it");
         let text = render(&[d], &|_| Some(src.to_string()));
         assert!(text.contains("error[E010]: bad name"), "{text}");
         assert!(text.contains("--> extension.toml:2:8"), "{text}");

@@ -43,16 +43,10 @@ impl std::fmt::Display for NameProblem {
             NameProblem::Empty => write!(f, "a name cannot be empty"),
             NameProblem::BadStart(c) => write!(f, "a name must start with a letter, not {c:?}"),
             NameProblem::BadChar(c, _) => {
-                write!(
-                    f,
-                    "a name may contain only letters, digits and `_`, not {c:?}"
-                )
+                write!(f, "a name may contain only letters, digits and `_`, not {c:?}")
             }
             NameProblem::TooLong(len, max) => {
-                write!(
-                    f,
-                    "a name is at most {max} characters long; this one has {len}"
-                )
+                write!(f, "a name is at most {max} characters long; this one has {len}")
             }
         }
     }
@@ -94,10 +88,7 @@ pub fn words(name: &str) -> Vec<String> {
         if c.is_ascii_uppercase() && !current.is_empty() {
             let prev = chars[i - 1];
             let next_lower = chars.get(i + 1).is_some_and(|n| n.is_ascii_lowercase());
-            if prev.is_ascii_lowercase()
-                || prev.is_ascii_digit()
-                || (prev.is_ascii_uppercase() && next_lower)
-            {
+            if prev.is_ascii_lowercase() || prev.is_ascii_digit() || (prev.is_ascii_uppercase() && next_lower) {
                 words.push(std::mem::take(&mut current));
             }
         }
@@ -170,19 +161,14 @@ const WIT_KEYWORDS: &[&str] = &[
 /// The WIT name as written in WIT source: `%` before a keyword.
 pub fn wit_source(name: &str) -> String {
     let w = wit(name);
-    if WIT_KEYWORDS.contains(&w.as_str()) {
-        format!("%{w}")
-    } else {
-        w
-    }
+    if WIT_KEYWORDS.contains(&w.as_str()) { format!("%{w}") } else { w }
 }
 
 const RUST_KEYWORDS: &[&str] = &[
-    "as", "break", "const", "continue", "crate", "else", "enum", "extern", "false", "fn", "for",
-    "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub", "ref", "return",
-    "self", "static", "struct", "super", "trait", "true", "type", "unsafe", "use", "where",
-    "while", "async", "await", "dyn", "abstract", "become", "box", "do", "final", "macro",
-    "override", "priv", "typeof", "unsized", "virtual", "yield", "try",
+    "as", "break", "const", "continue", "crate", "else", "enum", "extern", "false", "fn", "for", "if", "impl", "in",
+    "let", "loop", "match", "mod", "move", "mut", "pub", "ref", "return", "self", "static", "struct", "super", "trait",
+    "true", "type", "unsafe", "use", "where", "while", "async", "await", "dyn", "abstract", "become", "box", "do",
+    "final", "macro", "override", "priv", "typeof", "unsized", "virtual", "yield", "try",
 ];
 
 /// The Rust identifier for a field, parameter, function or module (wit-bindgen's rule).
@@ -192,11 +178,7 @@ pub fn rust_ident(name: &str) -> String {
 
 /// The Rust identifier for a WIT kebab-case name (wit-bindgen's rule).
 pub fn kebab_to_rust_ident(kebab: &str) -> String {
-    if RUST_KEYWORDS.contains(&kebab) {
-        format!("{kebab}_")
-    } else {
-        kebab.to_snake_case()
-    }
+    if RUST_KEYWORDS.contains(&kebab) { format!("{kebab}_") } else { kebab.to_snake_case() }
 }
 
 /// The Rust type name (UpperCamelCase, as wit-bindgen writes it).
@@ -206,11 +188,7 @@ pub fn rust_type(name: &str) -> String {
 
 /// The Rust type name for a WIT kebab-case name (wit-bindgen's rule).
 pub fn kebab_to_rust_type(kebab: &str) -> String {
-    if kebab == "guest" {
-        "Guest_".to_string()
-    } else {
-        kebab.to_upper_camel_case()
-    }
+    if kebab == "guest" { "Guest_".to_string() } else { kebab.to_upper_camel_case() }
 }
 
 #[cfg(test)]
@@ -226,10 +204,7 @@ mod tests {
         assert_eq!(check("_a", 50), Err(NameProblem::BadStart('_')));
         assert_eq!(check("a-b", 50), Err(NameProblem::BadChar('-', 1)));
         assert_eq!(check("é", 50), Err(NameProblem::BadStart('é')));
-        assert_eq!(
-            check(&"a".repeat(51), 50),
-            Err(NameProblem::TooLong(51, 50))
-        );
+        assert_eq!(check(&"a".repeat(51), 50), Err(NameProblem::TooLong(51, 50)));
     }
 
     #[test]
@@ -267,19 +242,13 @@ mod tests {
     #[test]
     fn every_legal_name_maps_to_a_valid_wit_identifier() {
         // Every word must start with a letter and be made of lower-case letters and digits.
-        for name in [
-            "a", "A1", "a_1_b", "Ab_9Z", "ZZ9z", "q__1", "x_1_2_3", "Aa1Bb2",
-        ] {
+        for name in ["a", "A1", "a_1_b", "Ab_9Z", "ZZ9z", "q__1", "x_1_2_3", "Aa1Bb2"] {
             let w = wit(name);
             assert!(!w.is_empty());
             for word in w.split('-') {
                 let first = word.chars().next().unwrap_or('0');
                 assert!(first.is_ascii_lowercase(), "{name} -> {w}");
-                assert!(
-                    word.chars()
-                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()),
-                    "{name} -> {w}"
-                );
+                assert!(word.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()), "{name} -> {w}");
             }
         }
     }
@@ -287,9 +256,5 @@ mod tests {
 
 /// A kebab-case WIT name as written in WIT source: `%` before a keyword.
 pub fn wit_source_kebab(kebab: &str) -> String {
-    if WIT_KEYWORDS.contains(&kebab) {
-        format!("%{kebab}")
-    } else {
-        kebab.to_string()
-    }
+    if WIT_KEYWORDS.contains(&kebab) { format!("%{kebab}") } else { kebab.to_string() }
 }

@@ -9,10 +9,7 @@ use crate::definition::*;
 use crate::diag::Diagnostic;
 use crate::types::Type;
 
-type Entry<'a, 'i> = (
-    &'a TSpanned<toml::de::DeString<'i>>,
-    &'a TSpanned<DeValue<'i>>,
-);
+type Entry<'a, 'i> = (&'a TSpanned<toml::de::DeString<'i>>, &'a TSpanned<DeValue<'i>>);
 
 /// Parses the text of `extension.toml`. Returns the definition when its shape could be read (even
 /// with errors in some elements, which are then left out or filled with what was readable) and
@@ -25,9 +22,8 @@ pub fn parse(source: &str) -> (Option<Definition>, Vec<Diagnostic>) {
             let span = e.span().unwrap_or(0..0);
             let msg = e.message().trim().to_string();
             p.diags.push(
-                Diagnostic::error("E001", format!("invalid TOML: {msg}"), Some(span)).help(
-                    "fix the TOML syntax; see docs/EXTENSIONS.md for the shape of extension.toml",
-                ),
+                Diagnostic::error("E001", format!("invalid TOML: {msg}"), Some(span))
+                    .help("fix the TOML syntax; see docs/EXTENSIONS.md for the shape of extension.toml"),
             );
         }
         return (None, p.diags);
@@ -52,22 +48,10 @@ fn kind_name(v: &DeValue<'_>) -> &'static str {
     }
 }
 
-const TOP_KEYS: &[&str] = &[
-    "extension",
-    "structures",
-    "actions",
-    "settings",
-    "entities",
-    "resources",
-];
+const TOP_KEYS: &[&str] = &["extension", "structures", "actions", "settings", "entities", "resources"];
 
 impl Parser {
-    fn err(
-        &mut self,
-        code: &'static str,
-        msg: impl Into<String>,
-        span: Range<usize>,
-    ) -> &mut Diagnostic {
+    fn err(&mut self, code: &'static str, msg: impl Into<String>, span: Range<usize>) -> &mut Diagnostic {
         self.diags.push(Diagnostic::error(code, msg, Some(span)));
         let last = self.diags.len() - 1;
         &mut self.diags[last]
@@ -84,20 +68,13 @@ impl Parser {
     }
 
     fn wrong_kind(&mut self, what: &str, expected: &str, v: &TSpanned<DeValue<'_>>) {
-        let d = self.err(
-            "E005",
-            format!("{what} must be {expected}, not {}", kind_name(v.get_ref())),
-            v.span(),
-        );
+        let d = self.err("E005", format!("{what} must be {expected}, not {}", kind_name(v.get_ref())), v.span());
         d.help = Some(format!("write {what} as {expected}"));
     }
 
     fn string(&mut self, what: &str, v: &TSpanned<DeValue<'_>>) -> Option<Spanned<String>> {
         match v.get_ref() {
-            DeValue::String(s) => Some(Spanned {
-                value: s.to_string(),
-                span: v.span(),
-            }),
+            DeValue::String(s) => Some(Spanned { value: s.to_string(), span: v.span() }),
             _ => {
                 self.wrong_kind(what, "a string", v);
                 None
@@ -107,10 +84,7 @@ impl Parser {
 
     fn boolean(&mut self, what: &str, v: &TSpanned<DeValue<'_>>) -> Option<Spanned<bool>> {
         match v.get_ref() {
-            DeValue::Boolean(b) => Some(Spanned {
-                value: *b,
-                span: v.span(),
-            }),
+            DeValue::Boolean(b) => Some(Spanned { value: *b, span: v.span() }),
             _ => {
                 self.wrong_kind(what, "`true` or `false`", v);
                 None
@@ -120,18 +94,13 @@ impl Parser {
 
     fn integer(&mut self, what: &str, v: &TSpanned<DeValue<'_>>) -> Option<Spanned<i64>> {
         match v.get_ref() {
-            DeValue::Integer(i) => {
-                match i64::from_str_radix(&i.as_str().replace('_', ""), i.radix()) {
-                    Ok(n) => Some(Spanned {
-                        value: n,
-                        span: v.span(),
-                    }),
-                    Err(_) => {
-                        self.err("E005", format!("{what} is out of range"), v.span());
-                        None
-                    }
+            DeValue::Integer(i) => match i64::from_str_radix(&i.as_str().replace('_', ""), i.radix()) {
+                Ok(n) => Some(Spanned { value: n, span: v.span() }),
+                Err(_) => {
+                    self.err("E005", format!("{what} is out of range"), v.span());
+                    None
                 }
-            }
+            },
             _ => {
                 self.wrong_kind(what, "a whole number", v);
                 None
@@ -139,11 +108,7 @@ impl Parser {
         }
     }
 
-    fn table<'a, 'i>(
-        &mut self,
-        what: &str,
-        v: &'a TSpanned<DeValue<'i>>,
-    ) -> Option<&'a DeTable<'i>> {
+    fn table<'a, 'i>(&mut self, what: &str, v: &'a TSpanned<DeValue<'i>>) -> Option<&'a DeTable<'i>> {
         match v.get_ref() {
             DeValue::Table(t) => Some(t),
             _ => {
@@ -154,18 +119,12 @@ impl Parser {
     }
 
     fn name(&self, key: &TSpanned<toml::de::DeString<'_>>) -> Name {
-        Name {
-            text: key.get_ref().to_string(),
-            span: key.span(),
-        }
+        Name { text: key.get_ref().to_string(), span: key.span() }
     }
 
     fn document(&mut self, doc: &DeTable<'_>, doc_span: Range<usize>) -> Option<Definition> {
         let mut def = Definition {
-            name: Name {
-                text: String::new(),
-                span: 0..0,
-            },
+            name: Name { text: String::new(), span: 0..0 },
             description: None,
             structures: Vec::new(),
             actions: Vec::new(),
@@ -203,10 +162,7 @@ impl Parser {
                 }
                 "settings" => {
                     if let Some(t) = self.table("[settings]", v) {
-                        def.settings = t
-                            .iter()
-                            .filter_map(|e| self.field(e, FieldKind::Setting))
-                            .collect();
+                        def.settings = t.iter().filter_map(|e| self.field(e, FieldKind::Setting)).collect();
                     }
                 }
                 "resources" => {
@@ -217,39 +173,24 @@ impl Parser {
                 other => {
                     let other = other.to_string();
                     self.diags.push(
-                        Diagnostic::error(
-                            "E006",
-                            format!("unknown section `[{other}]`"),
-                            Some(k.span()),
-                        )
-                        .help(match closest(&other, TOP_KEYS) {
-                            Some(s) => format!(
-                                "did you mean `[{s}]`? The sections are: {}",
-                                TOP_KEYS.join(", ")
-                            ),
-                            None => format!("the sections are: {}", TOP_KEYS.join(", ")),
-                        }),
+                        Diagnostic::error("E006", format!("unknown section `[{other}]`"), Some(k.span())).help(
+                            match closest(&other, TOP_KEYS) {
+                                Some(s) => format!("did you mean `[{s}]`? The sections are: {}", TOP_KEYS.join(", ")),
+                                None => format!("the sections are: {}", TOP_KEYS.join(", ")),
+                            },
+                        ),
                     );
                 }
             }
         }
         if !have_extension {
             self.diags.push(
-                Diagnostic::error(
-                    "E002",
-                    "missing `[extension]` section",
-                    Some(doc_span.start..doc_span.start),
-                )
-                .help("start the file with:\n  [extension]\n  name = \"MyExtension\""),
+                Diagnostic::error("E002", "missing `[extension]` section", Some(doc_span.start..doc_span.start))
+                    .help("start the file with:\n  [extension]\n  name = \"MyExtension\""),
             );
             return None;
         }
-        if def.name.text.is_empty()
-            && !self
-                .diags
-                .iter()
-                .any(|d| d.code == "E003" || d.code == "E005")
-        {
+        if def.name.text.is_empty() && !self.diags.iter().any(|d| d.code == "E003" || d.code == "E005") {
             return None;
         }
         Some(def)
@@ -264,10 +205,7 @@ impl Parser {
                         have_name = true;
                         // Point at the text inside the quotes.
                         let span = inner_span(&s);
-                        def.name = Name {
-                            text: s.value,
-                            span,
-                        };
+                        def.name = Name { text: s.value, span };
                     }
                 }
                 "description" => def.description = self.string("`description`", v),
@@ -276,33 +214,21 @@ impl Parser {
         }
         if !have_name && !self.diags.iter().any(|d| d.code == "E005") {
             self.diags.push(
-                Diagnostic::error(
-                    "E003",
-                    "the extension has no name",
-                    Some(span.start..span.start),
-                )
-                .help("add `name = \"MyExtension\"` under [extension]"),
+                Diagnostic::error("E003", "the extension has no name", Some(span.start..span.start))
+                    .help("add `name = \"MyExtension\"` under [extension]"),
             );
         }
     }
 
     fn records(&mut self, t: &DeTable<'_>, kind: FieldKind) -> Vec<Record> {
         let mut out = Vec::new();
-        let section = if kind == FieldKind::EntityAttribute {
-            "entities"
-        } else {
-            "structures"
-        };
+        let section = if kind == FieldKind::EntityAttribute { "entities" } else { "structures" };
         for (k, v) in t.iter() {
             let what = format!("[{section}.{}]", k.get_ref());
             let Some(body) = self.table(&what, v) else {
                 continue;
             };
-            let mut rec = Record {
-                name: self.name(k),
-                description: None,
-                attributes: Vec::new(),
-            };
+            let mut rec = Record { name: self.name(k), description: None, attributes: Vec::new() };
             for (ak, av) in body.iter() {
                 if ak.get_ref() == "description" && matches!(av.get_ref(), DeValue::String(_)) {
                     rec.description = self.string("`description`", av);
@@ -320,37 +246,21 @@ impl Parser {
     fn action(&mut self, (k, v): Entry<'_, '_>) -> Option<Action> {
         let what = format!("[actions.{}]", k.get_ref());
         let body = self.table(&what, v)?;
-        let mut a = Action {
-            name: self.name(k),
-            description: None,
-            inputs: Vec::new(),
-            outputs: Vec::new(),
-        };
+        let mut a = Action { name: self.name(k), description: None, inputs: Vec::new(), outputs: Vec::new() };
         for (bk, bv) in body.iter() {
             match bk.get_ref().as_ref() {
                 "description" => a.description = self.string("`description`", bv),
                 "inputs" => {
                     if let Some(t) = self.table("`inputs`", bv) {
-                        a.inputs = t
-                            .iter()
-                            .filter_map(|e| self.field(e, FieldKind::Input))
-                            .collect();
+                        a.inputs = t.iter().filter_map(|e| self.field(e, FieldKind::Input)).collect();
                     }
                 }
                 "outputs" => {
                     if let Some(t) = self.table("`outputs`", bv) {
-                        a.outputs = t
-                            .iter()
-                            .filter_map(|e| self.field(e, FieldKind::Output))
-                            .collect();
+                        a.outputs = t.iter().filter_map(|e| self.field(e, FieldKind::Output)).collect();
                     }
                 }
-                other => self.unknown_key(
-                    other,
-                    bk.span(),
-                    &what,
-                    &["description", "inputs", "outputs"],
-                ),
+                other => self.unknown_key(other, bk.span(), &what, &["description", "inputs", "outputs"]),
             }
         }
         Some(a)
@@ -368,10 +278,7 @@ impl Parser {
                     for item in items.iter() {
                         if let Some(s) = self.string("each resource file", item) {
                             let span = inner_span(&s);
-                            out.push(Spanned {
-                                value: s.value,
-                                span,
-                            });
+                            out.push(Spanned { value: s.value, span });
                         }
                     }
                 }
@@ -388,10 +295,7 @@ impl Parser {
         let mut f = Field {
             kind,
             name,
-            ty: Spanned {
-                value: String::new(),
-                span: v.span(),
-            },
+            ty: Spanned { value: String::new(), span: v.span() },
             parsed: None,
             default: None,
             mandatory: None,
@@ -406,22 +310,12 @@ impl Parser {
         let noun = kind.noun();
         let what = format!("{noun} `{}`", f.name.text);
         match v.get_ref() {
-            DeValue::String(s) => {
-                f.ty = Spanned {
-                    value: s.to_string(),
-                    span: inner_span_of(v.span(), s),
-                }
-            }
+            DeValue::String(s) => f.ty = Spanned { value: s.to_string(), span: inner_span_of(v.span(), s) },
             DeValue::Table(t) => {
                 let allowed: &[&str] = match kind {
-                    FieldKind::StructureAttribute => &[
-                        "type",
-                        "default",
-                        "mandatory",
-                        "length",
-                        "decimals",
-                        "description",
-                    ],
+                    FieldKind::StructureAttribute => {
+                        &["type", "default", "mandatory", "length", "decimals", "description"]
+                    }
                     FieldKind::EntityAttribute => &[
                         "type",
                         "default",
@@ -434,9 +328,7 @@ impl Parser {
                     ],
                     FieldKind::Input => &["type", "default", "mandatory", "description"],
                     FieldKind::Output => &["type", "description"],
-                    FieldKind::Setting => {
-                        &["type", "default", "mandatory", "secret", "description"]
-                    }
+                    FieldKind::Setting => &["type", "default", "mandatory", "secret", "description"],
                 };
                 let mut have_type = false;
                 for (fk, fv) in t.iter() {
@@ -449,28 +341,16 @@ impl Parser {
                         "type" => {
                             if let Some(s) = self.string("`type`", fv) {
                                 have_type = true;
-                                f.ty = Spanned {
-                                    span: inner_span(&s),
-                                    value: s.value,
-                                };
+                                f.ty = Spanned { span: inner_span(&s), value: s.value };
                             }
                         }
-                        "default" => {
-                            f.default = Some(Spanned {
-                                value: literal(fv.get_ref()),
-                                span: fv.span(),
-                            })
-                        }
+                        "default" => f.default = Some(Spanned { value: literal(fv.get_ref()), span: fv.span() }),
                         "mandatory" => f.mandatory = self.boolean("`mandatory`", fv),
                         "length" => f.length = self.integer("`length`", fv),
                         "decimals" => f.decimals = self.integer("`decimals`", fv),
-                        "identifier" => {
-                            f.identifier = self.boolean("`identifier`", fv).is_some_and(|b| b.value)
-                        }
+                        "identifier" => f.identifier = self.boolean("`identifier`", fv).is_some_and(|b| b.value),
                         "auto_number" => f.auto_number = self.boolean("`auto_number`", fv),
-                        "secret" => {
-                            f.secret = self.boolean("`secret`", fv).is_some_and(|b| b.value)
-                        }
+                        "secret" => f.secret = self.boolean("`secret`", fv).is_some_and(|b| b.value),
                         "description" => f.description = self.string("`description`", fv),
                         _ => {}
                     }
@@ -478,12 +358,9 @@ impl Parser {
                 if !have_type {
                     if !self.diags.iter().any(|d| {
                         d.code == "E005"
-                            && d.span
-                                .as_ref()
-                                .is_some_and(|s| s.start >= v.span().start && s.end <= v.span().end)
+                            && d.span.as_ref().is_some_and(|s| s.start >= v.span().start && s.end <= v.span().end)
                     }) {
-                        let d =
-                            self.err("E007", format!("{what} has no type"), f.name.span.clone());
+                        let d = self.err("E007", format!("{what} has no type"), f.name.span.clone());
                         d.help = Some(format!(
                             "write `{} = {{ type = \"Text\", … }}` or `{} = \"Text\"`",
                             f.name.text, f.name.text
@@ -493,11 +370,7 @@ impl Parser {
                 }
             }
             _ => {
-                self.wrong_kind(
-                    &what,
-                    "a type name (\"Text\") or a table ({ type = \"Text\", … })",
-                    v,
-                );
+                self.wrong_kind(&what, "a type name (\"Text\") or a table ({ type = \"Text\", … })", v);
                 return None;
             }
         }
@@ -512,11 +385,7 @@ fn inner_span(s: &Spanned<String>) -> Range<usize> {
 }
 
 fn inner_span_of(span: Range<usize>, text: &str) -> Range<usize> {
-    if span.end - span.start >= text.len() + 2 {
-        span.start + 1..span.start + 1 + text.len()
-    } else {
-        span
-    }
+    if span.end - span.start >= text.len() + 2 { span.start + 1..span.start + 1 + text.len() } else { span }
 }
 
 fn literal(v: &DeValue<'_>) -> Literal {

@@ -93,10 +93,7 @@ impl Type {
     pub fn parse(text: &str) -> Result<Type, TypeSyntaxError> {
         let t = text.trim();
         if t.is_empty() {
-            return Err(TypeSyntaxError {
-                message: "the type is empty".into(),
-                help: Some(help_list()),
-            });
+            return Err(TypeSyntaxError { message: "the type is empty".into(), help: Some(help_list()) });
         }
         if let Some(inner) = t.strip_prefix("List of ") {
             return Ok(Type::List(Box::new(Type::parse(inner)?)));
@@ -120,13 +117,8 @@ impl Type {
             }
             return Ok(Type::Record(t.to_string()));
         }
-        let help = suggest_basic(t)
-            .map(|r| format!("did you mean \"{r}\"?"))
-            .unwrap_or_else(help_list);
-        Err(TypeSyntaxError {
-            message: format!("unknown type \"{t}\""),
-            help: Some(help),
-        })
+        let help = suggest_basic(t).map(|r| format!("did you mean \"{r}\"?")).unwrap_or_else(help_list);
+        Err(TypeSyntaxError { message: format!("unknown type \"{t}\""), help: Some(help) })
     }
 
     /// The type as a definition writes it.
@@ -135,11 +127,7 @@ impl Type {
             Type::Record(n) => n.clone(),
             Type::List(inner) => format!("List of {}", inner.display()),
             Type::Identifier(e) => format!("{e} Identifier"),
-            basic => BASIC
-                .iter()
-                .find(|(_, t)| t == basic)
-                .map(|(n, _)| n.to_string())
-                .unwrap_or_default(),
+            basic => BASIC.iter().find(|(_, t)| t == basic).map(|(n, _)| n.to_string()).unwrap_or_default(),
         }
     }
 
@@ -150,10 +138,7 @@ impl Type {
 }
 
 fn squash(s: &str) -> String {
-    s.chars()
-        .filter(|c| !c.is_whitespace() && *c != '_' && *c != '-')
-        .flat_map(|c| c.to_lowercase())
-        .collect()
+    s.chars().filter(|c| !c.is_whitespace() && *c != '_' && *c != '-').flat_map(|c| c.to_lowercase()).collect()
 }
 
 /// A basic type the text probably meant (a different spelling or a common synonym).
@@ -162,18 +147,12 @@ fn suggest_basic(text: &str) -> Option<&'static str> {
     if let Some((name, _)) = BASIC.iter().find(|(n, _)| squash(n) == s && *n != text) {
         return Some(name);
     }
-    SYNONYMS
-        .iter()
-        .find(|(syn, _)| *syn == s)
-        .map(|(_, right)| *right)
+    SYNONYMS.iter().find(|(syn, _)| *syn == s).map(|(_, right)| *right)
 }
 
 fn help_list() -> String {
     let names: Vec<&str> = BASIC.iter().map(|(n, _)| *n).collect();
-    format!(
-        "a type is one of {}, a structure or entity name, \"List of T\" or \"X Identifier\"",
-        names.join(", ")
-    )
+    format!("a type is one of {}, a structure or entity name, \"List of T\" or \"X Identifier\"", names.join(", "))
 }
 
 #[cfg(test)]
@@ -186,14 +165,9 @@ mod tests {
         assert_eq!(Type::parse(" Long Integer "), Ok(Type::LongInteger));
         assert_eq!(
             Type::parse("List of List of Person"),
-            Ok(Type::List(Box::new(Type::List(Box::new(Type::Record(
-                "Person".into()
-            ))))))
+            Ok(Type::List(Box::new(Type::List(Box::new(Type::Record("Person".into()))))))
         );
-        assert_eq!(
-            Type::parse("Visit Identifier"),
-            Ok(Type::Identifier("Visit".into()))
-        );
+        assert_eq!(Type::parse("Visit Identifier"), Ok(Type::Identifier("Visit".into())));
         assert_eq!(Type::parse("Person"), Ok(Type::Record("Person".into())));
         for (_, t) in BASIC {
             assert_eq!(Type::parse(&t.display()).as_ref(), Ok(t));

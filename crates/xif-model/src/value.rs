@@ -45,10 +45,7 @@ pub struct ValueError {
 }
 
 fn err<T>(path: &str, message: impl Into<String>) -> Result<T, ValueError> {
-    Err(ValueError {
-        path: path.to_string(),
-        message: message.into(),
-    })
+    Err(ValueError { path: path.to_string(), message: message.into() })
 }
 
 /// 1900-01-01, the default Date.
@@ -70,12 +67,9 @@ pub fn default_of(def: &Definition, ty: &Type) -> Value {
         Type::BinaryData => Value::Binary(Vec::new()),
         Type::List(_) => Value::List(Vec::new()),
         Type::Record(n) => match def.record(n) {
-            Some((r, _)) => Value::Record(
-                r.attributes
-                    .iter()
-                    .map(|a| (a.name.text.clone(), field_default(def, a)))
-                    .collect(),
-            ),
+            Some((r, _)) => {
+                Value::Record(r.attributes.iter().map(|a| (a.name.text.clone(), field_default(def, a))).collect())
+            }
             None => Value::Record(Vec::new()),
         },
         Type::Identifier(_) => match def.resolve(ty) {
@@ -103,9 +97,9 @@ pub fn field_default(def: &Definition, f: &Field) -> Value {
 pub fn from_literal(ty: &Type, lit: &Literal) -> Result<Value, String> {
     let r = match (ty, lit) {
         (Type::Text, Literal::Text(s)) => Value::Text(s.clone()),
-        (Type::Integer, Literal::Integer(i)) => Value::Integer(
-            i32::try_from(*i).map_err(|_| format!("{i} is outside the Integer range"))?,
-        ),
+        (Type::Integer, Literal::Integer(i)) => {
+            Value::Integer(i32::try_from(*i).map_err(|_| format!("{i} is outside the Integer range"))?)
+        }
         (Type::LongInteger, Literal::Integer(i)) => Value::LongInteger(*i),
         (Type::Decimal, Literal::Text(s) | Literal::Float(s)) => Value::Decimal(parse_decimal(s)?),
         (Type::Decimal, Literal::Integer(i)) => Value::Decimal(Decimal::from(*i)),
@@ -132,23 +126,13 @@ fn describe(l: &Literal) -> String {
 pub fn literal_hint(ty: &Type) -> String {
     match ty {
         Type::Text => "write a text in quotes, for example `default = \"none\"`".into(),
-        Type::Integer => {
-            "write a whole number from -2147483648 to 2147483647, for example `default = 0`".into()
-        }
+        Type::Integer => "write a whole number from -2147483648 to 2147483647, for example `default = 0`".into(),
         Type::LongInteger => "write a whole number, for example `default = 0`".into(),
-        Type::Decimal => {
-            "write the decimal in quotes so it stays exact, for example `default = \"12.50\"`"
-                .into()
-        }
+        Type::Decimal => "write the decimal in quotes so it stays exact, for example `default = \"12.50\"`".into(),
         Type::Boolean => "write `default = true` or `default = false`".into(),
-        Type::Date => {
-            "write the date as \"YYYY-MM-DD\", for example `default = \"1900-01-01\"`".into()
-        }
+        Type::Date => "write the date as \"YYYY-MM-DD\", for example `default = \"1900-01-01\"`".into(),
         Type::Time => "write the time as \"HH:MM:SS\", for example `default = \"08:30:00\"`".into(),
-        Type::DateTime => {
-            "write an RFC 3339 date and time, for example `default = \"2024-05-01T08:30:00Z\"`"
-                .into()
-        }
+        Type::DateTime => "write an RFC 3339 date and time, for example `default = \"2024-05-01T08:30:00Z\"`".into(),
         other => format!("{} takes no default", other.display()),
     }
 }
@@ -174,14 +158,11 @@ pub fn parse_date(s: &str) -> Result<NaiveDate, String> {
     let shape = b.len() == 10
         && b[4] == b'-'
         && b[7] == b'-'
-        && b.iter()
-            .enumerate()
-            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+        && b.iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
     if !shape {
         return Err(format!("{s:?} is not a date in the form YYYY-MM-DD"));
     }
-    let d = NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .map_err(|_| format!("{s:?} is not a valid date"))?;
+    let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| format!("{s:?} is not a valid date"))?;
     if d.year() < 1 {
         return Err(format!("{s:?} is before 0001-01-01"));
     }
@@ -194,9 +175,7 @@ pub fn parse_time(s: &str) -> Result<NaiveTime, String> {
     let shape = b.len() == 8
         && b[2] == b':'
         && b[5] == b':'
-        && b.iter()
-            .enumerate()
-            .all(|(i, c)| i == 2 || i == 5 || c.is_ascii_digit());
+        && b.iter().enumerate().all(|(i, c)| i == 2 || i == 5 || c.is_ascii_digit());
     if !shape {
         return Err(format!("{s:?} is not a time in the form HH:MM:SS"));
     }
@@ -205,9 +184,8 @@ pub fn parse_time(s: &str) -> Result<NaiveTime, String> {
 
 /// Parses RFC 3339 with any offset, converted to UTC and cut to milliseconds.
 pub fn parse_date_time(s: &str) -> Result<NaiveDateTime, String> {
-    let dt = chrono::DateTime::parse_from_rfc3339(s).map_err(|_| {
-        format!("{s:?} is not an RFC 3339 date and time like \"2024-05-01T08:30:00Z\"")
-    })?;
+    let dt = chrono::DateTime::parse_from_rfc3339(s)
+        .map_err(|_| format!("{s:?} is not an RFC 3339 date and time like \"2024-05-01T08:30:00Z\""))?;
     let utc = dt.naive_utc();
     if !(1..=9999).contains(&utc.year()) {
         return Err(format!("{s:?} is outside the years 0001 to 9999 in UTC"));
@@ -241,13 +219,7 @@ pub fn from_json(
                 if let Some(len) = field.and_then(|f| f.length.as_ref()) {
                     let n = s.chars().count();
                     if n as i64 > len.value {
-                        return err(
-                            path,
-                            format!(
-                                "text of {n} characters is longer than the length {}",
-                                len.value
-                            ),
-                        );
+                        return err(path, format!("text of {n} characters is longer than the length {}", len.value));
                     }
                 }
                 Value::Text(s.clone())
@@ -265,30 +237,21 @@ pub fn from_json(
             Json::Number(n) => match n.as_i64() {
                 Some(i) => Value::LongInteger(i),
                 None => {
-                    return err(
-                        path,
-                        format!("{n} is not a whole number in the Long Integer range"),
-                    );
+                    return err(path, format!("{n} is not a whole number in the Long Integer range"));
                 }
             },
             Json::String(s) => match s.parse::<i64>() {
-                Ok(i) if s.bytes().all(|c| c.is_ascii_digit() || c == b'-') => {
-                    Value::LongInteger(i)
-                }
+                Ok(i) if s.bytes().all(|c| c.is_ascii_digit() || c == b'-') => Value::LongInteger(i),
                 _ => return err(path, format!("{s:?} is not a Long Integer")),
             },
             _ => return want("a whole number"),
         },
         Type::Decimal => match json {
-            Json::String(s) => Value::Decimal(parse_decimal(s).map_err(|m| ValueError {
-                path: path.into(),
-                message: m,
-            })?),
+            Json::String(s) => {
+                Value::Decimal(parse_decimal(s).map_err(|m| ValueError { path: path.into(), message: m })?)
+            }
             Json::Number(n) => {
-                return err(
-                    path,
-                    format!("a Decimal is written as a string, \"{n}\", so that no digit is lost"),
-                );
+                return err(path, format!("a Decimal is written as a string, \"{n}\", so that no digit is lost"));
             }
             _ => return want("a decimal as a string, like \"12.50\""),
         },
@@ -297,34 +260,24 @@ pub fn from_json(
             _ => return want("true or false"),
         },
         Type::Date => match json {
-            Json::String(s) => Value::Date(parse_date(s).map_err(|m| ValueError {
-                path: path.into(),
-                message: m,
-            })?),
+            Json::String(s) => Value::Date(parse_date(s).map_err(|m| ValueError { path: path.into(), message: m })?),
             _ => return want("a date string \"YYYY-MM-DD\""),
         },
         Type::Time => match json {
-            Json::String(s) => Value::Time(parse_time(s).map_err(|m| ValueError {
-                path: path.into(),
-                message: m,
-            })?),
+            Json::String(s) => Value::Time(parse_time(s).map_err(|m| ValueError { path: path.into(), message: m })?),
             _ => return want("a time string \"HH:MM:SS\""),
         },
         Type::DateTime => match json {
-            Json::String(s) => Value::DateTime(parse_date_time(s).map_err(|m| ValueError {
-                path: path.into(),
-                message: m,
-            })?),
+            Json::String(s) => {
+                Value::DateTime(parse_date_time(s).map_err(|m| ValueError { path: path.into(), message: m })?)
+            }
             _ => return want("an RFC 3339 date-time string"),
         },
         Type::BinaryData => match json {
             Json::String(s) => Value::Binary(
                 base64::engine::general_purpose::STANDARD
                     .decode(s)
-                    .map_err(|e| ValueError {
-                        path: path.into(),
-                        message: format!("not valid base64: {e}"),
-                    })?,
+                    .map_err(|e| ValueError { path: path.into(), message: format!("not valid base64: {e}") })?,
             ),
             _ => return want("a base64 string"),
         },
@@ -343,9 +296,7 @@ pub fn from_json(
                 return err(path, format!("unknown record type {n}"));
             };
             match json {
-                Json::Object(obj) => {
-                    Value::Record(fields_from_json(def, &rec.attributes, obj, path)?)
-                }
+                Json::Object(obj) => Value::Record(fields_from_json(def, &rec.attributes, obj, path)?),
                 _ => return want(&format!("an object ({n})")),
             }
         }
@@ -357,11 +308,7 @@ pub fn from_json(
 }
 
 fn join(path: &str, name: &str) -> String {
-    if path.is_empty() {
-        name.to_string()
-    } else {
-        format!("{path}.{name}")
-    }
+    if path.is_empty() { name.to_string() } else { format!("{path}.{name}") }
 }
 
 /// Reads a JSON object as the values of `fields`, in their order: unknown keys are refused, a
@@ -372,11 +319,8 @@ pub fn fields_from_json(
     obj: &Map<String, Json>,
     path: &str,
 ) -> Result<Vec<(String, Value)>, ValueError> {
-    let unknown: Vec<&str> = obj
-        .keys()
-        .filter(|k| !fields.iter().any(|f| f.name.text == **k))
-        .map(|k| k.as_str())
-        .collect();
+    let unknown: Vec<&str> =
+        obj.keys().filter(|k| !fields.iter().any(|f| f.name.text == **k)).map(|k| k.as_str()).collect();
     if !unknown.is_empty() {
         let known: Vec<&str> = fields.iter().map(|f| f.name.text.as_str()).collect();
         return err(
@@ -385,11 +329,7 @@ pub fn fields_from_json(
                 "unknown field{} {}; expected {}",
                 if unknown.len() == 1 { "" } else { "s" },
                 unknown.join(", "),
-                if known.is_empty() {
-                    "none".to_string()
-                } else {
-                    known.join(", ")
-                }
+                if known.is_empty() { "none".to_string() } else { known.join(", ") }
             ),
         );
     }
@@ -399,10 +339,7 @@ pub fn fields_from_json(
         let v = match obj.get(&f.name.text) {
             None | Some(Json::Null) => {
                 if f.is_mandatory() {
-                    return err(
-                        &p,
-                        format!("{} {} is mandatory", f.kind.noun(), f.name.text),
-                    );
+                    return err(&p, format!("{} {} is mandatory", f.kind.noun(), f.name.text));
                 }
                 field_default(def, f)
             }
@@ -417,11 +354,7 @@ pub fn fields_from_json(
 }
 
 /// Reads the JSON input of an action call: an object of its inputs (`null` or absent: `{}`).
-pub fn inputs_from_json(
-    def: &Definition,
-    action: &Action,
-    json: &Json,
-) -> Result<Vec<Value>, ValueError> {
+pub fn inputs_from_json(def: &Definition, action: &Action, json: &Json) -> Result<Vec<Value>, ValueError> {
     let empty = Map::new();
     let obj = match json {
         Json::Null => &empty,
@@ -437,22 +370,12 @@ pub fn inputs_from_json(
             );
         }
     };
-    Ok(fields_from_json(def, &action.inputs, obj, "")?
-        .into_iter()
-        .map(|(_, v)| v)
-        .collect())
+    Ok(fields_from_json(def, &action.inputs, obj, "")?.into_iter().map(|(_, v)| v).collect())
 }
 
 /// Writes the outputs of an action as a JSON object, attribute names as defined.
 pub fn outputs_to_json(action: &Action, outputs: &[Value]) -> Json {
-    Json::Object(
-        action
-            .outputs
-            .iter()
-            .zip(outputs)
-            .map(|(f, v)| (f.name.text.clone(), to_json(v)))
-            .collect(),
-    )
+    Json::Object(action.outputs.iter().zip(outputs).map(|(f, v)| (f.name.text.clone(), to_json(v))).collect())
 }
 
 /// Writes a value as JSON.
@@ -467,12 +390,7 @@ pub fn to_json(v: &Value) -> Json {
         Value::Time(t) => Json::String(t.format("%H:%M:%S").to_string()),
         Value::DateTime(dt) => Json::String(format_date_time(dt)),
         Value::Binary(b) => Json::String(base64::engine::general_purpose::STANDARD.encode(b)),
-        Value::Record(fields) => Json::Object(
-            fields
-                .iter()
-                .map(|(k, v)| (k.clone(), to_json(v)))
-                .collect(),
-        ),
+        Value::Record(fields) => Json::Object(fields.iter().map(|(k, v)| (k.clone(), to_json(v))).collect()),
         Value::List(items) => Json::Array(items.iter().map(to_json).collect()),
     }
 }

@@ -11,25 +11,12 @@ use crate::types::Type;
 use crate::value;
 
 /// WIT type names the generated interface defines itself; an element may not map onto them.
-pub const RESERVED: &[&str] = &[
-    "date",
-    "time",
-    "date-time",
-    "action-error",
-    "decimal",
-    "result",
-    "option",
-    "string",
-    "vec",
-    "box",
-];
+pub const RESERVED: &[&str] =
+    &["date", "time", "date-time", "action-error", "decimal", "result", "option", "string", "vec", "box"];
 
 /// Runs every definition-only Verify rule.
 pub fn verify(def: &Definition) -> Vec<Diagnostic> {
-    let mut v = Verifier {
-        def,
-        diags: Vec::new(),
-    };
+    let mut v = Verifier { def, diags: Vec::new() };
     v.ensure_legal_names();
     v.ensure_unique_names();
     v.ensure_no_interface_clash();
@@ -44,8 +31,7 @@ pub fn verify(def: &Definition) -> Vec<Diagnostic> {
     v.ensure_resource_paths();
     v.warn_unused_structures();
     v.warn_missing_description();
-    v.diags
-        .sort_by_key(|d| (d.span.as_ref().map(|s| s.start).unwrap_or(0), d.code));
+    v.diags.sort_by_key(|d| (d.span.as_ref().map(|s| s.start).unwrap_or(0), d.code));
     v.diags
 }
 
@@ -60,11 +46,7 @@ fn all_fields(def: &Definition) -> impl Iterator<Item = &Field> {
         .iter()
         .chain(&def.entities)
         .flat_map(|r| r.attributes.iter())
-        .chain(
-            def.actions
-                .iter()
-                .flat_map(|a| a.inputs.iter().chain(&a.outputs)),
-        )
+        .chain(def.actions.iter().flat_map(|a| a.inputs.iter().chain(&a.outputs)))
         .chain(def.settings.iter())
 }
 
@@ -78,14 +60,15 @@ impl Verifier<'_> {
         let check = |this: &mut Self, name: &Name, what: &str, max: usize| {
             if let Err(p) = names::check(&name.text, max) {
                 let (code, help) = match p {
-                    names::NameProblem::TooLong(..) => ("E011", format!("shorten the {what} name to at most {max} characters")),
-                    _ => ("E010", "use a letter first, then letters, digits or `_`, for example `Order_Line2`".to_string()),
+                    names::NameProblem::TooLong(..) => {
+                        ("E011", format!("shorten the {what} name to at most {max} characters"))
+                    }
+                    _ => (
+                        "E010",
+                        "use a letter first, then letters, digits or `_`, for example `Order_Line2`".to_string(),
+                    ),
                 };
-                let code = if max == MAX_ENTITY_ATTRIBUTE_NAME && code == "E011" {
-                    "E012"
-                } else {
-                    code
-                };
+                let code = if max == MAX_ENTITY_ATTRIBUTE_NAME && code == "E011" { "E012" } else { code };
                 this.push(
                     Diagnostic::error(
                         code,
@@ -124,28 +107,13 @@ impl Verifier<'_> {
     fn ensure_unique_names(&mut self) {
         let def = self.def;
         let mut groups: Vec<(String, Vec<&Name>)> = vec![
-            (
-                "structure".into(),
-                def.structures.iter().map(|s| &s.name).collect(),
-            ),
-            (
-                "entity".into(),
-                def.entities.iter().map(|s| &s.name).collect(),
-            ),
-            (
-                "action".into(),
-                def.actions.iter().map(|s| &s.name).collect(),
-            ),
-            (
-                "setting".into(),
-                def.settings.iter().map(|s| &s.name).collect(),
-            ),
+            ("structure".into(), def.structures.iter().map(|s| &s.name).collect()),
+            ("entity".into(), def.entities.iter().map(|s| &s.name).collect()),
+            ("action".into(), def.actions.iter().map(|s| &s.name).collect()),
+            ("setting".into(), def.settings.iter().map(|s| &s.name).collect()),
         ];
         for r in def.structures.iter().chain(&def.entities) {
-            groups.push((
-                format!("attribute of {}", r.name.text),
-                r.attributes.iter().map(|a| &a.name).collect(),
-            ));
+            groups.push((format!("attribute of {}", r.name.text), r.attributes.iter().map(|a| &a.name).collect()));
         }
         for a in &def.actions {
             groups.push((
@@ -158,9 +126,13 @@ impl Verifier<'_> {
             for n in names {
                 if let Some(first) = seen.get(&n.text.to_ascii_lowercase()) {
                     self.push(
-                        Diagnostic::error("E013", format!("duplicate {what} name \"{}\"", n.text), Some(n.span.clone()))
-                            .label(format!("\"{}\" is already defined", first.text))
-                            .help("names are unique case-insensitively within their kind; rename one of them"),
+                        Diagnostic::error(
+                            "E013",
+                            format!("duplicate {what} name \"{}\"", n.text),
+                            Some(n.span.clone()),
+                        )
+                        .label(format!("\"{}\" is already defined", first.text))
+                        .help("names are unique case-insensitively within their kind; rename one of them"),
                     );
                 } else {
                     seen.insert(n.text.to_ascii_lowercase(), n);
@@ -176,32 +148,16 @@ impl Verifier<'_> {
         // The interface scope: actions, structures, entities, action output records.
         let mut scope: Vec<(String, String, Range<usize>)> = Vec::new();
         for s in &def.structures {
-            scope.push((
-                s.name.wit(),
-                format!("structure {}", s.name.text),
-                s.name.span.clone(),
-            ));
+            scope.push((s.name.wit(), format!("structure {}", s.name.text), s.name.span.clone()));
         }
         for e in &def.entities {
-            scope.push((
-                e.name.wit(),
-                format!("entity {}", e.name.text),
-                e.name.span.clone(),
-            ));
+            scope.push((e.name.wit(), format!("entity {}", e.name.text), e.name.span.clone()));
         }
         for a in &def.actions {
-            scope.push((
-                a.name.wit(),
-                format!("action {}", a.name.text),
-                a.name.span.clone(),
-            ));
+            scope.push((a.name.wit(), format!("action {}", a.name.text), a.name.span.clone()));
             scope.push((
                 a.output_record_wit(),
-                format!(
-                    "the output record of action {} ({})",
-                    a.name.text,
-                    a.output_record_rust()
-                ),
+                format!("the output record of action {} ({})", a.name.text, a.output_record_rust()),
                 a.name.span.clone(),
             ));
         }
@@ -223,13 +179,7 @@ impl Verifier<'_> {
             scopes.push(
                 r.attributes
                     .iter()
-                    .map(|a| {
-                        (
-                            a.name.wit(),
-                            format!("attribute {}", a.name.text),
-                            a.name.span.clone(),
-                        )
-                    })
+                    .map(|a| (a.name.wit(), format!("attribute {}", a.name.text), a.name.span.clone()))
                     .collect(),
             );
         }
@@ -238,26 +188,14 @@ impl Verifier<'_> {
                 a.inputs
                     .iter()
                     .chain(&a.outputs)
-                    .map(|p| {
-                        (
-                            p.name.wit(),
-                            format!("{} {}", p.kind.noun(), p.name.text),
-                            p.name.span.clone(),
-                        )
-                    })
+                    .map(|p| (p.name.wit(), format!("{} {}", p.kind.noun(), p.name.text), p.name.span.clone()))
                     .collect(),
             );
         }
         scopes.push(
             def.settings
                 .iter()
-                .map(|s| {
-                    (
-                        s.name.wit(),
-                        format!("setting {}", s.name.text),
-                        s.name.span.clone(),
-                    )
-                })
+                .map(|s| (s.name.wit(), format!("setting {}", s.name.text), s.name.span.clone()))
                 .collect(),
         );
         for s in scopes {
@@ -275,15 +213,9 @@ impl Verifier<'_> {
                 if same_kind_dup {
                     continue;
                 }
-                let first_is_structure =
-                    first.1.starts_with("structure ") && item.1.starts_with("entity ");
-                let first_is_entity =
-                    first.1.starts_with("entity ") && item.1.starts_with("structure ");
-                let code = if first_is_structure || first_is_entity {
-                    "E015"
-                } else {
-                    "E014"
-                };
+                let first_is_structure = first.1.starts_with("structure ") && item.1.starts_with("entity ");
+                let first_is_entity = first.1.starts_with("entity ") && item.1.starts_with("structure ");
+                let code = if first_is_structure || first_is_entity { "E015" } else { "E014" };
                 self.push(
                     Diagnostic::error(code, format!("{} and {} both map to the identifier `{}`", first.1, item.1, item.0), Some(item.2.clone()))
                         .help("the WIT and Rust code needs distinct identifiers: rename one of them (see docs/EXTENSIONS.md, \"Names\")"),
@@ -297,20 +229,19 @@ impl Verifier<'_> {
     fn ensure_descriptions_fit(&mut self) {
         let def = self.def;
         let mut descs: Vec<&Spanned<String>> = def.description.iter().collect();
-        descs.extend(
-            def.structures
-                .iter()
-                .chain(&def.entities)
-                .filter_map(|r| r.description.as_ref()),
-        );
+        descs.extend(def.structures.iter().chain(&def.entities).filter_map(|r| r.description.as_ref()));
         descs.extend(def.actions.iter().filter_map(|a| a.description.as_ref()));
         descs.extend(all_fields(def).filter_map(|f| f.description.as_ref()));
         for d in descs {
             let n = d.value.chars().count();
             if n > MAX_DESCRIPTION {
                 self.push(
-                    Diagnostic::error("E017", format!("description is {n} characters long; the limit is {MAX_DESCRIPTION}"), Some(d.span.clone()))
-                        .help("shorten the description; longer documentation belongs in the extension's README"),
+                    Diagnostic::error(
+                        "E017",
+                        format!("description is {n} characters long; the limit is {MAX_DESCRIPTION}"),
+                        Some(d.span.clone()),
+                    )
+                    .help("shorten the description; longer documentation belongs in the extension's README"),
                 );
             }
         }
@@ -350,20 +281,11 @@ impl Verifier<'_> {
                         .chain(&def.entities)
                         .map(|r| r.name.text.as_str())
                         .find(|r| r.eq_ignore_ascii_case(n))
-                        .map(|r| {
-                            format!("did you mean \"{r}\"? Names of types are written as defined")
-                        });
+                        .map(|r| format!("did you mean \"{r}\"? Names of types are written as defined"));
                     let basic: Vec<&str> = crate::types::BASIC.iter().map(|(b, _)| *b).collect();
                     let help = close
-                        .or_else(|| {
-                            crate::parse::closest(n, &basic)
-                                .map(|b| format!("did you mean \"{b}\"?"))
-                        })
-                        .unwrap_or_else(|| {
-                            format!(
-                                "define `[structures.{n}]`, or use a basic type such as \"Text\""
-                            )
-                        });
+                        .or_else(|| crate::parse::closest(n, &basic).map(|b| format!("did you mean \"{b}\"?")))
+                        .unwrap_or_else(|| format!("define `[structures.{n}]`, or use a basic type such as \"Text\""));
                     self.push(
                         Diagnostic::error(
                             "E021",
@@ -383,9 +305,7 @@ impl Verifier<'_> {
                     let help = if def.structures.iter().any(|s| s.name.text == *e) {
                         format!("\"{e}\" is a structure; only entities have identifiers")
                     } else {
-                        format!(
-                            "define `[entities.{e}]` with an identifier attribute, or fix the name"
-                        )
+                        format!("define `[entities.{e}]` with an identifier attribute, or fix the name")
                     };
                     self.push(
                         Diagnostic::error(
@@ -415,11 +335,7 @@ impl Verifier<'_> {
                     }
                     seen.push(n.clone());
                     def.record(n).is_some_and(|(r, _)| {
-                        r.attributes.iter().any(|a| {
-                            a.parsed
-                                .as_ref()
-                                .is_some_and(|t| reaches(def, t, target, seen))
-                        })
+                        r.attributes.iter().any(|a| a.parsed.as_ref().is_some_and(|t| reaches(def, t, target, seen)))
                     })
                 }
                 _ => false,
@@ -430,8 +346,12 @@ impl Verifier<'_> {
                 if let Some(t) = &a.parsed {
                     if reaches(def, t, &s.name.text, &mut Vec::new()) {
                         self.push(
-                            Diagnostic::error("E022", format!("structure {} contains itself through attribute {}", s.name.text, a.name.text), Some(a.ty.span.clone()))
-                                .help("structures cannot be recursive; refer to the record by an identifier or flatten it"),
+                            Diagnostic::error(
+                                "E022",
+                                format!("structure {} contains itself through attribute {}", s.name.text, a.name.text),
+                                Some(a.ty.span.clone()),
+                            )
+                            .help("structures cannot be recursive; refer to the record by an identifier or flatten it"),
                         );
                     }
                 }
@@ -440,12 +360,8 @@ impl Verifier<'_> {
     }
 
     fn ensure_records_not_empty(&mut self) {
-        for (r, what) in self
-            .def
-            .structures
-            .iter()
-            .map(|s| (s, "structure"))
-            .chain(self.def.entities.iter().map(|e| (e, "entity")))
+        for (r, what) in
+            self.def.structures.iter().map(|s| (s, "structure")).chain(self.def.entities.iter().map(|e| (e, "entity")))
         {
             if r.attributes.is_empty() {
                 self.push(
@@ -476,9 +392,13 @@ impl Verifier<'_> {
             }
             for extra in ids.iter().skip(1) {
                 self.push(
-                    Diagnostic::error("E041", format!("entity {} has more than one identifier", e.name.text), Some(extra.name.span.clone()))
-                        .label(format!("{} is already the identifier", ids[0].name.text))
-                        .help("an entity has exactly one identifier attribute; remove `identifier = true` from the others"),
+                    Diagnostic::error(
+                        "E041",
+                        format!("entity {} has more than one identifier", e.name.text),
+                        Some(extra.name.span.clone()),
+                    )
+                    .label(format!("{} is already the identifier", ids[0].name.text))
+                    .help("an entity has exactly one identifier attribute; remove `identifier = true` from the others"),
                 );
             }
             for a in &e.attributes {
@@ -487,8 +407,12 @@ impl Verifier<'_> {
                 if let Some(auto) = &a.auto_number {
                     if auto.value && !matches!(resolved, Some(Type::Integer | Type::LongInteger)) {
                         self.push(
-                            Diagnostic::error("E042", format!("auto_number on attribute {} of type {}", a.name.text, t.display()), Some(auto.span.clone()))
-                                .help("only Integer and Long Integer identifiers can be numbered automatically"),
+                            Diagnostic::error(
+                                "E042",
+                                format!("auto_number on attribute {} of type {}", a.name.text, t.display()),
+                                Some(auto.span.clone()),
+                            )
+                            .help("only Integer and Long Integer identifiers can be numbered automatically"),
                         );
                     } else if auto.value && !a.identifier {
                         self.push(
@@ -497,21 +421,11 @@ impl Verifier<'_> {
                         );
                     }
                 }
-                if a.identifier
-                    && !matches!(
-                        resolved,
-                        Some(Type::Integer | Type::LongInteger | Type::Text)
-                    )
-                {
+                if a.identifier && !matches!(resolved, Some(Type::Integer | Type::LongInteger | Type::Text)) {
                     self.push(
                         Diagnostic::error(
                             "E043",
-                            format!(
-                                "identifier {} of entity {} has type {}",
-                                a.name.text,
-                                e.name.text,
-                                t.display()
-                            ),
+                            format!("identifier {} of entity {} has type {}", a.name.text, e.name.text, t.display()),
                             Some(a.ty.span.clone()),
                         )
                         .help("an identifier is an Integer, a Long Integer or a Text"),
@@ -519,8 +433,16 @@ impl Verifier<'_> {
                 }
                 if matches!(t, Type::Record(_) | Type::List(_)) {
                     self.push(
-                        Diagnostic::error("E044", format!("entity attribute {} has type {}; entity attributes hold basic types only", a.name.text, t.display()), Some(a.ty.span.clone()))
-                            .help("use a basic type or an \"X Identifier\" that refers to a record of another entity"),
+                        Diagnostic::error(
+                            "E044",
+                            format!(
+                                "entity attribute {} has type {}; entity attributes hold basic types only",
+                                a.name.text,
+                                t.display()
+                            ),
+                            Some(a.ty.span.clone()),
+                        )
+                        .help("use a basic type or an \"X Identifier\" that refers to a record of another entity"),
                     );
                 }
                 if let Type::Identifier(other) = t {
@@ -528,10 +450,7 @@ impl Verifier<'_> {
                         self.push(
                             Diagnostic::error(
                                 "E043",
-                                format!(
-                                    "identifier {} of entity {} refers to itself",
-                                    a.name.text, e.name.text
-                                ),
+                                format!("identifier {} of entity {} refers to itself", a.name.text, e.name.text),
                                 Some(a.ty.span.clone()),
                             )
                             .help("an identifier is an Integer, a Long Integer or a Text"),
@@ -553,10 +472,7 @@ impl Verifier<'_> {
                             self.push(
                                 Diagnostic::error(
                                     "E052",
-                                    format!(
-                                        "length {} of {} is out of range",
-                                        len.value, f.name.text
-                                    ),
+                                    format!("length {} of {} is out of range", len.value, f.name.text),
                                     Some(len.span.clone()),
                                 )
                                 .help("a Text length is from 1 to 2000000 characters"),
@@ -568,10 +484,7 @@ impl Verifier<'_> {
                             self.push(
                                 Diagnostic::error(
                                     "E052",
-                                    format!(
-                                        "length {} of {} is out of range",
-                                        len.value, f.name.text
-                                    ),
+                                    format!("length {} of {} is out of range", len.value, f.name.text),
                                     Some(len.span.clone()),
                                 )
                                 .help("a Decimal has from 1 to 28 digits in all"),
@@ -602,10 +515,7 @@ impl Verifier<'_> {
                             self.push(
                                 Diagnostic::error(
                                     "E053",
-                                    format!(
-                                        "decimals {} of {} is out of range",
-                                        dec.value, f.name.text
-                                    ),
+                                    format!("decimals {} of {} is out of range", dec.value, f.name.text),
                                     Some(dec.span.clone()),
                                 )
                                 .help(format!("decimals are from 0 to the length ({total})")),
@@ -642,11 +552,7 @@ impl Verifier<'_> {
                     self.push(
                         Diagnostic::warning(
                             "W062",
-                            format!(
-                                "{} `{}` is mandatory, so its default is never used",
-                                f.kind.noun(),
-                                f.name.text
-                            ),
+                            format!("{} `{}` is mandatory, so its default is never used", f.kind.noun(), f.name.text),
                             Some(lit.span.clone()),
                         )
                         .help("remove the default or `mandatory = true`"),
@@ -660,12 +566,7 @@ impl Verifier<'_> {
                 self.push(
                     Diagnostic::error(
                         "E031",
-                        format!(
-                            "{} `{}` of type {} cannot have a default",
-                            f.kind.noun(),
-                            f.name.text,
-                            t.display()
-                        ),
+                        format!("{} `{}` of type {} cannot have a default", f.kind.noun(), f.name.text, t.display()),
                         Some(lit.span.clone()),
                     )
                     .help("only basic types other than Binary Data take a default; remove it"),
@@ -713,18 +614,18 @@ impl Verifier<'_> {
             let Some(t) = &s.parsed else { continue };
             if !t.is_basic() || matches!(t, Type::BinaryData | Type::Identifier(_)) {
                 self.push(
-                    Diagnostic::error("E080", format!("setting {} has type {}; settings hold a single basic value", s.name.text, t.display()), Some(s.ty.span.clone()))
-                        .help("use Text, Integer, Long Integer, Decimal, Boolean, Date, Time or Date Time"),
+                    Diagnostic::error(
+                        "E080",
+                        format!("setting {} has type {}; settings hold a single basic value", s.name.text, t.display()),
+                        Some(s.ty.span.clone()),
+                    )
+                    .help("use Text, Integer, Long Integer, Decimal, Boolean, Date, Time or Date Time"),
                 );
             } else if s.secret && *t != Type::Text {
                 self.push(
                     Diagnostic::error(
                         "E081",
-                        format!(
-                            "secret setting {} must be Text, not {}",
-                            s.name.text,
-                            t.display()
-                        ),
+                        format!("secret setting {} must be Text, not {}", s.name.text, t.display()),
                         Some(s.ty.span.clone()),
                     )
                     .help("secrets are Text; store numbers as text"),
@@ -766,16 +667,12 @@ impl Verifier<'_> {
             }
         }
         for s in &def.structures {
-            let used = all_fields(def)
-                .any(|f| f.parsed.as_ref().is_some_and(|t| mentions(t, &s.name.text)));
+            let used = all_fields(def).any(|f| f.parsed.as_ref().is_some_and(|t| mentions(t, &s.name.text)));
             if !used {
                 self.push(
                     Diagnostic::warning(
                         "W091",
-                        format!(
-                            "structure {} is not used by any action or structure",
-                            s.name.text
-                        ),
+                        format!("structure {} is not used by any action or structure", s.name.text),
                         Some(s.name.span.clone()),
                     )
                     .help("use it in an action's inputs or outputs, or remove it"),
