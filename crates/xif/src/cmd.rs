@@ -1,0 +1,255 @@
+//! One function per command: fill the options, call the operation, render its report.
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use serde_json::json;
+use xif_build::compile::{CompileOptions, CompileStatus};
+use xif_build::save::SaveOptions;
+use xif_build::{Project, verify};
+
+use crate::ui::Ui;
+use crate::{Command, ExtArgs};
+
+pub fn run(command: Command, ui: &Ui) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::New { name, path } => new(&name, &path, ui),
+        Command::Verify(ext) => verify_cmd(&ext, ui),
+        Command::UpdateSource(ext) => update_source(&ext, ui),
+        Command::Compile { ext, force, target_dir } => compile(&ext, force, target_dir, ui),
+        Command::Save { ext, output } => save(&ext, output, ui),
+        Command::Inspect { file, json } => inspect(&file, json, ui),
+    }
+}
+
+fn open(ext: &ExtArgs) -> anyhow::Result<Project> {
+    Ok(Project::open(&ext.path)?)
+}
+
+fn print_json(v: &serde_json::Value) {
+    println!("{v}");
+}
+
+fn new(name: &str, parent: &std::path::Path, ui: &Ui) -> anyhow::Result<ExitCode> {
+    ui.status("Creating", &format!("extension {name}"));
+    let dir = xif_build::scaffold::new_extension(parent, name)?;
+    ui.status("Created", &format!("{} (try: cd {} && xif compile && xif run Greet)", dir.display(), dir.display()));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints a Verify report; returns whether it passed.
+fn report_verify(project: &Project, report: &verify::VerifyReport, json: bool, ui: &Ui) -> bool {
+    if json {
+        let diags: Vec<serde_json::Value> = report
+            .diagnostics
+            .iter()
+            .map(|d| {
+                let (line, col) = if d.file == xif_model::DEFINITION_FILE {
+                    d.line_col(&project.source).unwrap_or((0, 0))
+                } else {
+                    (0, 0)
+                };
+                json!({
+                    "severity": if d.is_error() { "error" } else { "warning" },
+                    "code": d.code, "message": d.message, "file": d.file,
+                    "line": line, "column": col, "help": d.help,
+                })
+            })
+            .collect();
+        print_json(&json!({ "diagnostics": diags, "ok": report.ok(), "summary": report.count_line() }));
+    } else {
+        eprint!("{}", project.render(&report.diagnostics));
+    }
+    if report.ok() {
+        ui.status("Verified", &format!("{}: {}", project.name(), report.count_line()));
+    } else {
+        ui.error(&format!("{} has {}", project.name(), report.count_line()));
+    }
+    report.ok()
+}
+
+fn verify_cmd(ext: &ExtArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
+    let project = open(ext)?;
+    ui.status("Verifying", project.name());
+    let report = verify::verify(&project);
+    Ok(if report_verify(&project, &report, ext.json, ui) { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn render_update(report: &xif_build::update_source::UpdateReport, ui: &Ui) {
+    for f in &report.stubs {
+        ui.status("Stubbed", &format!("{f} (a new action: implement it)"));
+    }
+    for f in &report.orphans {
+        ui.warn(&format!("{f} implements no action of the definition (left as it is; delete it or rename its action)"));
+    }
+    for (action, file, sig) in &report.changed_signatures {
+        ui.warn(&format!("the signature of action {action} changed; {file} must now read:\n    {sig} {{ … }}"));
+    }
+}
+
+fn update_source(ext: &ExtArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
+    let project = open(ext)?;
+    let verify = verify::verify(&project);
+    if !verify.ok() {
+        report_verify(&project, &verify, false, ui);
+        return Ok(ExitCode::from(1));
+    }
+    let report = xif_build::update_source::update_source(&project)?;
+    render_update(&report, ui);
+    let warnings = report.orphans.len() + report.changed_signatures.len();
+    if ext.json {
+        print_json(&json!({
+            "written": report.written, "unchanged": report.unchanged, "stubs": report.stubs,
+            "orphans": report.orphans,
+            "changed_signatures": report.changed_signatures.iter().map(|(a, f, s)| json!({"action": a, "file": f, "expected": s})).collect::<Vec<_>>(),
+        }));
+    }
+    ui.status(
+        "Updated",
+        &format!(
+            "{} file(s) written, {} unchanged, {} stub(s); 0 errors, {warnings} warning{}",
+            report.written.len(),
+            report.unchanged.len(),
+            report.stubs.len(),
+            if warnings == 1 { "" } else { "s" }
+        ),
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn compile(ext: &ExtArgs, force: bool, target_dir: Option<std::path::PathBuf>, ui: &Ui) -> anyhow::Result<ExitCode> {
+    let project = open(ext)?;
+    let verify = verify::verify(&project);
+    if !verify.ok() {
+        report_verify(&project, &verify, false, ui);
+        return Ok(ExitCode::from(1));
+    }
+    ui.status(
+        "Compiling",
+        &format!("{} (a first build also builds the standard library: about a minute)", project.name()),
+    );
+    let opts = CompileOptions { target_dir, force, stream_output: !ext.json };
+    let report = match xif_build::compile::compile(&project, &opts) {
+        Ok(r) => r,
+        Err(e) => {
+            ui.error(&format!("{e}"));
+            ui.error("1 error, 0 warnings");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    render_update(&report.update, ui);
+    let status = match report.status {
+        CompileStatus::Built => "built",
+        CompileStatus::Unchanged => "unchanged",
+    };
+    if ext.json {
+        print_json(
+            &json!({"status": status, "component": report.component, "size": report.size, "toolchain": report.toolchain, "ms": report.ms}),
+        );
+    }
+    let verb = if report.status == CompileStatus::Built { "Compiled" } else { "Fresh" };
+    let what = if report.status == CompileStatus::Built { "" } else { " (nothing changed: skipped the build)" };
+    ui.status(
+        verb,
+        &format!("{} → {} ({} bytes, {} ms){what}", project.name(), rel(&report.component), report.size, report.ms),
+    );
+    ui.status("Finished", "0 errors, 0 warnings");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn rel(p: &std::path::Path) -> String {
+    std::env::current_dir()
+        .ok()
+        .and_then(|d| p.strip_prefix(d).ok().map(|r| r.display().to_string()))
+        .unwrap_or_else(|| p.display().to_string())
+}
+
+fn save(ext: &ExtArgs, output: Option<std::path::PathBuf>, ui: &Ui) -> anyhow::Result<ExitCode> {
+    let project = open(ext)?;
+    ui.status("Packaging", project.name());
+    let report = match xif_build::save::save(&project, &SaveOptions { output }) {
+        Ok(r) => r,
+        Err(e) => {
+            ui.error(&format!("{e}"));
+            ui.error("1 error, 0 warnings");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    if ext.json {
+        print_json(
+            &json!({"path": report.path, "digest": report.digest, "size": report.size, "entries": report.entries}),
+        );
+    }
+    ui.status("Packaged", &format!("{} ({} entries, {} bytes)", rel(&report.path), report.entries, report.size));
+    ui.status("Digest", &format!("sha256:{}", report.digest));
+    ui.status("Finished", "0 errors, 0 warnings");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn inspect(file: &std::path::Path, json_out: bool, ui: &Ui) -> anyhow::Result<ExitCode> {
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let limits = xif_package::Limits::default();
+    let insp = match xif_package::inspect(&bytes, &limits) {
+        Ok(i) => i,
+        Err(e) => {
+            ui.error(&format!("{} is not a valid package: {e}", file.display()));
+            ui.error("1 error, 0 warnings");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let bad: Vec<&xif_package::InspectedEntry> =
+        insp.entries.iter().filter(|e| !matches!(e.status, xif_package::EntryStatus::Ok)).collect();
+    // The full read also validates the component and the manifest's shape.
+    let full = if bad.is_empty() { xif_package::read(&bytes, &limits).err() } else { None };
+    if json_out {
+        let entries: Vec<serde_json::Value> = insp
+            .entries
+            .iter()
+            .map(|e| json!({"path": e.path, "size": e.size, "sha256": e.sha256, "status": format!("{:?}", e.status)}))
+            .collect();
+        print_json(&json!({
+            "extension": insp.manifest.extension, "description": insp.manifest.description,
+            "toolchain": insp.manifest.toolchain, "format": insp.manifest.format, "digest": insp.digest,
+            "entries": entries, "ok": bad.is_empty() && full.is_none(),
+        }));
+    } else {
+        println!("extension  {}", insp.manifest.extension);
+        println!("toolchain  {}", insp.manifest.toolchain);
+        println!("digest     sha256:{}", insp.digest);
+        println!("{:<10} {:>10}  {:<64}  path", "status", "size", "sha256");
+        for e in &insp.entries {
+            let status = match &e.status {
+                xif_package::EntryStatus::Ok => "ok".to_string(),
+                xif_package::EntryStatus::SizeMismatch { .. } => "SIZE".to_string(),
+                xif_package::EntryStatus::DigestMismatch { .. } => "DIGEST".to_string(),
+                xif_package::EntryStatus::NotInManifest => "UNLISTED".to_string(),
+                xif_package::EntryStatus::MissingFromArchive => "MISSING".to_string(),
+            };
+            println!("{status:<10} {:>10}  {:<64}  {}", e.size, e.sha256, e.path);
+        }
+    }
+    for e in &bad {
+        let why = match &e.status {
+            xif_package::EntryStatus::SizeMismatch { expected } => {
+                format!("its size is {} but the manifest says {expected}", e.size)
+            }
+            xif_package::EntryStatus::DigestMismatch { expected } => {
+                format!("its SHA-256 is {} but the manifest says {expected}", e.sha256)
+            }
+            xif_package::EntryStatus::NotInManifest => "it is in the archive but not in the manifest".into(),
+            xif_package::EntryStatus::MissingFromArchive => "the manifest lists it but the archive lacks it".into(),
+            xif_package::EntryStatus::Ok => continue,
+        };
+        ui.error(&format!("entry {} does not match: {why}", e.path));
+    }
+    if let Some(e) = &full {
+        ui.error(&format!("{e}"));
+    }
+    let errors = bad.len() + usize::from(full.is_some());
+    if errors == 0 {
+        ui.status("Checked", &format!("{} entries: every digest matches; 0 errors, 0 warnings", insp.entries.len()));
+        Ok(ExitCode::SUCCESS)
+    } else {
+        ui.error(&format!("{errors} error{}, 0 warnings", if errors == 1 { "" } else { "s" }));
+        Ok(ExitCode::from(1))
+    }
+}

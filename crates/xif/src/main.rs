@@ -1,0 +1,90 @@
+//! `xif`: glue between the command line and the library operations (see docs/ARCHITECTURE.md).
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+mod ui;
+
+/// Xif: build, package and publish WebAssembly extensions.
+#[derive(Parser, Debug)]
+#[command(name = "xif", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options shared by the commands that work on an extension folder.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ExtArgs {
+    /// The extension folder (default: the current folder).
+    #[arg(long, global = true, value_name = "DIR", default_value = ".")]
+    path: PathBuf,
+    /// Print machine-readable JSON on stdout.
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Create a new extension folder with a working example action.
+    New {
+        /// The extension's name (a letter, then letters, digits or `_`).
+        name: String,
+        /// The folder to create it in (default: the current folder).
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        path: PathBuf,
+    },
+    /// Check the definition and the folder: every error with file:line:col and a hint.
+    Verify(ExtArgs),
+    /// Regenerate the WIT and Rust glue from extension.toml; write stubs for new actions.
+    UpdateSource(ExtArgs),
+    /// Build the extension into a WebAssembly component (skipped when nothing changed).
+    Compile {
+        #[command(flatten)]
+        ext: ExtArgs,
+        /// Build even if nothing changed.
+        #[arg(long)]
+        force: bool,
+        /// Cargo's target folder (shared between extensions to build the standard library once).
+        #[arg(long, env = "XIF_TARGET_DIR", value_name = "DIR")]
+        target_dir: Option<PathBuf>,
+    },
+    /// Pack the extension into a deterministic .xif package.
+    Save {
+        #[command(flatten)]
+        ext: ExtArgs,
+        /// Where to write the package (default: NAME.xif in the extension folder).
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// List a package's entries and check every digest.
+    Inspect {
+        /// The .xif file.
+        file: PathBuf,
+        /// Print machine-readable JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let ui = ui::Ui::new(std::io::stderr().is_terminal());
+    match cmd::run(cli.command, &ui) {
+        Ok(code) => code,
+        Err(e) => {
+            if is_broken_pipe(&e) {
+                return ExitCode::SUCCESS;
+            }
+            ui.error(&format!("{e:#}"));
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
+}
