@@ -102,6 +102,26 @@ fn find_signature(src: &str, ident: &str) -> Option<String> {
     Some(rest[..end].to_string())
 }
 
+/// A signature reduced to what must match: parameter types (not names) and the return type.
 fn normalize(sig: &str) -> String {
-    sig.replace("crate::types::", "").chars().filter(|c| !c.is_whitespace()).collect()
+    let sig: String = sig.replace("crate::types::", "").chars().filter(|c| !c.is_whitespace()).collect();
+    let (Some(open), Some(close)) = (sig.find('('), sig.rfind(')')) else { return sig };
+    let (mut depth, mut params, mut current) = (0i32, Vec::new(), String::new());
+    for c in sig[open + 1..close].chars() {
+        match c {
+            '<' | '(' | '[' => depth += 1,
+            '>' | ')' | ']' => depth -= 1,
+            ',' if depth == 0 => {
+                params.push(std::mem::take(&mut current));
+                continue;
+            }
+            _ => {}
+        }
+        current.push(c);
+    }
+    if !current.is_empty() {
+        params.push(current);
+    }
+    let types: Vec<&str> = params.iter().map(|p| p.split_once(':').map(|(_, t)| t).unwrap_or(p)).collect();
+    format!("{}({}){}", &sig[..open], types.join(","), &sig[close + 1..])
 }

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs what building and testing Xif needs on Debian 12 with rustup stable, and skips what is
+# already there. Safe to run again. Used by scripts/demo.sh and scripts/test.sh.
+set -euo pipefail
+
+say() { printf '\033[1;32m%12s\033[0m %s\n' "$1" "$2" >&2; }
+
+need_apt=()
+
+# A toolchain that can build extensions for wasm32-wasip1: a rustup target if there is one,
+# else Debian's rustc with the library source (build-std) and wasi-libc.
+sysroot=$(rustc --print sysroot 2>/dev/null || true)
+if [ -n "$sysroot" ] && [ -d "$sysroot/lib/rustlib/wasm32-wasip1/lib" ]; then
+  say Found "rustup target wasm32-wasip1"
+elif [ -f /usr/lib/rustlib/src/rust/library/std/Cargo.toml ] && [ -f /usr/lib/wasm32-wasi/libc.a ] \
+     && [ -x /usr/bin/rustc ] && [ -x /usr/bin/cargo ] && command -v wasm-ld-22 >/dev/null; then
+  say Found "Debian rustc $(/usr/bin/rustc --version | cut -d' ' -f2) with library source and wasi-libc"
+else
+  # rustup cannot download targets on these machines; try it first where it can.
+  if command -v rustup >/dev/null && rustup target add wasm32-wasip1 >/dev/null 2>&1; then
+    say Installed "rustup target wasm32-wasip1"
+  else
+    need_apt+=(rustc-web cargo-web rust-web-src lld-22 wasi-libc)
+  fi
+fi
+
+# Tools the test suite and benchmarks use.
+for tool in python3:python3 git:git; do
+  command -v "${tool%%:*}" >/dev/null || need_apt+=("${tool##*:}")
+done
+
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then SUDO=sudo; else SUDO=; fi
+  say Installing "${need_apt[*]} (apt)"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+say Ready "toolchain for wasm32-wasip1"
