@@ -2,7 +2,7 @@
 
 use crate::EntryKind;
 
-/// Why [`write`](crate::write) refused to build a package.
+/// Why [`write`](crate::write()) refused to build a package.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum WriteError {
@@ -36,7 +36,7 @@ pub enum WriteError {
     Manifest(#[from] serde_json::Error),
 }
 
-/// Why [`read`](crate::read) or [`inspect`](crate::inspect) refused a package.
+/// Why [`read`](crate::read()) or [`inspect`](crate::inspect) refused a package.
 ///
 /// Every variant about one entry carries its path in `entry`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -56,10 +56,12 @@ pub enum ReadError {
         /// What the zip reader reported.
         reason: String,
     },
-    /// The archive has more entries than [`Limits::max_entries`](crate::Limits).
+    /// The archive has more entries than [`Limits::max_entries`](crate::Limits), or
+    /// `manifest.json` lists more.
     #[error("the package has {count} entries, more than the limit of {limit}")]
     TooManyEntries {
-        /// Number of entries.
+        /// Number of entries: central directory headers found in the archive (counted before
+        /// parsing it), or entries listed in the manifest.
         count: usize,
         /// The limit.
         limit: usize,

@@ -13,7 +13,7 @@
 //! **The package digest is the SHA-256 of the `manifest.json` bytes**, so it names the content,
 //! not the compressor: the manifest pins every other entry by its SHA-256.
 //!
-//! [`write`] builds a package deterministically (same inputs, same bytes). [`read`] is the hardened
+//! [`write()`] builds a package deterministically (same inputs, same bytes). [`read()`] is the hardened
 //! reader: it refuses, with a [`ReadError`] that names the offending entry, anything the manifest
 //! does not list or lists wrongly, unsafe paths, links, oversized or corrupt entries, and a
 //! component that does not validate. It never writes files and never panics on its input.
@@ -138,13 +138,11 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// Checks that `bytes` is a valid WebAssembly component (not a core module), validated with
-/// all WebAssembly features enabled. `entry` names the entry in the error.
+/// all WebAssembly features enabled. Errors name the entry [`COMPONENT`].
 pub fn validate_component(bytes: &[u8]) -> Result<(), ReadError> {
     use wasmparser::{Parser, Validator, WasmFeatures};
     if Parser::is_core_wasm(bytes) {
-        return Err(ReadError::NotAComponent {
-            entry: COMPONENT.to_string(),
-        });
+        return Err(ReadError::NotAComponent { entry: COMPONENT.to_string() });
     }
     if !Parser::is_component(bytes) {
         return Err(ReadError::InvalidComponent {
@@ -155,8 +153,5 @@ pub fn validate_component(bytes: &[u8]) -> Result<(), ReadError> {
     Validator::new_with_features(WasmFeatures::all())
         .validate_all(bytes)
         .map(|_| ())
-        .map_err(|e| ReadError::InvalidComponent {
-            entry: COMPONENT.to_string(),
-            reason: e.to_string(),
-        })
+        .map_err(|e| ReadError::InvalidComponent { entry: COMPONENT.to_string(), reason: e.to_string() })
 }

@@ -7,8 +7,8 @@ use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, DateTime, System, ZipWriter};
 
 use crate::{
-    COMPONENT, DEFINITION, EntryKind, FORMAT_VERSION, MANIFEST, Manifest, ManifestEntry,
-    RESOURCE_PREFIX, SOURCE_PREFIX, WriteError, path, sha256_hex,
+    COMPONENT, DEFINITION, EntryKind, FORMAT_VERSION, MANIFEST, Manifest, ManifestEntry, RESOURCE_PREFIX,
+    SOURCE_PREFIX, WriteError, path, sha256_hex,
 };
 
 /// Deflate level used for every entry (flate2's best compression).
@@ -38,7 +38,7 @@ pub struct PackageInput<'a> {
     pub resources: &'a [(String, Vec<u8>)],
 }
 
-/// A package built by [`write`].
+/// A package built by [`write()`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Written {
     /// The `.xif` file.
@@ -67,24 +67,11 @@ pub fn write(input: &PackageInput) -> Result<Written, WriteError> {
     crate::validate_component(input.component).map_err(WriteError::InvalidComponent)?;
 
     let mut entries = vec![
-        Entry {
-            path: DEFINITION.to_string(),
-            data: input.definition,
-            kind: EntryKind::Definition,
-        },
-        Entry {
-            path: COMPONENT.to_string(),
-            data: input.component,
-            kind: EntryKind::Component,
-        },
+        Entry { path: DEFINITION.to_string(), data: input.definition, kind: EntryKind::Definition },
+        Entry { path: COMPONENT.to_string(), data: input.component, kind: EntryKind::Component },
     ];
     entries.extend(prefixed("source", SOURCE_PREFIX, input.sources, EntryKind::Source)?);
-    entries.extend(prefixed(
-        "resource",
-        RESOURCE_PREFIX,
-        input.resources,
-        EntryKind::Resource,
-    )?);
+    entries.extend(prefixed("resource", RESOURCE_PREFIX, input.resources, EntryKind::Resource)?);
 
     let manifest = Manifest {
         format: FORMAT_VERSION,
@@ -119,11 +106,7 @@ pub fn write(input: &PackageInput) -> Result<Written, WriteError> {
     }
     let bytes = zip.finish()?.into_inner();
 
-    Ok(Written {
-        bytes,
-        digest,
-        manifest,
-    })
+    Ok(Written { bytes, digest, manifest })
 }
 
 /// The exact bytes of `manifest.json` for `manifest`: pretty-printed JSON and a newline.
@@ -144,24 +127,15 @@ fn prefixed<'a>(
     let mut entries = Vec::with_capacity(files.len());
     for (p, data) in files {
         let stored = format!("{prefix}{p}");
-        path::check(p)
-            .and_then(|()| path::check(&stored))
-            .map_err(|reason| WriteError::InvalidPath {
-                what,
-                path: p.clone(),
-                reason,
-            })?;
+        path::check(p).and_then(|()| path::check(&stored)).map_err(|reason| WriteError::InvalidPath {
+            what,
+            path: p.clone(),
+            reason,
+        })?;
         if !seen.insert(path::fold(p)) {
-            return Err(WriteError::DuplicatePath {
-                what,
-                path: p.clone(),
-            });
+            return Err(WriteError::DuplicatePath { what, path: p.clone() });
         }
-        entries.push(Entry {
-            path: stored,
-            data,
-            kind,
-        });
+        entries.push(Entry { path: stored, data, kind });
     }
     entries.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(entries)
