@@ -23,6 +23,37 @@ pub struct CompileOptions {
     pub force: bool,
     /// Let cargo print to this process's stderr as it goes (a terminal), instead of capturing it.
     pub stream_output: bool,
+    /// An executable that runs [`run_as_rustc_wrapper`] when started with the wrapper variable
+    /// set (the `xif` binary does). With it, the folder-specific path remapping is passed to rustc
+    /// outside `RUSTFLAGS`, so that building another folder does not rebuild the standard library
+    /// and every dependency in a shared target folder. Without it, the flags go into `RUSTFLAGS`.
+    pub rustc_wrapper: Option<PathBuf>,
+}
+
+/// The variable that holds the extra rustc flags (separated by U+001F) for the wrapper.
+pub const WRAPPER_FLAGS_VAR: &str = "__XIF_RUSTC_WRAPPER_FLAGS";
+
+/// When this process was started by cargo as a `RUSTC_WRAPPER` for [`compile`], runs rustc with
+/// the extra flags and returns its exit code; otherwise returns `None` at once.
+pub fn run_as_rustc_wrapper() -> Option<i32> {
+    let flags = std::env::var(WRAPPER_FLAGS_VAR).ok()?;
+    let mut args = std::env::args_os().skip(1);
+    let rustc = args.next()?;
+    let rest: Vec<std::ffi::OsString> = args.collect();
+    let mut cmd = Command::new(rustc);
+    cmd.args(&rest).env_remove(WRAPPER_FLAGS_VAR);
+    // Version and print queries take no remapping.
+    let query = rest.iter().any(|a| a == "-vV" || a == "-V" || a == "--version");
+    if !query {
+        cmd.args(flags.split('\u{1f}').filter(|f| !f.is_empty()));
+    }
+    Some(match cmd.status() {
+        Ok(s) => s.code().unwrap_or(1),
+        Err(e) => {
+            eprintln!("xif: could not run rustc: {e}");
+            1
+        }
+    })
 }
 
 /// Whether the build ran.
@@ -109,7 +140,7 @@ pub fn compile(project: &Project, opts: &CompileOptions) -> Result<CompileReport
         });
     }
     let target_dir = opts.target_dir.clone().unwrap_or_else(|| project.dir.join("target"));
-    let module = cargo_build(project, &tc, &target_dir, opts.stream_output)?;
+    let module = cargo_build(project, &tc, &target_dir, opts)?;
     let component = componentize(&module)?;
     fsutil::write_atomic(&out, &component).map_err(ProjectError::io("writing", &out))?;
     // Fingerprint after the build: cargo may have written Cargo.lock.
@@ -194,12 +225,19 @@ fn cargo_home() -> Option<PathBuf> {
         .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")))
 }
 
-fn cargo_build(project: &Project, tc: &Toolchain, target_dir: &Path, stream: bool) -> Result<Vec<u8>, CompileError> {
+fn cargo_build(
+    project: &Project,
+    tc: &Toolchain,
+    target_dir: &Path,
+    opts: &CompileOptions,
+) -> Result<Vec<u8>, CompileError> {
+    let stream = opts.stream_output;
     let lib = lib_name(&project.dir)?;
     std::fs::create_dir_all(target_dir).map_err(ProjectError::io("creating", target_dir))?;
     let target_dir = std::path::absolute(target_dir).map_err(ProjectError::io("reading", target_dir))?;
+    // Folder-specific flags: through the wrapper when there is one (see CompileOptions).
+    let folder_flags = vec![format!("--remap-path-prefix={}=/xif/extension", project.dir.display())];
     let mut flags = vec![
-        format!("--remap-path-prefix={}=/xif/extension", project.dir.display()),
         format!("--remap-path-prefix={}=/xif/target", target_dir.display()),
         format!("--remap-path-prefix={}=/rust/lib", tc.sysroot.join("lib/rustlib/src/rust").display()),
     ];
@@ -227,6 +265,12 @@ fn cargo_build(project: &Project, tc: &Toolchain, target_dir: &Path, stream: boo
         cmd.arg("-Zbuild-std=std,panic_abort").env("RUSTC_BOOTSTRAP", "1");
         flags.push("-L".into());
         flags.push(wasi_libc.display().to_string());
+    }
+    match &opts.rustc_wrapper {
+        Some(wrapper) => {
+            cmd.env("RUSTC_WRAPPER", wrapper).env(WRAPPER_FLAGS_VAR, folder_flags.join("\u{1f}"));
+        }
+        None => flags.extend(folder_flags),
     }
     cmd.env("CARGO_ENCODED_RUSTFLAGS", flags.join("\u{1f}"));
     let output = if stream {

@@ -19,6 +19,12 @@ impl VerifyReport {
     pub fn ok(&self) -> bool {
         !self.diagnostics.iter().any(|d| d.severity == Severity::Error)
     }
+    /// True when the only errors are missing implementations (E060), which Update Source Code
+    /// resolves by writing stubs; the steps that run it first use this.
+    pub fn ok_before_update_source(&self) -> bool {
+        !self.diagnostics.iter().any(|d| d.severity == Severity::Error && d.code != "E060")
+    }
+
     /// `2 errors, 1 warning`.
     pub fn count_line(&self) -> String {
         xif_model::diag::count_line(&self.diagnostics)

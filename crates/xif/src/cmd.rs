@@ -89,7 +89,7 @@ fn render_update(report: &xif_build::update_source::UpdateReport, ui: &Ui) {
 fn update_source(ext: &ExtArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
     let project = open(ext)?;
     let verify = verify::verify(&project);
-    if !verify.ok() {
+    if !verify.ok_before_update_source() {
         report_verify(&project, &verify, false, ui);
         return Ok(ExitCode::from(1));
     }
@@ -127,7 +127,8 @@ fn compile(ext: &ExtArgs, force: bool, target_dir: Option<std::path::PathBuf>, u
         "Compiling",
         &format!("{} (a first build also builds the standard library: about a minute)", project.name()),
     );
-    let opts = CompileOptions { target_dir, force, stream_output: !ext.json };
+    let opts =
+        CompileOptions { target_dir, force, stream_output: !ext.json, rustc_wrapper: std::env::current_exe().ok() };
     let report = match xif_build::compile::compile(&project, &opts) {
         Ok(r) => r,
         Err(e) => {

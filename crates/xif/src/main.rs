@@ -71,6 +71,10 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Started by cargo as the rustc wrapper of `xif compile`.
+    if let Some(code) = xif_build::compile::run_as_rustc_wrapper() {
+        return ExitCode::from(u8::try_from(code).unwrap_or(1));
+    }
     let cli = Cli::parse();
     let ui = ui::Ui::new(std::io::stderr().is_terminal());
     match cmd::run(cli.command, &ui) {

@@ -1,0 +1,5 @@
+//! Integration tests: the real `xif` binary on real extension folders.
+mod support;
+
+mod package;
+mod studio;
