@@ -6,6 +6,7 @@
 //! - [`compile::compile`] — Rust → wasm32-wasip1 → component, skipped when nothing changed.
 //! - [`save::save`] — the deterministic `.xif` package.
 //! - [`scaffold::new_extension`] — `xif new`.
+//! - [`run::run`] — calls an action locally in the sandbox.
 //!
 //! **Architecture Invariant:** nothing here prints; every operation returns a report the caller
 //! renders (so the CLI, the server and the tests see the same results).
@@ -13,6 +14,7 @@
 
 pub mod compile;
 pub mod project;
+pub mod run;
 pub mod save;
 pub mod scaffold;
 pub mod toolchain;

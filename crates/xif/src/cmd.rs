@@ -18,6 +18,14 @@ pub fn run(command: Command, ui: &Ui) -> anyhow::Result<ExitCode> {
         Command::Compile { ext, force, target_dir } => compile(&ext, force, target_dir, ui),
         Command::Save { ext, output } => save(&ext, output, ui),
         Command::Inspect { file, json } => inspect(&file, json, ui),
+        Command::Run { action, input, settings, time_limit, memory_limit, ext, target_dir } => {
+            let limits = xif_runtime::Limits {
+                call_time: std::time::Duration::from_millis(time_limit),
+                call_memory: memory_limit << 20,
+                ..xif_runtime::Limits::default()
+            };
+            run_action(&ext, RunArgs { action, input, settings, limits, target_dir }, ui)
+        }
     }
 }
 
@@ -252,5 +260,110 @@ fn inspect(file: &std::path::Path, json_out: bool, ui: &Ui) -> anyhow::Result<Ex
     } else {
         ui.error(&format!("{errors} error{}, 0 warnings", if errors == 1 { "" } else { "s" }));
         Ok(ExitCode::from(1))
+    }
+}
+
+struct RunArgs {
+    action: String,
+    input: Option<String>,
+    settings: Vec<String>,
+    limits: xif_runtime::Limits,
+    target_dir: Option<std::path::PathBuf>,
+}
+
+fn run_action(ext: &ExtArgs, args: RunArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
+    let text = match args.input.as_deref() {
+        None => None,
+        Some("-") => Some(std::io::read_to_string(std::io::stdin()).context("reading the input from stdin")?),
+        Some(arg) => match arg.strip_prefix('@') {
+            Some(file) => {
+                Some(std::fs::read_to_string(file).with_context(|| format!("reading the input from {file}"))?)
+            }
+            None => Some(arg.to_string()),
+        },
+    };
+    let input: serde_json::Value = match text.as_deref() {
+        None => json!({}),
+        Some(text) => match serde_json::from_str(text) {
+            Ok(v) => v,
+            Err(e) => {
+                ui.error(&format!("the input is not valid JSON: {e}\n  help: pass the inputs as an object, for example '{{\"Who\": \"Ada\"}}'"));
+                return Ok(ExitCode::from(2));
+            }
+        },
+    };
+    let mut settings = std::collections::HashMap::new();
+    for s in &args.settings {
+        let Some((k, v)) = s.split_once('=') else {
+            ui.error(&format!("--setting {s:?} is not NAME=VALUE"));
+            return Ok(ExitCode::from(2));
+        };
+        settings.insert(k.to_string(), v.to_string());
+    }
+    let project = open(ext)?;
+    let verify = verify::verify(&project);
+    if !verify.ok_before_update_source() {
+        report_verify(&project, &verify, false, ui);
+        return Ok(ExitCode::from(1));
+    }
+    let opts = xif_build::run::RunOptions {
+        action: args.action.clone(),
+        input,
+        settings,
+        compile: CompileOptions {
+            target_dir: args.target_dir,
+            force: false,
+            stream_output: !ext.json,
+            rustc_wrapper: std::env::current_exe().ok(),
+        },
+        limits: args.limits,
+    };
+    let report = match xif_build::run::run(&project, &opts) {
+        Ok(r) => r,
+        Err(e) => {
+            ui.error(&format!("{e}"));
+            ui.error("1 error, 0 warnings");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    for line in &report.log {
+        eprintln!("{:>5} {}", line.level.as_str(), line.message);
+    }
+    match report.result {
+        Ok(out) => {
+            if ext.json {
+                print_json(&json!({"ok": true, "outputs": out.json, "ms": out.elapsed.as_secs_f64() * 1000.0}));
+            } else {
+                println!("{}", serde_json::to_string_pretty(&out.json)?);
+            }
+            ui.status(
+                "Finished",
+                &format!("{} in {:.2} ms; 0 errors, 0 warnings", args.action, out.elapsed.as_secs_f64() * 1000.0),
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            let kind = call_error_kind(&e);
+            if ext.json {
+                print_json(&json!({"ok": false, "error": kind, "message": e.to_string()}));
+            }
+            ui.error(&format!("{} failed: {e}", args.action));
+            ui.error("1 error, 0 warnings");
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+fn call_error_kind(e: &xif_runtime::CallError) -> &'static str {
+    use xif_runtime::CallError as E;
+    match e {
+        E::UnknownAction { .. } => "unknown_action",
+        E::BadInput(_) => "bad_input",
+        E::ActionFailed { .. } => "action_failed",
+        E::Trap { .. } => "trap",
+        E::Timeout { .. } => "timeout",
+        E::OutOfMemory { .. } => "out_of_memory",
+        E::BadOutput { .. } => "bad_output",
+        E::Internal(_) => "internal",
     }
 }

@@ -60,6 +60,28 @@ enum Command {
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
     },
+    /// Call an action locally, in the same sandbox as the server (compiles first if needed).
+    Run {
+        /// The action's name.
+        action: String,
+        /// Its input: a JSON object of its inputs (default `{}`); `@FILE` reads it from a file,
+        /// `-` from stdin.
+        input: Option<String>,
+        /// A setting value, NAME=VALUE (repeatable); others read as their defaults.
+        #[arg(long = "setting", value_name = "NAME=VALUE")]
+        settings: Vec<String>,
+        /// The call's time limit in milliseconds.
+        #[arg(long, default_value_t = 10_000, value_name = "MS")]
+        time_limit: u64,
+        /// The call's memory limit in MiB.
+        #[arg(long, default_value_t = 256, value_name = "MIB")]
+        memory_limit: usize,
+        #[command(flatten)]
+        ext: ExtArgs,
+        /// Cargo's target folder.
+        #[arg(long, env = "XIF_TARGET_DIR", value_name = "DIR")]
+        target_dir: Option<PathBuf>,
+    },
     /// List a package's entries and check every digest.
     Inspect {
         /// The .xif file.

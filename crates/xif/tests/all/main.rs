@@ -2,4 +2,5 @@
 mod support;
 
 mod package;
+mod run;
 mod studio;
