@@ -147,17 +147,27 @@ fn render_one(out: &mut String, d: &Diagnostic, source: Option<&str>) {
             let _ = writeln!(out, "{pad} | {}{carets}{label}", " ".repeat(col - 1));
             if let Some(help) = &d.help {
                 let _ = writeln!(out, "{pad} |");
-                let _ = writeln!(out, "{pad} = help: {help}");
+                write_help(out, &pad, help);
             }
         }
         _ => {
             let _ = writeln!(out, " --> {}", d.file);
             if let Some(help) = &d.help {
-                let _ = writeln!(out, "  = help: {help}");
+                write_help(out, " ", help);
             }
         }
     }
     out.push('\n');
+}
+
+/// `= help: …`, with the lines after the first aligned under the first one's text.
+fn write_help(out: &mut String, pad: &str, help: &str) {
+    let mut lines = help.lines();
+    let _ = writeln!(out, "{pad} = help: {}", lines.next().unwrap_or(""));
+    let indent = " ".repeat(pad.len() + " = help: ".len());
+    for line in lines {
+        let _ = writeln!(out, "{indent}{line}");
+    }
 }
 
 #[cfg(test)]

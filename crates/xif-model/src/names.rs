@@ -191,6 +191,11 @@ pub fn kebab_to_rust_type(kebab: &str) -> String {
     if kebab == "guest" { "Guest_".to_string() } else { kebab.to_upper_camel_case() }
 }
 
+/// A kebab-case WIT name as written in WIT source: `%` before a keyword.
+pub fn wit_source_kebab(kebab: &str) -> String {
+    if WIT_KEYWORDS.contains(&kebab) { format!("%{kebab}") } else { kebab.to_string() }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,9 +257,4 @@ mod tests {
             }
         }
     }
-}
-
-/// A kebab-case WIT name as written in WIT source: `%` before a keyword.
-pub fn wit_source_kebab(kebab: &str) -> String {
-    if WIT_KEYWORDS.contains(&kebab) { format!("%{kebab}") } else { kebab.to_string() }
 }

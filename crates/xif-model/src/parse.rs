@@ -11,9 +11,10 @@ use crate::types::Type;
 
 type Entry<'a, 'i> = (&'a TSpanned<toml::de::DeString<'i>>, &'a TSpanned<DeValue<'i>>);
 
-/// Parses the text of `extension.toml`. Returns the definition when its shape could be read (even
-/// with errors in some elements, which are then left out or filled with what was readable) and
-/// every diagnostic found on the way. Semantic checks are [`crate::verify::verify`]'s job.
+/// Parses the text of `extension.toml`. Returns the definition whenever the text is TOML with an
+/// `[extension]` section (even with errors in some elements, which are then left out or filled with
+/// what was readable; a name that could not be read is empty with the span `0..0`) and every
+/// diagnostic found on the way. Semantic checks are [`crate::verify::verify`]'s job.
 pub fn parse(source: &str) -> (Option<Definition>, Vec<Diagnostic>) {
     let mut p = Parser { diags: Vec::new() };
     let (doc, errors) = DeTable::parse_recoverable(source);
@@ -170,6 +171,19 @@ impl Parser {
                         def.resources = self.resources(t);
                     }
                 }
+                other if !matches!(v.get_ref(), DeValue::Table(_)) => {
+                    // A key written before the first section header, e.g. `name = "X"` without `[extension]`.
+                    let other = other.to_string();
+                    let help = if other == "name" || other == "description" {
+                        format!("`{other}` belongs under [extension]: write `[extension]` on the line before it")
+                    } else {
+                        format!("every key belongs to a section; the sections are: {}", TOP_KEYS.join(", "))
+                    };
+                    self.diags.push(
+                        Diagnostic::error("E004", format!("unknown key `{other}` outside any section"), Some(k.span()))
+                            .help(help),
+                    );
+                }
                 other => {
                     let other = other.to_string();
                     self.diags.push(
@@ -190,9 +204,22 @@ impl Parser {
             );
             return None;
         }
-        if def.name.text.is_empty() && !self.diags.iter().any(|d| d.code == "E003" || d.code == "E005") {
-            return None;
+        // Types that name a structure or entity spelled like a basic type (`Number`) are read now
+        // that every record name is known.
+        let records: Vec<String> = def.structures.iter().chain(&def.entities).map(|r| r.name.text.clone()).collect();
+        let is_record = |n: &str| records.iter().any(|r| r == n);
+        let fields = def
+            .structures
+            .iter_mut()
+            .chain(def.entities.iter_mut())
+            .flat_map(|r| r.attributes.iter_mut())
+            .chain(def.actions.iter_mut().flat_map(|a| a.inputs.iter_mut().chain(a.outputs.iter_mut())))
+            .chain(def.settings.iter_mut());
+        for f in fields.filter(|f| f.parsed.is_none()) {
+            f.parsed = Type::parse_in(&f.ty.value, &is_record).ok();
         }
+        // A name that could not be read stays empty at 0..0 (the reason is reported above); the rest
+        // of the definition is still returned so that Verify reports everything at once.
         Some(def)
     }
 
@@ -201,8 +228,9 @@ impl Parser {
         for (k, v) in t.iter() {
             match k.get_ref().as_ref() {
                 "name" => {
+                    // Written: E005 says so when it is not a string; E003 is for a name not written at all.
+                    have_name = true;
                     if let Some(s) = self.string("`name`", v) {
-                        have_name = true;
                         // Point at the text inside the quotes.
                         let span = inner_span(&s);
                         def.name = Name { text: s.value, span };
@@ -212,7 +240,7 @@ impl Parser {
                 other => self.unknown_key(other, k.span(), "[extension]", &["name", "description"]),
             }
         }
-        if !have_name && !self.diags.iter().any(|d| d.code == "E005") {
+        if !have_name {
             self.diags.push(
                 Diagnostic::error("E003", "the extension has no name", Some(span.start..span.start))
                     .help("add `name = \"MyExtension\"` under [extension]"),

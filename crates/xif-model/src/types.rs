@@ -91,12 +91,19 @@ impl Type {
     /// Reads a type as written: a basic type, `List of T`, `X Identifier`, or a structure or entity
     /// name (resolved later by Verify).
     pub fn parse(text: &str) -> Result<Type, TypeSyntaxError> {
+        Type::parse_in(text, &|_| false)
+    }
+
+    /// Like [`Type::parse`], but a name for which `is_record` says yes is that structure or entity
+    /// even when it looks like another spelling of a basic type (a structure may be called
+    /// `Number` or `Timestamp`). The basic types' own names always mean the basic types.
+    pub fn parse_in(text: &str, is_record: &dyn Fn(&str) -> bool) -> Result<Type, TypeSyntaxError> {
         let t = text.trim();
         if t.is_empty() {
             return Err(TypeSyntaxError { message: "the type is empty".into(), help: Some(help_list()) });
         }
         if let Some(inner) = t.strip_prefix("List of ") {
-            return Ok(Type::List(Box::new(Type::parse(inner)?)));
+            return Ok(Type::List(Box::new(Type::parse_in(inner, is_record)?)));
         }
         if let Some((_, ty)) = BASIC.iter().find(|(n, _)| *n == t) {
             return Ok(ty.clone());
@@ -109,7 +116,7 @@ impl Type {
         }
         if names::check(t, names::MAX_NAME).is_ok() {
             // A structure or entity name, unless it is a basic type spelled another way.
-            if let Some(right) = suggest_basic(t) {
+            if let Some(right) = suggest_basic(t).filter(|_| !is_record(t)) {
                 return Err(TypeSyntaxError {
                     message: format!("unknown type \"{t}\""),
                     help: Some(format!("did you mean \"{right}\"?")),

@@ -85,10 +85,10 @@ pub fn field_default(def: &Definition, f: &Field) -> Value {
         return Value::Text(String::new());
     };
     let resolved = def.resolve(t).unwrap_or_else(|| t.clone());
-    if let Some(lit) = &f.default {
-        if let Ok(v) = from_literal(&resolved, &lit.value) {
-            return v;
-        }
+    if let Some(lit) = &f.default
+        && let Ok(v) = from_literal(&resolved, &lit.value)
+    {
+        return v;
     }
     default_of(def, &resolved)
 }
@@ -137,10 +137,10 @@ pub fn literal_hint(ty: &Type) -> String {
     }
 }
 
-/// Parses a Decimal written as text: optional sign, digits, optional fraction; at most 28 digits.
+/// Parses a Decimal written as text: optional sign, digits, optional fraction (no spaces, no
+/// exponent); at most 28 digits after the point, and within ±79228162514264337593543950335.
 pub fn parse_decimal(s: &str) -> Result<Decimal, String> {
-    let t = s.trim();
-    let body = t.strip_prefix(['-', '+']).unwrap_or(t);
+    let body = s.strip_prefix(['-', '+']).unwrap_or(s);
     let ok = !body.is_empty()
         && body.split('.').count() <= 2
         && body.chars().all(|c| c.is_ascii_digit() || c == '.')
@@ -149,7 +149,12 @@ pub fn parse_decimal(s: &str) -> Result<Decimal, String> {
     if !ok {
         return Err(format!("{s:?} is not a decimal number like \"12.50\""));
     }
-    Decimal::from_str_exact(t).map_err(|e| format!("{s:?} is not a Decimal: {e}"))
+    if body.split_once('.').is_some_and(|(_, fraction)| fraction.len() > 28) {
+        return Err(format!("{s:?} has more than 28 digits after the decimal point"));
+    }
+    Decimal::from_str_exact(s).map_err(|_| {
+        format!("{s:?} is outside the Decimal range (-79228162514264337593543950335 to 79228162514264337593543950335)")
+    })
 }
 
 /// Parses `YYYY-MM-DD` (years 0001 to 9999).
@@ -179,7 +184,12 @@ pub fn parse_time(s: &str) -> Result<NaiveTime, String> {
     if !shape {
         return Err(format!("{s:?} is not a time in the form HH:MM:SS"));
     }
-    NaiveTime::parse_from_str(s, "%H:%M:%S").map_err(|_| format!("{s:?} is not a valid time"))
+    match NaiveTime::parse_from_str(s, "%H:%M:%S") {
+        // chrono reads second 60 as a leap second, which a Time (whole seconds 0 to 59) cannot hold.
+        Ok(t) if t.nanosecond() < 1_000_000_000 => Ok(t),
+        Ok(_) => Err(format!("{s:?} is not a valid time: a leap second has no place in a Time")),
+        Err(_) => Err(format!("{s:?} is not a valid time")),
+    }
 }
 
 /// Parses RFC 3339 with any offset, converted to UTC and cut to milliseconds.
@@ -187,6 +197,10 @@ pub fn parse_date_time(s: &str) -> Result<NaiveDateTime, String> {
     let dt = chrono::DateTime::parse_from_rfc3339(s)
         .map_err(|_| format!("{s:?} is not an RFC 3339 date and time like \"2024-05-01T08:30:00Z\""))?;
     let utc = dt.naive_utc();
+    if utc.nanosecond() >= 1_000_000_000 {
+        // chrono keeps a leap second as nanoseconds past 1e9; a Date Time has seconds 0 to 59.
+        return Err(format!("{s:?} is a leap second, which a Date Time cannot hold; use :59.999 or the next second"));
+    }
     if !(1..=9999).contains(&utc.year()) {
         return Err(format!("{s:?} is outside the years 0001 to 9999 in UTC"));
     }
@@ -226,12 +240,12 @@ pub fn from_json(
             }
             _ => return want("a string"),
         },
-        Type::Integer => match json.as_i64() {
-            Some(i) => Value::Integer(i32::try_from(i).map_err(|_| ValueError {
-                path: path.into(),
-                message: format!("{i} is outside the Integer range (32 bits)"),
-            })?),
-            None => return want("a whole number"),
+        Type::Integer => match json {
+            Json::Number(n) if n.is_i64() || n.is_u64() => match n.as_i64().and_then(|i| i32::try_from(i).ok()) {
+                Some(i) => Value::Integer(i),
+                None => return err(path, format!("{n} is outside the Integer range (32 bits)")),
+            },
+            _ => return want("a whole number"),
         },
         Type::LongInteger => match json {
             Json::Number(n) => match n.as_i64() {
@@ -240,10 +254,19 @@ pub fn from_json(
                     return err(path, format!("{n} is not a whole number in the Long Integer range"));
                 }
             },
-            Json::String(s) => match s.parse::<i64>() {
-                Ok(i) if s.bytes().all(|c| c.is_ascii_digit() || c == b'-') => Value::LongInteger(i),
-                _ => return err(path, format!("{s:?} is not a Long Integer")),
-            },
+            Json::String(s) => {
+                let digits = s.strip_prefix('-').unwrap_or(s);
+                if digits.is_empty() || !digits.bytes().all(|c| c.is_ascii_digit()) {
+                    return err(
+                        path,
+                        format!("{s:?} is not a Long Integer: write it as a number or a string of digits"),
+                    );
+                }
+                match s.parse::<i64>() {
+                    Ok(i) => Value::LongInteger(i),
+                    Err(_) => return err(path, format!("{s:?} is outside the Long Integer range (64 bits)")),
+                }
+            }
             _ => return want("a whole number"),
         },
         Type::Decimal => match json {

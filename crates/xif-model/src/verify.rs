@@ -8,7 +8,7 @@ use crate::definition::*;
 use crate::diag::Diagnostic;
 use crate::names::{self, MAX_DESCRIPTION, MAX_ENTITY_ATTRIBUTE_NAME, MAX_NAME};
 use crate::types::Type;
-use crate::value;
+use crate::value::{self, Value};
 
 /// WIT type names the generated interface defines itself; an element may not map onto them.
 pub const RESERVED: &[&str] =
@@ -79,7 +79,9 @@ impl Verifier<'_> {
                 );
             }
         };
-        check(self, &def.name, "extension", MAX_NAME);
+        if name_written(def) {
+            check(self, &def.name, "extension", MAX_NAME);
+        }
         for s in &def.structures {
             check(self, &s.name, "structure", MAX_NAME);
             for a in &s.attributes {
@@ -106,29 +108,42 @@ impl Verifier<'_> {
     /// Names are unique case-insensitively within their kind (E013).
     fn ensure_unique_names(&mut self) {
         let def = self.def;
-        let mut groups: Vec<(String, Vec<&Name>)> = vec![
-            ("structure".into(), def.structures.iter().map(|s| &s.name).collect()),
-            ("entity".into(), def.entities.iter().map(|s| &s.name).collect()),
-            ("action".into(), def.actions.iter().map(|s| &s.name).collect()),
-            ("setting".into(), def.settings.iter().map(|s| &s.name).collect()),
+        // (kind, where: "" or " in structure X", names)
+        let mut groups: Vec<(&str, String, Vec<&Name>)> = vec![
+            ("structure", String::new(), def.structures.iter().map(|s| &s.name).collect()),
+            ("entity", String::new(), def.entities.iter().map(|s| &s.name).collect()),
+            ("action", String::new(), def.actions.iter().map(|s| &s.name).collect()),
+            ("setting", String::new(), def.settings.iter().map(|s| &s.name).collect()),
         ];
-        for r in def.structures.iter().chain(&def.entities) {
-            groups.push((format!("attribute of {}", r.name.text), r.attributes.iter().map(|a| &a.name).collect()));
+        for s in &def.structures {
+            groups.push((
+                "attribute",
+                format!(" in structure {}", s.name.text),
+                s.attributes.iter().map(|a| &a.name).collect(),
+            ));
+        }
+        for e in &def.entities {
+            groups.push((
+                "attribute",
+                format!(" in entity {}", e.name.text),
+                e.attributes.iter().map(|a| &a.name).collect(),
+            ));
         }
         for a in &def.actions {
             groups.push((
-                format!("parameter of action {}", a.name.text),
+                "parameter",
+                format!(" in action {}", a.name.text),
                 a.inputs.iter().chain(&a.outputs).map(|p| &p.name).collect(),
             ));
         }
-        for (what, names) in groups {
+        for (what, place, names) in groups {
             let mut seen: HashMap<String, &Name> = HashMap::new();
             for n in names {
                 if let Some(first) = seen.get(&n.text.to_ascii_lowercase()) {
                     self.push(
                         Diagnostic::error(
                             "E013",
-                            format!("duplicate {what} name \"{}\"", n.text),
+                            format!("duplicate {what} name \"{}\"{place}", n.text),
                             Some(n.span.clone()),
                         )
                         .label(format!("\"{}\" is already defined", first.text))
@@ -146,82 +161,69 @@ impl Verifier<'_> {
     fn ensure_no_interface_clash(&mut self) {
         let def = self.def;
         // The interface scope: actions, structures, entities, action output records.
-        let mut scope: Vec<(String, String, Range<usize>)> = Vec::new();
+        let mut scope: Vec<Mapped> = Vec::new();
         for s in &def.structures {
-            scope.push((s.name.wit(), format!("structure {}", s.name.text), s.name.span.clone()));
+            scope.push(Mapped::new(&s.name, "structure", s.name.wit(), format!("structure {}", s.name.text)));
         }
         for e in &def.entities {
-            scope.push((e.name.wit(), format!("entity {}", e.name.text), e.name.span.clone()));
+            scope.push(Mapped::new(&e.name, "entity", e.name.wit(), format!("entity {}", e.name.text)));
         }
         for a in &def.actions {
-            scope.push((a.name.wit(), format!("action {}", a.name.text), a.name.span.clone()));
-            scope.push((
+            scope.push(Mapped::new(&a.name, "action", a.name.wit(), format!("action {}", a.name.text)));
+            scope.push(Mapped::new(
+                &a.name,
+                "output record",
                 a.output_record_wit(),
                 format!("the output record of action {} ({})", a.name.text, a.output_record_rust()),
-                a.name.span.clone(),
             ));
         }
-        for (wit, what, span) in &scope {
-            if RESERVED.contains(&wit.as_str()) {
+        for m in &scope {
+            if RESERVED.contains(&m.wit.as_str()) {
                 self.push(
                     Diagnostic::error(
                         "E016",
-                        format!("{what} maps to `{wit}`, a name Xif reserves for its own types"),
-                        Some(span.clone()),
+                        format!("{} maps to `{}`, a name Xif reserves for its own types", m.what, m.wit),
+                        Some(m.span.clone()),
                     )
                     .help(format!("rename it; reserved: {}", RESERVED.join(", "))),
                 );
             }
         }
         self.clashes(&scope);
-        let mut scopes: Vec<Vec<(String, String, Range<usize>)>> = Vec::new();
+        let field = |f: &Field, kind: &'static str| {
+            Mapped::new(&f.name, kind, f.name.wit(), format!("{} {}", f.kind.noun(), f.name.text))
+        };
+        let mut scopes: Vec<Vec<Mapped>> = Vec::new();
         for r in def.structures.iter().chain(&def.entities) {
-            scopes.push(
-                r.attributes
-                    .iter()
-                    .map(|a| (a.name.wit(), format!("attribute {}", a.name.text), a.name.span.clone()))
-                    .collect(),
-            );
+            scopes.push(r.attributes.iter().map(|a| field(a, "attribute")).collect());
         }
         for a in &def.actions {
-            scopes.push(
-                a.inputs
-                    .iter()
-                    .chain(&a.outputs)
-                    .map(|p| (p.name.wit(), format!("{} {}", p.kind.noun(), p.name.text), p.name.span.clone()))
-                    .collect(),
-            );
+            // Inputs and outputs share one scope, as they do for E013.
+            scopes.push(a.inputs.iter().chain(&a.outputs).map(|p| field(p, "parameter")).collect());
         }
-        scopes.push(
-            def.settings
-                .iter()
-                .map(|s| (s.name.wit(), format!("setting {}", s.name.text), s.name.span.clone()))
-                .collect(),
-        );
+        scopes.push(def.settings.iter().map(|s| field(s, "setting")).collect());
         for s in scopes {
             self.clashes(&s);
         }
     }
 
-    fn clashes(&mut self, scope: &[(String, String, Range<usize>)]) {
-        let mut seen: HashMap<&str, &(String, String, Range<usize>)> = HashMap::new();
+    fn clashes(&mut self, scope: &[Mapped]) {
+        let mut seen: HashMap<&str, &Mapped> = HashMap::new();
         for item in scope {
-            if let Some(first) = seen.get(item.0.as_str()) {
-                // Same name case-insensitively within a kind is E013's; report only real mapping clashes.
-                let same_kind_dup = first.1.split(' ').next() == item.1.split(' ').next()
-                    && first.1.to_ascii_lowercase() == item.1.to_ascii_lowercase();
-                if same_kind_dup {
+            if let Some(first) = seen.get(item.wit.as_str()) {
+                // The same name case-insensitively within a kind is E013's; report only real mapping clashes.
+                if first.kind == item.kind && first.name_lower == item.name_lower {
                     continue;
                 }
-                let first_is_structure = first.1.starts_with("structure ") && item.1.starts_with("entity ");
-                let first_is_entity = first.1.starts_with("entity ") && item.1.starts_with("structure ");
-                let code = if first_is_structure || first_is_entity { "E015" } else { "E014" };
+                let structure_and_entity =
+                    matches!((first.kind, item.kind), ("structure", "entity") | ("entity", "structure"));
+                let code = if structure_and_entity { "E015" } else { "E014" };
                 self.push(
-                    Diagnostic::error(code, format!("{} and {} both map to the identifier `{}`", first.1, item.1, item.0), Some(item.2.clone()))
+                    Diagnostic::error(code, format!("{} and {} both map to the identifier `{}`", first.what, item.what, item.wit), Some(item.span.clone()))
                         .help("the WIT and Rust code needs distinct identifiers: rename one of them (see docs/EXTENSIONS.md, \"Names\")"),
                 );
             } else {
-                seen.insert(&item.0, item);
+                seen.insert(&item.wit, item);
             }
         }
     }
@@ -250,7 +252,11 @@ impl Verifier<'_> {
     fn ensure_types_resolve(&mut self) {
         let def = self.def;
         for f in all_fields(def) {
-            let t = match Type::parse(&f.ty.value) {
+            let parsed = match &f.parsed {
+                Some(t) => Ok(t.clone()),
+                None => Type::parse_in(&f.ty.value, &|n| def.record(n).is_some()),
+            };
+            let t = match parsed {
                 Ok(t) => t,
                 Err(e) => {
                     let mut d = Diagnostic::error(
@@ -273,49 +279,41 @@ impl Verifier<'_> {
         let def = self.def;
         match t {
             Type::List(inner) => self.check_references(f, inner),
-            Type::Record(n) => {
-                if def.record(n).is_none() {
-                    let close = def
-                        .structures
-                        .iter()
-                        .chain(&def.entities)
-                        .map(|r| r.name.text.as_str())
-                        .find(|r| r.eq_ignore_ascii_case(n))
-                        .map(|r| format!("did you mean \"{r}\"? Names of types are written as defined"));
-                    let basic: Vec<&str> = crate::types::BASIC.iter().map(|(b, _)| *b).collect();
-                    let help = close
-                        .or_else(|| crate::parse::closest(n, &basic).map(|b| format!("did you mean \"{b}\"?")))
-                        .unwrap_or_else(|| format!("define `[structures.{n}]`, or use a basic type such as \"Text\""));
-                    self.push(
-                        Diagnostic::error(
-                            "E021",
-                            format!(
-                                "unknown structure or entity \"{n}\" in the type of {} `{}`",
-                                f.kind.noun(),
-                                f.name.text
-                            ),
-                            Some(f.ty.span.clone()),
-                        )
-                        .help(help),
-                    );
-                }
+            Type::Record(n) if def.record(n).is_none() => {
+                let records: Vec<&str> =
+                    def.structures.iter().chain(&def.entities).map(|r| r.name.text.as_str()).collect();
+                let same_letters = records
+                    .iter()
+                    .find(|r| r.eq_ignore_ascii_case(n))
+                    .map(|r| format!("did you mean \"{r}\"? Names of types are written as defined"));
+                let basic: Vec<&str> = crate::types::BASIC.iter().map(|(b, _)| *b).collect();
+                let help = same_letters
+                    .or_else(|| crate::parse::closest(n, &records).map(|r| format!("did you mean \"{r}\"?")))
+                    .or_else(|| crate::parse::closest(n, &basic).map(|b| format!("did you mean \"{b}\"?")))
+                    .unwrap_or_else(|| format!("define `[structures.{n}]`, or use a basic type such as \"Text\""));
+                self.push(
+                    Diagnostic::error(
+                        "E021",
+                        format!(
+                            "unknown structure or entity \"{n}\" in the type of {} `{}`",
+                            f.kind.noun(),
+                            f.name.text
+                        ),
+                        Some(f.ty.span.clone()),
+                    )
+                    .help(help),
+                );
             }
-            Type::Identifier(e) => {
-                if def.entity(e).is_none() {
-                    let help = if def.structures.iter().any(|s| s.name.text == *e) {
-                        format!("\"{e}\" is a structure; only entities have identifiers")
-                    } else {
-                        format!("define `[entities.{e}]` with an identifier attribute, or fix the name")
-                    };
-                    self.push(
-                        Diagnostic::error(
-                            "E023",
-                            format!("\"{e} Identifier\" names no entity"),
-                            Some(f.ty.span.clone()),
-                        )
+            Type::Identifier(e) if def.entity(e).is_none() => {
+                let help = if def.structures.iter().any(|s| s.name.text == *e) {
+                    format!("\"{e}\" is a structure; only entities have identifiers")
+                } else {
+                    format!("define `[entities.{e}]` with an identifier attribute, or fix the name")
+                };
+                self.push(
+                    Diagnostic::error("E023", format!("\"{e} Identifier\" names no entity"), Some(f.ty.span.clone()))
                         .help(help),
-                    );
-                }
+                );
             }
             _ => {}
         }
@@ -343,17 +341,17 @@ impl Verifier<'_> {
         }
         for s in &def.structures {
             for a in &s.attributes {
-                if let Some(t) = &a.parsed {
-                    if reaches(def, t, &s.name.text, &mut Vec::new()) {
-                        self.push(
-                            Diagnostic::error(
-                                "E022",
-                                format!("structure {} contains itself through attribute {}", s.name.text, a.name.text),
-                                Some(a.ty.span.clone()),
-                            )
-                            .help("structures cannot be recursive; refer to the record by an identifier or flatten it"),
-                        );
-                    }
+                if let Some(t) = &a.parsed
+                    && reaches(def, t, &s.name.text, &mut Vec::new())
+                {
+                    self.push(
+                        Diagnostic::error(
+                            "E022",
+                            format!("structure {} contains itself through attribute {}", s.name.text, a.name.text),
+                            Some(a.ty.span.clone()),
+                        )
+                        .help("structures cannot be recursive; refer to the record by an identifier or flatten it"),
+                    );
                 }
             }
         }
@@ -421,7 +419,17 @@ impl Verifier<'_> {
                         );
                     }
                 }
-                if a.identifier && !matches!(resolved, Some(Type::Integer | Type::LongInteger | Type::Text)) {
+                let refers_to_itself = matches!(t, Type::Identifier(other) if *other == e.name.text);
+                if a.identifier && refers_to_itself {
+                    self.push(
+                        Diagnostic::error(
+                            "E043",
+                            format!("identifier {} of entity {} refers to itself", a.name.text, e.name.text),
+                            Some(a.ty.span.clone()),
+                        )
+                        .help("an identifier is an Integer, a Long Integer or a Text"),
+                    );
+                } else if a.identifier && !matches!(resolved, Some(Type::Integer | Type::LongInteger | Type::Text)) {
                     self.push(
                         Diagnostic::error(
                             "E043",
@@ -445,18 +453,6 @@ impl Verifier<'_> {
                         .help("use a basic type or an \"X Identifier\" that refers to a record of another entity"),
                     );
                 }
-                if let Type::Identifier(other) = t {
-                    if *other == e.name.text && a.identifier {
-                        self.push(
-                            Diagnostic::error(
-                                "E043",
-                                format!("identifier {} of entity {} refers to itself", a.name.text, e.name.text),
-                                Some(a.ty.span.clone()),
-                            )
-                            .help("an identifier is an Integer, a Long Integer or a Text"),
-                        );
-                    }
-                }
             }
         }
     }
@@ -466,45 +462,36 @@ impl Verifier<'_> {
         for f in all_fields(def) {
             let resolved = f.parsed.as_ref().and_then(|t| def.resolve(t));
             if let Some(len) = &f.length {
-                match resolved {
-                    Some(Type::Text) => {
-                        if !(1..=2_000_000).contains(&len.value) {
-                            self.push(
-                                Diagnostic::error(
-                                    "E052",
-                                    format!("length {} of {} is out of range", len.value, f.name.text),
-                                    Some(len.span.clone()),
-                                )
-                                .help("a Text length is from 1 to 2000000 characters"),
-                            );
-                        }
+                let range = match resolved {
+                    Some(Type::Text) => Some((2_000_000, "a Text length is from 1 to 2000000 characters")),
+                    Some(Type::Decimal) => Some((28, "a Decimal has from 1 to 28 digits in all")),
+                    Some(ref t) => {
+                        self.push(
+                            Diagnostic::error(
+                                "E050",
+                                format!(
+                                    "`length` does not apply to {} `{}` of type {}",
+                                    f.kind.noun(),
+                                    f.name.text,
+                                    t.display()
+                                ),
+                                Some(len.span.clone()),
+                            )
+                            .help("only Text and Decimal take a length; remove it"),
+                        );
+                        None
                     }
-                    Some(Type::Decimal) => {
-                        if !(1..=28).contains(&len.value) {
-                            self.push(
-                                Diagnostic::error(
-                                    "E052",
-                                    format!("length {} of {} is out of range", len.value, f.name.text),
-                                    Some(len.span.clone()),
-                                )
-                                .help("a Decimal has from 1 to 28 digits in all"),
-                            );
-                        }
-                    }
-                    Some(ref t) => self.push(
+                    None => None,
+                };
+                if let Some((_, help)) = range.filter(|(max, _)| !(1..=*max).contains(&len.value)) {
+                    self.push(
                         Diagnostic::error(
-                            "E050",
-                            format!(
-                                "`length` does not apply to {} `{}` of type {}",
-                                f.kind.noun(),
-                                f.name.text,
-                                t.display()
-                            ),
+                            "E052",
+                            format!("length {} of {} is out of range", len.value, f.name.text),
                             Some(len.span.clone()),
                         )
-                        .help("only Text and Decimal take a length; remove it"),
-                    ),
-                    None => {}
+                        .help(help),
+                    );
                 }
             }
             if let Some(dec) = &f.decimals {
@@ -547,17 +534,17 @@ impl Verifier<'_> {
             let (Some(lit), Some(t)) = (&f.default, &f.parsed) else {
                 continue;
             };
-            if let Some(m) = &f.mandatory {
-                if m.value {
-                    self.push(
-                        Diagnostic::warning(
-                            "W062",
-                            format!("{} `{}` is mandatory, so its default is never used", f.kind.noun(), f.name.text),
-                            Some(lit.span.clone()),
-                        )
-                        .help("remove the default or `mandatory = true`"),
-                    );
-                }
+            if let Some(m) = &f.mandatory
+                && m.value
+            {
+                self.push(
+                    Diagnostic::warning(
+                        "W062",
+                        format!("{} `{}` is mandatory, so its default is never used", f.kind.noun(), f.name.text),
+                        Some(lit.span.clone()),
+                    )
+                    .help("remove the default or `mandatory = true`"),
+                );
             }
             let Some(resolved) = def.resolve(t) else {
                 continue;
@@ -589,22 +576,34 @@ impl Verifier<'_> {
                 );
                 continue;
             }
-            if let (Literal::Text(s), Some(len), Type::Text) = (&lit.value, &f.length, &resolved) {
-                if s.chars().count() as i64 > len.value {
-                    self.push(
-                        Diagnostic::error(
-                            "E030",
-                            format!(
-                                "default of {} `{}` is longer than its length {}",
-                                f.kind.noun(),
-                                f.name.text,
-                                len.value
-                            ),
-                            Some(lit.span.clone()),
-                        )
-                        .help("shorten the default or raise the length"),
-                    );
-                }
+            if let (Ok(Value::Decimal(d)), Type::Decimal) = (value::from_literal(&resolved, &lit.value), &resolved)
+                && let Some(why) = decimal_does_not_fit(&d, f)
+            {
+                self.push(
+                    Diagnostic::error(
+                        "E030",
+                        format!("default of {} `{}` {why}", f.kind.noun(), f.name.text),
+                        Some(lit.span.clone()),
+                    )
+                    .help("change the default or raise `length` / `decimals`"),
+                );
+            }
+            if let (Literal::Text(s), Some(len), Type::Text) = (&lit.value, &f.length, &resolved)
+                && s.chars().count() as i64 > len.value
+            {
+                self.push(
+                    Diagnostic::error(
+                        "E030",
+                        format!(
+                            "default of {} `{}` is longer than its length {}",
+                            f.kind.noun(),
+                            f.name.text,
+                            len.value
+                        ),
+                        Some(lit.span.clone()),
+                    )
+                    .help("shorten the default or raise the length"),
+                );
             }
         }
     }
@@ -683,16 +682,70 @@ impl Verifier<'_> {
 
     fn warn_missing_description(&mut self) {
         if self.def.description.is_none() {
+            let which = if self.def.name.text.is_empty() {
+                "the extension".to_string()
+            } else {
+                format!("extension {}", self.def.name.text)
+            };
             self.push(
-                Diagnostic::warning(
-                    "W090",
-                    format!("extension {} has no description", self.def.name.text),
-                    Some(self.def.name.span.clone()),
-                )
-                .help("add `description = \"…\"` under [extension]; the Service Center shows it"),
+                Diagnostic::warning("W090", format!("{which} has no description"), Some(self.def.name.span.clone()))
+                    .help("add `description = \"…\"` under [extension]; the Service Center shows it"),
             );
         }
     }
+}
+
+/// A name in one identifier scope: what it maps to, and the E013 kind it belongs to.
+struct Mapped {
+    /// The E013 group: names equal case-insensitively within one kind are E013's, not E014's.
+    kind: &'static str,
+    name_lower: String,
+    wit: String,
+    what: String,
+    span: Range<usize>,
+}
+
+impl Mapped {
+    fn new(name: &Name, kind: &'static str, wit: String, what: String) -> Self {
+        Mapped { kind, name_lower: name.text.to_ascii_lowercase(), wit, what, span: name.span.clone() }
+    }
+}
+
+/// Why a Decimal does not fit the `length` (total digits) and `decimals` of its field, if it does
+/// not. Says nothing when they are themselves out of range (E052 / E053).
+fn decimal_does_not_fit(d: &rust_decimal::Decimal, f: &Field) -> Option<String> {
+    let length = f.length.as_ref().map(|l| l.value);
+    let decimals = f.decimals.as_ref().map(|d| d.value);
+    if length.is_some_and(|l| !(1..=28).contains(&l)) || decimals.is_some_and(|d| d < 0 || d > length.unwrap_or(28)) {
+        return None;
+    }
+    let text = d.abs().to_string();
+    let (int_part, frac_part) = text.split_once('.').unwrap_or((&text, ""));
+    let int_digits =
+        if int_part.trim_start_matches('0').is_empty() { 0 } else { int_part.trim_start_matches('0').len() };
+    let frac_digits = frac_part.trim_end_matches('0').len();
+    if let Some(dec) = decimals {
+        if frac_digits as i64 > dec {
+            return Some(format!("has {frac_digits} decimals; at most {dec} are allowed"));
+        }
+        let allowed = length.unwrap_or(28) - dec;
+        if int_digits as i64 > allowed {
+            let length_said = length.map(|l| format!("length {l}")).unwrap_or_else(|| "28 digits".into());
+            return Some(format!(
+                "has {int_digits} digits before the decimal point; {length_said} with {dec} decimals allows {allowed}"
+            ));
+        }
+    } else if let Some(len) = length
+        && (int_digits + frac_digits) as i64 > len
+    {
+        return Some(format!("has {} digits; its length is {len}", int_digits + frac_digits));
+    }
+    None
+}
+
+/// False when the extension's name could not be read (parse reported it: E003 or E005).
+fn name_written(def: &Definition) -> bool {
+    !(def.name.text.is_empty() && def.name.span == (0..0))
 }
 
 /// Checks a resource path: relative, `/`-separated, no `..`, no empty parts.
