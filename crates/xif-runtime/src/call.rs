@@ -2,6 +2,8 @@
 //! and how it can fail ([`CallError`]).
 use std::collections::HashMap;
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,6 +13,10 @@ use xif_model::value::ValueError;
 pub type ResourceReader = Arc<dyn Fn(&str) -> Option<Vec<u8>> + Send + Sync>;
 /// Receives the log lines of a call.
 pub type LogSink = Arc<dyn Fn(LogLine) + Send + Sync>;
+/// Consulted for each `xif:host/log` line while the action runs; when it returns a future, the
+/// action waits inside that host call until the future completes (the call's time limit still
+/// applies). Lets a host hold a call at a known point, for example a test's latch.
+pub type LogHook = Arc<dyn Fn(&LogLine) -> Option<Pin<Box<dyn Future<Output = ()> + Send>>> + Send + Sync>;
 
 /// Everything a call needs from its caller besides the input: who is called (to tag the log),
 /// the extension's resources and settings, and where its log goes.
@@ -28,6 +34,8 @@ pub struct CallContext {
     /// Where log lines go: the action's own `xif:host/log` calls while it runs, then its captured
     /// stdout and stderr, line by line, when it has finished.
     pub log: LogSink,
+    /// Awaited after each `xif:host/log` line, when set (see [`LogHook`]); `None` by default.
+    pub log_hook: Option<LogHook>,
 }
 
 impl CallContext {
@@ -39,6 +47,7 @@ impl CallContext {
             resources: Arc::new(|_| None),
             settings: Arc::new(HashMap::new()),
             log: Arc::new(|_| {}),
+            log_hook: None,
         }
     }
 
@@ -58,6 +67,12 @@ impl CallContext {
     /// Sends log lines to `log`.
     pub fn with_log(mut self, log: impl Fn(LogLine) + Send + Sync + 'static) -> CallContext {
         self.log = Arc::new(log);
+        self
+    }
+
+    /// Sets the hook awaited after each `xif:host/log` line.
+    pub fn with_log_hook(mut self, hook: LogHook) -> CallContext {
+        self.log_hook = Some(hook);
         self
     }
 

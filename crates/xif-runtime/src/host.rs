@@ -1,6 +1,7 @@
 //! What one call's [`Store`](wasmtime::Store) holds and the host side of the contract: the
 //! sandboxed WASI context, the memory limiter, the captured stdout/stderr and the `xif:host`
 //! interfaces (log, resources, settings).
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
@@ -75,18 +76,22 @@ struct HostState {
 }
 
 impl HostState {
-    fn log(&mut self, level: LogLevel, message: String) {
+    /// Logs a line; returns what the [`LogHook`](crate::LogHook) asks the call to wait for.
+    fn log(&mut self, level: LogLevel, message: String) -> Option<Pin<Box<dyn Future<Output = ()> + Send>>> {
         if self.log_dropped {
-            return;
+            return None;
         }
         self.logged += message.len();
         if self.logged > OUTPUT_CAPACITY {
             self.log_dropped = true;
             let note = format!("this call logged more than {} bytes; further log lines are dropped", OUTPUT_CAPACITY);
             (self.ctx.log)(self.ctx.log_line(LogLevel::Warn, note, LogSource::Host));
-            return;
+            return None;
         }
-        (self.ctx.log)(self.ctx.log_line(level, message, LogSource::Host));
+        let line = self.ctx.log_line(level, message, LogSource::Host);
+        let wait = self.ctx.log_hook.as_ref().and_then(|hook| hook(&line));
+        (self.ctx.log)(line);
+        wait
     }
 
     fn setting(&self, name: &str) -> Option<String> {
@@ -275,11 +280,16 @@ pub(crate) fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<CallS
         let name = interface.split('@').next().unwrap_or(interface);
         let mut instance = linker.instance(interface)?;
         match name {
-            "xif:host/log" => instance.func_wrap(
+            "xif:host/log" => instance.func_wrap_async(
                 "log",
                 |mut store: StoreContextMut<'_, CallState>, (level, message): (WitLevel, String)| {
-                    store.data_mut().host.log(level.into(), message);
-                    Ok(())
+                    let wait = store.data_mut().host.log(level.into(), message);
+                    Box::new(async move {
+                        if let Some(wait) = wait {
+                            wait.await;
+                        }
+                        Ok(())
+                    })
                 },
             )?,
             "xif:host/resources" => {

@@ -31,10 +31,11 @@ use std::time::{Duration, Instant};
 
 use wasmtime::component::{Component, ComponentExportIndex, InstancePre, Val};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, UpdateDeadline};
-use xif_model::Definition;
+use xif_model::definition::Action;
 use xif_model::wit::ACTIONS_INTERFACE;
+use xif_model::{Definition, Value};
 
-pub use call::{CallContext, CallError, CallOutput, LogLevel, LogLine, LogSink, LogSource, ResourceReader};
+pub use call::{CallContext, CallError, CallOutput, LogHook, LogLevel, LogLine, LogSink, LogSource, ResourceReader};
 pub use host::OUTPUT_CAPACITY;
 
 use host::{CallState, Capture};
@@ -324,6 +325,10 @@ impl Extension {
 
     /// Calls an action: `input` is a JSON object of its inputs (missing optional inputs take
     /// their defaults); the answer is a JSON object of its outputs.
+    ///
+    /// Runs in a fresh instance; waits for a free one when [`Limits::max_instances`] calls are
+    /// running. Must be polled inside a Tokio runtime with its timer: the guest yields to it every
+    /// [`EPOCH_TICK`]. Dropping the future stops the call and frees its instance.
     pub async fn call(
         &self,
         action: &str,
@@ -389,43 +394,7 @@ impl Extension {
             Ok(Err(e)) => return Err(failure(e, store.data().limiter.exceeded.is_some(), &limits, &err)),
             Ok(Ok([result])) => result,
         };
-        let outputs = match results {
-            Val::Result(Ok(None)) if act.outputs.is_empty() => Vec::new(),
-            Val::Result(Ok(Some(record))) if !act.outputs.is_empty() => {
-                let Val::Record(mut fields) = *record else {
-                    return Err(CallError::BadOutput { message: "the outputs are not a record".into() });
-                };
-                let mut values = Vec::with_capacity(act.outputs.len());
-                for out in &act.outputs {
-                    let wit = out.name.wit();
-                    let pos = fields.iter().position(|(k, _)| *k == wit).ok_or_else(|| CallError::BadOutput {
-                        message: format!("output {} is missing", out.name.text),
-                    })?;
-                    let (_, val) = fields.swap_remove(pos);
-                    let ty = convert::field_type(def, out).map_err(CallError::Internal)?;
-                    let value = convert::from_val(def, &ty, &val, &out.name.text)
-                        .map_err(|message| CallError::BadOutput { message })?;
-                    values.push(value);
-                }
-                values
-            }
-            Val::Result(Err(Some(error))) => {
-                let message = match *error {
-                    Val::Record(fields) => fields.into_iter().find_map(|(k, v)| match (k.as_str(), v) {
-                        ("message", Val::String(s)) => Some(s),
-                        _ => None,
-                    }),
-                    _ => None,
-                };
-                return Err(match message {
-                    Some(message) => CallError::ActionFailed { message },
-                    None => CallError::BadOutput { message: "the action-error has no message".into() },
-                });
-            }
-            other => {
-                return Err(CallError::BadOutput { message: format!("unexpected result {other:?}") });
-            }
-        };
+        let outputs = decode_result(def, act, results)?;
         Ok(CallOutput {
             json: xif_model::value::outputs_to_json(act, &outputs),
             stdout: out,
@@ -433,6 +402,50 @@ impl Extension {
             elapsed: started.elapsed(),
         })
     }
+}
+
+/// The outputs in a function's `result<outputs, action-error>`, or the action's error.
+fn decode_result(def: &Definition, act: &Action, result: Val) -> Result<Vec<Value>, CallError> {
+    Ok(match result {
+        Val::Result(Ok(None)) if act.outputs.is_empty() => Vec::new(),
+        Val::Result(Ok(Some(record))) if !act.outputs.is_empty() => {
+            let Val::Record(mut fields) = *record else {
+                return Err(CallError::BadOutput { message: "the outputs are not a record".into() });
+            };
+            let mut values = Vec::with_capacity(act.outputs.len());
+            for out in &act.outputs {
+                let wit = out.name.wit();
+                let pos = fields
+                    .iter()
+                    .position(|(k, _)| *k == wit)
+                    .ok_or_else(|| CallError::BadOutput { message: format!("output {} is missing", out.name.text) })?;
+                let (_, val) = fields.swap_remove(pos);
+                let ty = convert::field_type(def, out).map_err(CallError::Internal)?;
+                let value = convert::from_val(def, &ty, &val, &out.name.text)
+                    .map_err(|message| CallError::BadOutput { message })?;
+                values.push(value);
+            }
+            values
+        }
+        Val::Result(Err(Some(error))) => {
+            let message = match *error {
+                Val::Record(fields) => fields.into_iter().find_map(|(k, v)| match (k.as_str(), v) {
+                    ("message", Val::String(s)) => Some(s),
+                    _ => None,
+                }),
+                _ => None,
+            };
+            return Err(match message {
+                Some(message) => CallError::ActionFailed { message },
+                None => CallError::BadOutput { message: "the action-error has no message".into() },
+            });
+        }
+        Val::Result(Ok(_)) => {
+            let expected = if act.outputs.is_empty() { "no outputs" } else { "a record of outputs" };
+            return Err(CallError::BadOutput { message: format!("the result does not hold {expected}") });
+        }
+        _ => return Err(CallError::BadOutput { message: "the function did not return a `result`".into() }),
+    })
 }
 
 /// Tells a timeout, running out of memory and a trap apart.

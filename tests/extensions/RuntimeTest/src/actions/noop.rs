@@ -1,0 +1,7 @@
+//! Does nothing: measures the cost of a call.
+use crate::types::*;
+
+/// Does nothing.
+pub fn noop() -> Result<(), ActionError> {
+    Ok(())
+}
