@@ -1,0 +1,92 @@
+//! `xif serve`: the real binary starts, creates `admin` once, answers HTTP, stops on SIGTERM.
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+
+use crate::support::xif;
+
+/// One HTTP/1.1 request; returns the status and the body.
+fn http(addr: &str, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("write");
+    let mut out = String::new();
+    s.read_to_string(&mut out).expect("read");
+    let status = out.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    (status, out.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default())
+}
+
+/// Starts `xif serve` on a free port; returns the child and its address once it listens.
+fn serve(data: &std::path::Path) -> (Child, String) {
+    let mut child = xif()
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(data)
+        .env("XIF_INSECURE_FAST_PASSWORD_HASHING", "1")
+        .env_remove("XIF_ADMIN_PASSWORD")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("xif serve starts");
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    let addr = loop {
+        line.clear();
+        assert!(stderr.read_line(&mut line).expect("read") > 0, "xif serve ended before listening");
+        if let Some(rest) = line.trim().strip_prefix("Listening on http://") {
+            break rest.split(' ').next().unwrap_or_default().to_string();
+        }
+    };
+    // Keep reading stderr so the server never blocks on a full pipe.
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    (child, addr)
+}
+
+/// Stops the server with SIGTERM; returns whether it exited successfully, and its stdout.
+fn stop(mut child: Child) -> (bool, String) {
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().expect("kill").success());
+    let status = child.wait().expect("wait");
+    let mut out = String::new();
+    if let Some(mut stdout) = child.stdout.take() {
+        stdout.read_to_string(&mut out).expect("stdout");
+    }
+    (status.success(), out)
+}
+
+fn token(body: &str) -> String {
+    let v: serde_json::Value = serde_json::from_str(body).expect("JSON");
+    v["token"].as_str().expect("a token").to_string()
+}
+
+#[test]
+fn serve_creates_admin_once_and_stops_on_sigterm() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let (child, addr) = serve(data.path());
+    let (status, body) = http(&addr, "GET", "/api/v1/openapi.json", None, "");
+    assert_eq!(status, 200, "{body}");
+    let (ok, stdout) = stop(child);
+    assert!(ok, "a clean exit on SIGTERM");
+    let password = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("admin password: "))
+        .unwrap_or_else(|| panic!("the generated password is printed: {stdout}"))
+        .to_string();
+    assert!(data.path().join("xif.db").is_file());
+
+    // Second start: the same administrator, no new password printed.
+    let (child, addr) = serve(data.path());
+    let login = format!(r#"{{"user": "admin", "password": "{password}"}}"#);
+    let (status, body) = http(&addr, "POST", "/api/v1/login", None, &login);
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = http(&addr, "GET", "/api/v1/me", Some(&token(&body)), "");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(r#""admin":true"#), "{body}");
+    let (ok, stdout) = stop(child);
+    assert!(ok);
+    assert!(!stdout.contains("password"), "printed only once: {stdout}");
+}

@@ -1,0 +1,409 @@
+//! Logging in, tokens, users and permissions.
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{ConnectInfo, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{ApiJson, ApiPath, ErrorBody, time};
+use crate::auth::{Auth, Permission, TokenKind, new_token, token_hash};
+use crate::db::{UserRow, now_ms};
+use crate::error::AppError;
+use crate::state::AppState;
+
+/// `POST /api/v1/login`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    /// The user name.
+    pub user: String,
+    /// The password.
+    pub password: String,
+}
+
+/// A user as the API shows it.
+#[derive(Serialize, ToSchema)]
+pub struct UserInfo {
+    /// Name.
+    pub name: String,
+    /// Administrator.
+    pub admin: bool,
+    /// Granted permissions (administrators hold all of them).
+    pub permissions: Vec<Permission>,
+    /// Creation time.
+    pub created_at: String,
+}
+
+/// A new bearer token: shown once, never again.
+#[derive(Serialize, ToSchema)]
+pub struct NewToken {
+    /// Its id (to revoke it).
+    pub id: i64,
+    /// Its name.
+    pub name: String,
+    /// The token: send it as `Authorization: Bearer <token>`.
+    pub token: String,
+    /// When it stops working.
+    pub expires_at: String,
+    /// Whose it is.
+    pub user: UserInfo,
+}
+
+/// `POST /api/v1/tokens`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateToken {
+    /// A name to recognize it by (`ci-deploy`).
+    pub name: String,
+    /// Days until it expires (default 90, at most 3650).
+    pub expires_in_days: Option<u32>,
+}
+
+/// A token, without its secret.
+#[derive(Serialize, ToSchema)]
+pub struct TokenInfo {
+    /// Id.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// Owner.
+    pub user: String,
+    /// Creation.
+    pub created_at: String,
+    /// Expiry.
+    pub expires_at: String,
+    /// Revocation, when revoked.
+    pub revoked_at: Option<String>,
+}
+
+/// `POST /api/v1/users`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUser {
+    /// Name: letters, digits, `.`, `_`, `-`, `@`; 1 to 64 characters.
+    pub name: String,
+    /// Password: at least 8 characters.
+    pub password: String,
+    /// Administrator (default false).
+    #[serde(default)]
+    pub admin: bool,
+    /// Permissions to grant.
+    #[serde(default)]
+    pub permissions: Vec<String>,
+}
+
+/// `PATCH /api/v1/users/{user}`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUser {
+    /// A new password.
+    pub password: Option<String>,
+    /// Make or unmake an administrator.
+    pub admin: Option<bool>,
+}
+
+/// `PUT /api/v1/users/{user}/permissions`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetPermissions {
+    /// The permissions the user holds from now on, by name: "Change & Deploy Applications",
+    /// "Allow Extensions", "Allow Foreign Entities".
+    pub permissions: Vec<String>,
+}
+
+async fn user_info(state: &AppState, u: &UserRow) -> Result<UserInfo, AppError> {
+    let permissions = state.db.permissions(u.id).await?.iter().filter_map(|p| Permission::from_name(p)).collect();
+    Ok(UserInfo { name: u.name.clone(), admin: u.is_admin, permissions, created_at: time(u.created_at) })
+}
+
+fn check_user_name(name: &str) -> Result<(), AppError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
+    if ok {
+        Ok(())
+    } else {
+        Err(AppError::BadRequest {
+            kind: "bad_input",
+            message: format!("invalid user name {name:?}: use 1 to 64 letters, digits, `.`, `_`, `-` or `@`"),
+            parameter: Some("name".into()),
+        })
+    }
+}
+
+fn check_password(password: &str) -> Result<(), AppError> {
+    if password.chars().count() < 8 {
+        return Err(AppError::BadRequest {
+            kind: "bad_input",
+            message: "the password is too short: use at least 8 characters".into(),
+            parameter: Some("password".into()),
+        });
+    }
+    Ok(())
+}
+
+fn parse_permissions(names: &[String]) -> Result<Vec<&'static str>, AppError> {
+    let mut out = Vec::new();
+    for n in names {
+        let p = Permission::from_name(n).ok_or_else(|| AppError::BadRequest {
+            kind: "bad_input",
+            message: format!(
+                "unknown permission {n:?}; the permissions are {}",
+                Permission::ALL.map(|p| format!("\"{}\"", p.name())).join(", ")
+            ),
+            parameter: Some("permissions".into()),
+        })?;
+        if !out.contains(&p.name()) {
+            out.push(p.name());
+        }
+    }
+    Ok(out)
+}
+
+/// Logs in: answers a session token. Repeated failures for a user, or from an address, make
+/// the next attempt wait (429 with `Retry-After`).
+#[utoipa::path(post, path = "/api/v1/login", tag = "account", security(()), request_body = LoginRequest,
+    responses((status = 200, description = "Logged in", body = NewToken),
+        (status = 401, description = "Wrong user name or password", body = ErrorBody),
+        (status = 429, description = "Too many failed attempts; wait", body = ErrorBody)))]
+pub async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    ApiJson(req): ApiJson<LoginRequest>,
+) -> Result<Json<NewToken>, AppError> {
+    let ip = Some(addr.ip());
+    if let Err(wait) = state.throttle.check(&req.user, ip) {
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        return Err(AppError::TooManyAttempts {
+            message: format!("too many failed logins for {} or from this address: try again in {secs} s", req.user),
+            retry_after: secs,
+        });
+    }
+    let user = state.db.user(&req.user).await?;
+    let ok = state.passwords.verify(req.password, user.as_ref().map(|u| u.password_hash.clone())).await;
+    let Some(user) = user.filter(|_| ok) else {
+        state.throttle.failed(&req.user, ip);
+        tracing::warn!(user = %req.user, %addr, "failed login");
+        return Err(AppError::Unauthorized("wrong user name or password".into()));
+    };
+    state.throttle.succeeded(&req.user);
+    let lifetime = state.config.session_lifetime;
+    issue(&state, &user, &format!("login from {}", addr.ip()), TokenKind::Session, lifetime).await.map(Json)
+}
+
+async fn issue(
+    state: &AppState,
+    user: &UserRow,
+    name: &str,
+    kind: TokenKind,
+    lifetime: Duration,
+) -> Result<NewToken, AppError> {
+    let token = new_token()?;
+    let expires_at = now_ms().saturating_add(i64::try_from(lifetime.as_millis()).unwrap_or(i64::MAX));
+    let id = state.db.insert_token(user.id, name, kind.as_str(), &token_hash(&token), expires_at).await?;
+    Ok(NewToken {
+        id,
+        name: name.to_string(),
+        token,
+        expires_at: time(expires_at),
+        user: user_info(state, user).await?,
+    })
+}
+
+/// Logs out: revokes the token of this request.
+#[utoipa::path(post, path = "/api/v1/logout", tag = "account",
+    responses((status = 204, description = "The token no longer works")))]
+pub async fn logout(State(state): State<AppState>, auth: Auth) -> Result<StatusCode, AppError> {
+    state.db.revoke_token(auth.token_id).await?;
+    state.auth_cache.clear();
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Who the token belongs to.
+#[utoipa::path(get, path = "/api/v1/me", tag = "account",
+    responses((status = 200, description = "The caller", body = UserInfo)))]
+pub async fn me(State(state): State<AppState>, auth: Auth) -> Result<Json<UserInfo>, AppError> {
+    let user =
+        state.db.user(&auth.name).await?.ok_or_else(|| AppError::Unauthorized("the user no longer exists".into()))?;
+    Ok(Json(user_info(&state, &user).await?))
+}
+
+/// The caller's API tokens (an administrator's list has everyone's).
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "account",
+    responses((status = 200, description = "API tokens, newest first", body = Vec<TokenInfo>)))]
+pub async fn list_tokens(State(state): State<AppState>, auth: Auth) -> Result<Json<Vec<TokenInfo>>, AppError> {
+    let owner = if auth.admin { None } else { Some(auth.user_id) };
+    let tokens = state.db.tokens(owner, TokenKind::Api.as_str()).await?;
+    Ok(Json(
+        tokens
+            .into_iter()
+            .map(|t| TokenInfo {
+                id: t.id,
+                name: t.name,
+                user: t.user_name,
+                created_at: time(t.created_at),
+                expires_at: time(t.expires_at),
+                revoked_at: t.revoked_at.map(time),
+            })
+            .collect(),
+    ))
+}
+
+/// Creates a named API token for the caller (for CI); the token is in this answer only.
+#[utoipa::path(post, path = "/api/v1/tokens", tag = "account", request_body = CreateToken,
+    responses((status = 201, description = "The new token", body = NewToken),
+        (status = 400, description = "Bad name or expiry", body = ErrorBody)))]
+pub async fn create_token(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(req): ApiJson<CreateToken>,
+) -> Result<(StatusCode, Json<NewToken>), AppError> {
+    let name = req.name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(AppError::BadRequest {
+            kind: "bad_input",
+            message: "a token needs a name of 1 to 100 characters".into(),
+            parameter: Some("name".into()),
+        });
+    }
+    let days = req.expires_in_days.unwrap_or(90);
+    if days == 0 || days > 3650 {
+        return Err(AppError::BadRequest {
+            kind: "bad_input",
+            message: format!("expires_in_days must be from 1 to 3650, not {days}"),
+            parameter: Some("expires_in_days".into()),
+        });
+    }
+    let user =
+        state.db.user(&auth.name).await?.ok_or_else(|| AppError::Unauthorized("the user no longer exists".into()))?;
+    let token = issue(&state, &user, name, TokenKind::Api, Duration::from_secs(u64::from(days) * 86_400)).await?;
+    tracing::info!(user = %user.name, token = token.id, "API token created");
+    Ok((StatusCode::CREATED, Json(token)))
+}
+
+/// Revokes a token, at once. Your own, or anyone's for an administrator.
+#[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "account", params(("id" = i64, Path, description = "Token id")),
+    responses((status = 204, description = "Revoked"), (status = 404, description = "No such token of yours", body = ErrorBody)))]
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<StatusCode, AppError> {
+    match state.db.token(id).await? {
+        Some((owner, _)) if owner == auth.user_id || auth.admin => {
+            state.db.revoke_token(id).await?;
+            state.auth_cache.clear();
+            tracing::info!(by = %auth.name, token = id, "token revoked");
+            Ok(StatusCode::NO_CONTENT)
+        }
+        _ => Err(AppError::NotFound(format!("you have no token {id}"))),
+    }
+}
+
+/// Every user (administrators only).
+#[utoipa::path(get, path = "/api/v1/users", tag = "users",
+    responses((status = 200, description = "Users", body = Vec<UserInfo>), (status = 403, body = ErrorBody)))]
+pub async fn list_users(State(state): State<AppState>, auth: Auth) -> Result<Json<Vec<UserInfo>>, AppError> {
+    auth.require_admin("list users")?;
+    let mut out = Vec::new();
+    for u in state.db.users().await? {
+        out.push(user_info(&state, &u).await?);
+    }
+    Ok(Json(out))
+}
+
+/// Creates a user (administrators only).
+#[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = CreateUser,
+    responses((status = 201, description = "Created", body = UserInfo), (status = 400, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 409, description = "The name is taken", body = ErrorBody)))]
+pub async fn create_user(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(req): ApiJson<CreateUser>,
+) -> Result<(StatusCode, Json<UserInfo>), AppError> {
+    auth.require_admin("create users")?;
+    check_user_name(&req.name)?;
+    check_password(&req.password)?;
+    let permissions = parse_permissions(&req.permissions)?;
+    let hash = state.passwords.hash(req.password).await?;
+    let id = state.db.create_user(&req.name, &hash, req.admin).await?;
+    state.db.set_permissions(id, &permissions).await?;
+    tracing::info!(by = %auth.name, user = %req.name, "user created");
+    let user = state.db.user(&req.name).await?.ok_or_else(|| AppError::internal("the new user vanished"))?;
+    Ok((StatusCode::CREATED, Json(user_info(&state, &user).await?)))
+}
+
+async fn target_user(state: &AppState, name: &str) -> Result<UserRow, AppError> {
+    state.db.user(name).await?.ok_or_else(|| AppError::NotFound(format!("there is no user named {name}")))
+}
+
+/// Changes a user's password or administrator flag (administrators only).
+#[utoipa::path(patch, path = "/api/v1/users/{user}", tag = "users", request_body = UpdateUser,
+    params(("user" = String, Path, description = "User name")),
+    responses((status = 200, description = "Updated", body = UserInfo), (status = 400, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn update_user(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(name): ApiPath<String>,
+    ApiJson(req): ApiJson<UpdateUser>,
+) -> Result<Json<UserInfo>, AppError> {
+    auth.require_admin("change users")?;
+    let user = target_user(&state, &name).await?;
+    if req.admin == Some(false) && user.id == auth.user_id {
+        return Err(AppError::Conflict("you cannot remove your own administrator flag".into()));
+    }
+    let hash = match req.password {
+        Some(p) => {
+            check_password(&p)?;
+            Some(state.passwords.hash(p).await?)
+        }
+        None => None,
+    };
+    state.db.update_user(user.id, hash.as_deref(), req.admin).await?;
+    state.auth_cache.clear();
+    let user = target_user(&state, &name).await?;
+    Ok(Json(user_info(&state, &user).await?))
+}
+
+/// Deletes a user and their tokens (administrators only; not yourself).
+#[utoipa::path(delete, path = "/api/v1/users/{user}", tag = "users", params(("user" = String, Path, description = "User name")),
+    responses((status = 204, description = "Deleted"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody)))]
+pub async fn delete_user(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(name): ApiPath<String>,
+) -> Result<StatusCode, AppError> {
+    auth.require_admin("delete users")?;
+    let user = target_user(&state, &name).await?;
+    if user.id == auth.user_id {
+        return Err(AppError::Conflict("you cannot delete yourself".into()));
+    }
+    state.db.delete_user(user.id).await?;
+    state.auth_cache.clear();
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Sets the permissions a user holds (administrators only).
+#[utoipa::path(put, path = "/api/v1/users/{user}/permissions", tag = "users", request_body = SetPermissions,
+    params(("user" = String, Path, description = "User name")),
+    responses((status = 200, description = "The user now", body = UserInfo), (status = 400, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn set_permissions(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(name): ApiPath<String>,
+    ApiJson(req): ApiJson<SetPermissions>,
+) -> Result<Json<UserInfo>, AppError> {
+    auth.require_admin("grant permissions")?;
+    let user = target_user(&state, &name).await?;
+    let permissions = parse_permissions(&req.permissions)?;
+    state.db.set_permissions(user.id, &permissions).await?;
+    state.auth_cache.clear();
+    tracing::info!(by = %auth.name, user = %user.name, ?permissions, "permissions set");
+    Ok(Json(user_info(&state, &user).await?))
+}

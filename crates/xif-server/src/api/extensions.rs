@@ -1,0 +1,701 @@
+//! Extensions and their versions: upload, publish, rollback, download, delete, the publish
+//! log, and settings.
+use std::collections::{BTreeMap, HashMap};
+use std::convert::Infallible;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+use utoipa::ToSchema;
+use xif_model::Definition;
+
+use super::{ApiJson, ApiPath, ErrorBody, read_body, time};
+use crate::auth::{Auth, Permission, Principal, check_publish};
+use crate::db::{ExtensionRow, NewVersion, VersionRow};
+use crate::error::AppError;
+use crate::publish::{self, Kind, StepEvent, Summary};
+use crate::state::AppState;
+
+/// An extension, as listed.
+#[derive(Serialize, ToSchema)]
+pub struct ExtensionInfo {
+    /// Name.
+    pub name: String,
+    /// The active version's description (or the latest upload's).
+    pub description: String,
+    /// The version serving calls.
+    pub active_version: Option<i64>,
+    /// The highest version number.
+    pub latest_version: Option<i64>,
+    /// How many versions are stored.
+    pub versions: usize,
+    /// When the active version was activated.
+    pub activated_at: Option<String>,
+    /// Where its actions are called: `POST {url}/actions/{action}`.
+    pub url: String,
+}
+
+/// An extension, in detail.
+#[derive(Serialize, ToSchema)]
+pub struct ExtensionDetail {
+    /// The summary.
+    #[serde(flatten)]
+    pub info: ExtensionInfo,
+    /// The active version's actions, with their inputs and outputs (`name: type`).
+    pub actions: Vec<ActionInfo>,
+    /// Whether the active version is loaded and serving (false when it could not be loaded).
+    pub serving: bool,
+}
+
+/// An action of the active version.
+#[derive(Serialize, ToSchema)]
+pub struct ActionInfo {
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Inputs: name and type, in order.
+    pub inputs: Vec<FieldInfo>,
+    /// Outputs: name and type, in order.
+    pub outputs: Vec<FieldInfo>,
+}
+
+/// One input or output.
+#[derive(Serialize, ToSchema)]
+pub struct FieldInfo {
+    /// Name.
+    pub name: String,
+    /// Type as written in extension.toml.
+    #[serde(rename = "type")]
+    pub ty: String,
+    /// Whether it must be given.
+    pub mandatory: bool,
+}
+
+/// A version.
+#[derive(Serialize, ToSchema)]
+pub struct VersionInfo {
+    /// Number.
+    pub version: i64,
+    /// Package digest (SHA-256 of manifest.json).
+    pub digest: String,
+    /// Package size in bytes.
+    pub size: i64,
+    /// Description.
+    pub description: String,
+    /// The toolchain that built it.
+    pub toolchain: String,
+    /// Who uploaded it.
+    pub uploaded_by: String,
+    /// When.
+    pub uploaded_at: String,
+    /// Whether it serves calls.
+    pub active: bool,
+}
+
+/// The answer to an upload.
+#[derive(Serialize, ToSchema)]
+pub struct Uploaded {
+    /// The extension.
+    pub extension: String,
+    /// The version number: new, or the existing one for a package uploaded before.
+    pub version: i64,
+    /// The package digest.
+    pub digest: String,
+    /// Whether this upload made a new version.
+    pub created: bool,
+}
+
+/// A publish's answer (without `Accept: text/event-stream`).
+#[derive(Serialize, ToSchema)]
+pub struct Published {
+    /// Every stage event.
+    pub steps: Vec<StepEvent>,
+    /// The outcome.
+    pub summary: Summary,
+}
+
+/// One entry of the publish log.
+#[derive(Serialize, ToSchema)]
+pub struct PublishLogEntry {
+    /// Id.
+    pub id: i64,
+    /// Version.
+    pub version: i64,
+    /// Digest.
+    pub digest: String,
+    /// `publish` or `rollback`.
+    pub kind: String,
+    /// Who.
+    pub user: String,
+    /// When it started.
+    pub at: String,
+    /// How long it took.
+    pub ms: i64,
+    /// `published` or `failed`.
+    pub outcome: String,
+    /// Why it failed.
+    pub message: Option<String>,
+    /// The stages, as streamed.
+    #[schema(value_type = Vec<Object>)]
+    pub stages: serde_json::Value,
+    /// Warnings about the definition.
+    pub warnings: Vec<String>,
+}
+
+/// A setting of the active version's definition.
+#[derive(Serialize, ToSchema)]
+pub struct SettingInfo {
+    /// Name.
+    pub name: String,
+    /// Type.
+    #[serde(rename = "type")]
+    pub ty: String,
+    /// Secret: its value is never shown.
+    pub secret: bool,
+    /// Whether an administrator set it (otherwise it reads as its default).
+    pub set: bool,
+    /// The value set (never for a secret).
+    pub value: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+}
+
+/// `PUT /api/v1/extensions/{name}/settings`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetSettings {
+    /// Setting name → value (`null` unsets it).
+    #[schema(value_type = Object)]
+    pub values: BTreeMap<String, serde_json::Value>,
+}
+
+/// `?limit=` of the publish log.
+#[derive(Deserialize)]
+pub struct LogQuery {
+    limit: Option<i64>,
+}
+
+async fn extension_row(state: &AppState, name: &str) -> Result<ExtensionRow, AppError> {
+    state.db.extension(name).await?.ok_or_else(|| AppError::NotFound(format!("there is no extension named {name}")))
+}
+
+async fn version_row(state: &AppState, ext: &ExtensionRow, number: i64) -> Result<VersionRow, AppError> {
+    state
+        .db
+        .version(ext.id, number)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("extension {} has no version {number}", ext.name)))
+}
+
+async fn info(state: &AppState, ext: &ExtensionRow) -> Result<ExtensionInfo, AppError> {
+    let versions = state.db.versions(ext.id).await?;
+    let description = ext
+        .active_version
+        .and_then(|n| versions.iter().find(|v| v.number == n))
+        .or(versions.last())
+        .map(|v| v.description.clone())
+        .unwrap_or_default();
+    Ok(ExtensionInfo {
+        name: ext.name.clone(),
+        description,
+        active_version: ext.active_version,
+        latest_version: versions.last().map(|v| v.number),
+        versions: versions.len(),
+        activated_at: ext.activated_at.map(time),
+        url: format!("/api/v1/extensions/{}", ext.name),
+    })
+}
+
+/// Who may change an extension (delete it or its versions, download its source): what
+/// publishing its active version needs, or "Allow Extensions" when nothing is active.
+fn check_manage(who: &Principal, name: &str, def: Option<&Definition>) -> Result<(), AppError> {
+    match def {
+        Some(def) => check_publish(who, def),
+        None if who.has(Permission::ChangeAndDeployApplications) || who.has(Permission::AllowExtensions) => Ok(()),
+        None => Err(AppError::Forbidden(format!(
+            "missing permission \"{}\": changing extension {name} needs it (or \"{}\")",
+            Permission::AllowExtensions.name(),
+            Permission::ChangeAndDeployApplications.name()
+        ))),
+    }
+}
+
+/// Every extension.
+#[utoipa::path(get, path = "/api/v1/extensions", tag = "extensions",
+    responses((status = 200, description = "Extensions, by name", body = Vec<ExtensionInfo>)))]
+pub async fn list_extensions(State(state): State<AppState>, _auth: Auth) -> Result<Json<Vec<ExtensionInfo>>, AppError> {
+    let mut out = Vec::new();
+    for ext in state.db.extensions().await? {
+        out.push(info(&state, &ext).await?);
+    }
+    Ok(Json(out))
+}
+
+/// One extension and the actions of its active version.
+#[utoipa::path(get, path = "/api/v1/extensions/{name}", tag = "extensions",
+    params(("name" = String, Path, description = "Extension name")),
+    responses((status = 200, description = "The extension", body = ExtensionDetail), (status = 404, body = ErrorBody)))]
+pub async fn get_extension(
+    State(state): State<AppState>,
+    _auth: Auth,
+    ApiPath(name): ApiPath<String>,
+) -> Result<Json<ExtensionDetail>, AppError> {
+    let ext = extension_row(&state, &name).await?;
+    let live = state.registry.get(&ext.name).filter(|l| Some(l.version) == ext.active_version);
+    let field = |f: &xif_model::Field| FieldInfo {
+        name: f.name.text.clone(),
+        ty: f.ty.value.clone(),
+        mandatory: f.is_mandatory(),
+    };
+    let actions = live
+        .as_ref()
+        .map(|l| {
+            l.definition()
+                .actions
+                .iter()
+                .map(|a| ActionInfo {
+                    name: a.name.text.clone(),
+                    description: a.description.as_ref().map(|d| d.value.clone()),
+                    inputs: a.inputs.iter().map(field).collect(),
+                    outputs: a.outputs.iter().map(field).collect(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Json(ExtensionDetail { info: info(&state, &ext).await?, actions, serving: live.is_some() }))
+}
+
+/// Deletes an extension: every version, its settings; calls in flight finish. The publish log
+/// is kept.
+#[utoipa::path(delete, path = "/api/v1/extensions/{name}", tag = "extensions",
+    params(("name" = String, Path, description = "Extension name")),
+    responses((status = 204, description = "Deleted"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn delete_extension(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(name): ApiPath<String>,
+) -> Result<StatusCode, AppError> {
+    // Looked up before taking its lock, so unknown names never get one.
+    extension_row(&state, &name).await?;
+    let lock = state.registry.lock_for(&name);
+    let _serialized = lock.lock().await;
+    let ext = extension_row(&state, &name).await?;
+    let live = state.registry.get(&ext.name);
+    check_manage(&auth, &ext.name, live.as_ref().map(|l| &**l.definition()))?;
+    let versions = state.db.versions(ext.id).await?;
+    state.db.delete_extension(ext.id, &ext.name).await?;
+    state.registry.remove(&ext.name);
+    for v in versions {
+        if !state.db.digest_in_use(&v.digest).await? {
+            state.files.remove_package(&v.digest).await?;
+        }
+    }
+    tracing::info!(by = %auth.name, extension = %ext.name, "extension deleted");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn version_info(v: VersionRow, active: Option<i64>) -> VersionInfo {
+    VersionInfo {
+        active: Some(v.number) == active,
+        version: v.number,
+        digest: v.digest,
+        size: v.size,
+        description: v.description,
+        toolchain: v.toolchain,
+        uploaded_by: v.uploaded_by,
+        uploaded_at: time(v.uploaded_at),
+    }
+}
+
+/// The versions of an extension, oldest first.
+#[utoipa::path(get, path = "/api/v1/extensions/{name}/versions", tag = "versions",
+    params(("name" = String, Path, description = "Extension name")),
+    responses((status = 200, description = "Versions", body = Vec<VersionInfo>), (status = 404, body = ErrorBody)))]
+pub async fn list_versions(
+    State(state): State<AppState>,
+    _auth: Auth,
+    ApiPath(name): ApiPath<String>,
+) -> Result<Json<Vec<VersionInfo>>, AppError> {
+    let ext = extension_row(&state, &name).await?;
+    let versions = state.db.versions(ext.id).await?;
+    Ok(Json(versions.into_iter().map(|v| version_info(v, ext.active_version)).collect()))
+}
+
+/// Uploads a `.xif` (the request body, at most the package limit): checked by the hardened
+/// reader and the definition's Verify, stored by digest, numbered. A package the extension
+/// already has answers its existing number. Needs what publishing it needs.
+#[utoipa::path(post, path = "/api/v1/extensions/{name}/versions", tag = "versions",
+    params(("name" = String, Path, description = "Extension name; must be the package's")),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The .xif package"),
+    responses((status = 201, description = "A new version", body = Uploaded),
+        (status = 200, description = "The package was uploaded before", body = Uploaded),
+        (status = 400, description = "The package is refused; the message names the problem", body = ErrorBody),
+        (status = 403, description = "A permission is missing; the message names it", body = ErrorBody),
+        (status = 413, description = "Larger than the package limit", body = ErrorBody)))]
+pub async fn upload(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(name): ApiPath<String>,
+    body: Body,
+) -> Result<(StatusCode, Json<Uploaded>), AppError> {
+    let limit = state.config.limits.package_bytes;
+    let bytes = read_body(body, limit, "the package").await?;
+    let limits = publish::package_limits(&state);
+    let (package, bytes) = tokio::task::spawn_blocking(move || (xif_package::read(&bytes, &limits), bytes))
+        .await
+        .map_err(AppError::internal)?;
+    let package = package.map_err(|e| AppError::bad("bad_package", format!("the package is refused: {e}")))?;
+    if package.manifest.extension != name {
+        return Err(AppError::bad(
+            "bad_package",
+            format!(
+                "the package is extension {}, but the URL names {name}: upload it to /api/v1/extensions/{}/versions",
+                package.manifest.extension, package.manifest.extension
+            ),
+        ));
+    }
+    let (def, _warnings) = publish::definition(&package)?;
+    check_publish(&auth, &def)?;
+
+    let lock = state.registry.lock_for(&name);
+    let _serialized = lock.lock().await;
+    if let Some(ext) = state.db.extension(&name).await?
+        && ext.name != name
+    {
+        return Err(AppError::Conflict(format!(
+            "an extension named {} exists; names differ only in case: rename the extension",
+            ext.name
+        )));
+    }
+    let size = i64::try_from(bytes.len()).unwrap_or(i64::MAX);
+    state.files.put_package(&package.digest, bytes).await?;
+    let added = state
+        .db
+        .add_version(&NewVersion {
+            extension: &name,
+            digest: &package.digest,
+            size,
+            description: &package.manifest.description,
+            toolchain: &package.manifest.toolchain,
+            uploaded_by: &auth.name,
+        })
+        .await;
+    let (version, created) = match added {
+        Ok(v) => v,
+        Err(e) => {
+            // Nothing stored on failure: the file goes unless another version has it.
+            if !state.db.digest_in_use(&package.digest).await.unwrap_or(true) {
+                let _ = state.files.remove_package(&package.digest).await;
+            }
+            return Err(e);
+        }
+    };
+    tracing::info!(by = %auth.name, extension = %name, version, created, "uploaded");
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(Uploaded { extension: name, version, digest: package.digest, created })))
+}
+
+/// One version.
+#[utoipa::path(get, path = "/api/v1/extensions/{name}/versions/{version}", tag = "versions",
+    params(("name" = String, Path, description = "Extension name"), ("version" = i64, Path, description = "Version number")),
+    responses((status = 200, description = "The version", body = VersionInfo), (status = 404, body = ErrorBody)))]
+pub async fn get_version(
+    State(state): State<AppState>,
+    _auth: Auth,
+    ApiPath((name, number)): ApiPath<(String, i64)>,
+) -> Result<Json<VersionInfo>, AppError> {
+    let ext = extension_row(&state, &name).await?;
+    let v = version_row(&state, &ext, number).await?;
+    Ok(Json(version_info(v, ext.active_version)))
+}
+
+/// Deletes a version that is not active.
+#[utoipa::path(delete, path = "/api/v1/extensions/{name}/versions/{version}", tag = "versions",
+    params(("name" = String, Path, description = "Extension name"), ("version" = i64, Path, description = "Version number")),
+    responses((status = 204, description = "Deleted"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "It is the active version", body = ErrorBody)))]
+pub async fn delete_version(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath((name, number)): ApiPath<(String, i64)>,
+) -> Result<StatusCode, AppError> {
+    extension_row(&state, &name).await?;
+    let lock = state.registry.lock_for(&name);
+    let _serialized = lock.lock().await;
+    let ext = extension_row(&state, &name).await?;
+    let v = version_row(&state, &ext, number).await?;
+    let live = state.registry.get(&ext.name);
+    check_manage(&auth, &ext.name, live.as_ref().map(|l| &**l.definition()))?;
+    if ext.active_version == Some(number) {
+        return Err(AppError::Conflict(format!(
+            "version {number} of {} is active: roll back to another version first, or delete the extension",
+            ext.name
+        )));
+    }
+    state.db.delete_version(ext.id, number).await?;
+    if !state.db.digest_in_use(&v.digest).await? {
+        state.files.remove_package(&v.digest).await?;
+    }
+    tracing::info!(by = %auth.name, extension = %ext.name, version = number, "version deleted");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Downloads a version's `.xif`, byte for byte as uploaded. Needs "Allow Extensions" or
+/// "Change & Deploy Applications" (the package holds the source).
+#[utoipa::path(get, path = "/api/v1/extensions/{name}/versions/{version}/package", tag = "versions",
+    params(("name" = String, Path, description = "Extension name"), ("version" = i64, Path, description = "Version number")),
+    responses((status = 200, description = "The package", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn download(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath((name, number)): ApiPath<(String, i64)>,
+) -> Result<Response, AppError> {
+    let ext = extension_row(&state, &name).await?;
+    check_manage(&auth, &ext.name, None)?;
+    let v = version_row(&state, &ext, number).await?;
+    let bytes = state.files.get_package(&v.digest).await?;
+    let disposition = format!("attachment; filename=\"{}-{number}.xif\"", ext.name);
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+            (header::ETAG, format!("\"{}\"", v.digest)),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+/// Publishes a version: validate, permissions, compile (cached), contract, entities, activate.
+/// With `Accept: text/event-stream`, the stages stream as server-sent events
+/// (`{"step","status","ms","message"}`), then `{"summary": ...}`.
+#[utoipa::path(post, path = "/api/v1/extensions/{name}/versions/{version}/publish", tag = "versions",
+    params(("name" = String, Path, description = "Extension name"), ("version" = i64, Path, description = "Version number")),
+    responses((status = 200, description = "Published (or, as `text/event-stream`, the stages then the summary)", body = Published),
+        (status = 400, description = "Refused: bad definition or contract (names the import or export)", body = ErrorBody),
+        (status = 403, description = "A permission is missing; the message names it", body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub async fn publish(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath((name, number)): ApiPath<(String, i64)>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    run_publish(state, auth, name, number, Kind::Publish, &headers).await
+}
+
+/// Rolls back: re-activates an existing version (no new number), through the same stages as a
+/// publish; logged as a rollback.
+#[utoipa::path(post, path = "/api/v1/extensions/{name}/versions/{version}/rollback", tag = "versions",
+    params(("name" = String, Path, description = "Extension name"), ("version" = i64, Path, description = "Version number")),
+    responses((status = 200, description = "Active again", body = Published), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub async fn rollback(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath((name, number)): ApiPath<(String, i64)>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    run_publish(state, auth, name, number, Kind::Rollback, &headers).await
+}
+
+async fn run_publish(
+    state: AppState,
+    auth: Auth,
+    name: String,
+    number: i64,
+    kind: Kind,
+    headers: &HeaderMap,
+) -> Result<Response, AppError> {
+    let sse =
+        headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/event-stream"));
+    // The publish runs as its own task: a client that goes away does not stop it halfway.
+    if !sse {
+        let outcome =
+            tokio::spawn(publish::run(state, auth.0, name, number, kind, None)).await.map_err(AppError::internal)?;
+        return Ok(match outcome.error {
+            None => Json(Published { steps: outcome.steps, summary: outcome.summary }).into_response(),
+            Some(e) => {
+                let mut body = e.body();
+                body["steps"] = serde_json::to_value(&outcome.steps).unwrap_or_default();
+                body["summary"] = serde_json::to_value(&outcome.summary).unwrap_or_default();
+                (e.status(), Json(body)).into_response()
+            }
+        });
+    }
+    let (tx, rx) = mpsc::unbounded_channel();
+    let task = tokio::spawn(publish::run(state, auth.0, name, number, kind, Some(tx)));
+    enum Phase {
+        Events(mpsc::UnboundedReceiver<StepEvent>, tokio::task::JoinHandle<publish::Outcome>),
+        Done,
+    }
+    let stream = futures_util::stream::unfold(Phase::Events(rx, task), |phase| async move {
+        match phase {
+            Phase::Events(mut rx, task) => match rx.recv().await {
+                Some(event) => {
+                    let data = serde_json::to_string(&event).unwrap_or_default();
+                    Some((Ok::<_, Infallible>(Event::default().data(data)), Phase::Events(rx, task)))
+                }
+                None => {
+                    let data = match task.await {
+                        Ok(outcome) => serde_json::json!({ "summary": outcome.summary }),
+                        Err(e) => {
+                            tracing::error!(error = %e, "the publish task failed");
+                            serde_json::json!({ "summary": { "outcome": "failed", "error": {"error": "internal", "message": "internal server error"} } })
+                        }
+                    };
+                    Some((Ok(Event::default().data(data.to_string())), Phase::Done))
+                }
+            },
+            Phase::Done => None,
+        }
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()).into_response())
+}
+
+/// The publish log of an extension, newest first (`?limit=`, default 50).
+#[utoipa::path(get, path = "/api/v1/extensions/{name}/publishes", tag = "versions",
+    params(("name" = String, Path, description = "Extension name"), ("limit" = Option<i64>, Query, description = "At most this many (default 50)")),
+    responses((status = 200, description = "Log entries", body = Vec<PublishLogEntry>)))]
+pub async fn publishes(
+    State(state): State<AppState>,
+    _auth: Auth,
+    ApiPath(name): ApiPath<String>,
+    Query(q): Query<LogQuery>,
+) -> Result<Json<Vec<PublishLogEntry>>, AppError> {
+    let limit = q.limit.unwrap_or(50).clamp(1, 1000);
+    let rows = state.db.publishes(&name, limit).await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|r| PublishLogEntry {
+                id: r.id,
+                version: r.version,
+                digest: r.digest,
+                kind: r.kind,
+                user: r.user_name,
+                at: time(r.started_at),
+                ms: r.ms,
+                outcome: r.outcome,
+                message: r.message,
+                stages: serde_json::from_str(&r.stages).unwrap_or_default(),
+                warnings: serde_json::from_str(&r.warnings).unwrap_or_default(),
+            })
+            .collect(),
+    ))
+}
+
+fn live_definition(state: &AppState, name: &str) -> Result<std::sync::Arc<crate::registry::Live>, AppError> {
+    state.registry.get(name).ok_or_else(|| {
+        AppError::Conflict(format!("extension {name} has no active version: publish one first, then set its settings"))
+    })
+}
+
+/// The settings of the active version's definition; secrets show whether they are set, never
+/// their value.
+#[utoipa::path(get, path = "/api/v1/extensions/{name}/settings", tag = "settings",
+    params(("name" = String, Path, description = "Extension name")),
+    responses((status = 200, description = "Settings", body = Vec<SettingInfo>), (status = 404, body = ErrorBody),
+        (status = 409, description = "No active version", body = ErrorBody)))]
+pub async fn get_settings(
+    State(state): State<AppState>,
+    _auth: Auth,
+    ApiPath(name): ApiPath<String>,
+) -> Result<Json<Vec<SettingInfo>>, AppError> {
+    let ext = extension_row(&state, &name).await?;
+    let live = live_definition(&state, &ext.name)?;
+    let values = state.registry.context(&live).settings;
+    Ok(Json(
+        live.definition()
+            .settings
+            .iter()
+            .map(|s| {
+                let value = values.get(&s.name.text);
+                SettingInfo {
+                    name: s.name.text.clone(),
+                    ty: s.ty.value.clone(),
+                    secret: s.secret,
+                    set: value.is_some(),
+                    value: if s.secret { None } else { value.cloned() },
+                    description: s.description.as_ref().map(|d| d.value.clone()),
+                }
+            })
+            .collect(),
+    ))
+}
+
+/// Sets settings (administrators only): each value is checked against the setting's type;
+/// `null` unsets. Calls that start afterwards see the new values.
+#[utoipa::path(put, path = "/api/v1/extensions/{name}/settings", tag = "settings", request_body = SetSettings,
+    params(("name" = String, Path, description = "Extension name")),
+    responses((status = 200, description = "The settings now", body = Vec<SettingInfo>),
+        (status = 400, description = "Unknown setting or bad value; names it", body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn set_settings(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(name): ApiPath<String>,
+    ApiJson(req): ApiJson<SetSettings>,
+) -> Result<Json<Vec<SettingInfo>>, AppError> {
+    auth.require_admin("set extension settings")?;
+    let ext = extension_row(&state, &name).await?;
+    let lock = state.registry.lock_for(&ext.name);
+    let _serialized = lock.lock().await;
+    let live = live_definition(&state, &ext.name)?;
+    let def = live.definition();
+    let mut changes = Vec::new();
+    for (setting, json) in &req.values {
+        let field = def.settings.iter().find(|s| s.name.text == *setting).ok_or_else(|| AppError::BadRequest {
+            kind: "bad_input",
+            message: format!(
+                "extension {} has no setting {setting}; its settings are {}",
+                ext.name,
+                if def.settings.is_empty() {
+                    "none".to_string()
+                } else {
+                    def.settings.iter().map(|s| s.name.text.as_str()).collect::<Vec<_>>().join(", ")
+                }
+            ),
+            parameter: Some(setting.clone()),
+        })?;
+        if json.is_null() {
+            changes.push((setting.clone(), None));
+            continue;
+        }
+        let text = match (&field.parsed, json) {
+            (Some(ty), _) => {
+                let value = xif_model::value::from_json(def, ty, json, setting, Some(field)).map_err(|e| {
+                    AppError::BadRequest {
+                        kind: "bad_input",
+                        message: format!("bad value for setting {setting}: {}", e.message),
+                        parameter: Some(setting.clone()),
+                    }
+                })?;
+                match xif_model::value::to_json(&value) {
+                    serde_json::Value::String(s) => s,
+                    other => other.to_string(),
+                }
+            }
+            (None, serde_json::Value::String(s)) => s.clone(),
+            (None, other) => other.to_string(),
+        };
+        changes.push((setting.clone(), Some(text)));
+    }
+    state.db.set_settings(&ext.name, &changes, &auth.name).await?;
+    let mut current: HashMap<String, String> = (*state.registry.context(&live).settings).clone();
+    for (k, v) in changes {
+        match v {
+            Some(v) => current.insert(k, v),
+            None => current.remove(&k),
+        };
+    }
+    state.registry.set_settings(&ext.name, current);
+    tracing::info!(by = %auth.name, extension = %ext.name, "settings changed");
+    get_settings(State(state), auth, ApiPath(name)).await
+}

@@ -1,0 +1,229 @@
+//! The HTTP API under `/api/v1`: the router, the OpenAPI document, and the extractors that turn
+//! axum's rejections into JSON errors.
+//!
+//! Every route is added through [`Routes::add`], which also records it, so a test can check that
+//! the OpenAPI document lists every route the router serves.
+use std::sync::OnceLock;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{FromRequest, FromRequestParts, MatchedPath, Request};
+use axum::http::{Method, request::Parts};
+use axum::routing::{MethodRouter, delete, get, patch, post, put};
+use futures_util::StreamExt as _;
+use serde::de::DeserializeOwned;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi as _;
+
+use crate::error::AppError;
+use crate::state::AppState;
+
+pub mod account;
+pub mod actions;
+pub mod extensions;
+
+/// The router being built, and the (method, path) of each route added.
+pub struct Routes {
+    router: Router<AppState>,
+    served: Vec<(Method, &'static str)>,
+}
+
+impl Routes {
+    fn add(mut self, method: Method, path: &'static str, handler: MethodRouter<AppState>) -> Routes {
+        self.served.push((method, path));
+        self.router = self.router.route(path, handler);
+        self
+    }
+}
+
+fn routes() -> Routes {
+    use account as a;
+    use extensions as e;
+    Routes { router: Router::new(), served: Vec::new() }
+        .add(Method::GET, "/api/v1/openapi.json", get(openapi_json))
+        .add(Method::GET, "/api/v1/health", get(health))
+        .add(Method::POST, "/api/v1/login", post(a::login))
+        .add(Method::POST, "/api/v1/logout", post(a::logout))
+        .add(Method::GET, "/api/v1/me", get(a::me))
+        .add(Method::GET, "/api/v1/tokens", get(a::list_tokens))
+        .add(Method::POST, "/api/v1/tokens", post(a::create_token))
+        .add(Method::DELETE, "/api/v1/tokens/{id}", delete(a::revoke_token))
+        .add(Method::GET, "/api/v1/users", get(a::list_users))
+        .add(Method::POST, "/api/v1/users", post(a::create_user))
+        .add(Method::PATCH, "/api/v1/users/{user}", patch(a::update_user))
+        .add(Method::DELETE, "/api/v1/users/{user}", delete(a::delete_user))
+        .add(Method::PUT, "/api/v1/users/{user}/permissions", put(a::set_permissions))
+        .add(Method::GET, "/api/v1/extensions", get(e::list_extensions))
+        .add(Method::GET, "/api/v1/extensions/{name}", get(e::get_extension))
+        .add(Method::DELETE, "/api/v1/extensions/{name}", delete(e::delete_extension))
+        .add(Method::GET, "/api/v1/extensions/{name}/versions", get(e::list_versions))
+        .add(Method::POST, "/api/v1/extensions/{name}/versions", post(e::upload))
+        .add(Method::GET, "/api/v1/extensions/{name}/versions/{version}", get(e::get_version))
+        .add(Method::DELETE, "/api/v1/extensions/{name}/versions/{version}", delete(e::delete_version))
+        .add(Method::GET, "/api/v1/extensions/{name}/versions/{version}/package", get(e::download))
+        .add(Method::POST, "/api/v1/extensions/{name}/versions/{version}/publish", post(e::publish))
+        .add(Method::POST, "/api/v1/extensions/{name}/versions/{version}/rollback", post(e::rollback))
+        .add(Method::GET, "/api/v1/extensions/{name}/publishes", get(e::publishes))
+        .add(Method::GET, "/api/v1/extensions/{name}/settings", get(e::get_settings))
+        .add(Method::PUT, "/api/v1/extensions/{name}/settings", put(e::set_settings))
+        .add(Method::POST, "/api/v1/extensions/{name}/actions/{action}", post(actions::call))
+}
+
+/// The application: every route, a JSON 404 for the rest, and request tracing with the
+/// matched path in the span.
+pub fn router(state: AppState) -> Router {
+    routes()
+        .router
+        .fallback(not_found)
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            let path = req.extensions().get::<MatchedPath>().map(MatchedPath::as_str).unwrap_or("-");
+            tracing::info_span!("request", method = %req.method(), path)
+        }))
+        .with_state(state)
+}
+
+/// Every (method, path) the router serves, in the order they were added.
+pub fn served_routes() -> Vec<(String, String)> {
+    routes().served.into_iter().map(|(m, p)| (m.to_string(), p.to_string())).collect()
+}
+
+async fn not_found(method: Method, uri: axum::http::Uri) -> AppError {
+    AppError::NotFound(format!("no route for {method} {} (see GET /api/v1/openapi.json)", uri.path()))
+}
+
+/// The OpenAPI document of the API.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(title = "Xif Platform Server", description = "Upload, publish and call Xif extensions."),
+    paths(
+        openapi_json,
+        health,
+        account::login,
+        account::logout,
+        account::me,
+        account::list_tokens,
+        account::create_token,
+        account::revoke_token,
+        account::list_users,
+        account::create_user,
+        account::update_user,
+        account::delete_user,
+        account::set_permissions,
+        extensions::list_extensions,
+        extensions::get_extension,
+        extensions::delete_extension,
+        extensions::list_versions,
+        extensions::upload,
+        extensions::get_version,
+        extensions::delete_version,
+        extensions::download,
+        extensions::publish,
+        extensions::rollback,
+        extensions::publishes,
+        extensions::get_settings,
+        extensions::set_settings,
+        actions::call,
+    ),
+    modifiers(&BearerAuth),
+    security(("bearer" = []))
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+    }
+}
+
+/// The OpenAPI document, as JSON.
+pub fn openapi() -> &'static serde_json::Value {
+    static DOC: OnceLock<serde_json::Value> = OnceLock::new();
+    DOC.get_or_init(|| serde_json::to_value(ApiDoc::openapi()).unwrap_or_default())
+}
+
+/// The error body of every failure.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// A machine-readable kind: `bad_input`, `forbidden`, `timeout`...
+    pub error: String,
+    /// What went wrong, for people.
+    pub message: String,
+    /// The input at fault, for bad input.
+    pub parameter: Option<String>,
+}
+
+/// The OpenAPI document of this API.
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "server", security(()),
+    responses((status = 200, description = "The OpenAPI 3.1 document", body = Object)))]
+pub async fn openapi_json() -> axum::Json<&'static serde_json::Value> {
+    axum::Json(openapi())
+}
+
+/// Whether the server is up.
+#[utoipa::path(get, path = "/api/v1/health", tag = "server", security(()),
+    responses((status = 200, description = "`{\"status\": \"ok\"}`", body = Object)))]
+pub async fn health() -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({ "status": "ok" }))
+}
+
+/// `axum::Json`, with a JSON error naming the problem when the body is not the expected JSON.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<ApiJson<T>, AppError> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(ApiJson(v)),
+            Err(r) if r.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => Err(AppError::TooLarge(r.body_text())),
+            Err(r) => {
+                Err(AppError::bad("bad_request", format!("the request body is not what this takes: {}", r.body_text())))
+            }
+        }
+    }
+}
+
+/// `axum::extract::Path`, with a JSON error naming the bad part of the URL.
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<ApiPath<T>, AppError> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(ApiPath(v)),
+            Err(r) => Err(AppError::bad("bad_url", format!("invalid URL: {}", r.body_text()))),
+        }
+    }
+}
+
+/// Reads a request body of at most `limit` bytes; more is a 413 that says the limit.
+pub async fn read_body(body: Body, limit: u64, what: &str) -> Result<Vec<u8>, AppError> {
+    let mut stream = body.into_data_stream();
+    let mut bytes = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| AppError::bad("bad_request", format!("could not read {what}: {e}")))?;
+        if bytes.len() as u64 + chunk.len() as u64 > limit {
+            return Err(AppError::TooLarge(format!("{what} is larger than the limit of {}", size(limit))));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
+}
+
+/// A size for people: `50 MiB`, or bytes.
+pub fn size(n: u64) -> String {
+    const MIB: u64 = 1 << 20;
+    if n >= MIB && n.is_multiple_of(MIB) { format!("{} MiB", n / MIB) } else { format!("{n} bytes") }
+}
+
+/// Milliseconds since the epoch as RFC 3339 (`2026-05-01T10:00:00.000Z`).
+pub fn time(ms: i64) -> String {
+    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_default()
+}

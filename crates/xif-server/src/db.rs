@@ -1,0 +1,631 @@
+//! The server's state in SQL, through sqlx.
+//!
+//! Queries are plain strings with `$N` binds (no compile-time macros), written in SQL that
+//! SQLite and PostgreSQL both take, so that the PostgreSQL engine needs only its own pool type
+//! and migrations. Transactions that write start with a write, so SQLite takes its write lock
+//! at once instead of failing to upgrade a read.
+//!
+//! **Architecture Invariant:** only this module writes SQL.
+use std::collections::HashMap;
+use std::str::FromStr as _;
+use std::time::Duration;
+
+use sqlx::Row as _;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+
+use crate::error::{AppError, ServerError};
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// The migrations of `crates/xif-server/migrations`, embedded.
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// The database.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pool: SqlitePool,
+}
+
+/// A user.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct UserRow {
+    /// Id.
+    pub id: i64,
+    /// Name as given.
+    pub name: String,
+    /// argon2id PHC string.
+    pub password_hash: String,
+    /// Administrator.
+    pub is_admin: bool,
+    /// Creation time (ms).
+    pub created_at: i64,
+}
+
+/// The user a valid token belongs to.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct TokenOwner {
+    /// Token id.
+    pub token_id: i64,
+    /// `session` or `api`.
+    pub kind: String,
+    /// Expiry (ms).
+    pub expires_at: i64,
+    /// User id.
+    pub user_id: i64,
+    /// User name.
+    pub name: String,
+    /// Administrator.
+    pub is_admin: bool,
+}
+
+/// A token, without its secret.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct TokenRow {
+    /// Id.
+    pub id: i64,
+    /// Owner's name.
+    pub user_name: String,
+    /// Its name.
+    pub name: String,
+    /// `session` or `api`.
+    pub kind: String,
+    /// Creation (ms).
+    pub created_at: i64,
+    /// Expiry (ms).
+    pub expires_at: i64,
+    /// Revocation (ms).
+    pub revoked_at: Option<i64>,
+}
+
+/// An extension.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct ExtensionRow {
+    /// Id.
+    pub id: i64,
+    /// Name as uploaded.
+    pub name: String,
+    /// The active version's number.
+    pub active_version: Option<i64>,
+    /// Creation (ms).
+    pub created_at: i64,
+    /// Last activation (ms).
+    pub activated_at: Option<i64>,
+}
+
+/// A version of an extension.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct VersionRow {
+    /// Number, 1, 2, 3...
+    pub number: i64,
+    /// Package digest.
+    pub digest: String,
+    /// Package size in bytes.
+    pub size: i64,
+    /// The extension's description in this version.
+    pub description: String,
+    /// The toolchain that built it.
+    pub toolchain: String,
+    /// Who uploaded it.
+    pub uploaded_by: String,
+    /// When (ms).
+    pub uploaded_at: i64,
+}
+
+/// What an upload stores about a version.
+#[derive(Clone, Debug)]
+pub struct NewVersion<'a> {
+    /// Extension name.
+    pub extension: &'a str,
+    /// Package digest.
+    pub digest: &'a str,
+    /// Package size.
+    pub size: i64,
+    /// Description.
+    pub description: &'a str,
+    /// Toolchain.
+    pub toolchain: &'a str,
+    /// Uploader.
+    pub uploaded_by: &'a str,
+}
+
+/// One entry of the publish log.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct PublishRow {
+    /// Id.
+    pub id: i64,
+    /// Extension name.
+    pub extension: String,
+    /// Version number.
+    pub version: i64,
+    /// Package digest.
+    pub digest: String,
+    /// `publish` or `rollback`.
+    pub kind: String,
+    /// Who.
+    pub user_name: String,
+    /// When it started (ms).
+    pub started_at: i64,
+    /// How long it took.
+    pub ms: i64,
+    /// `published` or `failed`.
+    pub outcome: String,
+    /// Why it failed.
+    pub message: Option<String>,
+    /// JSON array of stages.
+    pub stages: String,
+    /// JSON array of warnings.
+    pub warnings: String,
+}
+
+/// The key names are unique by.
+pub fn key(name: &str) -> String {
+    name.to_lowercase()
+}
+
+impl Db {
+    /// Opens (creating) the database and applies the migrations.
+    pub async fn open(url: &str) -> Result<Db, ServerError> {
+        let err = |message: String| ServerError::Database { url: url.to_string(), message };
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| err(e.to_string()))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool =
+            SqlitePoolOptions::new().max_connections(8).connect_with(options).await.map_err(|e| err(e.to_string()))?;
+        MIGRATOR.run(&pool).await.map_err(|e| err(format!("migrating: {e}")))?;
+        Ok(Db { pool })
+    }
+
+    /// Closes every connection (at shutdown).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    // ---- users ----
+
+    /// How many users there are.
+    pub async fn user_count(&self) -> Result<i64, AppError> {
+        Ok(sqlx::query("SELECT COUNT(*) FROM users").fetch_one(&self.pool).await?.try_get(0)?)
+    }
+
+    /// Creates a user; a 409 when the name is taken.
+    pub async fn create_user(&self, name: &str, password_hash: &str, is_admin: bool) -> Result<i64, AppError> {
+        let row = sqlx::query(
+            "INSERT INTO users (name, name_key, password_hash, is_admin, created_at) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (name_key) DO NOTHING RETURNING id",
+        )
+        .bind(name)
+        .bind(key(name))
+        .bind(password_hash)
+        .bind(is_admin)
+        .bind(now_ms())
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(row) => Ok(row.try_get(0)?),
+            None => Err(AppError::Conflict(format!("a user named {name} already exists"))),
+        }
+    }
+
+    /// A user by name (case-insensitively).
+    pub async fn user(&self, name: &str) -> Result<Option<UserRow>, AppError> {
+        Ok(sqlx::query_as::<_, UserRow>(
+            "SELECT id, name, password_hash, is_admin, created_at FROM users WHERE name_key = $1",
+        )
+        .bind(key(name))
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Every user, by name.
+    pub async fn users(&self) -> Result<Vec<UserRow>, AppError> {
+        Ok(sqlx::query_as::<_, UserRow>(
+            "SELECT id, name, password_hash, is_admin, created_at FROM users ORDER BY name_key",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Deletes a user (and, by cascade, their tokens and permissions).
+    pub async fn delete_user(&self, id: i64) -> Result<(), AppError> {
+        sqlx::query("DELETE FROM users WHERE id = $1").bind(id).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Changes a user's password hash and administrator flag.
+    pub async fn update_user(
+        &self,
+        id: i64,
+        password_hash: Option<&str>,
+        is_admin: Option<bool>,
+    ) -> Result<(), AppError> {
+        if let Some(hash) = password_hash {
+            sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+                .bind(hash)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+        }
+        if let Some(admin) = is_admin {
+            sqlx::query("UPDATE users SET is_admin = $1 WHERE id = $2")
+                .bind(admin)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// A user's permissions, by name.
+    pub async fn permissions(&self, user_id: i64) -> Result<Vec<String>, AppError> {
+        let rows = sqlx::query("SELECT permission FROM permissions WHERE user_id = $1 ORDER BY permission")
+            .bind(user_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| r.try_get::<String, _>(0).map_err(AppError::from)).collect()
+    }
+
+    /// Replaces a user's permissions.
+    pub async fn set_permissions(&self, user_id: i64, permissions: &[&str]) -> Result<(), AppError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM permissions WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
+        let now = now_ms();
+        for p in permissions {
+            sqlx::query("INSERT INTO permissions (user_id, permission, granted_at) VALUES ($1, $2, $3)")
+                .bind(user_id)
+                .bind(*p)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    // ---- tokens ----
+
+    /// Stores a token's hash; returns its id.
+    pub async fn insert_token(
+        &self,
+        user_id: i64,
+        name: &str,
+        kind: &str,
+        token_hash: &str,
+        expires_at: i64,
+    ) -> Result<i64, AppError> {
+        let row = sqlx::query(
+            "INSERT INTO tokens (user_id, name, kind, token_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)
+             RETURNING id",
+        )
+        .bind(user_id)
+        .bind(name)
+        .bind(kind)
+        .bind(token_hash)
+        .bind(now_ms())
+        .bind(expires_at)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get(0)?)
+    }
+
+    /// The owner of a token that is neither expired nor revoked.
+    pub async fn token_owner(&self, token_hash: &str, now: i64) -> Result<Option<TokenOwner>, AppError> {
+        Ok(sqlx::query_as::<_, TokenOwner>(
+            "SELECT t.id AS token_id, t.kind, t.expires_at, u.id AS user_id, u.name, u.is_admin
+             FROM tokens t JOIN users u ON u.id = t.user_id
+             WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND t.expires_at > $2",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Tokens of a user (`None`: of everyone), newest first; `kind` filters.
+    pub async fn tokens(&self, user_id: Option<i64>, kind: &str) -> Result<Vec<TokenRow>, AppError> {
+        Ok(sqlx::query_as::<_, TokenRow>(
+            "SELECT t.id, u.name AS user_name, t.name, t.kind, t.created_at, t.expires_at, t.revoked_at
+             FROM tokens t JOIN users u ON u.id = t.user_id
+             WHERE ($1 IS NULL OR t.user_id = $1) AND t.kind = $2 ORDER BY t.id DESC",
+        )
+        .bind(user_id)
+        .bind(kind)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// A token by id: its owner's id, and whether it is already revoked.
+    pub async fn token(&self, id: i64) -> Result<Option<(i64, bool)>, AppError> {
+        let row = sqlx::query("SELECT user_id, revoked_at FROM tokens WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            Some(r) => Ok(Some((r.try_get(0)?, r.try_get::<Option<i64>, _>(1)?.is_some()))),
+            None => Ok(None),
+        }
+    }
+
+    /// Revokes a token.
+    pub async fn revoke_token(&self, id: i64) -> Result<(), AppError> {
+        sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+            .bind(now_ms())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    // ---- extensions and versions ----
+
+    /// An extension by name (case-insensitively).
+    pub async fn extension(&self, name: &str) -> Result<Option<ExtensionRow>, AppError> {
+        Ok(sqlx::query_as::<_, ExtensionRow>(
+            "SELECT id, name, active_version, created_at, activated_at FROM extensions WHERE name_key = $1",
+        )
+        .bind(key(name))
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Every extension, by name.
+    pub async fn extensions(&self) -> Result<Vec<ExtensionRow>, AppError> {
+        Ok(sqlx::query_as::<_, ExtensionRow>(
+            "SELECT id, name, active_version, created_at, activated_at FROM extensions ORDER BY name_key",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// The versions of an extension, oldest first.
+    pub async fn versions(&self, extension_id: i64) -> Result<Vec<VersionRow>, AppError> {
+        Ok(sqlx::query_as::<_, VersionRow>(
+            "SELECT number, digest, size, description, toolchain, uploaded_by, uploaded_at
+             FROM versions WHERE extension_id = $1 ORDER BY number",
+        )
+        .bind(extension_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// One version.
+    pub async fn version(&self, extension_id: i64, number: i64) -> Result<Option<VersionRow>, AppError> {
+        Ok(sqlx::query_as::<_, VersionRow>(
+            "SELECT number, digest, size, description, toolchain, uploaded_by, uploaded_at
+             FROM versions WHERE extension_id = $1 AND number = $2",
+        )
+        .bind(extension_id)
+        .bind(number)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Records an uploaded package: creates the extension when new, and gives the package the
+    /// next number, or answers the existing number when the extension has this digest already.
+    /// Returns the number and whether it is new.
+    pub async fn add_version(&self, v: &NewVersion<'_>) -> Result<(i64, bool), AppError> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        // A write first: SQLite takes the write lock here.
+        sqlx::query(
+            "INSERT INTO extensions (name, name_key, last_version, created_at) VALUES ($1, $2, 0, $3)
+             ON CONFLICT (name_key) DO NOTHING",
+        )
+        .bind(v.extension)
+        .bind(key(v.extension))
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let ext_id: i64 = sqlx::query("SELECT id FROM extensions WHERE name_key = $1")
+            .bind(key(v.extension))
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
+        if let Some(row) = sqlx::query("SELECT number FROM versions WHERE extension_id = $1 AND digest = $2")
+            .bind(ext_id)
+            .bind(v.digest)
+            .fetch_optional(&mut *tx)
+            .await?
+        {
+            let number: i64 = row.try_get(0)?;
+            tx.commit().await?;
+            return Ok((number, false));
+        }
+        let number: i64 =
+            sqlx::query("UPDATE extensions SET last_version = last_version + 1 WHERE id = $1 RETURNING last_version")
+                .bind(ext_id)
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get(0)?;
+        sqlx::query(
+            "INSERT INTO versions (extension_id, number, digest, size, description, toolchain, uploaded_by, uploaded_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(ext_id)
+        .bind(number)
+        .bind(v.digest)
+        .bind(v.size)
+        .bind(v.description)
+        .bind(v.toolchain)
+        .bind(v.uploaded_by)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok((number, true))
+    }
+
+    /// Makes `number` the active version and logs the publish, in one transaction.
+    pub async fn activate(&self, extension_id: i64, number: i64, log: &NewPublish<'_>) -> Result<(), AppError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE extensions SET active_version = $1, activated_at = $2 WHERE id = $3")
+            .bind(number)
+            .bind(now_ms())
+            .bind(extension_id)
+            .execute(&mut *tx)
+            .await?;
+        insert_publish(&mut tx, log).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Deletes one version (never the active one: the caller checks under the extension's lock).
+    pub async fn delete_version(&self, extension_id: i64, number: i64) -> Result<(), AppError> {
+        sqlx::query("DELETE FROM versions WHERE extension_id = $1 AND number = $2")
+            .bind(extension_id)
+            .bind(number)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Whether any version of any extension is this package.
+    pub async fn digest_in_use(&self, digest: &str) -> Result<bool, AppError> {
+        Ok(sqlx::query("SELECT 1 FROM versions WHERE digest = $1")
+            .bind(digest)
+            .fetch_optional(&self.pool)
+            .await?
+            .is_some())
+    }
+
+    /// Deletes an extension, its versions and its settings (the publish log stays).
+    pub async fn delete_extension(&self, extension_id: i64, name: &str) -> Result<(), AppError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM settings WHERE extension_key = $1").bind(key(name)).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM versions WHERE extension_id = $1").bind(extension_id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM extensions WHERE id = $1").bind(extension_id).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    // ---- publish log ----
+
+    /// Logs a publish that did not activate anything.
+    pub async fn log_publish(&self, log: &NewPublish<'_>) -> Result<(), AppError> {
+        let mut tx = self.pool.begin().await?;
+        insert_publish(&mut tx, log).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The publish log of an extension, newest first.
+    pub async fn publishes(&self, name: &str, limit: i64) -> Result<Vec<PublishRow>, AppError> {
+        Ok(sqlx::query_as::<_, PublishRow>(
+            "SELECT id, extension, version, digest, kind, user_name, started_at, ms, outcome, message, stages, warnings
+             FROM publishes WHERE extension_key = $1 ORDER BY id DESC LIMIT $2",
+        )
+        .bind(key(name))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    // ---- settings ----
+
+    /// Every setting of every extension: extension key → name → value.
+    pub async fn all_settings(&self) -> Result<HashMap<String, HashMap<String, String>>, AppError> {
+        let rows = sqlx::query("SELECT extension_key, name, value FROM settings").fetch_all(&self.pool).await?;
+        let mut all: HashMap<String, HashMap<String, String>> = HashMap::new();
+        for r in rows {
+            all.entry(r.try_get(0)?).or_default().insert(r.try_get(1)?, r.try_get(2)?);
+        }
+        Ok(all)
+    }
+
+    /// Sets (or, with `None`, unsets) settings of an extension, in one transaction.
+    pub async fn set_settings(
+        &self,
+        extension: &str,
+        values: &[(String, Option<String>)],
+        by: &str,
+    ) -> Result<(), AppError> {
+        let mut tx = self.pool.begin().await?;
+        let now = now_ms();
+        for (name, value) in values {
+            match value {
+                Some(v) => {
+                    sqlx::query(
+                        "INSERT INTO settings (extension_key, name, value, updated_by, updated_at)
+                         VALUES ($1, $2, $3, $4, $5)
+                         ON CONFLICT (extension_key, name) DO UPDATE SET value = $3, updated_by = $4, updated_at = $5",
+                    )
+                    .bind(key(extension))
+                    .bind(name)
+                    .bind(v)
+                    .bind(by)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                None => {
+                    sqlx::query("DELETE FROM settings WHERE extension_key = $1 AND name = $2")
+                        .bind(key(extension))
+                        .bind(name)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// A publish log entry to write.
+#[derive(Clone, Debug)]
+pub struct NewPublish<'a> {
+    /// Extension name.
+    pub extension: &'a str,
+    /// Version.
+    pub version: i64,
+    /// Digest.
+    pub digest: &'a str,
+    /// `publish` or `rollback`.
+    pub kind: &'a str,
+    /// Who.
+    pub user_name: &'a str,
+    /// Start (ms).
+    pub started_at: i64,
+    /// Duration.
+    pub ms: i64,
+    /// `published` or `failed`.
+    pub outcome: &'a str,
+    /// Why it failed.
+    pub message: Option<&'a str>,
+    /// JSON array.
+    pub stages: String,
+    /// JSON array.
+    pub warnings: String,
+}
+
+async fn insert_publish(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, log: &NewPublish<'_>) -> Result<(), AppError> {
+    sqlx::query(
+        "INSERT INTO publishes (extension, extension_key, version, digest, kind, user_name, started_at, ms, outcome,
+                                message, stages, warnings)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(log.extension)
+    .bind(key(log.extension))
+    .bind(log.version)
+    .bind(log.digest)
+    .bind(log.kind)
+    .bind(log.user_name)
+    .bind(log.started_at)
+    .bind(log.ms)
+    .bind(log.outcome)
+    .bind(log.message)
+    .bind(&log.stages)
+    .bind(&log.warnings)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}

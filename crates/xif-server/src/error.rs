@@ -1,0 +1,239 @@
+//! Errors: [`ServerError`] when the server cannot start, [`AppError`] for one request.
+//!
+//! `AppError` is axum's error shape: user errors keep their status and text; an internal error
+//! becomes a 500 with a generic message, and its detail is logged once, here.
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use xif_runtime::CallError;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The data directory could not be prepared.
+    #[error("cannot use the data directory {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: std::path::PathBuf,
+        /// What failed.
+        source: std::io::Error,
+    },
+    /// The database could not be opened or migrated.
+    #[error("cannot open the database {url}: {message}")]
+    Database {
+        /// The URL (without a password).
+        url: String,
+        /// What failed.
+        message: String,
+    },
+    /// The configuration cannot be used.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// The sandbox could not start.
+    #[error(transparent)]
+    Runtime(#[from] xif_runtime::RuntimeError),
+    /// The listening socket could not be opened.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// What failed.
+        source: std::io::Error,
+    },
+    /// Something else failed while starting.
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// The error of one request.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// 400: the request or the package is wrong; the text names what.
+    #[error("{message}")]
+    BadRequest {
+        /// A short machine-readable kind (`bad_package`, `bad_input`, ...).
+        kind: &'static str,
+        /// What is wrong.
+        message: String,
+        /// The input (or other field) at fault, when there is one.
+        parameter: Option<String>,
+    },
+    /// 401: no valid bearer token.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// 403: a permission is missing; the text names it.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 404.
+    #[error("{0}")]
+    NotFound(String),
+    /// 409: the request conflicts with the state (deleting the active version...).
+    #[error("{0}")]
+    Conflict(String),
+    /// 413: a body over its limit.
+    #[error("{0}")]
+    TooLarge(String),
+    /// 429: too many failed logins; try again after the given seconds.
+    #[error("{message}")]
+    TooManyAttempts {
+        /// What happened.
+        message: String,
+        /// Seconds until the next attempt is checked.
+        retry_after: u64,
+    },
+    /// 503: the server is not able to serve this now (shutting down, extension failed to load).
+    #[error("{0}")]
+    Unavailable(String),
+    /// A call that failed; its status depends on why (see [`call_status`]).
+    #[error(transparent)]
+    Call(#[from] CallError),
+    /// 500: a bug or an environment failure. The detail is logged, never sent.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl AppError {
+    /// A 400 of kind `kind`.
+    pub fn bad(kind: &'static str, message: impl Into<String>) -> AppError {
+        AppError::BadRequest { kind, message: message.into(), parameter: None }
+    }
+
+    /// A 500 whose detail is logged.
+    pub fn internal(e: impl std::fmt::Display) -> AppError {
+        AppError::Internal(e.to_string())
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AppError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Call(e) => call_status(e),
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The machine-readable kind sent as `error`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AppError::BadRequest { kind, .. } => kind,
+            AppError::Unauthorized(_) => "unauthorized",
+            AppError::Forbidden(_) => "forbidden",
+            AppError::NotFound(_) => "not_found",
+            AppError::Conflict(_) => "conflict",
+            AppError::TooLarge(_) => "too_large",
+            AppError::TooManyAttempts { .. } => "too_many_attempts",
+            AppError::Unavailable(_) => "unavailable",
+            AppError::Call(e) => call_kind(e),
+            AppError::Internal(_) => "internal",
+        }
+    }
+
+    /// The text sent to the client: the error itself, except for internal errors.
+    pub fn public_message(&self) -> String {
+        match self {
+            AppError::Internal(_) | AppError::Call(CallError::Internal(_)) => {
+                "internal server error (the server's log has the details)".to_string()
+            }
+            other => other.to_string(),
+        }
+    }
+
+    /// The JSON body: `{"error": kind, "message": text}`, plus `parameter` for bad input.
+    pub fn body(&self) -> serde_json::Value {
+        let mut body = json!({ "error": self.kind(), "message": self.public_message() });
+        let parameter = match self {
+            AppError::BadRequest { parameter, .. } => parameter.clone(),
+            AppError::Call(CallError::BadInput(e)) if !e.path.is_empty() => Some(e.path.clone()),
+            _ => None,
+        };
+        if let Some(p) = parameter {
+            body["parameter"] = json!(p);
+        }
+        if let AppError::Call(CallError::Trap { panic, location, .. }) = self {
+            if let Some(p) = panic {
+                body["panic"] = json!(p);
+            }
+            if let Some(l) = location {
+                body["location"] = json!(l);
+            }
+        }
+        body
+    }
+
+    /// Logs an internal error once (called when the response is made).
+    fn log(&self) {
+        match self {
+            AppError::Internal(detail) => tracing::error!(error = %detail, "internal error"),
+            AppError::Call(CallError::Internal(detail)) => tracing::error!(error = %detail, "runtime error in a call"),
+            _ => {}
+        }
+    }
+}
+
+/// The status of a failed call: the caller's fault is a 4xx, the action's answer a 422, the
+/// action misbehaving a 500 (with its message: it is the extension's error, not the server's),
+/// a timeout a 504.
+pub fn call_status(e: &CallError) -> StatusCode {
+    match e {
+        CallError::UnknownAction { .. } => StatusCode::NOT_FOUND,
+        CallError::BadInput(_) => StatusCode::BAD_REQUEST,
+        CallError::ActionFailed { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        CallError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+        CallError::Trap { .. } | CallError::OutOfMemory { .. } | CallError::BadOutput { .. } => {
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+        CallError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// The `error` kind of a failed call.
+pub fn call_kind(e: &CallError) -> &'static str {
+    match e {
+        CallError::UnknownAction { .. } => "unknown_action",
+        CallError::BadInput(_) => "bad_input",
+        CallError::ActionFailed { .. } => "action_failed",
+        CallError::Trap { .. } => "trap",
+        CallError::Timeout { .. } => "timeout",
+        CallError::OutOfMemory { .. } => "out_of_memory",
+        CallError::BadOutput { .. } => "bad_output",
+        CallError::Internal(_) => "internal",
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        self.log();
+        let mut response = (self.status(), axum::Json(self.body())).into_response();
+        match &self {
+            AppError::Unauthorized(_) => {
+                response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            AppError::TooManyAttempts { retry_after, .. } => {
+                if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
+                    response.headers_mut().insert(header::RETRY_AFTER, v);
+                }
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+impl From<sqlx::Error> for AppError {
+    fn from(e: sqlx::Error) -> AppError {
+        AppError::Internal(format!("database: {e}"))
+    }
+}
+
+impl From<std::io::Error> for AppError {
+    fn from(e: std::io::Error) -> AppError {
+        AppError::Internal(format!("file system: {e}"))
+    }
+}

@@ -1,0 +1,162 @@
+//! The data directory's files: content-addressed packages (`packages/<digest>.xif`) and the
+//! cache of native code (`cache/<digest>-<compatibility hash>.cwasm`).
+//!
+//! Every file is written to a scratch file in `tmp/` (same file system), synced, then renamed
+//! into place: a crash leaves either the whole file or none.
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The data directory.
+#[derive(Debug)]
+pub struct Files {
+    packages: PathBuf,
+    cache: PathBuf,
+    tmp: PathBuf,
+    counter: AtomicU64,
+}
+
+/// Whether `digest` is a SHA-256 in lowercase hex (the only thing ever put in a file name).
+pub fn is_digest(digest: &str) -> bool {
+    digest.len() == 64 && digest.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+fn check_name(part: &str) -> std::io::Result<()> {
+    if part.is_empty() || !part.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("unsafe file name part {part:?}")));
+    }
+    Ok(())
+}
+
+impl Files {
+    /// Opens (creating) the folders below `data_dir`, and empties `tmp/` of leftovers.
+    pub fn open(data_dir: &Path) -> std::io::Result<Files> {
+        let files = Files {
+            packages: data_dir.join("packages"),
+            cache: data_dir.join("cache"),
+            tmp: data_dir.join("tmp"),
+            counter: AtomicU64::new(0),
+        };
+        for dir in [&files.packages, &files.cache, &files.tmp] {
+            std::fs::create_dir_all(dir)?;
+        }
+        for entry in std::fs::read_dir(&files.tmp)?.flatten() {
+            let _ = std::fs::remove_file(entry.path());
+        }
+        Ok(files)
+    }
+
+    fn package_path(&self, digest: &str) -> std::io::Result<PathBuf> {
+        if !is_digest(digest) {
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("not a digest: {digest:?}")));
+        }
+        Ok(self.packages.join(format!("{digest}.xif")))
+    }
+
+    fn native_path(&self, digest: &str, compatibility: &str) -> std::io::Result<PathBuf> {
+        check_name(compatibility)?;
+        if !is_digest(digest) {
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("not a digest: {digest:?}")));
+        }
+        Ok(self.cache.join(format!("{digest}-{compatibility}.cwasm")))
+    }
+
+    /// Stores a package under its digest (nothing to do when it is already there).
+    pub async fn put_package(&self, digest: &str, bytes: Vec<u8>) -> std::io::Result<()> {
+        let path = self.package_path(digest)?;
+        if tokio::fs::metadata(&path).await.is_ok_and(|m| m.len() == bytes.len() as u64) {
+            return Ok(());
+        }
+        self.write_atomic(path, bytes).await
+    }
+
+    /// Reads a stored package.
+    pub async fn get_package(&self, digest: &str) -> std::io::Result<Vec<u8>> {
+        tokio::fs::read(self.package_path(digest)?).await
+    }
+
+    /// Removes a stored package and its native code (any compatibility hash).
+    pub async fn remove_package(&self, digest: &str) -> std::io::Result<()> {
+        match tokio::fs::remove_file(self.package_path(digest)?).await {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        let prefix = format!("{digest}-");
+        let mut dir = tokio::fs::read_dir(&self.cache).await?;
+        while let Some(entry) = dir.next_entry().await? {
+            if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                let _ = tokio::fs::remove_file(entry.path()).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// The cached native code of a package for a runtime, if there is any.
+    pub async fn get_native(&self, digest: &str, compatibility: &str) -> std::io::Result<Option<Vec<u8>>> {
+        match tokio::fs::read(self.native_path(digest, compatibility)?).await {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Caches native code.
+    pub async fn put_native(&self, digest: &str, compatibility: &str, bytes: Vec<u8>) -> std::io::Result<()> {
+        self.write_atomic(self.native_path(digest, compatibility)?, bytes).await
+    }
+
+    /// Writes a scratch file in `tmp/`, syncs it, renames it to `path`.
+    async fn write_atomic(&self, path: PathBuf, bytes: Vec<u8>) -> std::io::Result<()> {
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        let scratch = self.tmp.join(format!("{}-{n}.part", std::process::id()));
+        tokio::task::spawn_blocking(move || {
+            let result = (|| {
+                let mut f = std::fs::File::create(&scratch)?;
+                f.write_all(&bytes)?;
+                f.sync_all()?;
+                drop(f);
+                std::fs::rename(&scratch, &path)?;
+                if let Some(dir) = path.parent() {
+                    // Make the rename durable (best effort: not every file system allows it).
+                    let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
+                }
+                Ok(())
+            })();
+            if result.is_err() {
+                let _ = std::fs::remove_file(&scratch);
+            }
+            result
+        })
+        .await
+        .map_err(std::io::Error::other)?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digests_are_checked() {
+        assert!(is_digest(&"a".repeat(64)));
+        assert!(!is_digest(&"A".repeat(64)));
+        assert!(!is_digest("../../etc/passwd"));
+        assert!(!is_digest(&"a".repeat(63)));
+    }
+
+    #[tokio::test]
+    async fn writes_and_reads() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let files = Files::open(dir.path()).expect("open");
+        let digest = "b".repeat(64);
+        files.put_package(&digest, b"abc".to_vec()).await.expect("put");
+        assert_eq!(files.get_package(&digest).await.expect("get"), b"abc");
+        assert!(files.get_package("../x").await.is_err());
+        files.put_native(&digest, "0123abcd", b"native".to_vec()).await.expect("put native");
+        assert_eq!(files.get_native(&digest, "0123abcd").await.expect("get"), Some(b"native".to_vec()));
+        assert!(files.get_native(&digest, "../x").await.is_err());
+        files.remove_package(&digest).await.expect("remove");
+        assert_eq!(files.get_native(&digest, "0123abcd").await.expect("get"), None);
+        assert!(std::fs::read_dir(dir.path().join("tmp")).expect("tmp").next().is_none());
+    }
+}

@@ -1,0 +1,459 @@
+//! Publishing a version (and rolling back to one): validate → permissions → compile → check
+//! the contract → entities → activate. Each stage reports `{"step","status","ms","message"}`;
+//! the whole writes one entry of the publish log.
+//!
+//! **Architecture Invariant:** nothing users see changes before the last stage: the database
+//! switches the active version in one transaction, then the registry swaps one `Arc`. A publish
+//! that fails at any stage leaves the active version as it was.
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::Serialize;
+use tokio::sync::mpsc;
+use xif_model::Definition;
+use xif_runtime::{Loadable, RuntimeError};
+
+use crate::auth::{Principal, check_publish};
+use crate::db::{NewPublish, now_ms};
+use crate::error::AppError;
+use crate::registry::Live;
+use crate::state::AppState;
+
+/// Publish, or rollback (re-activating an older version; logged as such).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// `POST .../versions/{n}/publish`.
+    Publish,
+    /// `POST .../versions/{n}/rollback`.
+    Rollback,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Publish => "publish",
+            Kind::Rollback => "rollback",
+        }
+    }
+}
+
+/// How a stage is going (DESIGN.md's event schema).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// It began.
+    Started,
+    /// It ended well.
+    Finished,
+    /// It failed; the publish stops.
+    Failed,
+    /// It had nothing to do.
+    Skipped,
+    /// Its result was already there (native code from the cache).
+    Unchanged,
+}
+
+/// One progress event.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct StepEvent {
+    /// `validate`, `permissions`, `compile`, `contract`, `entities` or `activate`.
+    pub step: &'static str,
+    /// How it is going.
+    pub status: Status,
+    /// Milliseconds the stage took (0 when it starts).
+    pub ms: u64,
+    /// What happened.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// The outcome, as the last event (`{"summary": ...}`) and the log entry.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct Summary {
+    /// The extension.
+    pub extension: String,
+    /// The version published.
+    pub version: i64,
+    /// Its package digest (empty when the version was not found).
+    pub digest: String,
+    /// `publish` or `rollback`.
+    pub kind: &'static str,
+    /// `published` or `failed`.
+    pub outcome: &'static str,
+    /// Where its actions are called.
+    pub url: String,
+    /// Total milliseconds.
+    pub ms: u64,
+    /// Verify's warnings about the definition.
+    pub warnings: Vec<String>,
+    /// The error, when it failed: `{"error": kind, "message": text}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub error: Option<serde_json::Value>,
+}
+
+/// What [`run`] returns.
+pub struct Outcome {
+    /// Every event, in order.
+    pub steps: Vec<StepEvent>,
+    /// The summary.
+    pub summary: Summary,
+    /// The error that stopped it.
+    pub error: Option<AppError>,
+}
+
+/// Records and forwards events.
+struct Progress {
+    steps: Vec<StepEvent>,
+    events: Option<mpsc::UnboundedSender<StepEvent>>,
+    current: Option<(&'static str, Instant)>,
+}
+
+impl Progress {
+    fn send(&mut self, e: StepEvent) {
+        if let Some(tx) = &self.events {
+            let _ = tx.send(e.clone());
+        }
+        self.steps.push(e);
+    }
+
+    fn start(&mut self, step: &'static str) {
+        self.current = Some((step, Instant::now()));
+        self.send(StepEvent { step, status: Status::Started, ms: 0, message: None });
+    }
+
+    fn end(&mut self, status: Status, message: impl Into<String>) {
+        if let Some((step, started)) = self.current.take() {
+            let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+            self.send(StepEvent { step, status, ms, message: Some(message.into()) });
+        }
+    }
+
+    fn fail(&mut self, e: &AppError) {
+        self.end(Status::Failed, e.public_message());
+    }
+}
+
+/// Runs a publish or rollback of version `number` of `name` for `who`. Publishes of one
+/// extension are serialized by its lock; the function never panics on bad packages.
+pub async fn run(
+    state: AppState,
+    who: Arc<Principal>,
+    name: String,
+    number: i64,
+    kind: Kind,
+    events: Option<mpsc::UnboundedSender<StepEvent>>,
+) -> Outcome {
+    let started = Instant::now();
+    let started_at = now_ms();
+    // Unknown names get no lock (the map of locks only holds extensions that exist).
+    if let Ok(None) = state.db.extension(&name).await {
+        let e = AppError::NotFound(format!("there is no extension named {name}"));
+        let mut p = Progress { steps: Vec::new(), events, current: None };
+        p.start("validate");
+        p.fail(&e);
+        let summary = Summary {
+            url: format!("/api/v1/extensions/{name}"),
+            extension: name,
+            version: number,
+            digest: String::new(),
+            kind: kind.as_str(),
+            outcome: "failed",
+            ms: 0,
+            warnings: Vec::new(),
+            error: Some(serde_json::json!({"error": e.kind(), "message": e.public_message()})),
+        };
+        return Outcome { steps: p.steps, summary, error: Some(e) };
+    }
+    let lock = state.registry.lock_for(&name);
+    let _serialized = lock.lock().await;
+    let mut p = Progress { steps: Vec::new(), events, current: None };
+    let mut facts = Facts { extension: name.clone(), digest: String::new(), warnings: Vec::new() };
+    let result = stages(&state, &who, number, kind, &mut p, &mut facts, started_at, started).await;
+    let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let error = result.err();
+    if let Some(e) = &error {
+        p.fail(e);
+        let log = NewPublish {
+            extension: &facts.extension,
+            version: number,
+            digest: &facts.digest,
+            kind: kind.as_str(),
+            user_name: &who.name,
+            started_at,
+            ms: i64::try_from(ms).unwrap_or(i64::MAX),
+            outcome: "failed",
+            message: Some(&e.public_message()),
+            stages: serde_json::to_string(&p.steps).unwrap_or_else(|_| "[]".into()),
+            warnings: serde_json::to_string(&facts.warnings).unwrap_or_else(|_| "[]".into()),
+        };
+        if let Err(log_error) = state.db.log_publish(&log).await {
+            tracing::error!(error = %log_error, "could not write the publish log");
+        }
+        tracing::warn!(extension = %facts.extension, version = number, error = %e, "{} failed", kind.as_str());
+    } else {
+        tracing::info!(extension = %facts.extension, version = number, ms, "{}ed", kind.as_str());
+    }
+    let summary = Summary {
+        url: format!("/api/v1/extensions/{}", facts.extension),
+        extension: facts.extension,
+        version: number,
+        digest: facts.digest,
+        kind: kind.as_str(),
+        outcome: if error.is_none() { "published" } else { "failed" },
+        ms,
+        warnings: facts.warnings,
+        error: error.as_ref().map(|e| serde_json::json!({"error": e.kind(), "message": e.public_message()})),
+    };
+    Outcome { steps: p.steps, summary, error }
+}
+
+/// What the stages learn along the way, for the summary and the log.
+struct Facts {
+    extension: String,
+    digest: String,
+    warnings: Vec<String>,
+}
+
+#[allow(clippy::too_many_arguments, reason = "one call site; the parts of one publish")]
+async fn stages(
+    state: &AppState,
+    who: &Principal,
+    number: i64,
+    kind: Kind,
+    p: &mut Progress,
+    facts: &mut Facts,
+    started_at: i64,
+    started: Instant,
+) -> Result<(), AppError> {
+    // Validate: the stored package, read again by the hardened reader, and its definition.
+    p.start("validate");
+    let ext = state
+        .db
+        .extension(&facts.extension)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("there is no extension named {}", facts.extension)))?;
+    facts.extension = ext.name.clone();
+    let version = state.db.version(ext.id, number).await?.ok_or_else(|| {
+        AppError::NotFound(format!("extension {} has no version {number} (upload it first)", ext.name))
+    })?;
+    facts.digest = version.digest.clone();
+    let bytes = state.files.get_package(&version.digest).await?;
+    let limits = package_limits(state);
+    let package = tokio::task::spawn_blocking(move || xif_package::read(&bytes, &limits))
+        .await
+        .map_err(AppError::internal)?
+        .map_err(|e| AppError::Internal(format!("the stored package of version {number} is damaged: {e}")))?;
+    let (def, warnings) = definition(&package)?;
+    if def.name.text != ext.name {
+        return Err(AppError::bad(
+            "bad_package",
+            format!("the package defines extension {}, not {}", def.name.text, ext.name),
+        ));
+    }
+    facts.warnings = warnings;
+    p.end(
+        Status::Finished,
+        format!("{} version {number} ({} action(s), {} warning(s))", ext.name, def.actions.len(), facts.warnings.len()),
+    );
+
+    p.start("permissions");
+    check_publish(who, &def)?;
+    p.end(Status::Finished, format!("{} may publish {}", who.name, ext.name));
+
+    // Compile to native code, or take it from the cache.
+    p.start("compile");
+    let compat = state.runtime.compatibility_hash();
+    let (native, cached) = match state.files.get_native(&version.digest, &compat).await? {
+        Some(native) => (native, true),
+        None => (compile(state, &package.component, &version.digest, &compat).await?, false),
+    };
+    if cached {
+        p.end(Status::Unchanged, "native code from the cache");
+    } else {
+        p.end(Status::Finished, format!("compiled {} bytes of component to native code", package.component.len()));
+    }
+
+    // The contract: imports only what is granted, exports exactly the definition's actions.
+    p.start("contract");
+    let def = Arc::new(def);
+    let extension = match load(state, def.clone(), native).await {
+        Err(RuntimeError::Incompatible(why)) => {
+            // A damaged cache file, or another build of the runtime: compile again.
+            tracing::warn!(digest = %version.digest, "cached native code unusable ({why}); compiling again");
+            let native = compile(state, &package.component, &version.digest, &compat).await?;
+            load(state, def.clone(), native).await
+        }
+        other => other,
+    }
+    .map_err(|e| match e {
+        RuntimeError::NotGranted { .. } | RuntimeError::Exports { .. } | RuntimeError::Link(_) => {
+            AppError::bad("contract", format!("the component of {} version {number} is refused: {e}", ext.name))
+        }
+        other => AppError::internal(other),
+    })?;
+    p.end(
+        Status::Finished,
+        format!("exports the {} action(s) of the definition; imports only what is granted", def.actions.len()),
+    );
+
+    p.start("entities");
+    if def.entities.is_empty() {
+        p.end(Status::Skipped, "exports no entities");
+    } else {
+        let names: Vec<&str> = def.entities.iter().map(|e| e.name.text.as_str()).collect();
+        p.end(Status::Skipped, format!("entity tables ({}) are not provisioned by this server yet", names.join(", ")));
+    }
+
+    // Activate: the database first (with the log entry), then the registry.
+    p.start("activate");
+    let live =
+        Live::new(&ext.name, number, &version.digest, extension, package.resources, state.config.call_log_hook.clone());
+    let stages_so_far = {
+        let mut s = p.steps.clone();
+        s.push(StepEvent { step: "activate", status: Status::Finished, ms: 0, message: None });
+        s
+    };
+    let log = NewPublish {
+        extension: &ext.name,
+        version: number,
+        digest: &version.digest,
+        kind: kind.as_str(),
+        user_name: &who.name,
+        started_at,
+        ms: i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX),
+        outcome: "published",
+        message: None,
+        stages: serde_json::to_string(&stages_so_far).unwrap_or_else(|_| "[]".into()),
+        warnings: serde_json::to_string(&facts.warnings).unwrap_or_else(|_| "[]".into()),
+    };
+    state.db.activate(ext.id, number, &log).await?;
+    let previous = state.registry.activate(live);
+    let message = match previous {
+        Some(old) if old.version != number => format!("version {number} serves new calls (was {})", old.version),
+        _ => format!("version {number} serves new calls"),
+    };
+    p.end(Status::Finished, message);
+    Ok(())
+}
+
+/// The reader's limits, with the server's package limit.
+pub fn package_limits(state: &AppState) -> xif_package::Limits {
+    let mut limits = xif_package::Limits::default();
+    limits.max_package_bytes = state.config.limits.package_bytes;
+    limits
+}
+
+/// Parses and verifies a package's definition: errors are a 400 listing each with its line
+/// and column; warnings are returned.
+pub fn definition(package: &xif_package::Package) -> Result<(Definition, Vec<String>), AppError> {
+    let source = std::str::from_utf8(&package.definition)
+        .map_err(|_| AppError::bad("bad_definition", "extension.toml in the package is not UTF-8"))?;
+    let (def, mut diags) = xif_model::parse(source);
+    if let Some(def) = &def {
+        diags.extend(xif_model::verify::verify(def));
+    }
+    let describe = |d: &xif_model::Diagnostic| match d.line_col(source) {
+        Some((line, col)) => format!("extension.toml:{line}:{col}: {} {}: {}", severity(d), d.code, d.message),
+        None => format!("extension.toml: {} {}: {}", severity(d), d.code, d.message),
+    };
+    let errors: Vec<String> = diags.iter().filter(|d| d.is_error()).map(describe).collect();
+    match def {
+        Some(def) if errors.is_empty() => {
+            if def.name.text != package.manifest.extension {
+                return Err(AppError::bad(
+                    "bad_package",
+                    format!(
+                        "the manifest names extension {} but extension.toml defines {}",
+                        package.manifest.extension, def.name.text
+                    ),
+                ));
+            }
+            Ok((def, diags.iter().filter(|d| !d.is_error()).map(describe).collect()))
+        }
+        _ => Err(AppError::bad(
+            "bad_definition",
+            format!("extension.toml in the package has errors:\n{}", errors.join("\n")),
+        )),
+    }
+}
+
+fn severity(d: &xif_model::Diagnostic) -> &'static str {
+    if d.is_error() { "error" } else { "warning" }
+}
+
+/// Compiles a component to native code on the blocking pool and caches it.
+async fn compile(state: &AppState, component: &[u8], digest: &str, compat: &str) -> Result<Vec<u8>, AppError> {
+    let runtime = state.runtime.clone();
+    let wasm = component.to_vec();
+    let native = tokio::task::spawn_blocking(move || runtime.compile(&wasm))
+        .await
+        .map_err(AppError::internal)?
+        .map_err(|e| AppError::bad("compile_failed", format!("the component does not compile: {e}")))?;
+    state.files.put_native(digest, compat, native.clone()).await?;
+    Ok(native)
+}
+
+/// Loads native code (checking the contract) on the blocking pool.
+async fn load(state: &AppState, def: Arc<Definition>, native: Vec<u8>) -> Result<xif_runtime::Extension, RuntimeError> {
+    let runtime = state.runtime.clone();
+    tokio::task::spawn_blocking(move || runtime.load(def, Loadable::Native(&native)))
+        .await
+        .map_err(|e| RuntimeError::Engine(format!("the loading task failed: {e}")))?
+}
+
+/// Loads the active version of every extension (at start). An extension that cannot be loaded
+/// is logged and left without a live version (its calls answer 503).
+pub async fn load_active(state: &AppState) -> Result<(), AppError> {
+    let settings = state.db.all_settings().await?;
+    for (k, values) in settings {
+        state.registry.set_settings(&k, values);
+    }
+    for ext in state.db.extensions().await? {
+        let Some(number) = ext.active_version else { continue };
+        match load_version(state, &ext.name, ext.id, number).await {
+            Ok(live) => {
+                state.registry.activate(live);
+                tracing::info!(extension = %ext.name, version = number, "loaded");
+            }
+            Err(e) => {
+                tracing::error!(extension = %ext.name, version = number, error = %e, "cannot load the active version")
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn load_version(state: &AppState, name: &str, ext_id: i64, number: i64) -> Result<Live, AppError> {
+    let version = state
+        .db
+        .version(ext_id, number)
+        .await?
+        .ok_or_else(|| AppError::Internal(format!("the active version {number} of {name} is missing")))?;
+    let bytes = state.files.get_package(&version.digest).await?;
+    let limits = package_limits(state);
+    let package = tokio::task::spawn_blocking(move || xif_package::read(&bytes, &limits))
+        .await
+        .map_err(AppError::internal)?
+        .map_err(|e| AppError::Internal(format!("the stored package is damaged: {e}")))?;
+    let (def, _) = definition(&package)?;
+    let def = Arc::new(def);
+    let compat = state.runtime.compatibility_hash();
+    let extension = match state.files.get_native(&version.digest, &compat).await? {
+        Some(native) => match load(state, def.clone(), native).await {
+            Ok(e) => Some(e),
+            Err(RuntimeError::Incompatible(_)) => None,
+            Err(e) => return Err(AppError::internal(e)),
+        },
+        None => None,
+    };
+    let extension = match extension {
+        Some(e) => e,
+        // Not cached for this runtime (an upgrade): compile on demand.
+        None => {
+            let native = compile(state, &package.component, &version.digest, &compat).await?;
+            load(state, def, native).await.map_err(AppError::internal)?
+        }
+    };
+    Ok(Live::new(name, number, &version.digest, extension, package.resources, state.config.call_log_hook.clone()))
+}

@@ -1,0 +1,9 @@
+//! The Platform Server's integration tests: each starts the real server (in-process, on a free
+//! loopback port, with a temporary data directory) and talks HTTP to it.
+//!
+//! The test extensions' components are prebuilt by `cargo xtask fixtures`.
+mod account;
+mod calls;
+mod openapi;
+mod publish;
+mod support;
