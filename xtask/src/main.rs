@@ -5,7 +5,10 @@
 //!   standard library is built once and every test finds its component fresh.
 //! - `cargo xtask test` — `fixtures`, then the whole test suite.
 //! - `cargo xtask fuzz [SECONDS]` — runs the package-reader fuzz target (needs cargo-fuzz).
-//! - `cargo xtask bench` — times the studio steps on the example extension (docs/BENCHMARKS.md).
+//! - `cargo xtask bench` — times the studio steps on the example extension, then `bench-server`
+//!   (docs/BENCHMARKS.md).
+//! - `cargo xtask bench-server` — the Platform Server beside `../shared/floor/run.sh`, in one run:
+//!   action calls over HTTP (wrk), the in-process call, publish times.
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -28,9 +31,10 @@ fn main() -> anyhow::Result<()> {
                 .args(["fuzz", "run", "read_package", "--sanitizer", "none", "--"])
                 .arg(format!("-max_total_time={secs}")))
         }
-        Some("bench") => bench(&root),
+        Some("bench") => bench(&root).and_then(|()| bench_server(&root)),
+        Some("bench-server") => bench_server(&root),
         _ => {
-            eprintln!("usage: cargo xtask fixtures | test [CARGO TEST ARGS] | fuzz [SECONDS] | bench");
+            eprintln!("usage: cargo xtask fixtures | test [CARGO TEST ARGS] | fuzz [SECONDS] | bench | bench-server");
             std::process::exit(2)
         }
     }
@@ -120,4 +124,197 @@ fn bench(root: &Path) -> anyhow::Result<()> {
     println!("| save, median of {n} | {:.0} ms |", median(save));
     println!("| `xif run Greet` (process: load, compile to native, call), median of {n} | {:.0} ms |", median(runs));
     Ok(())
+}
+
+/// The Platform Server's figures beside the floor of this machine (`../shared/floor/run.sh`),
+/// measured in one run: calls/s and latency of the example's action over HTTP (wrk, 2 threads,
+/// 32 connections), the in-process instantiate + call, and the server-side publish time.
+fn bench_server(root: &Path) -> anyhow::Result<()> {
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
+    run(Command::new(cargo()).current_dir(root).args(["build", "--release", "--locked", "-p", "xif"]))?;
+    run(Command::new(cargo()).current_dir(root).args([
+        "build",
+        "--release",
+        "--locked",
+        "-p",
+        "xif-server",
+        "--example",
+        "call_bench",
+    ]))?;
+    let xif = target.join("release/xif");
+    let scratch = target.join("bench-server");
+    let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::create_dir_all(&scratch)?;
+    run(Command::new(&xif).args(["new", "Greetings", "--path"]).arg(&scratch))?;
+    let dir = scratch.join("Greetings");
+    let package = scratch.join("Greetings.xif");
+    run(Command::new(&xif).arg("compile").arg("--path").arg(&dir).arg("--target-dir").arg(ext_target(root)))?;
+    run(Command::new(&xif).arg("save").arg("--path").arg(&dir).arg("-o").arg(&package))?;
+    let input = r#"{"Who": {"Name": "Ada", "Age": 36}}"#;
+
+    // The floor first, alone on the machine.
+    let floor = root.join("../shared/floor/run.sh");
+    // The floor builds in its own target folder (its default), whatever ours is.
+    let out = Command::new("bash")
+        .arg(&floor)
+        .env_remove("CARGO_TARGET_DIR")
+        .output()
+        .with_context(|| format!("running {}", floor.display()))?;
+    if !out.status.success() {
+        bail!("{} failed: {}", floor.display(), String::from_utf8_lossy(&out.stderr));
+    }
+    let floor_out = String::from_utf8_lossy(&out.stdout).into_owned();
+    let floor_pooling = floor_out
+        .lines()
+        .find_map(|l| l.strip_prefix("instantiate+call, pooling:"))
+        .and_then(|r| r.trim().trim_end_matches("us").trim().parse::<f64>().ok())
+        .context("the floor's pooling figure")?;
+    let floor_call =
+        floor_out.lines().find(|l| l.starts_with("call")).map(wrk_line).context("the floor's call route")?;
+
+    // In-process: the runtime alone.
+    let example = target.join("release/examples/call_bench");
+    let out = Command::new(&example).arg(&package).args(["Greet", input]).output()?;
+    if !out.status.success() {
+        bail!("call_bench failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let in_process = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("instantiate+call:").map(|r| r.trim().trim_end_matches("us").trim().to_string()))
+        .and_then(|v| v.parse::<f64>().ok())
+        .context("call_bench's figure")?;
+
+    // The server.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let base = format!("http://127.0.0.1:{port}");
+    let server = Command::new(&xif)
+        .arg("serve")
+        .arg("--data")
+        .arg(scratch.join("data"))
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .env("XIF_ADMIN_PASSWORD", "bench-admin-password")
+        .env("XIF_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .spawn()?;
+    let _server = KillOnDrop(server);
+    let started = std::time::Instant::now();
+    while curl(&["-sf", &format!("{base}/api/v1/health")]).is_err() {
+        if started.elapsed() > std::time::Duration::from_secs(20) {
+            bail!("the server did not answer within 20 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let login = curl(&[
+        "-sf",
+        "-X",
+        "POST",
+        "-H",
+        "content-type: application/json",
+        "-d",
+        r#"{"user": "admin", "password": "bench-admin-password"}"#,
+        &format!("{base}/api/v1/login"),
+    ])?;
+    let token = json_field(&login, "token")?.as_str().context("a token")?.to_string();
+    let auth = format!("authorization: Bearer {token}");
+    let upload = curl(&[
+        "-sf",
+        "-X",
+        "POST",
+        "-H",
+        &auth,
+        "--data-binary",
+        &format!("@{}", package.display()),
+        &format!("{base}/api/v1/extensions/Greetings/versions"),
+    ])?;
+    let version = json_field(&upload, "version")?;
+    let publish_url = format!("{base}/api/v1/extensions/Greetings/versions/{version}/publish");
+    let publish_ms = || -> anyhow::Result<u64> {
+        let out = curl(&["-sf", "-X", "POST", "-H", &auth, &publish_url])?;
+        json_field(&out, "summary")?["ms"].as_u64().context("summary.ms")
+    };
+    let cold = publish_ms()?;
+    let cached: Vec<u64> = (0..5).map(|_| publish_ms()).collect::<anyhow::Result<_>>()?;
+    let mut sorted = cached.clone();
+    sorted.sort_unstable();
+    let cached_median = sorted[sorted.len() / 2];
+
+    let lua = scratch.join("greet.lua");
+    std::fs::write(
+        &lua,
+        format!(
+            "wrk.method = \"POST\"\nwrk.body = '{input}'\nwrk.headers[\"Content-Type\"] = \"application/json\"\nwrk.headers[\"Authorization\"] = \"Bearer {token}\"\n"
+        ),
+    )?;
+    let secs = std::env::var("FLOOR_SECONDS").unwrap_or_else(|_| "8".into());
+    let out = Command::new("wrk")
+        .args(["-t2", "-c32", &format!("-d{secs}s"), "--latency", "-s"])
+        .arg(&lua)
+        .arg(format!("{base}/api/v1/extensions/Greetings/actions/Greet"))
+        .output()
+        .context("running wrk (apt-get install wrk)")?;
+    let wrk_out = String::from_utf8_lossy(&out.stdout).into_owned();
+    if wrk_out.contains("Non-2xx") {
+        bail!("some calls failed:\n{wrk_out}");
+    }
+    let ours = wrk_summary(&wrk_out).context("wrk's figures")?;
+
+    println!();
+    println!("| measure | xif | floor | ratio | aim |");
+    println!("|---|---|---|---|---|");
+    println!(
+        "| action call over HTTP (`Greet`, bearer token, JSON typing), wrk -t2 -c32 | {:.0} req/s | {:.0} req/s (`/call`) | {:.2}× | ≥ 0.8× |",
+        ours.0,
+        floor_call.0,
+        ours.0 / floor_call.0
+    );
+    println!("| latency p50 / p99 | {} / {} | {} / {} | | |", ours.1, ours.2, floor_call.1, floor_call.2);
+    println!(
+        "| in-process instantiate + call (`Greet`, JSON in/out) | {in_process:.2} µs | {floor_pooling:.2} µs (pooling, trivial `add`) | {:.2}× | ≤ 2× |",
+        in_process / floor_pooling
+    );
+    println!("| publish, cold (compile to native), server-side | {cold} ms | | | < 300 ms |");
+    println!("| publish again (native code cached), server-side, median of 5 | {cached_median} ms | | | < 30 ms |");
+    println!();
+    println!("floor output:\n{floor_out}");
+    Ok(())
+}
+
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn curl(args: &[&str]) -> anyhow::Result<String> {
+    let out = Command::new("curl").args(args).output().context("running curl")?;
+    if !out.status.success() {
+        bail!("curl {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn json_field(text: &str, field: &str) -> anyhow::Result<serde_json::Value> {
+    let v: serde_json::Value = serde_json::from_str(text).with_context(|| format!("not JSON: {text}"))?;
+    v.get(field).cloned().with_context(|| format!("no `{field}` in {text}"))
+}
+
+/// `call    70123.45 req/s  p50 1.20ms  p99 3.40ms` (the floor's summary line).
+fn wrk_line(line: &str) -> (f64, String, String) {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let rps = words.get(1).and_then(|w| w.parse().ok()).unwrap_or(0.0);
+    let after =
+        |key: &str| words.iter().position(|w| *w == key).and_then(|i| words.get(i + 1)).unwrap_or(&"?").to_string();
+    (rps, after("p50"), after("p99"))
+}
+
+/// Requests/s, p50 and p99 from wrk's `--latency` output.
+fn wrk_summary(out: &str) -> Option<(f64, String, String)> {
+    let field = |prefix: &str| {
+        out.lines()
+            .find_map(|l| l.trim().strip_prefix(prefix).map(|r| r.split_whitespace().next().unwrap_or("").to_string()))
+    };
+    Some((field("Requests/sec:")?.parse().ok()?, field("50%")?, field("99%")?))
 }

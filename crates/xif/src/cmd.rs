@@ -18,6 +18,7 @@ pub fn run(command: Command, ui: &Ui) -> anyhow::Result<ExitCode> {
         Command::Compile { ext, force, target_dir } => compile(&ext, force, target_dir, ui),
         Command::Save { ext, output } => save(&ext, output, ui),
         Command::Inspect { file, json } => inspect(&file, json, ui),
+        Command::Serve(args) => serve(args, ui),
         Command::Run { action, input, settings, time_limit, memory_limit, ext, target_dir } => {
             let limits = xif_runtime::Limits {
                 call_time: std::time::Duration::from_millis(time_limit),
@@ -366,4 +367,34 @@ fn call_error_kind(e: &xif_runtime::CallError) -> &'static str {
         E::BadOutput { .. } => "bad_output",
         E::Internal(_) => "internal",
     }
+}
+
+fn serve(args: crate::ServeArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("XIF_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=warn"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).try_init();
+    let mut config = xif_server::Config::new(&args.data);
+    config.listen = args.listen;
+    config.database_url = args.database;
+    config.admin_password = std::env::var("XIF_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty());
+    config.insecure_fast_password_hashing = args.insecure_fast_password_hashing;
+    config.limits.package_bytes = args.package_limit << 20;
+    config.limits.call_body_bytes = args.call_body_limit << 20;
+    config.limits.call_time = std::time::Duration::from_millis(args.call_time_limit);
+    config.limits.call_memory = args.call_memory_limit << 20;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting Tokio")?;
+    runtime.block_on(async {
+        let server = xif_server::start_with_signal(config, xif_server::shutdown_signal())
+            .await
+            .with_context(|| format!("starting the Platform Server with data in {}", args.data.display()))?;
+        if let Some(password) = &server.admin_password {
+            println!("admin password: {password}");
+            ui.warn("created the administrator `admin` with the password above: it is shown only this once");
+        }
+        ui.status("Listening", &format!("on {} (data in {}; Ctrl-C stops)", server.url(), args.data.display()));
+        server.wait().await;
+        ui.status("Stopped", "every call in flight finished");
+        Ok(ExitCode::SUCCESS)
+    })
 }

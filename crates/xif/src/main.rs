@@ -90,6 +90,38 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run the Platform Server (creates the administrator `admin` on first start; its password
+    /// comes from XIF_ADMIN_PASSWORD or is generated and printed once).
+    Serve(ServeArgs),
+}
+
+/// `xif serve`: where the server keeps its data, where it listens, its limits.
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// The data directory: the database, the packages, the compiled code.
+    #[arg(long, env = "XIF_DATA", value_name = "DIR", default_value = "xif-data")]
+    data: PathBuf,
+    /// The address to listen on (port 0 picks a free port).
+    #[arg(long, env = "XIF_LISTEN", value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    listen: std::net::SocketAddr,
+    /// The database URL (default: SQLite in the data directory; only `sqlite:` so far).
+    #[arg(long, env = "XIF_DATABASE_URL", value_name = "URL")]
+    database: Option<String>,
+    /// Largest package an upload takes, in MiB.
+    #[arg(long, default_value_t = 50, value_name = "MIB")]
+    package_limit: u64,
+    /// Largest request body of an action call, in MiB.
+    #[arg(long, default_value_t = 10, value_name = "MIB")]
+    call_body_limit: usize,
+    /// How long one call may run, in milliseconds.
+    #[arg(long, default_value_t = 10_000, value_name = "MS")]
+    call_time_limit: u64,
+    /// How much memory one call may use, in MiB.
+    #[arg(long, default_value_t = 256, value_name = "MIB")]
+    call_memory_limit: usize,
+    /// Cheapest password hashing: for tests only.
+    #[arg(long, hide = true, env = "XIF_INSECURE_FAST_PASSWORD_HASHING", value_parser = clap::builder::FalseyValueParser::new())]
+    insecure_fast_password_hashing: bool,
 }
 
 fn main() -> ExitCode {

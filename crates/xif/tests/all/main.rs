@@ -3,4 +3,5 @@ mod support;
 
 mod package;
 mod run;
+mod serve;
 mod studio;
