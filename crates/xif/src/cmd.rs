@@ -7,10 +7,15 @@ use xif_build::compile::{CompileOptions, CompileStatus};
 use xif_build::save::SaveOptions;
 use xif_build::{Project, verify};
 
+use crate::remote;
 use crate::ui::Ui;
 use crate::{Command, ExtArgs};
 
 pub fn run(command: Command, ui: &Ui) -> anyhow::Result<ExitCode> {
+    // With --json nothing on either stream carries ANSI codes.
+    let json_flag = matches!(&command, Command::Publish(a) | Command::Upload(a) if a.ext.json);
+    let plain = Ui::new(false);
+    let quiet = if json_flag { &plain } else { ui };
     match command {
         Command::New { name, path } => new(&name, &path, ui),
         Command::Verify(ext) => verify_cmd(&ext, ui),
@@ -19,6 +24,17 @@ pub fn run(command: Command, ui: &Ui) -> anyhow::Result<ExitCode> {
         Command::Save { ext, output } => save(&ext, output, ui),
         Command::Inspect { file, json } => inspect(&file, json, ui),
         Command::Serve(args) => serve(args, ui),
+        Command::Login { url, user, password_stdin } => remote::login(&url, user, password_stdin, ui),
+        Command::Logout { server } => remote::logout(server.as_deref(), ui),
+        Command::Servers { action } => remote::servers(action.unwrap_or(crate::ServersCmd::List { json: false }), ui),
+        Command::Publish(args) => remote::publish(args, false, quiet),
+        Command::Upload(args) => remote::publish(args, true, quiet),
+        Command::Call(args) => remote::call(args, ui),
+        Command::Versions { extension, server, json } => remote::versions(&extension, server.server.as_deref(), json, ui),
+        Command::Rollback { extension, version, server, json } => {
+            remote::rollback(&extension, version, server.server.as_deref(), json, ui)
+        }
+        Command::Token { action } => remote::token(action, ui),
         Command::Run { action, input, settings, time_limit, memory_limit, ext, target_dir } => {
             let limits = xif_runtime::Limits {
                 call_time: std::time::Duration::from_millis(time_limit),

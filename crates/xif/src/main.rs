@@ -6,7 +6,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cmd;
+mod remote;
 mod ui;
+mod window;
 
 /// Xif: build, package and publish WebAssembly extensions.
 #[derive(Parser, Debug)]
@@ -93,6 +95,164 @@ enum Command {
     /// Run the Platform Server (creates the administrator `admin` on first start; its password
     /// comes from XIF_ADMIN_PASSWORD or is generated and printed once).
     Serve(ServeArgs),
+    /// Log in to a Platform Server; the token is kept in your config directory (mode 0600).
+    Login {
+        /// The server's address, `http://host:port`.
+        url: String,
+        /// The user name (asked when not given).
+        #[arg(long)]
+        user: Option<String>,
+        /// Read the password from the first line of stdin instead of asking.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Log out: end the session and forget the token (the current server, or the one named).
+    Logout {
+        /// The server's name or address.
+        server: Option<String>,
+    },
+    /// The servers you are connected to: list (default), add, use, remove.
+    Servers {
+        #[command(subcommand)]
+        action: Option<ServersCmd>,
+    },
+    /// 1-Click Publish: Verify → Update Source Code → Compile → Save → Upload → Publish.
+    Publish(PublishArgs),
+    /// Steps 1 to 5 of the 1-Click Publish: answers the version number the server gave.
+    Upload(PublishArgs),
+    /// Call an action of an extension on the server; prints its outputs.
+    Call(CallArgs),
+    /// List the versions of an extension on the server.
+    Versions {
+        /// The extension.
+        extension: String,
+        #[command(flatten)]
+        server: ServerArg,
+        /// Print machine-readable JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Re-activate a stored version of an extension (no new number).
+    Rollback {
+        /// The extension.
+        extension: String,
+        /// The version to make active.
+        version: i64,
+        #[command(flatten)]
+        server: ServerArg,
+        /// Print machine-readable JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// API tokens for CI: create (shown once), list, revoke.
+    Token {
+        #[command(subcommand)]
+        action: TokenCmd,
+    },
+}
+
+/// `--server NAME|URL`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ServerArg {
+    /// The server to use: a name or address from `xif servers` (default: XIF_SERVER, then the
+    /// current server).
+    #[arg(long, value_name = "NAME|URL")]
+    server: Option<String>,
+}
+
+/// `xif publish` / `xif upload`.
+#[derive(clap::Args, Debug)]
+pub struct PublishArgs {
+    #[command(flatten)]
+    ext: ExtArgs,
+    /// The server to use: a name or address from `xif servers` (default: XIF_SERVER, then the
+    /// current server; asked at a terminal when there is none).
+    #[arg(long, value_name = "NAME|URL")]
+    server: Option<String>,
+    /// Cargo's target folder.
+    #[arg(long, env = "XIF_TARGET_DIR", value_name = "DIR")]
+    target_dir: Option<PathBuf>,
+}
+
+/// `xif call`.
+#[derive(clap::Args, Debug)]
+pub struct CallArgs {
+    /// The extension.
+    extension: String,
+    /// The action.
+    action: String,
+    /// Its input: a JSON object (default `{}`); `@FILE` reads a file, `-` stdin.
+    input: Option<String>,
+    #[command(flatten)]
+    server: ServerArg,
+    /// Print machine-readable JSON on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `xif servers ...`.
+#[derive(Subcommand, Debug)]
+pub enum ServersCmd {
+    /// List the servers (`*` marks the current one).
+    List {
+        /// Print machine-readable JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add a server (without logging in).
+    Add {
+        /// Its address.
+        url: String,
+        /// A short name (default: host:port).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Make a server the current one.
+    Use {
+        /// Its name or address.
+        server: String,
+    },
+    /// Forget a server and its token.
+    Remove {
+        /// Its name or address.
+        server: String,
+    },
+}
+
+/// `xif token ...`.
+#[derive(Subcommand, Debug)]
+pub enum TokenCmd {
+    /// Create a token (printed once, on stdout).
+    Create {
+        /// A name to recognize it by (`ci-deploy`).
+        name: String,
+        /// Days until it expires (default 90).
+        #[arg(long)]
+        days: Option<u32>,
+        #[command(flatten)]
+        server: ServerArg,
+        /// Print machine-readable JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List your tokens.
+    List {
+        #[command(flatten)]
+        server: ServerArg,
+        /// Print machine-readable JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a token by id.
+    Revoke {
+        /// The token's id (`xif token list`).
+        id: i64,
+        #[command(flatten)]
+        server: ServerArg,
+        /// Print machine-readable JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `xif serve`: where the server keeps its data, where it listens, its limits.
@@ -130,7 +290,8 @@ fn main() -> ExitCode {
         return ExitCode::from(u8::try_from(code).unwrap_or(1));
     }
     let cli = Cli::parse();
-    let ui = ui::Ui::new(std::io::stderr().is_terminal());
+    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let ui = ui::Ui::new(color);
     match cmd::run(cli.command, &ui) {
         Ok(code) => code,
         Err(e) => {

@@ -8,6 +8,11 @@ impl Ui {
         Ui { color }
     }
 
+    /// Whether it paints in colour.
+    pub fn color(&self) -> bool {
+        self.color
+    }
+
     /// `   Compiling Greetings`.
     pub fn status(&self, verb: &str, message: &str) {
         if self.color {

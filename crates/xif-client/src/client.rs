@@ -1,0 +1,340 @@
+//! An HTTP client for the Platform Server's API (`/api/v1`, bearer tokens).
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use futures_util::StreamExt as _;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// Why a request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The server could not be reached, or the connection broke.
+    #[error("cannot reach {url}: {why}\n  help: is the server running? (`xif serve` starts one)")]
+    Network {
+        /// The address.
+        url: String,
+        /// What the network said.
+        why: String,
+    },
+    /// The server answered with an error.
+    #[error("{message}{}", hint(*status, kind))]
+    Http {
+        /// The HTTP status.
+        status: u16,
+        /// The error kind (`forbidden`, `unauthorized`, `bad_package`...).
+        kind: String,
+        /// The server's message.
+        message: String,
+    },
+    /// The server answered something this client does not understand.
+    #[error("unexpected answer from {url}: {why}")]
+    BadResponse {
+        /// The address.
+        url: String,
+        /// What was wrong.
+        why: String,
+    },
+}
+
+fn hint(status: u16, kind: &str) -> &'static str {
+    match (status, kind) {
+        (401, _) => "\n  help: log in again with `xif login URL` (or set XIF_TOKEN to a valid token)",
+        (403, _) => "\n  help: an administrator can grant it in the Service Center (Users & Permissions)",
+        _ => "",
+    }
+}
+
+impl ClientError {
+    /// The HTTP status when the server answered with an error.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ClientError::Http { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+/// One of the server's publish stages (`validate`, `permissions`, `compile`, `contract`,
+/// `entities`, `activate`), as streamed.
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
+pub struct StageEvent {
+    /// The stage.
+    pub step: String,
+    /// `started`, `finished`, `failed`, `skipped` or `unchanged`.
+    pub status: String,
+    /// Milliseconds it took.
+    #[serde(default)]
+    pub ms: u64,
+    /// What happened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// The outcome of a publish or rollback, the last event of the stream.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+pub struct PublishSummary {
+    /// The extension.
+    pub extension: String,
+    /// The version.
+    pub version: i64,
+    /// Its package digest.
+    #[serde(default)]
+    pub digest: String,
+    /// `published` or `failed`.
+    pub outcome: String,
+    /// Total milliseconds on the server.
+    #[serde(default)]
+    pub ms: u64,
+    /// Warnings about the definition.
+    #[serde(default)]
+    pub warnings: Vec<String>,
+    /// `{"error": kind, "message": text}` when it failed.
+    #[serde(default)]
+    pub error: Option<Value>,
+}
+
+impl PublishSummary {
+    /// The failure message, when it failed.
+    pub fn error_message(&self) -> Option<String> {
+        if self.outcome == "published" {
+            return None;
+        }
+        Some(
+            self.error
+                .as_ref()
+                .and_then(|e| e["message"].as_str())
+                .unwrap_or("the publish failed (the server gave no reason)")
+                .to_string(),
+        )
+    }
+}
+
+/// The answer to an upload.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Uploaded {
+    /// The extension.
+    pub extension: String,
+    /// The version number (an existing one for a package uploaded before).
+    pub version: i64,
+    /// The package digest.
+    pub digest: String,
+    /// Whether this made a new version.
+    pub created: bool,
+}
+
+/// A stored version.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+pub struct Version {
+    /// Number.
+    pub version: i64,
+    /// Package digest.
+    pub digest: String,
+    /// Package size.
+    pub size: i64,
+    /// Description.
+    #[serde(default)]
+    pub description: String,
+    /// Who uploaded it.
+    #[serde(default)]
+    pub uploaded_by: String,
+    /// When.
+    #[serde(default)]
+    pub uploaded_at: String,
+    /// Whether it serves calls.
+    pub active: bool,
+}
+
+/// A client for one server, with one token.
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    /// `http://host:port`.
+    pub url: String,
+    token: Option<String>,
+}
+
+impl Client {
+    /// A client for `url`, with `token` when logged in.
+    pub fn new(url: &str, token: Option<&str>) -> Client {
+        // No overall timeout: uploads and publishes may take long; connecting may not.
+        let http = reqwest::Client::builder().connect_timeout(Duration::from_secs(10)).build().unwrap_or_default();
+        Client { http, url: crate::config::normalize_url(url), token: token.map(str::to_string) }
+    }
+
+    /// The Service Center page of an extension.
+    pub fn service_center_url(&self, extension: &str) -> String {
+        format!("{}/extensions/{extension}", self.url)
+    }
+
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let req = self.http.request(method, format!("{}{path}", self.url));
+        match &self.token {
+            Some(t) => req.bearer_auth(t),
+            None => req,
+        }
+    }
+
+    fn network(&self, e: reqwest::Error) -> ClientError {
+        let mut why = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            why = format!("{why}: {s}");
+            source = s.source();
+        }
+        ClientError::Network { url: self.url.clone(), why }
+    }
+
+    /// Sends and checks the status; answers the response of a success.
+    async fn send(&self, req: reqwest::RequestBuilder) -> Result<reqwest::Response, ClientError> {
+        let resp = req.send().await.map_err(|e| self.network(e))?;
+        if resp.status().is_success() {
+            return Ok(resp);
+        }
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap_or_default();
+        let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        let message = body["message"].as_str().map(str::to_string).unwrap_or_else(|| {
+            if text.is_empty() { format!("the server answered HTTP {status}") } else { text.clone() }
+        });
+        Err(ClientError::Http { status, kind: body["error"].as_str().unwrap_or("http").to_string(), message })
+    }
+
+    async fn json<T: serde::de::DeserializeOwned>(&self, req: reqwest::RequestBuilder) -> Result<T, ClientError> {
+        let resp = self.send(req).await?;
+        let text = resp.text().await.map_err(|e| self.network(e))?;
+        serde_json::from_str(&text).map_err(|e| ClientError::BadResponse { url: self.url.clone(), why: e.to_string() })
+    }
+
+    /// Logs in; answers the session token.
+    pub async fn login(&self, user: &str, password: &str) -> Result<String, ClientError> {
+        let v: Value = self
+            .json(self.http.post(format!("{}/api/v1/login", self.url)).json(&json!({"user": user, "password": password})))
+            .await?;
+        v["token"].as_str().map(str::to_string).ok_or_else(|| ClientError::BadResponse {
+            url: self.url.clone(),
+            why: "the login answer has no token".into(),
+        })
+    }
+
+    /// Ends this token's session.
+    pub async fn logout(&self) -> Result<(), ClientError> {
+        self.send(self.request(reqwest::Method::POST, "/api/v1/logout")).await.map(drop)
+    }
+
+    /// Who the token belongs to.
+    pub async fn me(&self) -> Result<Value, ClientError> {
+        self.json(self.request(reqwest::Method::GET, "/api/v1/me")).await
+    }
+
+    /// The versions of an extension (empty when the server has no such extension).
+    pub async fn versions(&self, extension: &str) -> Result<Vec<Version>, ClientError> {
+        match self.json(self.request(reqwest::Method::GET, &format!("/api/v1/extensions/{extension}/versions"))).await {
+            Err(ClientError::Http { status: 404, .. }) => Ok(Vec::new()),
+            other => other,
+        }
+    }
+
+    /// Uploads a package; `sent` counts the bytes handed to the network as they go.
+    pub async fn upload(&self, extension: &str, bytes: Vec<u8>, sent: Arc<AtomicU64>) -> Result<Uploaded, ClientError> {
+        const CHUNK: usize = 64 << 10;
+        let len = bytes.len() as u64;
+        let bytes = bytes::Bytes::from(bytes);
+        let chunks: Vec<bytes::Bytes> =
+            (0..bytes.len()).step_by(CHUNK).map(|i| bytes.slice(i..(i + CHUNK).min(bytes.len()))).collect();
+        let stream = futures_util::stream::iter(chunks).map(move |c| {
+            sent.fetch_add(c.len() as u64, Ordering::Relaxed);
+            Ok::<_, std::io::Error>(c)
+        });
+        let req = self
+            .request(reqwest::Method::POST, &format!("/api/v1/extensions/{extension}/versions"))
+            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+            .header(reqwest::header::CONTENT_LENGTH, len)
+            .body(reqwest::Body::wrap_stream(stream));
+        self.json(req).await
+    }
+
+    /// Publishes (or, with `rollback`, rolls back to) a version; `on_stage` sees each server stage
+    /// as it is streamed. Answers the summary, which says whether it worked.
+    pub async fn publish(
+        &self,
+        extension: &str,
+        version: i64,
+        rollback: bool,
+        on_stage: &mut dyn FnMut(&StageEvent),
+    ) -> Result<PublishSummary, ClientError> {
+        let verb = if rollback { "rollback" } else { "publish" };
+        let req = self
+            .request(reqwest::Method::POST, &format!("/api/v1/extensions/{extension}/versions/{version}/{verb}"))
+            .header(reqwest::header::ACCEPT, "text/event-stream");
+        let resp = self.send(req).await?;
+        let mut stream = resp.bytes_stream();
+        let mut buf: Vec<u8> = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            buf.extend_from_slice(&chunk.map_err(|e| self.network(e))?);
+            // Events end with a blank line.
+            while let Some(end) = find_event_end(&buf) {
+                let event: Vec<u8> = buf.drain(..end.0 + end.1).collect();
+                let text = String::from_utf8_lossy(&event[..end.0]).into_owned();
+                let data: String = text
+                    .lines()
+                    .filter_map(|l| l.strip_prefix("data:").map(|d| d.strip_prefix(' ').unwrap_or(d)))
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                if data.is_empty() {
+                    continue; // a keep-alive comment
+                }
+                let v: Value = serde_json::from_str(&data)
+                    .map_err(|e| ClientError::BadResponse { url: self.url.clone(), why: format!("{e}: {data}") })?;
+                if let Some(summary) = v.get("summary") {
+                    return serde_json::from_value(summary.clone())
+                        .map_err(|e| ClientError::BadResponse { url: self.url.clone(), why: e.to_string() });
+                }
+                let stage: StageEvent = serde_json::from_value(v)
+                    .map_err(|e| ClientError::BadResponse { url: self.url.clone(), why: e.to_string() })?;
+                on_stage(&stage);
+            }
+        }
+        Err(ClientError::BadResponse { url: self.url.clone(), why: format!("the {verb} stream ended without a summary") })
+    }
+
+    /// Calls an action; answers its outputs.
+    pub async fn call(&self, extension: &str, action: &str, input: &Value) -> Result<Value, ClientError> {
+        self.json(
+            self.request(reqwest::Method::POST, &format!("/api/v1/extensions/{extension}/actions/{action}")).json(input),
+        )
+        .await
+    }
+
+    /// Creates an API token; answers the server's answer (with the token, shown once).
+    pub async fn create_token(&self, name: &str, days: Option<u32>) -> Result<Value, ClientError> {
+        self.json(
+            self.request(reqwest::Method::POST, "/api/v1/tokens").json(&json!({"name": name, "expires_in_days": days})),
+        )
+        .await
+    }
+
+    /// The tokens of the user.
+    pub async fn list_tokens(&self) -> Result<Vec<Value>, ClientError> {
+        self.json(self.request(reqwest::Method::GET, "/api/v1/tokens")).await
+    }
+
+    /// Revokes a token.
+    pub async fn revoke_token(&self, id: i64) -> Result<(), ClientError> {
+        self.send(self.request(reqwest::Method::DELETE, &format!("/api/v1/tokens/{id}"))).await.map(drop)
+    }
+}
+
+/// The end of the first event in `buf`: (where its text ends, the separator's length).
+fn find_event_end(buf: &[u8]) -> Option<(usize, usize)> {
+    for i in 0..buf.len() {
+        if buf[i..].starts_with(b"\n\n") {
+            return Some((i, 2));
+        }
+        if buf[i..].starts_with(b"\r\n\r\n") {
+            return Some((i, 4));
+        }
+    }
+    None
+}

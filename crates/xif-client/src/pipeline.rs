@@ -1,0 +1,436 @@
+//! The 1-Click Publish: Verify → Update Source Code → Compile → Save → Upload → Publish, each
+//! reported as DESIGN.md's events (`{"step","status","ms","message","diagnostics"}`) to a callback,
+//! stopping at the first step that fails.
+//!
+//! The server's own publish stages arrive as events of step `publish` with a `stage` field
+//! (`validate`, `permissions`, `compile`, `contract`, `entities`, `activate`). The unchanged fast
+//! path: when the package's digest is the version already active on the server, Upload and
+//! Publish report `unchanged` and nothing is sent.
+//!
+//! A run is one call of [`run`] with no state kept between runs, so a caller can offer to run it
+//! again after a failure (Verify Again) by calling it again.
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use serde_json::{Value, json};
+use xif_build::Project;
+use xif_build::compile::{CompileOptions, CompileStatus};
+
+use crate::client::Client;
+
+/// The six steps, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    /// Check the definition and the folder.
+    Verify,
+    /// Regenerate the bindings, stub new actions.
+    UpdateSource,
+    /// Rust → wasm → component (skipped when nothing changed).
+    Compile,
+    /// Pack the `.xif`.
+    Save,
+    /// Send it to the server.
+    Upload,
+    /// The server publishes it.
+    Publish,
+}
+
+impl Step {
+    /// Every step, in order.
+    pub const ALL: [Step; 6] = [Step::Verify, Step::UpdateSource, Step::Compile, Step::Save, Step::Upload, Step::Publish];
+
+    /// The name people read: `Update Source Code`.
+    pub fn title(self) -> &'static str {
+        match self {
+            Step::Verify => "Verify",
+            Step::UpdateSource => "Update Source Code",
+            Step::Compile => "Compile",
+            Step::Save => "Save",
+            Step::Upload => "Upload",
+            Step::Publish => "Publish",
+        }
+    }
+}
+
+/// How a step is going.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// It began.
+    Started,
+    /// It ended well.
+    Finished,
+    /// It failed: the run stops.
+    Failed,
+    /// It had nothing to do.
+    Skipped,
+    /// Its result was already there.
+    Unchanged,
+}
+
+impl Status {
+    /// From the server's spelling.
+    pub fn parse(s: &str) -> Option<Status> {
+        Some(match s {
+            "started" => Status::Started,
+            "finished" => Status::Finished,
+            "failed" => Status::Failed,
+            "skipped" => Status::Skipped,
+            "unchanged" => Status::Unchanged,
+            _ => return None,
+        })
+    }
+}
+
+/// One event (DESIGN.md's schema; `stage` only for the server's stages within Publish).
+#[derive(Debug, Clone, Serialize)]
+pub struct Event {
+    /// The step.
+    pub step: Step,
+    /// The server's stage, for events inside Publish.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
+    /// How it is going.
+    pub status: Status,
+    /// Milliseconds the step took (0 when it starts).
+    pub ms: u64,
+    /// What happened, in one line (or the compiler's output, for a failed Compile).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Verify's diagnostics: `{severity, code, message, file, line, column, help}`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub diagnostics: Vec<Value>,
+    /// The full text for people (diagnostics rendered with their source lines), when it says
+    /// more than `message`.
+    #[serde(skip)]
+    pub detail: Option<String>,
+}
+
+/// What the callback sees.
+#[derive(Debug)]
+pub enum Progress<'a> {
+    /// A step or stage event.
+    Event(&'a Event),
+    /// Upload progress: bytes sent of the total.
+    Upload {
+        /// Sent so far.
+        sent: u64,
+        /// The package size.
+        total: u64,
+    },
+}
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The extension folder.
+    pub dir: PathBuf,
+    /// Cargo's target folder for Compile.
+    pub target_dir: Option<PathBuf>,
+    /// The `xif` binary, as Compile's rustc wrapper.
+    pub rustc_wrapper: Option<PathBuf>,
+    /// Stop after Upload (`xif upload`).
+    pub upload_only: bool,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    /// The extension (empty when its definition could not be read).
+    pub extension: String,
+    /// The version uploaded (and published).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<i64>,
+    /// The package digest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    /// The Service Center page of the extension.
+    pub url: String,
+    /// Milliseconds, end to end.
+    pub ms: u64,
+    /// Warnings (never blocking).
+    pub warnings: Vec<String>,
+    /// Whether the server already had this package active (nothing was sent).
+    pub unchanged: bool,
+    /// The step that failed, if one did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed: Option<Step>,
+    /// `published`, `uploaded` or `failed`.
+    pub outcome: &'static str,
+}
+
+fn ms(since: Instant) -> u64 {
+    u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+struct Run<'a> {
+    on: &'a mut dyn FnMut(Progress<'_>),
+    step: Step,
+    started: Instant,
+}
+
+impl Run<'_> {
+    fn start(&mut self, step: Step) {
+        self.step = step;
+        self.started = Instant::now();
+        self.emit(Event {
+            step,
+            stage: None,
+            status: Status::Started,
+            ms: 0,
+            message: None,
+            diagnostics: Vec::new(),
+            detail: None,
+        });
+    }
+
+    fn emit(&mut self, e: Event) {
+        (self.on)(Progress::Event(&e));
+    }
+
+    fn end(&mut self, status: Status, message: impl Into<String>) {
+        self.end_with(status, message.into(), Vec::new(), None);
+    }
+
+    fn end_with(&mut self, status: Status, message: String, diagnostics: Vec<Value>, detail: Option<String>) {
+        let e = Event {
+            step: self.step,
+            stage: None,
+            status,
+            ms: ms(self.started),
+            message: Some(message),
+            diagnostics,
+            detail,
+        };
+        self.emit(e);
+    }
+}
+
+fn diagnostics_json(project: &Project, diags: &[xif_model::Diagnostic]) -> Vec<Value> {
+    diags
+        .iter()
+        .map(|d| {
+            let (line, column) =
+                if d.file == xif_model::DEFINITION_FILE { d.line_col(&project.source).unwrap_or((0, 0)) } else { (0, 0) };
+            json!({
+                "severity": if d.is_error() { "error" } else { "warning" },
+                "code": d.code, "message": d.message, "file": d.file,
+                "line": line, "column": column, "help": d.help,
+            })
+        })
+        .collect()
+}
+
+/// Runs the 1-Click Publish (or, with `upload_only`, steps 1 to 5) of the extension in
+/// `opts.dir` to `client`'s server; `on` sees every event as it happens.
+pub async fn run(opts: &Options, client: &Client, on: &mut dyn FnMut(Progress<'_>)) -> Summary {
+    let begun = Instant::now();
+    let mut r = Run { on, step: Step::Verify, started: begun };
+    let mut summary = Summary {
+        extension: String::new(),
+        version: None,
+        digest: None,
+        url: String::new(),
+        ms: 0,
+        warnings: Vec::new(),
+        unchanged: false,
+        failed: None,
+        outcome: "failed",
+    };
+    let result = steps(opts, client, &mut r, &mut summary).await;
+    summary.ms = ms(begun);
+    match result {
+        Ok(()) => summary.outcome = if opts.upload_only { "uploaded" } else { "published" },
+        Err(Failed) => summary.failed = Some(r.step),
+    }
+    summary
+}
+
+/// A step failed (its event says why).
+struct Failed;
+
+async fn steps(opts: &Options, client: &Client, r: &mut Run<'_>, summary: &mut Summary) -> Result<(), Failed> {
+    // 1. Verify.
+    r.start(Step::Verify);
+    let project = match Project::open(&opts.dir) {
+        Ok(p) => p,
+        Err(e) => {
+            r.end(Status::Failed, e.to_string());
+            return Err(Failed);
+        }
+    };
+    summary.extension = project.name().to_string();
+    summary.url = client.service_center_url(project.name());
+    let report = xif_build::verify::verify(&project);
+    let diagnostics = diagnostics_json(&project, &report.diagnostics);
+    let detail = (!report.diagnostics.is_empty()).then(|| project.render(&report.diagnostics));
+    summary.warnings.extend(report.diagnostics.iter().filter(|d| !d.is_error()).map(|d| format!("{}: {}", d.code, d.message)));
+    if !report.ok_before_update_source() {
+        r.end_with(Status::Failed, report.count_line(), diagnostics, detail);
+        return Err(Failed);
+    }
+    let stubs = report.diagnostics.iter().filter(|d| d.is_error()).count();
+    let message = if stubs > 0 {
+        format!("{stubs} action(s) without an implementation: Update Source Code writes a stub for each")
+    } else {
+        report.count_line()
+    };
+    r.end_with(Status::Finished, message, diagnostics, detail);
+
+    // 2. Update Source Code.
+    r.start(Step::UpdateSource);
+    let update = match xif_build::update_source::update_source(&project) {
+        Ok(u) => u,
+        Err(e) => {
+            r.end(Status::Failed, e.to_string());
+            return Err(Failed);
+        }
+    };
+    let mut notes = Vec::new();
+    for f in &update.orphans {
+        notes.push(format!("{f} implements no action of the definition (left as it is)"));
+    }
+    for (action, file, sig) in &update.changed_signatures {
+        notes.push(format!("the signature of action {action} changed; {file} must now read: {sig} {{ … }}"));
+    }
+    summary.warnings.extend(notes.iter().cloned());
+    let message = if update.written.is_empty() && update.stubs.is_empty() {
+        "bindings up to date".to_string()
+    } else {
+        format!("{} file(s) written, {} stub(s) for new actions", update.written.len(), update.stubs.len())
+    };
+    let detail = (!notes.is_empty() || !update.stubs.is_empty()).then(|| {
+        update.stubs.iter().map(|s| format!("stubbed {s} (a new action: implement it)")).chain(notes).collect::<Vec<_>>().join("\n")
+    });
+    r.end_with(if update.written.is_empty() && update.stubs.is_empty() { Status::Unchanged } else { Status::Finished }, message, Vec::new(), detail);
+
+    // 3. Compile.
+    r.start(Step::Compile);
+    let copts = CompileOptions {
+        target_dir: opts.target_dir.clone(),
+        force: false,
+        stream_output: false,
+        rustc_wrapper: opts.rustc_wrapper.clone(),
+    };
+    let project_for_build = match Project::open(&opts.dir) {
+        Ok(p) => p,
+        Err(e) => {
+            r.end(Status::Failed, e.to_string());
+            return Err(Failed);
+        }
+    };
+    // The only task of the run: blocking here holds up nothing else.
+    let compiled = xif_build::compile::compile(&project_for_build, &copts);
+    match compiled {
+        Ok(c) if c.status == CompileStatus::Unchanged => r.end(Status::Skipped, "nothing that feeds it changed"),
+        Ok(c) => r.end(Status::Finished, format!("component of {} bytes ({})", c.size, c.toolchain)),
+        Err(e) => {
+            r.end(Status::Failed, e.to_string());
+            return Err(Failed);
+        }
+    }
+
+    // 4. Save.
+    r.start(Step::Save);
+    let saved = match xif_build::save::save(&project_for_build, &xif_build::save::SaveOptions { output: None }) {
+        Ok(s) => s,
+        Err(e) => {
+            r.end(Status::Failed, e.to_string());
+            return Err(Failed);
+        }
+    };
+    summary.digest = Some(saved.digest.clone());
+    r.end(Status::Finished, format!("{} ({} bytes, sha256:{})", saved.path.display(), saved.size, saved.digest));
+
+    // 5. Upload, unless this package is already the active version there.
+    r.start(Step::Upload);
+    let name = project.name().to_string();
+    let versions = match client.versions(&name).await {
+        Ok(v) => v,
+        Err(e) => {
+            r.end(Status::Failed, e.to_string());
+            return Err(Failed);
+        }
+    };
+    if let Some(active) = versions.iter().find(|v| v.active && v.digest == saved.digest) {
+        summary.version = Some(active.version);
+        summary.unchanged = true;
+        r.end(Status::Unchanged, format!("version {} on {} already has this digest", active.version, client.url));
+        if !opts.upload_only {
+            r.start(Step::Publish);
+            r.end(Status::Unchanged, format!("version {} is already active", active.version));
+        }
+        return Ok(());
+    }
+    let total = saved.size;
+    let sent = Arc::new(AtomicU64::new(0));
+    let upload = client.upload(&name, saved.bytes, sent.clone());
+    tokio::pin!(upload);
+    let mut tick = tokio::time::interval(Duration::from_millis(50));
+    let uploaded = loop {
+        tokio::select! {
+            done = &mut upload => break done,
+            _ = tick.tick() => (r.on)(Progress::Upload { sent: sent.load(Ordering::Relaxed).min(total), total }),
+        }
+    };
+    (r.on)(Progress::Upload { sent: sent.load(Ordering::Relaxed).min(total), total });
+    let uploaded = match uploaded {
+        Ok(u) => u,
+        Err(e) => {
+            r.end(Status::Failed, e.to_string());
+            return Err(Failed);
+        }
+    };
+    summary.version = Some(uploaded.version);
+    let how = if uploaded.created { "a new version" } else { "uploaded before" };
+    r.end(Status::Finished, format!("version {} ({how}; {total} bytes)", uploaded.version));
+    if opts.upload_only {
+        return Ok(());
+    }
+
+    // 6. Publish, with the server's stages as they stream.
+    r.start(Step::Publish);
+    let published = {
+        let on = &mut *r.on;
+        let mut forward = |s: &crate::client::StageEvent| {
+            let e = Event {
+                step: Step::Publish,
+                stage: Some(s.step.clone()),
+                status: Status::parse(&s.status).unwrap_or(Status::Finished),
+                ms: s.ms,
+                message: s.message.clone(),
+                diagnostics: Vec::new(),
+                detail: None,
+            };
+            on(Progress::Event(&e));
+        };
+        client.publish(&name, uploaded.version, false, &mut forward).await
+    };
+    match published {
+        Ok(s) => match s.error_message() {
+            None => {
+                let new: Vec<String> = s
+                    .warnings
+                    .iter()
+                    .filter(|w| !summary.warnings.iter().any(|x| w.contains(x.as_str())))
+                    .cloned()
+                    .collect();
+                summary.warnings.extend(new);
+                r.end(Status::Finished, format!("version {} is active on {}", s.version, client.url));
+                Ok(())
+            }
+            Some(message) => {
+                r.end(Status::Failed, message);
+                Err(Failed)
+            }
+        },
+        Err(e) => {
+            r.end(Status::Failed, e.to_string());
+            Err(Failed)
+        }
+    }
+}

@@ -1,0 +1,408 @@
+//! The commands that talk to a Platform Server: login/logout/servers, upload/publish (the
+//! 1-Click Publish window), call, versions, rollback, tokens. The work is in `xif-client`.
+use std::io::{BufRead as _, IsTerminal as _, Write as _};
+use std::process::ExitCode;
+
+use anyhow::{Context as _, bail};
+use serde_json::json;
+use xif_client::config::{self, Config};
+use xif_client::pipeline;
+use xif_client::{Client, ClientError};
+
+use crate::ui::Ui;
+use crate::window::{Mode, Window, duration};
+
+/// Whether questions can be asked: stdin and stderr are both a terminal.
+pub fn interactive() -> bool {
+    std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting Tokio")
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// Asks on stderr, reads one line of stdin (trimmed); an error on end of input.
+fn ask(question: &str) -> anyhow::Result<String> {
+    eprint!("{question}");
+    std::io::stderr().flush().ok();
+    let mut line = String::new();
+    let n = std::io::stdin().lock().read_line(&mut line).context("reading the answer")?;
+    if n == 0 {
+        bail!("no answer (end of input)");
+    }
+    Ok(line.trim().to_string())
+}
+
+/// Turns the terminal's echo off until dropped.
+struct NoEcho(bool);
+
+impl NoEcho {
+    fn new() -> NoEcho {
+        let stty = |arg: &str| {
+            std::fs::File::open("/dev/tty")
+                .ok()
+                .and_then(|tty| std::process::Command::new("stty").arg(arg).stdin(tty).status().ok())
+                .is_some_and(|s| s.success())
+        };
+        NoEcho(stty("-echo"))
+    }
+}
+
+impl Drop for NoEcho {
+    fn drop(&mut self) {
+        if self.0
+            && let Ok(tty) = std::fs::File::open("/dev/tty")
+        {
+            let _ = std::process::Command::new("stty").arg("echo").stdin(tty).status();
+        }
+    }
+}
+
+fn ask_password(question: &str) -> anyhow::Result<String> {
+    let answer = {
+        let _quiet = NoEcho::new();
+        ask(question)
+    };
+    eprintln!();
+    answer
+}
+
+/// Logs in to `url` as `user` with `password`, saves the token, answers the client.
+async fn login_and_save(url: &str, user: &str, password: &str, ui: &Ui) -> anyhow::Result<Client> {
+    let client = Client::new(url, None);
+    let token = client.login(user, password).await?;
+    let mut cfg = Config::load()?;
+    let name = cfg.set_login(&client.url, user, &token);
+    cfg.save()?;
+    ui.status("Logged in", &format!("to {} as {user} (server {name}, saved in {})", client.url, cfg.path.display()));
+    Ok(Client::new(&client.url, Some(&token)))
+}
+
+/// The client for `--server` / `XIF_SERVER` / the current server. When none is connected it
+/// asks, at a terminal, which server and then user and password; without one it fails at once.
+async fn connect(server: Option<&str>, ui: &Ui) -> anyhow::Result<Client> {
+    let cfg = Config::load()?;
+    let why = match cfg.connection(server, &env) {
+        Ok(c) => return Ok(Client::new(&c.url, Some(&c.token))),
+        Err(why) => why,
+    };
+    if !interactive() {
+        bail!("{why}");
+    }
+    ui.warn(&format!("{why}"));
+    let known: Vec<&config::Server> = cfg.servers.iter().collect();
+    let url = if known.is_empty() {
+        match server.filter(|s| s.contains(':') || s.contains('.')) {
+            Some(s) => config::normalize_url(s),
+            None => config::normalize_url(&ask("Server address (for example http://127.0.0.1:8080): ")?),
+        }
+    } else {
+        eprintln!("Which server?");
+        for (i, s) in known.iter().enumerate() {
+            let who = s.user.as_deref().map(|u| format!(" (user {u})")).unwrap_or_default();
+            eprintln!("  {}) {} {}{who}", i + 1, s.name, s.url);
+        }
+        eprintln!("  {}) another address…", known.len() + 1);
+        let answer = ask(&format!("Server [1-{}]: ", known.len() + 1))?;
+        match answer.parse::<usize>() {
+            Ok(n) if (1..=known.len()).contains(&n) => known[n - 1].url.clone(),
+            Ok(n) if n == known.len() + 1 => config::normalize_url(&ask("Server address: ")?),
+            _ if !answer.is_empty() => config::normalize_url(&answer),
+            _ => bail!("no server chosen"),
+        }
+    };
+    let default_user = cfg.find(&url).and_then(|s| s.user.clone());
+    let user = match &default_user {
+        Some(u) => {
+            let a = ask(&format!("User [{u}]: "))?;
+            if a.is_empty() { u.clone() } else { a }
+        }
+        None => ask("User: ")?,
+    };
+    let password = ask_password(&format!("Password for {user} on {url}: "))?;
+    login_and_save(&url, &user, &password, ui).await
+}
+
+/// `xif login URL [--user NAME] [--password-stdin]`.
+pub fn login(url: &str, user: Option<String>, password_stdin: bool, ui: &Ui) -> anyhow::Result<ExitCode> {
+    let url = config::normalize_url(url);
+    let user = match user {
+        Some(u) => u,
+        None if interactive() => ask("User: ")?,
+        None => bail!("no user name: pass --user NAME (no terminal to ask on)"),
+    };
+    let password = if password_stdin {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line).context("reading the password from stdin")?;
+        line.trim_end_matches(['\r', '\n']).to_string()
+    } else if interactive() {
+        ask_password(&format!("Password for {user} on {url}: "))?
+    } else {
+        bail!("no terminal to ask for the password on: pass --password-stdin and write it to stdin");
+    };
+    runtime()?.block_on(login_and_save(&url, &user, &password, ui))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `xif logout [SERVER]`: ends the session on the server and forgets the token.
+pub fn logout(server: Option<&str>, ui: &Ui) -> anyhow::Result<ExitCode> {
+    let mut cfg = Config::load()?;
+    let name = match server {
+        Some(s) => cfg.find(s).map(|s| s.name.clone()).ok_or_else(|| config::ConfigError::Unknown(s.to_string()))?,
+        None => cfg.current.clone().context("not connected to any server (nothing to log out of)")?,
+    };
+    let Some(entry) = cfg.servers.iter_mut().find(|s| s.name == name) else { bail!("no server named {name}") };
+    if let Some(token) = entry.token.take() {
+        // The server forgets the session too; an unreachable server does not stop the logout.
+        if let Err(e) = runtime()?.block_on(Client::new(&entry.url, Some(&token)).logout()) {
+            ui.warn(&format!("the server did not end the session: {e}"));
+        }
+    }
+    let url = entry.url.clone();
+    cfg.save()?;
+    ui.status("Logged out", &format!("of {url} (the token is forgotten)"));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `xif servers [list|add|use|remove]`.
+pub fn servers(action: crate::ServersCmd, ui: &Ui) -> anyhow::Result<ExitCode> {
+    let mut cfg = Config::load()?;
+    match action {
+        crate::ServersCmd::List { json: true } => {
+            let list: Vec<serde_json::Value> = cfg
+                .servers
+                .iter()
+                .map(|s| json!({"name": s.name, "url": s.url, "user": s.user, "logged_in": s.token.is_some(), "current": cfg.current.as_deref() == Some(s.name.as_str())}))
+                .collect();
+            println!("{}", json!({ "servers": list, "config": cfg.path }));
+        }
+        crate::ServersCmd::List { json: false } => {
+            if cfg.servers.is_empty() {
+                ui.status("Servers", "none yet: `xif login URL` connects to one");
+            }
+            for s in &cfg.servers {
+                let current = if cfg.current.as_deref() == Some(s.name.as_str()) { "*" } else { " " };
+                let who = match (&s.user, &s.token) {
+                    (Some(u), Some(_)) => format!("logged in as {u}"),
+                    _ => "not logged in".to_string(),
+                };
+                println!("{current} {:<24} {:<32} {who}", s.name, s.url);
+            }
+        }
+        crate::ServersCmd::Add { url, name } => {
+            let name = cfg.upsert(&url, name.as_deref());
+            cfg.save()?;
+            ui.status("Added", &format!("server {name} ({}); `xif login` to log in", config::normalize_url(&url)));
+        }
+        crate::ServersCmd::Use { server } => {
+            let name = cfg.use_server(&server)?;
+            cfg.save()?;
+            ui.status("Using", &format!("server {name}"));
+        }
+        crate::ServersCmd::Remove { server } => {
+            let s = cfg.remove(&server)?;
+            cfg.save()?;
+            ui.status("Removed", &format!("server {} ({}) and its token", s.name, s.url));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `xif publish` / `xif upload`: the 1-Click Publish window.
+pub fn publish(args: crate::PublishArgs, upload_only: bool, ui: &Ui) -> anyhow::Result<ExitCode> {
+    let rt = runtime()?;
+    let client = rt.block_on(connect(args.server.as_deref(), ui))?;
+    let mode = if args.ext.json {
+        Mode::Json
+    } else if std::io::stderr().is_terminal() {
+        Mode::Live { color: ui.color() }
+    } else {
+        Mode::Plain
+    };
+    let steps = if upload_only { 5 } else { 6 };
+    let verb = if upload_only { "Upload" } else { "1-Click Publish" };
+    let folder = std::path::absolute(&args.ext.path).unwrap_or(args.ext.path.clone());
+    let title = format!(
+        "{verb} of {} to {}",
+        folder.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
+        client.url
+    );
+    let window = Window::open(mode, title, steps);
+    let opts = pipeline::Options {
+        dir: args.ext.path.clone(),
+        target_dir: args.target_dir,
+        rustc_wrapper: std::env::current_exe().ok(),
+        upload_only,
+    };
+    let summary = rt.block_on(pipeline::run(&opts, &client, &mut |p| window.progress(p)));
+    window.close(&summary, ui, steps);
+    if upload_only && summary.failed.is_none() && !args.ext.json {
+        println!("{}", summary.version.unwrap_or_default());
+    }
+    Ok(if summary.failed.is_some() { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+fn fail(e: &ClientError, ui: &Ui, json_out: bool) -> ExitCode {
+    if json_out {
+        println!("{}", json!({"ok": false, "status": e.status(), "message": e.to_string()}));
+    }
+    ui.error(&e.to_string());
+    ui.error("1 error, 0 warnings");
+    ExitCode::from(1)
+}
+
+/// `xif call EXTENSION ACTION [JSON]`: prints the outputs.
+pub fn call(args: crate::CallArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
+    let text = match args.input.as_deref() {
+        None => "{}".to_string(),
+        Some("-") => std::io::read_to_string(std::io::stdin()).context("reading the input from stdin")?,
+        Some(arg) => match arg.strip_prefix('@') {
+            Some(file) => std::fs::read_to_string(file).with_context(|| format!("reading the input from {file}"))?,
+            None => arg.to_string(),
+        },
+    };
+    let input: serde_json::Value = match serde_json::from_str(&text) {
+        Ok(v) => v,
+        Err(e) => {
+            ui.error(&format!("the input is not valid JSON: {e}\n  help: pass the inputs as an object, for example '{{\"Who\": \"Ada\"}}'"));
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let rt = runtime()?;
+    let client = rt.block_on(connect(args.server.server.as_deref(), ui))?;
+    let started = std::time::Instant::now();
+    match rt.block_on(client.call(&args.extension, &args.action, &input)) {
+        Ok(out) => {
+            if args.json {
+                println!("{}", json!({"ok": true, "outputs": out}));
+            } else {
+                println!("{}", serde_json::to_string_pretty(&out)?);
+            }
+            let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(0);
+            ui.status("Finished", &format!("{}.{} on {} in {}", args.extension, args.action, client.url, duration(ms)));
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => Ok(fail(&e, ui, args.json)),
+    }
+}
+
+/// `xif versions EXTENSION`.
+pub fn versions(extension: &str, server: Option<&str>, json_out: bool, ui: &Ui) -> anyhow::Result<ExitCode> {
+    let rt = runtime()?;
+    let client = rt.block_on(connect(server, ui))?;
+    let list = match rt.block_on(client.versions(extension)) {
+        Ok(v) => v,
+        Err(e) => return Ok(fail(&e, ui, json_out)),
+    };
+    if json_out {
+        println!("{}", json!({ "extension": extension, "versions": list }));
+        return Ok(ExitCode::SUCCESS);
+    }
+    if list.is_empty() {
+        ui.error(&format!("{} has no extension named {extension}", client.url));
+        return Ok(ExitCode::from(1));
+    }
+    println!("{:>7}  {:<6}  {:<12}  {:>9}  {:<12}  uploaded at", "version", "active", "digest", "size", "uploaded by");
+    for v in &list {
+        println!(
+            "{:>7}  {:<6}  {:<12}  {:>9}  {:<12}  {}",
+            v.version,
+            if v.active { "*" } else { "" },
+            v.digest.get(..12).unwrap_or(&v.digest),
+            v.size,
+            v.uploaded_by,
+            v.uploaded_at
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `xif rollback EXTENSION VERSION`: re-activates a stored version, with the server's stages.
+pub fn rollback(extension: &str, version: i64, server: Option<&str>, json_out: bool, ui: &Ui) -> anyhow::Result<ExitCode> {
+    let rt = runtime()?;
+    let client = rt.block_on(connect(server, ui))?;
+    let mut print = |s: &xif_client::client::StageEvent| {
+        if json_out {
+            println!("{}", serde_json::to_string(s).unwrap_or_default());
+        } else if s.status != "started" {
+            eprintln!("    {:<10} {:<12} {:>9}  {}", s.status, s.step, duration(s.ms), s.message.as_deref().unwrap_or(""));
+        }
+    };
+    match rt.block_on(client.publish(extension, version, true, &mut print)) {
+        Ok(summary) => {
+            if json_out {
+                println!("{}", json!({ "summary": summary }));
+            }
+            match summary.error_message() {
+                None => {
+                    ui.status("Rolled back", &format!("{extension} to version {version} ({} ms)", summary.ms));
+                    Ok(ExitCode::SUCCESS)
+                }
+                Some(m) => {
+                    ui.error(&format!("rollback of {extension} to version {version} failed: {m}"));
+                    ui.error("1 error, 0 warnings");
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+        Err(e) => Ok(fail(&e, ui, json_out)),
+    }
+}
+
+/// `xif token create|list|revoke`.
+pub fn token(action: crate::TokenCmd, ui: &Ui) -> anyhow::Result<ExitCode> {
+    let rt = runtime()?;
+    let (server, json_out) = match &action {
+        crate::TokenCmd::Create { server, json, .. }
+        | crate::TokenCmd::List { server, json }
+        | crate::TokenCmd::Revoke { server, json, .. } => (server.server.clone(), *json),
+    };
+    let client = rt.block_on(connect(server.as_deref(), ui))?;
+    let result = match action {
+        crate::TokenCmd::Create { name, days, .. } => rt.block_on(client.create_token(&name, days)).map(|t| {
+            if json_out {
+                println!("{t}");
+            } else {
+                println!("{}", t["token"].as_str().unwrap_or_default());
+                ui.status(
+                    "Created",
+                    &format!(
+                        "token {} (id {}), expires {}: shown only now; use it as XIF_TOKEN with XIF_SERVER={}",
+                        name,
+                        t["id"],
+                        t["expires_at"].as_str().unwrap_or("?"),
+                        client.url
+                    ),
+                );
+            }
+        }),
+        crate::TokenCmd::List { .. } => rt.block_on(client.list_tokens()).map(|list| {
+            if json_out {
+                println!("{}", json!({ "tokens": list }));
+            } else {
+                println!("{:>5}  {:<24}  {:<12}  {:<26}  revoked", "id", "name", "user", "expires");
+                for t in list {
+                    println!(
+                        "{:>5}  {:<24}  {:<12}  {:<26}  {}",
+                        t["id"],
+                        t["name"].as_str().unwrap_or(""),
+                        t["user"].as_str().unwrap_or(""),
+                        t["expires_at"].as_str().unwrap_or(""),
+                        t["revoked_at"].as_str().unwrap_or("")
+                    );
+                }
+            }
+        }),
+        crate::TokenCmd::Revoke { id, .. } => {
+            rt.block_on(client.revoke_token(id)).map(|()| ui.status("Revoked", &format!("token {id}")))
+        }
+    };
+    match result {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e) => Ok(fail(&e, ui, json_out)),
+    }
+}
