@@ -210,7 +210,9 @@ impl Client {
     /// Logs in; answers the session token.
     pub async fn login(&self, user: &str, password: &str) -> Result<String, ClientError> {
         let v: Value = self
-            .json(self.http.post(format!("{}/api/v1/login", self.url)).json(&json!({"user": user, "password": password})))
+            .json(
+                self.http.post(format!("{}/api/v1/login", self.url)).json(&json!({"user": user, "password": password})),
+            )
             .await?;
         v["token"].as_str().map(str::to_string).ok_or_else(|| ClientError::BadResponse {
             url: self.url.clone(),
@@ -296,13 +298,17 @@ impl Client {
                 on_stage(&stage);
             }
         }
-        Err(ClientError::BadResponse { url: self.url.clone(), why: format!("the {verb} stream ended without a summary") })
+        Err(ClientError::BadResponse {
+            url: self.url.clone(),
+            why: format!("the {verb} stream ended without a summary"),
+        })
     }
 
     /// Calls an action; answers its outputs.
     pub async fn call(&self, extension: &str, action: &str, input: &Value) -> Result<Value, ClientError> {
         self.json(
-            self.request(reqwest::Method::POST, &format!("/api/v1/extensions/{extension}/actions/{action}")).json(input),
+            self.request(reqwest::Method::POST, &format!("/api/v1/extensions/{extension}/actions/{action}"))
+                .json(input),
         )
         .await
     }

@@ -225,7 +225,11 @@ impl Config {
 
     /// The connection a command uses: `--server`, then `XIF_SERVER`/`XIF_TOKEN`, then the current
     /// server. `env` reads a variable (the process environment in the binary).
-    pub fn connection(&self, server: Option<&str>, env: &dyn Fn(&str) -> Option<String>) -> Result<Connection, NotConnected> {
+    pub fn connection(
+        &self,
+        server: Option<&str>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Connection, NotConnected> {
         let env_token = env(TOKEN_VAR).filter(|t| !t.is_empty());
         let from_entry = |s: &Server| match (&s.token, &env_token) {
             (_, Some(t)) => Ok(Connection { url: s.url.clone(), token: t.clone(), user: None }),

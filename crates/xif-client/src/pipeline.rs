@@ -41,7 +41,8 @@ pub enum Step {
 
 impl Step {
     /// Every step, in order.
-    pub const ALL: [Step; 6] = [Step::Verify, Step::UpdateSource, Step::Compile, Step::Save, Step::Upload, Step::Publish];
+    pub const ALL: [Step; 6] =
+        [Step::Verify, Step::UpdateSource, Step::Compile, Step::Save, Step::Upload, Step::Publish];
 
     /// The name people read: `Update Source Code`.
     pub fn title(self) -> &'static str {
@@ -214,8 +215,11 @@ fn diagnostics_json(project: &Project, diags: &[xif_model::Diagnostic]) -> Vec<V
     diags
         .iter()
         .map(|d| {
-            let (line, column) =
-                if d.file == xif_model::DEFINITION_FILE { d.line_col(&project.source).unwrap_or((0, 0)) } else { (0, 0) };
+            let (line, column) = if d.file == xif_model::DEFINITION_FILE {
+                d.line_col(&project.source).unwrap_or((0, 0))
+            } else {
+                (0, 0)
+            };
             json!({
                 "severity": if d.is_error() { "error" } else { "warning" },
                 "code": d.code, "message": d.message, "file": d.file,
@@ -268,7 +272,9 @@ async fn steps(opts: &Options, client: &Client, r: &mut Run<'_>, summary: &mut S
     let report = xif_build::verify::verify(&project);
     let diagnostics = diagnostics_json(&project, &report.diagnostics);
     let detail = (!report.diagnostics.is_empty()).then(|| project.render(&report.diagnostics));
-    summary.warnings.extend(report.diagnostics.iter().filter(|d| !d.is_error()).map(|d| format!("{}: {}", d.code, d.message)));
+    summary
+        .warnings
+        .extend(report.diagnostics.iter().filter(|d| !d.is_error()).map(|d| format!("{}: {}", d.code, d.message)));
     if !report.ok_before_update_source() {
         r.end_with(Status::Failed, report.count_line(), diagnostics, detail);
         return Err(Failed);
@@ -304,9 +310,20 @@ async fn steps(opts: &Options, client: &Client, r: &mut Run<'_>, summary: &mut S
         format!("{} file(s) written, {} stub(s) for new actions", update.written.len(), update.stubs.len())
     };
     let detail = (!notes.is_empty() || !update.stubs.is_empty()).then(|| {
-        update.stubs.iter().map(|s| format!("stubbed {s} (a new action: implement it)")).chain(notes).collect::<Vec<_>>().join("\n")
+        update
+            .stubs
+            .iter()
+            .map(|s| format!("stubbed {s} (a new action: implement it)"))
+            .chain(notes)
+            .collect::<Vec<_>>()
+            .join("\n")
     });
-    r.end_with(if update.written.is_empty() && update.stubs.is_empty() { Status::Unchanged } else { Status::Finished }, message, Vec::new(), detail);
+    r.end_with(
+        if update.written.is_empty() && update.stubs.is_empty() { Status::Unchanged } else { Status::Finished },
+        message,
+        Vec::new(),
+        detail,
+    );
 
     // 3. Compile.
     r.start(Step::Compile);
@@ -327,7 +344,7 @@ async fn steps(opts: &Options, client: &Client, r: &mut Run<'_>, summary: &mut S
     let compiled = xif_build::compile::compile(&project_for_build, &copts);
     match compiled {
         Ok(c) if c.status == CompileStatus::Unchanged => r.end(Status::Skipped, "nothing that feeds it changed"),
-        Ok(c) => r.end(Status::Finished, format!("component of {} bytes ({})", c.size, c.toolchain)),
+        Ok(c) => r.end(Status::Finished, format!("component of {} bytes", c.size)),
         Err(e) => {
             r.end(Status::Failed, e.to_string());
             return Err(Failed);
@@ -344,7 +361,8 @@ async fn steps(opts: &Options, client: &Client, r: &mut Run<'_>, summary: &mut S
         }
     };
     summary.digest = Some(saved.digest.clone());
-    r.end(Status::Finished, format!("{} ({} bytes, sha256:{})", saved.path.display(), saved.size, saved.digest));
+    let file = saved.path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+    r.end(Status::Finished, format!("{file} ({} bytes, sha256:{})", saved.size, saved.digest));
 
     // 5. Upload, unless this package is already the active version there.
     r.start(Step::Upload);

@@ -30,9 +30,11 @@ pub fn run(command: Command, ui: &Ui) -> anyhow::Result<ExitCode> {
         Command::Publish(args) => remote::publish(args, false, quiet),
         Command::Upload(args) => remote::publish(args, true, quiet),
         Command::Call(args) => remote::call(args, ui),
-        Command::Versions { extension, server, json } => remote::versions(&extension, server.server.as_deref(), json, ui),
-        Command::Rollback { extension, version, server, json } => {
-            remote::rollback(&extension, version, server.server.as_deref(), json, ui)
+        Command::Versions { extension, server, json } => {
+            remote::versions(&extension, server.server.as_deref(), json, ui)
+        }
+        Command::Rollback { extension, number, server, json } => {
+            remote::rollback(&extension, number, server.server.as_deref(), json, ui)
         }
         Command::Token { action } => remote::token(action, ui),
         Command::Run { action, input, settings, time_limit, memory_limit, ext, target_dir } => {

@@ -137,7 +137,8 @@ enum Command {
         /// The extension.
         extension: String,
         /// The version to make active.
-        version: i64,
+        #[arg(value_name = "VERSION")]
+        number: i64,
         #[command(flatten)]
         server: ServerArg,
         /// Print machine-readable JSON on stdout.

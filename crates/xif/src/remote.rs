@@ -322,14 +322,26 @@ pub fn versions(extension: &str, server: Option<&str>, json_out: bool, ui: &Ui) 
 }
 
 /// `xif rollback EXTENSION VERSION`: re-activates a stored version, with the server's stages.
-pub fn rollback(extension: &str, version: i64, server: Option<&str>, json_out: bool, ui: &Ui) -> anyhow::Result<ExitCode> {
+pub fn rollback(
+    extension: &str,
+    version: i64,
+    server: Option<&str>,
+    json_out: bool,
+    ui: &Ui,
+) -> anyhow::Result<ExitCode> {
     let rt = runtime()?;
     let client = rt.block_on(connect(server, ui))?;
     let mut print = |s: &xif_client::client::StageEvent| {
         if json_out {
             println!("{}", serde_json::to_string(s).unwrap_or_default());
         } else if s.status != "started" {
-            eprintln!("    {:<10} {:<12} {:>9}  {}", s.status, s.step, duration(s.ms), s.message.as_deref().unwrap_or(""));
+            eprintln!(
+                "    {:<10} {:<12} {:>9}  {}",
+                s.status,
+                s.step,
+                duration(s.ms),
+                s.message.as_deref().unwrap_or("")
+            );
         }
     };
     match rt.block_on(client.publish(extension, version, true, &mut print)) {

@@ -179,7 +179,7 @@ impl Window {
                 for w in &summary.warnings {
                     ui.warn(w);
                 }
-                ui.status("Service Center", &summary.url);
+                ui.status("Open", &format!("{} (the Service Center)", summary.url));
                 ui.status("Finished", &format!("0 errors, {}", plural(summary.warnings.len(), "warning")));
             }
         }
@@ -237,7 +237,8 @@ fn line(step: Step, stage: Option<&str>, s: &State, color: bool, width: usize) -
     if !color {
         return plain;
     }
-    let (head, tail): (String, String) = (plain.chars().take(mark_len).collect(), plain.chars().skip(mark_len).collect());
+    let (head, tail): (String, String) =
+        (plain.chars().take(mark_len).collect(), plain.chars().skip(mark_len).collect());
     let head = paint(&head, code, true);
     match row.status {
         None => paint(&format!("{head}{tail}"), "2", true),

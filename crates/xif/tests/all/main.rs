@@ -1,7 +1,10 @@
 //! Integration tests: the real `xif` binary on real extension folders.
 mod support;
 
+mod login;
 mod package;
+mod publish;
+mod remote;
 mod run;
 mod serve;
 mod studio;

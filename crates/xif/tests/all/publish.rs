@@ -1,0 +1,195 @@
+//! `xif publish` / `xif upload` / `xif call` / `xif versions` / `xif rollback` against a real
+//! `xif serve`: the six steps in order, each failure stopping at its step, the unchanged fast
+//! path, a missing permission named.
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::remote::*;
+use crate::support::{new_extension, run_code, run_ok, stderr};
+
+const STEPS: [&str; 6] = ["verify", "update_source", "compile", "save", "upload", "publish"];
+
+fn publish_json(server: &Server, dir: &std::path::Path, code: i32) -> (Vec<serde_json::Value>, String) {
+    let out = run_code(server.xif().args(["publish", "--json", "--path"]).arg(dir), code);
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+    assert!(!text.contains('\x1b'), "no ANSI codes with --json: {text:?}");
+    (json_lines(&out), stderr(&out))
+}
+
+fn versions(server: &Server, ext: &str) -> Vec<serde_json::Value> {
+    let out = run_ok(server.xif().args(["versions", ext, "--json"]));
+    crate::support::json(&out)["versions"].as_array().cloned().unwrap_or_default()
+}
+
+#[test]
+fn publish_runs_the_six_steps_then_the_unchanged_fast_path_makes_no_version() {
+    let server = Server::start();
+    let login = server.login("admin", ADMIN_PASSWORD);
+    assert!(login.status.success(), "{}", stderr(&login));
+    let (_tmp, dir) = new_extension("PubOk");
+
+    let (lines, _) = publish_json(&server, &dir, 0);
+    let steps = step_events(&lines);
+    let mut expected = Vec::new();
+    for (i, s) in STEPS.iter().enumerate() {
+        expected.push((s.to_string(), "started".to_string()));
+        let end = if i == 1 { "unchanged" } else { "finished" };
+        expected.push((s.to_string(), end.to_string()));
+    }
+    assert_eq!(steps, expected, "{lines:#?}");
+    for v in lines.iter().filter(|v| v.get("step").is_some() && v["status"] != "started") {
+        assert!(v["ms"].is_u64(), "every outcome has its duration: {v}");
+    }
+    // The server's stages stream inside Publish.
+    let stages: Vec<&str> = lines
+        .iter()
+        .filter(|v| v["stage"].is_string() && v["status"] != "started")
+        .map(|v| v["stage"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(stages, ["validate", "permissions", "compile", "contract", "entities", "activate"]);
+    let s = summary(&lines);
+    assert_eq!(
+        (s["extension"].as_str(), s["version"].as_i64(), s["outcome"].as_str()),
+        (Some("PubOk"), Some(1), Some("published"))
+    );
+    assert_eq!(s["digest"].as_str().map(str::len), Some(64), "{s}");
+    assert_eq!(s["url"], json!(format!("{}/extensions/PubOk", server.url)));
+
+    // The action answers on the server.
+    let out = run_ok(server.xif().args(["call", "PubOk", "Greet", r#"{"Who": {"Name": "Ada"}}"#]));
+    let outputs: serde_json::Value = serde_json::from_slice(&out.stdout).expect("the outputs as JSON");
+    assert_eq!(outputs["Message"], "Hello, dear Ada!", "{outputs}");
+
+    // Nothing changed: Upload and Publish say so, no new version.
+    let started = Instant::now();
+    let (lines, _) = publish_json(&server, &dir, 0);
+    let took = started.elapsed();
+    let steps = step_events(&lines);
+    assert!(steps.contains(&("upload".into(), "unchanged".into())), "{steps:?}");
+    assert!(steps.contains(&("publish".into(), "unchanged".into())), "{steps:?}");
+    assert!(steps.contains(&("compile".into(), "skipped".into())), "{steps:?}");
+    assert_eq!(summary(&lines)["unchanged"], true);
+    let list = versions(&server, "PubOk");
+    assert_eq!(list.len(), 1, "no new version: {list:?}");
+    assert!(took < Duration::from_secs(5), "the unchanged publish took {took:?}");
+
+    // A one-line change makes version 2, active.
+    let greet = dir.join("src/actions/greet.rs");
+    let src = std::fs::read_to_string(&greet).unwrap().replace("dear {name}!\")", "dearest {name}!\")");
+    std::fs::write(&greet, src).unwrap();
+    let (lines, _) = publish_json(&server, &dir, 0);
+    assert_eq!(summary(&lines)["version"], 2);
+    let out = run_ok(server.xif().args(["call", "PubOk", "Greet", r#"{"Who": {"Name": "Ada"}}"#, "--json"]));
+    assert_eq!(crate::support::json(&out)["outputs"]["Message"], "Hello, dearest Ada!");
+    let list = versions(&server, "PubOk");
+    assert_eq!(
+        list.iter().map(|v| (v["version"].as_i64(), v["active"].as_bool())).collect::<Vec<_>>(),
+        [(Some(1), Some(false)), (Some(2), Some(true))]
+    );
+
+    // Rollback re-activates version 1 without a new number.
+    run_ok(server.xif().args(["rollback", "PubOk", "1"]));
+    let list = versions(&server, "PubOk");
+    assert_eq!(list.len(), 2);
+    assert_eq!(list[0]["active"], true);
+}
+
+#[test]
+fn publish_stops_at_verify_with_file_line_col_and_uploads_nothing() {
+    let server = Server::start();
+    assert!(server.login("admin", ADMIN_PASSWORD).status.success());
+    let (_tmp, dir) = new_extension("PubBadDef");
+    let def = dir.join("extension.toml");
+    let text = std::fs::read_to_string(&def).unwrap().replace("Length = \"Integer\"", "Length = \"Intger\"");
+    std::fs::write(&def, text).unwrap();
+
+    let (lines, err) = publish_json(&server, &dir, 1);
+    assert_eq!(step_events(&lines), [("verify".into(), "started".into()), ("verify".into(), "failed".into())]);
+    let failed = &lines[1];
+    let d = &failed["diagnostics"][0];
+    assert_eq!((d["severity"].as_str(), d["file"].as_str()), (Some("error"), Some("extension.toml")), "{failed}");
+    assert!(d["line"].as_u64().unwrap_or(0) > 0 && d["column"].as_u64().unwrap_or(0) > 0, "{d}");
+    assert!(d["message"].as_str().unwrap_or("").contains("Intger"), "{d}");
+    assert_eq!(summary(&lines)["failed"], "verify");
+    assert!(err.contains("Verify failed") && err.contains("extension.toml:"), "{err}");
+    assert!(server.extensions().is_empty(), "nothing uploaded");
+
+    // Without --json the same, in words, with the line and column.
+    let out = run_code(server.xif().args(["publish", "--path"]).arg(&dir), 1);
+    let text = stderr(&out);
+    assert!(text.contains("Intger") && text.contains("1 error"), "{text}");
+    assert!(!text.contains("Upload ") || !text.contains("✔ Upload"), "{text}");
+}
+
+#[test]
+fn publish_stops_at_compile_with_the_compiler_output() {
+    let server = Server::start();
+    assert!(server.login("admin", ADMIN_PASSWORD).status.success());
+    let (_tmp, dir) = new_extension("PubBadCode");
+    let greet = dir.join("src/actions/greet.rs");
+    let src = std::fs::read_to_string(&greet).unwrap() + "\nfn broken() -> u32 { \"not a number\" }\n";
+    std::fs::write(&greet, src).unwrap();
+
+    let (lines, err) = publish_json(&server, &dir, 1);
+    let steps = step_events(&lines);
+    assert_eq!(steps.last(), Some(&("compile".into(), "failed".into())), "{steps:?}");
+    assert!(!steps.iter().any(|(s, _)| s == "save" || s == "upload"), "{steps:?}");
+    let message = lines.iter().find(|v| v["status"] == "failed").and_then(|v| v["message"].as_str()).unwrap_or("");
+    assert!(message.contains("mismatched types") && message.contains("greet.rs"), "the compiler's output: {message}");
+    assert!(err.contains("Compile failed"), "{err}");
+    assert!(server.extensions().is_empty(), "nothing uploaded");
+}
+
+#[test]
+fn a_missing_permission_is_named_and_nothing_changes() {
+    let server = Server::start();
+    let admin = server.admin_token();
+    let body = r#"{"name": "dev", "password": "dev-password", "permissions": []}"#;
+    let (status, v) = server.api("POST", "/api/v1/users", Some(&admin), body);
+    assert_eq!(status, 201, "{v}");
+    assert!(server.login("dev", "dev-password").status.success());
+    let (_tmp, dir) = new_extension("PubPerm");
+
+    // The server refuses the package at Upload (DESIGN.md: upload needs what publish needs).
+    let (lines, err) = publish_json(&server, &dir, 1);
+    let steps = step_events(&lines);
+    assert_eq!(steps.last(), Some(&("upload".into(), "failed".into())), "{steps:?}");
+    let message = lines.iter().find(|v| v["status"] == "failed").and_then(|v| v["message"].as_str()).unwrap_or("");
+    assert!(message.contains(r#"missing permission "Allow Extensions""#), "{message}");
+    assert!(err.contains(r#"missing permission "Allow Extensions""#), "{err}");
+    assert!(server.extensions().is_empty(), "nothing uploaded");
+
+    // An administrator uploads (steps 1-5 answer the version) and publishes it.
+    let tok = format!("{admin}");
+    let out =
+        run_ok(server.xif().args(["upload", "--path"]).arg(&dir).env("XIF_SERVER", &server.url).env("XIF_TOKEN", &tok));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1", "{}", stderr(&out));
+    let list = versions(&server, "PubPerm");
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["active"], false, "upload alone does not publish");
+    let out = run_ok(
+        server.xif().args(["publish", "--path"]).arg(&dir).env("XIF_SERVER", &server.url).env("XIF_TOKEN", &tok),
+    );
+    assert!(stderr(&out).contains("version 1"), "{}", stderr(&out));
+
+    // dev's publish (rollback) of it is refused at the server's permissions stage, named.
+    let out = run_code(server.xif().args(["rollback", "PubPerm", "1"]), 1);
+    let text = stderr(&out);
+    assert!(text.contains("permissions") && text.contains(r#"missing permission "Allow Extensions""#), "{text}");
+}
+
+#[test]
+fn publish_without_a_server_and_without_a_terminal_fails_at_once() {
+    let server = Server::start();
+    let (_tmp, dir) = new_extension("PubNoServer");
+    let started = Instant::now();
+    let out = run_code(server.xif().args(["publish", "--path"]).arg(&dir), 1);
+    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+    let text = stderr(&out);
+    assert!(text.contains("not connected to any server") && text.contains("xif login URL"), "{text}");
+    assert!(text.contains("XIF_SERVER") && text.contains("XIF_TOKEN"), "{text}");
+    // --server naming an unknown one, same.
+    let out = run_code(server.xif().args(["publish", "--server", "nowhere", "--path"]).arg(&dir), 1);
+    assert!(stderr(&out).contains(r#"no server named "nowhere""#), "{}", stderr(&out));
+}
