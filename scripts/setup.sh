@@ -24,8 +24,9 @@ else
   fi
 fi
 
-# Tools the test suite and benchmarks use.
-for tool in python3:python3 git:git; do
+# Tools the test suite and benchmarks use: tmux drives `xif publish` at a real terminal in the
+# tests; aha and Chromium render its pane to the pictures in docs/ (scripts/publish-pictures.sh).
+for tool in python3:python3 git:git tmux:tmux aha:aha chromium:chromium; do
   command -v "${tool%%:*}" >/dev/null || need_apt+=("${tool##*:}")
 done
 

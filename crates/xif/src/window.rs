@@ -221,28 +221,24 @@ fn line(step: Step, stage: Option<&str>, s: &State, color: bool, width: usize) -
             message = format!("[{}{}] {} / {}", "#".repeat(filled), "-".repeat(20 - filled), kib(sent), kib(total));
         }
     }
-    let label = match stage {
-        Some(n) => format!("    {mark} {n:<16}"),
-        None => format!("  {mark} {:<18}", step.title()),
+    let (indent, name) = match stage {
+        Some(n) => ("    ", format!("{n:<16}")),
+        None => ("  ", format!("{:<18}", step.title())),
     };
-    let mark_len = label.chars().count();
-    let plain = format!("{label} {ms:>9}  {message}");
+    let head = format!("{indent}{mark} {name} {ms:>9}  ");
     // Never wrap: a wrapped line would break the redraw.
-    let max = width.saturating_sub(1);
-    let plain: String = if plain.chars().count() > max {
-        plain.chars().take(max.saturating_sub(1)).collect::<String>() + "…"
-    } else {
-        plain
-    };
-    if !color {
-        return plain;
+    let room = width.saturating_sub(1 + head.chars().count());
+    if message.chars().count() > room {
+        message = message.chars().take(room.saturating_sub(1)).collect::<String>() + "…";
     }
-    let (head, tail): (String, String) =
-        (plain.chars().take(mark_len).collect(), plain.chars().skip(mark_len).collect());
-    let head = paint(&head, code, true);
+    if !color {
+        return format!("{head}{message}");
+    }
+    let name = if stage.is_none() && row.status.is_some() { paint(&name, "1", true) } else { name };
+    let message = if row.status == Some(Status::Failed) { paint(&message, "31", true) } else { message };
     match row.status {
-        None => paint(&format!("{head}{tail}"), "2", true),
-        _ => format!("{head}{}", paint(&tail, if row.status == Some(Status::Failed) { "31" } else { "0" }, true)),
+        None => paint(&format!("{indent}{mark} {name}"), "2", true),
+        _ => format!("{indent}{} {name} {}  {message}", paint(mark, code, true), paint(&format!("{ms:>9}"), "2", true)),
     }
 }
 
