@@ -215,11 +215,13 @@ fn line(step: Step, stage: Option<&str>, s: &State, color: bool, width: usize) -
         _ => duration(row.ms),
     };
     let mut message = row.message.unwrap_or_default().lines().next().unwrap_or("").to_string();
-    if running && step == Step::Upload && stage.is_none() {
-        if let Some((sent, total)) = s.upload {
-            let filled = if total == 0 { 20 } else { usize::try_from(sent * 20 / total).unwrap_or(20).min(20) };
-            message = format!("[{}{}] {} / {}", "#".repeat(filled), "-".repeat(20 - filled), kib(sent), kib(total));
-        }
+    if running
+        && step == Step::Upload
+        && stage.is_none()
+        && let Some((sent, total)) = s.upload
+    {
+        let filled = (sent * 20).checked_div(total).map_or(20, |f| usize::try_from(f).unwrap_or(20).min(20));
+        message = format!("[{}{}] {} / {}", "#".repeat(filled), "-".repeat(20 - filled), kib(sent), kib(total));
     }
     let (indent, name) = match stage {
         Some(n) => ("    ", format!("{n:<16}")),

@@ -161,7 +161,7 @@ fn a_missing_permission_is_named_and_nothing_changes() {
     assert!(server.extensions().is_empty(), "nothing uploaded");
 
     // An administrator uploads (steps 1-5 answer the version) and publishes it.
-    let tok = format!("{admin}");
+    let tok = admin.clone();
     let out =
         run_ok(server.xif().args(["upload", "--path"]).arg(&dir).env("XIF_SERVER", &server.url).env("XIF_TOKEN", &tok));
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1", "{}", stderr(&out));
