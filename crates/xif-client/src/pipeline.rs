@@ -384,6 +384,15 @@ async fn steps(opts: &Options, client: &Client, r: &mut Run<'_>, summary: &mut S
         }
         return Ok(());
     }
+    // A version with this digest but not active: the server has the bytes, publish that one.
+    if let Some(stored) = versions.iter().find(|v| v.digest == saved.digest) {
+        summary.version = Some(stored.version);
+        r.end(Status::Unchanged, format!("version {} on {} already has this digest", stored.version, client.url));
+        if opts.upload_only {
+            return Ok(());
+        }
+        return publish_step(client, r, summary, &name, stored.version).await;
+    }
     let total = saved.size;
     let sent = Arc::new(AtomicU64::new(0));
     let upload = client.upload(&name, saved.bytes, sent.clone());
@@ -410,7 +419,17 @@ async fn steps(opts: &Options, client: &Client, r: &mut Run<'_>, summary: &mut S
         return Ok(());
     }
 
-    // 6. Publish, with the server's stages as they stream.
+    publish_step(client, r, summary, &name, uploaded.version).await
+}
+
+/// 6. Publish, with the server's stages as they stream.
+async fn publish_step(
+    client: &Client,
+    r: &mut Run<'_>,
+    summary: &mut Summary,
+    name: &str,
+    version: i64,
+) -> Result<(), Failed> {
     r.start(Step::Publish);
     let published = {
         let on = &mut *r.on;
@@ -426,7 +445,7 @@ async fn steps(opts: &Options, client: &Client, r: &mut Run<'_>, summary: &mut S
             };
             on(Progress::Event(&e));
         };
-        client.publish(&name, uploaded.version, false, &mut forward).await
+        client.publish(name, version, false, &mut forward).await
     };
     match published {
         Ok(s) => match s.error_message() {

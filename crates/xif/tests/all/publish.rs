@@ -142,7 +142,7 @@ fn publish_stops_at_compile_with_the_compiler_output() {
 }
 
 #[test]
-fn a_missing_permission_is_named_and_nothing_changes() {
+fn a_missing_permission_is_named_at_upload_and_at_publish_and_nothing_changes() {
     let server = Server::start();
     let admin = server.admin_token();
     let body = r#"{"name": "dev", "password": "dev-password", "permissions": []}"#;
@@ -160,17 +160,40 @@ fn a_missing_permission_is_named_and_nothing_changes() {
     assert!(err.contains(r#"missing permission "Allow Extensions""#), "{err}");
     assert!(server.extensions().is_empty(), "nothing uploaded");
 
-    // An administrator uploads (steps 1-5 answer the version) and publishes it.
+    // An administrator uploads it (steps 1-5 answer the version): not published yet.
     let tok = admin.clone();
-    let out =
-        run_ok(server.xif().args(["upload", "--path"]).arg(&dir).env("XIF_SERVER", &server.url).env("XIF_TOKEN", &tok));
+    let as_admin = |cmd: &mut std::process::Command| {
+        cmd.env("XIF_SERVER", &server.url).env("XIF_TOKEN", &tok);
+    };
+    let mut upload = server.xif();
+    upload.args(["upload", "--path"]).arg(&dir);
+    as_admin(&mut upload);
+    let out = run_ok(&mut upload);
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1", "{}", stderr(&out));
     let list = versions(&server, "PubPerm");
     assert_eq!(list.len(), 1);
     assert_eq!(list[0]["active"], false, "upload alone does not publish");
-    let out = run_ok(
-        server.xif().args(["publish", "--path"]).arg(&dir).env("XIF_SERVER", &server.url).env("XIF_TOKEN", &tok),
+
+    // dev's publish finds the package on the server and is refused at Publish, by the server's
+    // permissions stage, the permission named; nothing becomes active.
+    let (lines, err) = publish_json(&server, &dir, 1);
+    let steps = step_events(&lines);
+    assert!(steps.contains(&("upload".into(), "unchanged".into())), "{steps:?}");
+    assert_eq!(steps.last(), Some(&("publish".into(), "failed".into())), "{steps:?}");
+    assert!(
+        lines.iter().any(|v| v["stage"] == "permissions" && v["status"] == "failed"),
+        "the server's permissions stage failed: {lines:#?}"
     );
+    let message = lines.iter().rfind(|v| v["status"] == "failed").and_then(|v| v["message"].as_str()).unwrap_or("");
+    assert!(message.contains(r#"missing permission "Allow Extensions""#), "{message}");
+    assert!(err.contains("Publish failed") && err.contains(r#"missing permission "Allow Extensions""#), "{err}");
+    assert_eq!(versions(&server, "PubPerm")[0]["active"], false, "nothing changed on the server");
+
+    // The administrator publishes it.
+    let mut publish = server.xif();
+    publish.args(["publish", "--path"]).arg(&dir);
+    as_admin(&mut publish);
+    let out = run_ok(&mut publish);
     assert!(stderr(&out).contains("version 1"), "{}", stderr(&out));
 
     // dev's publish (rollback) of it is refused at the server's permissions stage, named.
