@@ -5,7 +5,8 @@
 //! The server's own publish stages arrive as events of step `publish` with a `stage` field
 //! (`validate`, `permissions`, `compile`, `contract`, `entities`, `activate`). The unchanged fast
 //! path: when the package's digest is the version already active on the server, Upload and
-//! Publish report `unchanged` and nothing is sent.
+//! Publish report `unchanged` and nothing is sent. When the server stores that digest as another,
+//! inactive version, Upload reports `unchanged` and Publish publishes that version.
 //!
 //! A run is one call of [`run`] with no state kept between runs, so a caller can offer to run it
 //! again after a failure (Verify Again) by calling it again.
