@@ -81,6 +81,13 @@ impl Tmux {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// The pane with its colours as escape sequences.
+    fn pane_with_colours(&self) -> String {
+        let out =
+            Command::new("tmux").args(["-L", &self.socket, "capture-pane", "-p", "-e"]).output().expect("capture");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     fn send(&self, keys: &str) {
         let ok = Command::new("tmux").args(["-L", &self.socket, "send-keys", "-l", keys]).status().expect("send-keys");
         assert!(ok.success());
@@ -121,15 +128,17 @@ fn publish_at_a_terminal_with_no_server_asks_for_one_logs_in_and_publishes() {
     let server = Server::start();
     let (_tmp, dir) = new_extension("PubTmux");
     let home = server.home.path();
-    let command = format!(
-        "cd {} && env HOME={} XDG_CONFIG_HOME={} XIF_TARGET_DIR={} TERM=xterm-256color {} publish; echo \"EXIT=$?\"; sleep 600",
-        sh_quote(&dir.display().to_string()),
-        sh_quote(&home.display().to_string()),
-        sh_quote(&home.join("config").display().to_string()),
-        sh_quote(&workspace().join("target/xif-ext").display().to_string()),
-        sh_quote(env!("CARGO_BIN_EXE_xif")),
-    );
-    let tmux = Tmux::start(&command);
+    let command = |env: &str| {
+        format!(
+            "cd {} && env -u NO_COLOR {env} HOME={} XDG_CONFIG_HOME={} XIF_TARGET_DIR={} TERM=xterm-256color {} publish; echo \"EXIT=$?\"; sleep 600",
+            sh_quote(&dir.display().to_string()),
+            sh_quote(&home.display().to_string()),
+            sh_quote(&home.join("config").display().to_string()),
+            sh_quote(&workspace().join("target/xif-ext").display().to_string()),
+            sh_quote(env!("CARGO_BIN_EXE_xif")),
+        )
+    };
+    let tmux = Tmux::start(&command(""));
     tmux.wait_for("Server address", 20);
     tmux.send(&server.url);
     tmux.wait_for("User:", 10);
@@ -144,7 +153,16 @@ fn publish_at_a_terminal_with_no_server_asks_for_one_logs_in_and_publishes() {
     }
     assert!(pane.contains("Published PubTmux version 1"), "{pane}");
     assert!(pane.contains(&format!("{}/extensions/PubTmux", server.url)), "{pane}");
+    let coloured = tmux.pane_with_colours();
+    assert!(coloured.contains("\x1b[32m"), "colours on a terminal: {coloured:?}");
+    drop(tmux);
     // The login was saved: the next command needs no questions.
     let out = run_ok(server.xif().args(["versions", "PubTmux", "--json"]));
     assert!(String::from_utf8_lossy(&out.stdout).contains("\"active\":true"));
+    // NO_COLOR: the same window (unchanged now), no colours.
+    let tmux = Tmux::start(&command("NO_COLOR=1"));
+    let pane = tmux.wait_for("EXIT=", 60);
+    assert!(pane.contains("EXIT=0") && pane.contains("unchanged"), "{pane}");
+    let coloured = tmux.pane_with_colours();
+    assert!(!coloured.contains("\x1b[3"), "NO_COLOR: no colours: {coloured:?}");
 }
