@@ -439,3 +439,33 @@ fn grow(cur: &EntitySchema, def: &Definition, e: &Record, force: bool, out: &mut
 pub fn check_against(old: &Definition, new: &Definition) -> Vec<Diagnostic> {
     plan(&from_definition(old), new, false).refused
 }
+
+/// Plans a rollback to an older definition: the current schema is kept (nothing is hidden and
+/// no limit narrows, so the newer attributes keep their values and the older code sees only the
+/// attributes it knows); only what the older definition has and the schema lacks is added.
+/// Refused only when the older code could not read what is stored (E101, E102).
+pub fn plan_rollback(current: &[EntitySchema], old: &Definition) -> Plan {
+    let mut p = plan(current, old, false);
+    p.refused.retain(|d| d.code != "E100");
+    for e in &mut p.entities {
+        let Some(cur) = current.iter().find(|c| c.name.eq_ignore_ascii_case(&e.name) || c.name == e.name) else {
+            continue;
+        };
+        if cur.generation != e.generation {
+            continue;
+        }
+        e.hidden = cur.hidden && e.hidden;
+        if !cur.hidden {
+            e.name = cur.name.clone();
+        }
+        for a in &mut e.attributes {
+            if let Some(c) = cur.attributes.iter().find(|c| c.column == a.column) {
+                let shown = !a.hidden || !c.hidden;
+                *a = c.clone();
+                a.hidden = !shown;
+            }
+        }
+    }
+    p.steps.retain(|s| !matches!(s, Step::Describe { .. }));
+    p
+}
