@@ -227,6 +227,12 @@ fn record_from(live: &Live, entity: &str, body: &Json_, id: Option<Value>) -> Re
         }
         obj.insert(idf.name.text.clone(), xif_model::value::to_json(id));
     }
+    // An attribute with a written default may be left out, even when mandatory.
+    for a in e.attributes.iter().filter(|a| a.default.is_some()) {
+        if obj.get(&a.name.text).is_none_or(Json_::is_null) {
+            obj.insert(a.name.text.clone(), xif_model::value::to_json(&xif_model::value::field_default(def, a)));
+        }
+    }
     let fields = xif_model::value::fields_from_json(def, &e.attributes, &obj, "").map_err(|e| AppError::BadRequest {
         kind: "bad_input",
         message: e.to_string(),
