@@ -363,7 +363,10 @@ fn grow(cur: &EntitySchema, def: &Definition, e: &Record, force: bool, out: &mut
                 out.steps.push(Step::Describe { entity: entity.clone(), what: format!("{} widened: {how}", f.name.text) })
             }
             Verdict::Narrowed(why) => {
+                // Point at what narrowed: the decimals, else the length, else the type.
+                let fewer_decimals = reach(&wanted).1 < reach(&old).1;
                 let span = match (&f.length, &f.decimals) {
+                    (_, Some(d)) if old.ty == wanted.ty && fewer_decimals => d.span.clone(),
                     (Some(l), _) if old.ty == wanted.ty => l.span.clone(),
                     (None, Some(d)) if old.ty == wanted.ty => d.span.clone(),
                     _ => f.ty.span.clone(),
