@@ -254,8 +254,12 @@ fn to_host(ty: &Type, expr: &str) -> String {
         Type::LongInteger => format!("host::Value::LongInteger({expr})"),
         Type::Decimal => format!("host::Value::Decimal({expr}.clone())"),
         Type::Boolean => format!("host::Value::Boolean({expr})"),
-        Type::Date => format!("host::Value::Date(host::Date {{ year: {expr}.year, month: {expr}.month, day: {expr}.day }})"),
-        Type::Time => format!("host::Value::Time(host::Time {{ hour: {expr}.hour, minute: {expr}.minute, second: {expr}.second }})"),
+        Type::Date => {
+            format!("host::Value::Date(host::Date {{ year: {expr}.year, month: {expr}.month, day: {expr}.day }})")
+        }
+        Type::Time => format!(
+            "host::Value::Time(host::Time {{ hour: {expr}.hour, minute: {expr}.minute, second: {expr}.second }})"
+        ),
         Type::DateTime => format!(
             "host::Value::DateTime(host::DateTime {{ year: {expr}.year, month: {expr}.month, day: {expr}.day, hour: {expr}.hour, minute: {expr}.minute, second: {expr}.second, millisecond: {expr}.millisecond }})"
         ),
@@ -368,9 +372,7 @@ pub mod entities {
     for e in &def.entities {
         let ty = e.name.rust_type();
         let name = &e.name.text;
-        let resolved = |f: &xif_model::Field| {
-            f.parsed.as_ref().and_then(|t| def.resolve(t)).unwrap_or(Type::Text)
-        };
+        let resolved = |f: &xif_model::Field| f.parsed.as_ref().and_then(|t| def.resolve(t)).unwrap_or(Type::Text);
         let _ = writeln!(o, "\n    impl Entity for types::{ty} {{");
         let _ = writeln!(o, "        const NAME: &'static str = {name:?};");
         let _ = writeln!(o, "        fn from_values(values: Vec<host::Value>) -> Result<Self, types::ActionError> {{");
@@ -389,22 +391,47 @@ pub mod entities {
         let _ = writeln!(o, "    impl types::{ty} {{");
         let values: Vec<String> =
             e.attributes.iter().map(|a| to_host(&resolved(a), &format!("self.{}", a.name.rust_ident()))).collect();
-        let _ = writeln!(o, "        fn to_values(&self) -> Vec<host::Value> {{\n            vec![{}]\n        }}", values.join(", "));
-        let _ = writeln!(o, "        /// Stores this as a new {name} record; returns it as stored (an auto-numbered identifier filled in).");
-        let _ = writeln!(o, "        pub fn create(&self) -> Result<Self, types::ActionError> {{\n            let stored = host::create({name:?}, &self.to_values()).map_err(types::ActionError::from)?;\n            <Self as Entity>::from_values(stored)\n        }}");
-        let _ = writeln!(o, "        /// Replaces the {name} record with this one's identifier; false when there is none.");
-        let _ = writeln!(o, "        pub fn update(&self) -> Result<bool, types::ActionError> {{\n            host::update({name:?}, &self.to_values()).map_err(types::ActionError::from)\n        }}");
+        let _ = writeln!(
+            o,
+            "        fn to_values(&self) -> Vec<host::Value> {{\n            vec![{}]\n        }}",
+            values.join(", ")
+        );
+        let _ = writeln!(
+            o,
+            "        /// Stores this as a new {name} record; returns it as stored (an auto-numbered identifier filled in)."
+        );
+        let _ = writeln!(
+            o,
+            "        pub fn create(&self) -> Result<Self, types::ActionError> {{\n            let stored = host::create({name:?}, &self.to_values()).map_err(types::ActionError::from)?;\n            <Self as Entity>::from_values(stored)\n        }}"
+        );
+        let _ =
+            writeln!(o, "        /// Replaces the {name} record with this one's identifier; false when there is none.");
+        let _ = writeln!(
+            o,
+            "        pub fn update(&self) -> Result<bool, types::ActionError> {{\n            host::update({name:?}, &self.to_values()).map_err(types::ActionError::from)\n        }}"
+        );
         let _ = writeln!(o, "        /// A query on {name} records.");
         let _ = writeln!(o, "        pub fn query() -> Query<Self> {{\n            Query::new()\n        }}");
         if let Some(id) = e.identifier() {
             let id_ty = resolved(id);
             let rust = rust_type(def, &id_ty);
             let arg = if matches!(id_ty, Type::Text) { "id: &str".to_string() } else { format!("id: {rust}") };
-            let conv = if matches!(id_ty, Type::Text) { "host::Value::Text(id.to_string())".to_string() } else { to_host(&id_ty, "id") };
+            let conv = if matches!(id_ty, Type::Text) {
+                "host::Value::Text(id.to_string())".to_string()
+            } else {
+                to_host(&id_ty, "id")
+            };
             let _ = writeln!(o, "        /// The {name} record with this identifier.");
-            let _ = writeln!(o, "        pub fn get({arg}) -> Result<Option<Self>, types::ActionError> {{\n            match host::get({name:?}, &{conv}).map_err(types::ActionError::from)? {{\n                Some(values) => <Self as Entity>::from_values(values).map(Some),\n                None => Ok(None),\n            }}\n        }}");
-            let _ = writeln!(o, "        /// Deletes the {name} record with this identifier; false when there was none.");
-            let _ = writeln!(o, "        pub fn delete({arg}) -> Result<bool, types::ActionError> {{\n            host::delete({name:?}, &{conv}).map_err(types::ActionError::from)\n        }}");
+            let _ = writeln!(
+                o,
+                "        pub fn get({arg}) -> Result<Option<Self>, types::ActionError> {{\n            match host::get({name:?}, &{conv}).map_err(types::ActionError::from)? {{\n                Some(values) => <Self as Entity>::from_values(values).map(Some),\n                None => Ok(None),\n            }}\n        }}"
+            );
+            let _ =
+                writeln!(o, "        /// Deletes the {name} record with this identifier; false when there was none.");
+            let _ = writeln!(
+                o,
+                "        pub fn delete({arg}) -> Result<bool, types::ActionError> {{\n            host::delete({name:?}, &{conv}).map_err(types::ActionError::from)\n        }}"
+            );
         }
         let _ = writeln!(o, "    }}");
     }

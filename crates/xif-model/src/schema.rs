@@ -359,9 +359,9 @@ fn grow(cur: &EntitySchema, def: &Definition, e: &Record, force: bool, out: &mut
         let came_back = old.hidden;
         match compare(&old, &wanted) {
             Verdict::Same => {}
-            Verdict::Widened(how) => {
-                out.steps.push(Step::Describe { entity: entity.clone(), what: format!("{} widened: {how}", f.name.text) })
-            }
+            Verdict::Widened(how) => out
+                .steps
+                .push(Step::Describe { entity: entity.clone(), what: format!("{} widened: {how}", f.name.text) }),
             Verdict::Narrowed(why) => {
                 // Point at what narrowed: the decimals, else the length, else the type.
                 let fewer_decimals = reach(&wanted).1 < reach(&old).1;

@@ -829,7 +829,12 @@ Price = { type = "Decimal", length = 10, decimals = 1 }
 Note = "Text"
 "#,
         &[
-            ("E100", 6, 33, "attribute Who of entity Visit cannot narrow: it would narrow from length 200 to length 50"),
+            (
+                "E100",
+                6,
+                33,
+                "attribute Who of entity Visit cannot narrow: it would narrow from length 200 to length 50",
+            ),
             ("E100", 8, 53, "attribute Price of entity Visit cannot narrow"),
         ],
     );
@@ -869,7 +874,12 @@ Count = "Integer"
 Price = { type = "Decimal", length = 10, decimals = 2 }
 Note = "Boolean"
 "#,
-        &[("E101", 9, 9, "attribute Note of entity Visit cannot change type: its type would change from Text to Boolean")],
+        &[(
+            "E101",
+            9,
+            9,
+            "attribute Note of entity Visit cannot change type: its type would change from Text to Boolean",
+        )],
     );
 }
 

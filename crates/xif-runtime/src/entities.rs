@@ -180,16 +180,14 @@ pub fn coerce(want: &Type, v: Value) -> Result<Value, String> {
 /// The entity of the calling version's definition (exact name, else the one that matches
 /// case-insensitively).
 fn entity<'d>(def: &'d Definition, name: &str) -> Result<&'d Record, String> {
-    def.entity(name)
-        .or_else(|| def.entities.iter().find(|e| e.name.text.eq_ignore_ascii_case(name)))
-        .ok_or_else(|| {
-            let known: Vec<&str> = def.entities.iter().map(|e| e.name.text.as_str()).collect();
-            format!(
-                "extension {} has no entity {name}; its entities: {}",
-                def.name.text,
-                if known.is_empty() { "none".to_string() } else { known.join(", ") }
-            )
-        })
+    def.entity(name).or_else(|| def.entities.iter().find(|e| e.name.text.eq_ignore_ascii_case(name))).ok_or_else(|| {
+        let known: Vec<&str> = def.entities.iter().map(|e| e.name.text.as_str()).collect();
+        format!(
+            "extension {} has no entity {name}; its entities: {}",
+            def.name.text,
+            if known.is_empty() { "none".to_string() } else { known.join(", ") }
+        )
+    })
 }
 
 fn record_in(def: &Definition, e: &Record, v: &Val) -> Result<Vec<Value>, String> {
@@ -214,7 +212,11 @@ fn record_out(def: &Definition, e: &Record, values: Vec<Value>) -> Result<Val, S
         return Err(format!("the store answered {} values for a {} record", values.len(), e.name.text));
     }
     Ok(Val::List(
-        e.attributes.iter().zip(values).map(|(a, v)| value_val(def, &field_type(def, a)?, v)).collect::<Result<_, _>>()?,
+        e.attributes
+            .iter()
+            .zip(values)
+            .map(|(a, v)| value_val(def, &field_type(def, a)?, v))
+            .collect::<Result<_, _>>()?,
     ))
 }
 
@@ -225,9 +227,10 @@ fn id_in(def: &Definition, e: &Record, v: &Val) -> Result<Value, String> {
 
 fn query_in(def: &Definition, e: &Record, params: &[Val]) -> Result<Query, String> {
     let attr = |name: &str| {
-        e.attributes.iter().find(|a| a.name.text.eq_ignore_ascii_case(name)).ok_or_else(|| {
-            format!("entity {} has no attribute {name}", e.name.text)
-        })
+        e.attributes
+            .iter()
+            .find(|a| a.name.text.eq_ignore_ascii_case(name))
+            .ok_or_else(|| format!("entity {} has no attribute {name}", e.name.text))
     };
     let mut q = Query::default();
     if let Some(Val::List(filters)) = params.get(1) {

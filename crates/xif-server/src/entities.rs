@@ -209,8 +209,7 @@ pub async fn provision(
         match step {
             Step::CreateTable { entity } => {
                 let (id, s) = find(&out, entity)?;
-                let columns: Vec<String> =
-                    s.attributes.iter().filter(|a| !a.retired).map(column_sql).collect();
+                let columns: Vec<String> = s.attributes.iter().filter(|a| !a.retired).map(column_sql).collect();
                 let sql = format!("CREATE TABLE {} ({})", table_name(id, s.generation), columns.join(", "));
                 sqlx::query(audited(sql)).execute(&mut *tx).await?;
             }
@@ -320,9 +319,9 @@ impl Store {
             let mut columns = Vec::new();
             let mut idx = 0;
             for a in &e.attributes {
-                let stored = s.attribute(&a.name.text).or_else(|| {
-                    s.attributes.iter().find(|x| !x.retired && x.name.eq_ignore_ascii_case(&a.name.text))
-                });
+                let stored = s
+                    .attribute(&a.name.text)
+                    .or_else(|| s.attributes.iter().find(|x| !x.retired && x.name.eq_ignore_ascii_case(&a.name.text)));
                 let stored = stored.ok_or_else(|| {
                     AppError::Internal(format!("attribute {}.{} has no column", e.name.text, a.name.text))
                 })?;
@@ -399,8 +398,7 @@ impl Store {
     pub async fn create_record(&self, entity: &str, mut values: Vec<Value>) -> Result<Vec<Value>, String> {
         let t = self.table(entity)?;
         Self::check(t, &values)?;
-        let assign =
-            t.auto_number && matches!(values[t.id], Value::Integer(0) | Value::LongInteger(0));
+        let assign = t.auto_number && matches!(values[t.id], Value::Integer(0) | Value::LongInteger(0));
         let cols: Vec<(usize, &Column)> =
             t.columns.iter().enumerate().filter(|(i, _)| !(assign && *i == t.id)).collect();
         let names: Vec<&str> = cols.iter().map(|(_, c)| c.column.as_str()).collect();
@@ -463,7 +461,8 @@ impl Store {
     pub async fn delete_record(&self, entity: &str, id: Value) -> Result<bool, String> {
         let t = self.table(entity)?;
         let sql = format!("DELETE FROM {} WHERE {} = $1", t.table, t.columns[t.id].column);
-        Ok(bind(sqlx::query(audited(sql)), encode(&id)).execute(&self.pool).await.map_err(store_error)?.rows_affected() > 0)
+        Ok(bind(sqlx::query(audited(sql)), encode(&id)).execute(&self.pool).await.map_err(store_error)?.rows_affected()
+            > 0)
     }
 
     /// The records that match, one page. Decimals compare exactly for equality and by their
@@ -511,7 +510,12 @@ impl Store {
         if !wheres.is_empty() {
             sql.push_str(&format!(" WHERE {}", wheres.join(" AND ")));
         }
-        sql.push_str(&format!(" ORDER BY {} LIMIT ${} OFFSET ${}", orders.join(", "), binds.len() + 1, binds.len() + 2));
+        sql.push_str(&format!(
+            " ORDER BY {} LIMIT ${} OFFSET ${}",
+            orders.join(", "),
+            binds.len() + 1,
+            binds.len() + 2
+        ));
         let mut query = sqlx::query(audited(sql));
         for b in binds {
             query = bind(query, b);

@@ -324,8 +324,7 @@ async fn stages(
     p.start("entities");
     let mut tx = state.db.begin().await?;
     let source = String::from_utf8_lossy(&package.definition).into_owned();
-    let provisioned =
-        crate::entities::provision(&mut tx, &def, &source, kind == Kind::Rollback, options.force).await?;
+    let provisioned = crate::entities::provision(&mut tx, &def, &source, kind == Kind::Rollback, options.force).await?;
     crate::entities::failpoint("publish.schema", &state.config.data_dir).await;
     if def.entities.is_empty() && provisioned.steps.is_empty() {
         p.end(Status::Skipped, "exports no entities");

@@ -81,7 +81,11 @@ fn to_json(names: &[(String, Type)], values: Vec<Value>) -> Json_ {
 
 /// A value of `ty` written as URL text (a path's identifier, a filter).
 fn from_text(ty: &Type, text: &str, what: &str) -> Result<Value, AppError> {
-    let bad = |m: String| AppError::BadRequest { kind: "bad_input", message: format!("{what}: {m}"), parameter: Some(what.to_string()) };
+    let bad = |m: String| AppError::BadRequest {
+        kind: "bad_input",
+        message: format!("{what}: {m}"),
+        parameter: Some(what.to_string()),
+    };
     match ty {
         Type::Text => Ok(Value::Text(text.to_string())),
         Type::Integer => text.parse().map(Value::Integer).map_err(|_| bad(format!("{text:?} is not an Integer"))),
@@ -162,7 +166,10 @@ pub async fn list_records(
                 let (n, op) = filter.split_once('.').unwrap_or((filter, "eq"));
                 let (a, ty) = attr(n)?;
                 let comparison = xif_runtime::Comparison::parse(op).ok_or_else(|| {
-                    AppError::bad("bad_input", format!("unknown comparison `{op}` in `{filter}`; use eq, ne, lt, le, gt, ge or contains"))
+                    AppError::bad(
+                        "bad_input",
+                        format!("unknown comparison `{op}` in `{filter}`; use eq, ne, lt, le, gt, ge or contains"),
+                    )
                 })?;
                 let ty = if comparison == xif_runtime::Comparison::Contains { &Type::Text } else { ty };
                 let value = from_text(ty, v, filter)?;
@@ -233,10 +240,8 @@ fn record_from(live: &Live, entity: &str, body: &Json_, id: Option<Value>) -> Re
             obj.insert(a.name.text.clone(), xif_model::value::to_json(&xif_model::value::field_default(def, a)));
         }
     }
-    let fields = xif_model::value::fields_from_json(def, &e.attributes, &obj, "").map_err(|e| AppError::BadRequest {
-        kind: "bad_input",
-        message: e.to_string(),
-        parameter: Some(e.path.clone()),
+    let fields = xif_model::value::fields_from_json(def, &e.attributes, &obj, "").map_err(|e| {
+        AppError::BadRequest { kind: "bad_input", message: e.to_string(), parameter: Some(e.path.clone()) }
     })?;
     Ok(fields.into_iter().map(|(_, v)| v).collect())
 }

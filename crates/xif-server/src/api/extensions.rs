@@ -529,8 +529,9 @@ async fn run_publish(
         headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/event-stream"));
     // The publish runs as its own task: a client that goes away does not stop it halfway.
     if !sse {
-        let outcome =
-            tokio::spawn(publish::run_with(state, auth.0, name, number, kind, None, options)).await.map_err(AppError::internal)?;
+        let outcome = tokio::spawn(publish::run_with(state, auth.0, name, number, kind, None, options))
+            .await
+            .map_err(AppError::internal)?;
         return Ok(match outcome.error {
             None => Json(Published { steps: outcome.steps, summary: outcome.summary }).into_response(),
             Some(e) => {

@@ -43,7 +43,8 @@ fn entities_step(body: &Value) -> String {
 /// not change the WIT).
 fn narrowed() -> Vec<u8> {
     let mut f = Fixture::load("GuestBookV2");
-    f.definition = f.definition.replace("Who = { type = \"Text\", length = 200 }", "Who = { type = \"Text\", length = 50 }");
+    f.definition =
+        f.definition.replace("Who = { type = \"Text\", length = 200 }", "Who = { type = \"Text\", length = 50 }");
     assert!(f.definition.contains("length = 50"));
     f.package()
 }
@@ -126,8 +127,7 @@ async fn records_survive_growth_refusal_and_rollback() {
     assert_eq!(list(&s, &s.admin, "GuestBook", "").await, before_refusal, "no record touched");
 
     // Rolling back to version 1 keeps every record; version 1 sees the attributes it knows.
-    let (status, body) =
-        s.post(Some(&s.admin), "/api/v1/extensions/GuestBook/versions/1/rollback", json!(null)).await;
+    let (status, body) = s.post(Some(&s.admin), "/api/v1/extensions/GuestBook/versions/1/rollback", json!(null)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let seen_by_v1 = list(&s, &s.admin, "GuestBook", "").await;
     let expected: Vec<Value> = before_refusal
@@ -140,7 +140,9 @@ async fn records_survive_growth_refusal_and_rollback() {
     let (status, body) = s.publish(&s.admin, "GuestBook", 2).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let mut all = before_refusal.clone();
-    all.push(json!({"Id": 5, "Who": "Dee", "Email": "nobody@example.com", "Amount": "2", "At": "2026-11-28T06:00:00.250Z"}));
+    all.push(
+        json!({"Id": 5, "Who": "Dee", "Email": "nobody@example.com", "Amount": "2", "At": "2026-11-28T06:00:00.250Z"}),
+    );
     assert_eq!(list(&s, &s.admin, "GuestBook", "").await, all, "every record, Email values kept across the rollback");
 
     // Paging, ordering and filters over HTTP.
@@ -181,9 +183,8 @@ async fn records_survive_growth_refusal_and_rollback() {
     assert_eq!(list(&s, &s.admin, "GuestBook", "").await, all[..3].to_vec());
 
     // A forced narrowing is made without touching stored values.
-    let (status, body) = s
-        .post(Some(&s.admin), "/api/v1/extensions/GuestBook/versions/3/publish?force=true", json!(null))
-        .await;
+    let (status, body) =
+        s.post(Some(&s.admin), "/api/v1/extensions/GuestBook/versions/3/publish?force=true", json!(null)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(entities_step(&body).contains("forced"), "{body}");
     assert_eq!(list(&s, &s.admin, "GuestBook", "").await, all[..3].to_vec());
@@ -211,10 +212,7 @@ async fn an_extension_reaches_only_its_own_records() {
         let (status, body, _) = s.call(&s.admin, "Other", "Probe", json!({"Entity": name})).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         assert_eq!(body["Count"], -1, "{name}: {body}");
-        assert!(
-            body["Error"].as_str().unwrap_or_default().contains("extension Other has no entity"),
-            "{name}: {body}"
-        );
+        assert!(body["Error"].as_str().unwrap_or_default().contains("extension Other has no entity"), "{name}: {body}");
     }
     let (_, body, _) = s.call(&s.admin, "GuestBook", "Probe", json!({"Entity": "Visit"})).await;
     assert_eq!(body, json!({"Count": 2, "Error": ""}));
@@ -340,7 +338,8 @@ async fn columns(data: &Path) -> Vec<String> {
     use sqlx::Row as _;
     let url = format!("sqlite://{}", data.join("xif.db").display());
     let pool = sqlx::SqlitePool::connect(&url).await.expect("the database opens");
-    let rows = sqlx::query("SELECT name FROM pragma_table_info('xe1_0') ORDER BY cid").fetch_all(&pool).await.expect("pragma");
+    let rows =
+        sqlx::query("SELECT name FROM pragma_table_info('xe1_0') ORDER BY cid").fetch_all(&pool).await.expect("pragma");
     let schema: String = sqlx::query("SELECT schema FROM entity_tables WHERE id = 1")
         .fetch_one(&pool)
         .await
@@ -367,9 +366,17 @@ async fn a_server_killed_inside_the_schema_step_keeps_the_old_version_and_schema
         let s = serve(&data, None).await;
         let token = login(&s.url).await;
         let v1 = Fixture::load("GuestBook").package();
-        let (status, body) = req(reqwest::Method::POST, format!("{}/api/v1/extensions/GuestBook/versions", s.url), &token, Some(v1)).await;
+        let (status, body) =
+            req(reqwest::Method::POST, format!("{}/api/v1/extensions/GuestBook/versions", s.url), &token, Some(v1))
+                .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
-        let (status, body) = req(reqwest::Method::POST, format!("{}/api/v1/extensions/GuestBook/versions/1/publish", s.url), &token, None).await;
+        let (status, body) = req(
+            reqwest::Method::POST,
+            format!("{}/api/v1/extensions/GuestBook/versions/1/publish", s.url),
+            &token,
+            None,
+        )
+        .await;
         assert_eq!(status, StatusCode::OK, "{body}");
         let (status, body) = req(
             reqwest::Method::POST,
@@ -389,7 +396,9 @@ async fn a_server_killed_inside_the_schema_step_keeps_the_old_version_and_schema
         let mut s = serve(&data, Some("publish.schema:pause")).await;
         let token = login(&s.url).await;
         let v2 = Fixture::load("GuestBookV2").package();
-        let (status, body) = req(reqwest::Method::POST, format!("{}/api/v1/extensions/GuestBook/versions", s.url), &token, Some(v2)).await;
+        let (status, body) =
+            req(reqwest::Method::POST, format!("{}/api/v1/extensions/GuestBook/versions", s.url), &token, Some(v2))
+                .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         let url = format!("{}/api/v1/extensions/GuestBook/versions/2/publish", s.url);
         let publishing = tokio::spawn(async move { req(reqwest::Method::POST, url, &token, None).await });
@@ -410,11 +419,36 @@ async fn a_server_killed_inside_the_schema_step_keeps_the_old_version_and_schema
     let token = login(&s.url).await;
     let (_, ext) = req(reqwest::Method::GET, format!("{}/api/v1/extensions/GuestBook", s.url), &token, None).await;
     assert_eq!(ext["active_version"], 1, "{ext}");
-    let (_, page) = req(reqwest::Method::GET, format!("{}/api/v1/extensions/GuestBook/entities/Visit", s.url), &token, None).await;
+    let (_, page) =
+        req(reqwest::Method::GET, format!("{}/api/v1/extensions/GuestBook/entities/Visit", s.url), &token, None).await;
     assert_eq!(records(&page), [json!({"Id": 1, "Who": "Ada", "Amount": BIG, "At": "2026-11-28T06:00:00.250Z"})]);
     // Publishing version 2 again works (the interrupted change left nothing behind).
-    let (status, body) = req(reqwest::Method::POST, format!("{}/api/v1/extensions/GuestBook/versions/2/publish", s.url), &token, None).await;
+    let (status, body) =
+        req(reqwest::Method::POST, format!("{}/api/v1/extensions/GuestBook/versions/2/publish", s.url), &token, None)
+            .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     drop(s);
     assert_eq!(columns(&data).await, ["c1", "c2", "c3", "c4", "c5"]);
+}
+
+#[tokio::test]
+async fn the_example_keeps_a_guest_book() {
+    let s = TestServer::start().await;
+    s.deploy("Greetings", &Fixture::load("Greetings").package()).await;
+    for who in ["Ada", "Grace"] {
+        let (status, body, _) = s.call(&s.admin, "Greetings", "SignGuestBook", json!({"Who": who})).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let (status, body, _) = s.call(&s.admin, "Greetings", "GuestBook", json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let visits = body["Visits"].as_array().expect("Visits");
+    let names: Vec<&str> = visits.iter().map(|v| v["Who"].as_str().unwrap_or_default()).collect();
+    assert_eq!(names, ["Grace", "Ada"], "newest first");
+    let at = visits[0]["At"].as_str().unwrap_or_default();
+    assert!(at.starts_with("20") && at.ends_with('Z'), "the time of signing: {at}");
+    assert_eq!(list(&s, &s.admin, "Greetings", "").await.len(), 2);
+    let (status, body, _) = s.call(&s.admin, "Greetings", "SignGuestBook", json!({"Who": "  "})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (_, out, _) = s.call(&s.admin, "Greetings", "Greet", json!({"Who": {"Name": "Ada"}})).await;
+    assert_eq!(out["Message"], "Hello, dear Ada!");
 }
