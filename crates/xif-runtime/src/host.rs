@@ -306,10 +306,8 @@ pub(crate) fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<CallS
                 .func_wrap("get", |store: StoreContextMut<'_, CallState>, (name,): (String,)| {
                     Ok((store.data().host.setting(&name),))
                 })?,
-            "xif:host/entities" => {
-                drop(instance);
-                crate::entities::add_to_linker(&mut linker, interface)?
-            }
+            // Its own instance of the linker (functions defined dynamically).
+            "xif:host/entities" => crate::entities::add_to_linker(&mut linker, interface)?,
             other => wasmtime::bail!("the runtime does not implement the host interface `{other}`"),
         }
     }

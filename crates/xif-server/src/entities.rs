@@ -304,9 +304,6 @@ impl std::fmt::Debug for Store {
     }
 }
 
-/// A record as JSON-ready values: attribute name (as the version defines it) and value.
-pub type Record = Vec<(String, Value)>;
-
 impl Store {
     /// The store of `def`'s entities, over the stored `schemas` of its extension.
     pub fn new(pool: SqlitePool, def: &Definition, schemas: &[(i64, EntitySchema)]) -> Result<Store, AppError> {
