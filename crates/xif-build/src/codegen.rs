@@ -90,6 +90,7 @@ fn glue(def: &Definition) -> String {
     let _ = writeln!(o, "/// The types of this extension's definition (those its actions use).");
     let _ = writeln!(o, "pub mod types {{");
     let _ = writeln!(o, "    pub use super::bindings::exports::xif::extension::actions::*;");
+    o.push_str(&unused_types(def));
     let _ = writeln!(o, "}}\n");
     o.push_str(
         r#"/// Services of the Xif Platform Server.
@@ -131,7 +132,7 @@ impl From<&str> for types::ActionError {
     }
 }
 
-struct Extension;
+__ENTITIES__struct Extension;
 
 impl bindings::exports::xif::extension::actions::Guest for Extension {
 "#,
@@ -156,6 +157,285 @@ impl bindings::exports::xif::extension::actions::Guest for Extension {
         );
     }
     o.push_str("}\n\nbindings::export!(Extension with_types_in bindings);\n");
+    o.replace("__ENTITIES__", &entities_glue(def))
+}
+
+/// The WIT types wit-bindgen generates: those the actions' signatures reach.
+fn types_in_use(def: &Definition) -> Vec<String> {
+    fn visit(def: &Definition, ty: &Type, out: &mut Vec<String>) {
+        let name = match ty {
+            Type::Decimal => "decimal".to_string(),
+            Type::Date => "date".to_string(),
+            Type::Time => "time".to_string(),
+            Type::DateTime => "date-time".to_string(),
+            Type::List(inner) => return visit(def, inner, out),
+            Type::Record(n) => {
+                if out.contains(n) {
+                    return;
+                }
+                out.push(n.clone());
+                if let Some((r, _)) = def.record(n) {
+                    for a in &r.attributes {
+                        if let Some(t) = &a.parsed {
+                            visit(def, t, out);
+                        }
+                    }
+                }
+                return;
+            }
+            Type::Identifier(_) => match def.resolve(ty) {
+                Some(t) => return visit(def, &t, out),
+                None => return,
+            },
+            _ => return,
+        };
+        if !out.contains(&name) {
+            out.push(name);
+        }
+    }
+    let mut out = Vec::new();
+    for a in &def.actions {
+        for f in a.inputs.iter().chain(&a.outputs) {
+            if let Some(t) = &f.parsed {
+                visit(def, t, &mut out);
+            }
+        }
+    }
+    out
+}
+
+/// The types wit-bindgen leaves out because no action uses them, but entities need: each entity's
+/// record type and the builtin types its attributes use, written as wit-bindgen would.
+fn unused_types(def: &Definition) -> String {
+    let used = types_in_use(def);
+    let mut o = String::new();
+    let mut builtins: Vec<&str> = Vec::new();
+    for e in def.entities.iter().filter(|e| !used.contains(&e.name.text)) {
+        let _ = writeln!(o, "\n    /// An {} record (entity of extension.toml).", e.name.text);
+        let _ = writeln!(o, "    #[derive(Clone, Debug, PartialEq)]\n    pub struct {} {{", e.name.rust_type());
+        for a in &e.attributes {
+            let t = a.parsed.as_ref().and_then(|t| def.resolve(t)).unwrap_or(Type::Text);
+            let b = match t {
+                Type::Decimal => Some("decimal"),
+                Type::Date => Some("date"),
+                Type::Time => Some("time"),
+                Type::DateTime => Some("date-time"),
+                _ => None,
+            };
+            if let Some(b) = b.filter(|b| !used.iter().any(|u| u == b) && !builtins.contains(b)) {
+                builtins.push(b);
+            }
+            let _ = writeln!(o, "        pub {}: {},", a.name.rust_ident(), rust_type(def, &t));
+        }
+        let _ = writeln!(o, "    }}");
+    }
+    // Date, Time and Date Time are needed by the entities glue's conversions whatever is used.
+    for b in ["date", "time", "date-time"] {
+        if !used.iter().any(|u| u == b) && !builtins.contains(&b) {
+            builtins.push(b);
+        }
+    }
+    for b in builtins {
+        o.push_str(match b {
+            "decimal" => "\n    /// A Decimal: exact, up to 28 digits, in canonical text form (\"12.50\").\n    pub type Decimal = String;\n",
+            "date" => "\n    /// A calendar date.\n    #[derive(Clone, Copy, Debug, PartialEq)]\n    pub struct Date { pub year: u16, pub month: u8, pub day: u8 }\n",
+            "time" => "\n    /// A time of day, in whole seconds.\n    #[derive(Clone, Copy, Debug, PartialEq)]\n    pub struct Time { pub hour: u8, pub minute: u8, pub second: u8 }\n",
+            _ => "\n    /// A moment in UTC, with millisecond precision.\n    #[derive(Clone, Copy, Debug, PartialEq)]\n    pub struct DateTime { pub year: u16, pub month: u8, pub day: u8, pub hour: u8, pub minute: u8, pub second: u8, pub millisecond: u16 }\n",
+        });
+    }
+    o
+}
+
+/// The Rust expression that makes a host `value` of `ty` from the place `expr` (a reference).
+fn to_host(ty: &Type, expr: &str) -> String {
+    match ty {
+        Type::Text => format!("host::Value::Text({expr}.clone())"),
+        Type::Integer => format!("host::Value::Integer({expr})"),
+        Type::LongInteger => format!("host::Value::LongInteger({expr})"),
+        Type::Decimal => format!("host::Value::Decimal({expr}.clone())"),
+        Type::Boolean => format!("host::Value::Boolean({expr})"),
+        Type::Date => {
+            format!("host::Value::Date(host::Date {{ year: {expr}.year, month: {expr}.month, day: {expr}.day }})")
+        }
+        Type::Time => format!(
+            "host::Value::Time(host::Time {{ hour: {expr}.hour, minute: {expr}.minute, second: {expr}.second }})"
+        ),
+        Type::DateTime => format!(
+            "host::Value::DateTime(host::DateTime {{ year: {expr}.year, month: {expr}.month, day: {expr}.day, hour: {expr}.hour, minute: {expr}.minute, second: {expr}.second, millisecond: {expr}.millisecond }})"
+        ),
+        _ => format!("host::Value::BinaryData({expr}.clone())"),
+    }
+}
+
+/// The match arm pattern and value that read a host `value` of `ty` (bound to `x`).
+fn from_host(ty: &Type) -> (&'static str, &'static str) {
+    match ty {
+        Type::Text => ("host::Value::Text(x)", "x"),
+        Type::Integer => ("host::Value::Integer(x)", "x"),
+        Type::LongInteger => ("host::Value::LongInteger(x)", "x"),
+        Type::Decimal => ("host::Value::Decimal(x)", "x"),
+        Type::Boolean => ("host::Value::Boolean(x)", "x"),
+        Type::Date => ("host::Value::Date(x)", "types::Date { year: x.year, month: x.month, day: x.day }"),
+        Type::Time => ("host::Value::Time(x)", "types::Time { hour: x.hour, minute: x.minute, second: x.second }"),
+        Type::DateTime => (
+            "host::Value::DateTime(x)",
+            "types::DateTime { year: x.year, month: x.month, day: x.day, hour: x.hour, minute: x.minute, second: x.second, millisecond: x.millisecond }",
+        ),
+        _ => ("host::Value::BinaryData(x)", "x"),
+    }
+}
+
+/// The typed access to the extension's entities: for each entity record type `create`, `get`,
+/// `update`, `delete` and `query`, over `xif:host/entities`.
+fn entities_glue(def: &Definition) -> String {
+    let mut o = String::new();
+    o.push_str(
+        r#"/// This extension's entities: tables the Platform Server keeps (each call is one transaction).
+/// Each entity's record type has `create`, `get`, `update`, `delete` and `query`.
+pub mod entities {
+    use super::bindings::xif::host::entities as host;
+    use super::types;
+    pub use host::Comparison;
+
+    /// The untyped `xif:host/entities` interface (records as lists of values in definition order).
+    pub mod raw {
+        pub use super::super::bindings::xif::host::entities::*;
+    }
+
+    /// A value to compare an attribute with in a query (a Decimal is written as its text).
+    pub struct Value(host::Value);
+
+    impl From<&str> for Value { fn from(v: &str) -> Self { Value(host::Value::Text(v.to_string())) } }
+    impl From<String> for Value { fn from(v: String) -> Self { Value(host::Value::Text(v)) } }
+    impl From<i32> for Value { fn from(v: i32) -> Self { Value(host::Value::Integer(v)) } }
+    impl From<i64> for Value { fn from(v: i64) -> Self { Value(host::Value::LongInteger(v)) } }
+    impl From<bool> for Value { fn from(v: bool) -> Self { Value(host::Value::Boolean(v)) } }
+    impl From<Vec<u8>> for Value { fn from(v: Vec<u8>) -> Self { Value(host::Value::BinaryData(v)) } }
+    impl From<types::Date> for Value { fn from(v: types::Date) -> Self { Value(host::Value::Date(host::Date { year: v.year, month: v.month, day: v.day })) } }
+    impl From<types::Time> for Value { fn from(v: types::Time) -> Self { Value(host::Value::Time(host::Time { hour: v.hour, minute: v.minute, second: v.second })) } }
+    impl From<types::DateTime> for Value { fn from(v: types::DateTime) -> Self { Value(host::Value::DateTime(host::DateTime { year: v.year, month: v.month, day: v.day, hour: v.hour, minute: v.minute, second: v.second, millisecond: v.millisecond })) } }
+
+    /// A record type of an entity.
+    pub trait Entity: Sized {
+        /// The entity's name in extension.toml.
+        const NAME: &'static str;
+        /// Reads a record the host answered.
+        fn from_values(values: Vec<host::Value>) -> Result<Self, types::ActionError>;
+    }
+
+    /// A query on entity `T`: `Visit::query().filter("Who", Comparison::Equal, "Ada").order_by("At", true).limit(10).run()`.
+    pub struct Query<T> {
+        filters: Vec<host::Filter>,
+        order: Vec<host::Order>,
+        offset: u32,
+        limit: u32,
+        entity: core::marker::PhantomData<T>,
+    }
+
+    impl<T: Entity> Query<T> {
+        pub(crate) fn new() -> Self {
+            Query { filters: Vec::new(), order: Vec::new(), offset: 0, limit: 100, entity: core::marker::PhantomData }
+        }
+        /// Keeps the records whose `attribute` compares so with `value`.
+        pub fn filter(mut self, attribute: &str, comparison: Comparison, value: impl Into<Value>) -> Self {
+            self.filters.push(host::Filter { attribute: attribute.to_string(), comparison, value: value.into().0 });
+            self
+        }
+        /// Orders by `attribute` (then by the identifier).
+        pub fn order_by(mut self, attribute: &str, descending: bool) -> Self {
+            self.order.push(host::Order { attribute: attribute.to_string(), descending });
+            self
+        }
+        /// Skips the first `n` records.
+        pub fn offset(mut self, n: u32) -> Self {
+            self.offset = n;
+            self
+        }
+        /// Returns at most `n` records (100 unless said).
+        pub fn limit(mut self, n: u32) -> Self {
+            self.limit = n;
+            self
+        }
+        /// Runs the query.
+        pub fn run(self) -> Result<Vec<T>, types::ActionError> {
+            let rows = host::query(T::NAME, &self.filters, &self.order, self.offset, self.limit)
+                .map_err(types::ActionError::from)?;
+            rows.into_iter().map(T::from_values).collect()
+        }
+    }
+
+    fn wrong(entity: &str, attribute: &str) -> types::ActionError {
+        types::ActionError::from(format!("the host answered a {entity} record with a wrong value for {attribute}"))
+    }
+"#,
+    );
+    for e in &def.entities {
+        let ty = e.name.rust_type();
+        let name = &e.name.text;
+        let resolved = |f: &xif_model::Field| f.parsed.as_ref().and_then(|t| def.resolve(t)).unwrap_or(Type::Text);
+        let _ = writeln!(o, "\n    impl Entity for types::{ty} {{");
+        let _ = writeln!(o, "        const NAME: &'static str = {name:?};");
+        let _ = writeln!(o, "        fn from_values(values: Vec<host::Value>) -> Result<Self, types::ActionError> {{");
+        let _ = writeln!(o, "            let mut values = values.into_iter();");
+        let _ = writeln!(o, "            Ok(types::{ty} {{");
+        for a in &e.attributes {
+            let (pat, val) = from_host(&resolved(a));
+            let _ = writeln!(
+                o,
+                "                {}: match values.next() {{ Some({pat}) => {val}, _ => return Err(wrong({name:?}, {:?})) }},",
+                a.name.rust_ident(),
+                a.name.text
+            );
+        }
+        let _ = writeln!(o, "            }})\n        }}\n    }}\n");
+        let _ = writeln!(o, "    impl types::{ty} {{");
+        let values: Vec<String> =
+            e.attributes.iter().map(|a| to_host(&resolved(a), &format!("self.{}", a.name.rust_ident()))).collect();
+        let _ = writeln!(
+            o,
+            "        fn to_values(&self) -> Vec<host::Value> {{\n            vec![{}]\n        }}",
+            values.join(", ")
+        );
+        let _ = writeln!(
+            o,
+            "        /// Stores this as a new {name} record; returns it as stored (an auto-numbered identifier filled in)."
+        );
+        let _ = writeln!(
+            o,
+            "        pub fn create(&self) -> Result<Self, types::ActionError> {{\n            let stored = host::create({name:?}, &self.to_values()).map_err(types::ActionError::from)?;\n            <Self as Entity>::from_values(stored)\n        }}"
+        );
+        let _ =
+            writeln!(o, "        /// Replaces the {name} record with this one's identifier; false when there is none.");
+        let _ = writeln!(
+            o,
+            "        pub fn update(&self) -> Result<bool, types::ActionError> {{\n            host::update({name:?}, &self.to_values()).map_err(types::ActionError::from)\n        }}"
+        );
+        let _ = writeln!(o, "        /// A query on {name} records.");
+        let _ = writeln!(o, "        pub fn query() -> Query<Self> {{\n            Query::new()\n        }}");
+        if let Some(id) = e.identifier() {
+            let id_ty = resolved(id);
+            let rust = rust_type(def, &id_ty);
+            let arg = if matches!(id_ty, Type::Text) { "id: &str".to_string() } else { format!("id: {rust}") };
+            let conv = if matches!(id_ty, Type::Text) {
+                "host::Value::Text(id.to_string())".to_string()
+            } else {
+                to_host(&id_ty, "id")
+            };
+            let _ = writeln!(o, "        /// The {name} record with this identifier.");
+            let _ = writeln!(
+                o,
+                "        pub fn get({arg}) -> Result<Option<Self>, types::ActionError> {{\n            match host::get({name:?}, &{conv}).map_err(types::ActionError::from)? {{\n                Some(values) => <Self as Entity>::from_values(values).map(Some),\n                None => Ok(None),\n            }}\n        }}"
+            );
+            let _ =
+                writeln!(o, "        /// Deletes the {name} record with this identifier; false when there was none.");
+            let _ = writeln!(
+                o,
+                "        pub fn delete({arg}) -> Result<bool, types::ActionError> {{\n            host::delete({name:?}, &{conv}).map_err(types::ActionError::from)\n        }}"
+            );
+        }
+        let _ = writeln!(o, "    }}");
+    }
+    o.push_str("}\n\n");
     o
 }
 

@@ -45,6 +45,8 @@ pub fn new_extension(parent: &Path, name: &str) -> Result<PathBuf, NewError> {
         ("resources/greeting.txt", "Hello\n".into()),
         ("src/lib.rs", lib_rs(name)),
         ("src/actions/greet.rs", GREET.into()),
+        ("src/actions/sign_guest_book.rs", SIGN_GUEST_BOOK.into()),
+        ("src/actions/guest_book.rs", GUEST_BOOK.into()),
     ];
     for (rel, content) in files {
         let path = dir.join(rel);
@@ -59,7 +61,7 @@ fn definition(name: &str) -> String {
     format!(
         r#"[extension]
 name = "{name}"
-description = "Greets people."
+description = "Greets people and keeps a guest book."
 
 [structures.Person]
 Name = {{ type = "Text", length = 100, mandatory = true }}
@@ -69,6 +71,23 @@ Age = {{ type = "Integer", default = 0 }}
 description = "Builds a greeting for a person."
 inputs  = {{ Who = {{ type = "Person" }}, Polite = {{ type = "Boolean", default = true }} }}
 outputs = {{ Message = "Text", Length = "Integer" }}
+
+[actions.SignGuestBook]
+description = "Signs the guest book: stores a Visit on the server."
+inputs  = {{ Who = "Text" }}
+outputs = {{ VisitId = "Visit Identifier" }}
+
+[actions.GuestBook]
+description = "The latest visits, newest first."
+inputs  = {{ Last = {{ type = "Integer", default = 10 }} }}
+outputs = {{ Visits = "List of Visit" }}
+
+# An exported entity: a table the Platform Server provisions (and migrates as it grows).
+[entities.Visit]
+description = "One signature in the guest book."
+Id  = {{ type = "Long Integer", identifier = true, auto_number = true }}
+Who = {{ type = "Text", length = 200 }}
+At  = {{ type = "Date Time", mandatory = false }}
 
 [resources]
 files = ["resources/greeting.txt"]
@@ -115,7 +134,7 @@ fn lib_rs(name: &str) -> String {
 mod generated;
 pub mod actions;
 
-pub use generated::{{host, types}};
+pub use generated::{{entities, host, types}};
 "#
     )
 }
@@ -141,5 +160,56 @@ pub fn greet(who: Person, polite: bool) -> Result<GreetOutput, ActionError> {
     };
     host::info(&format!("greeted {name}"));
     Ok(GreetOutput { length: message.chars().count() as i32, message })
+}
+"#;
+
+const SIGN_GUEST_BOOK: &str = r#"//! The SignGuestBook action. This file is yours: `xif update-source` never changes it.
+use crate::types::*;
+
+/// Signs the guest book: stores a Visit (the server numbers it) and returns its identifier.
+pub fn sign_guest_book(who: String) -> Result<SignGuestBookOutput, ActionError> {
+    let who = who.trim().to_string();
+    if who.is_empty() {
+        return Err(ActionError::new("Who is empty: say who signs the guest book"));
+    }
+    let visit = Visit { id: 0, who, at: now() }.create()?;
+    Ok(SignGuestBookOutput { visit_id: visit.id })
+}
+
+/// The current time in UTC (the sandbox's clock works; no other crate is needed).
+fn now() -> DateTime {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let secs = since.as_secs() as i64;
+    let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u8;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
+    let year = (yoe + era * 400 + i64::from(month <= 2)) as u16;
+    DateTime {
+        year,
+        month,
+        day,
+        hour: (rest / 3_600) as u8,
+        minute: (rest % 3_600 / 60) as u8,
+        second: (rest % 60) as u8,
+        millisecond: since.subsec_millis() as u16,
+    }
+}
+"#;
+
+const GUEST_BOOK: &str = r#"//! The GuestBook action. This file is yours: `xif update-source` never changes it.
+use crate::types::*;
+
+/// The latest visits, newest first.
+pub fn guest_book(last: i32) -> Result<GuestBookOutput, ActionError> {
+    let last = u32::try_from(last.clamp(1, 1000)).unwrap_or(10);
+    let visits = Visit::query().order_by("Id", true).limit(last).run()?;
+    Ok(GuestBookOutput { visits })
 }
 "#;

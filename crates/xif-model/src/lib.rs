@@ -7,6 +7,7 @@
 //!   defaults) and returns [`Diagnostic`]s that [`diag::render`] prints rustc-style.
 //! - [`names`] is the one written-down rule that maps element names to WIT and Rust identifiers.
 //! - [`types`] is the type table, and [`value`] the JSON form of every type.
+//! - [`schema`] plans how a new definition changes stored entity tables (only growing).
 //! - [`wit`] writes the WIT world an extension implements, and the host interfaces it may import.
 //!
 //! ```
@@ -23,6 +24,7 @@ pub mod definition;
 pub mod diag;
 pub mod names;
 mod parse;
+pub mod schema;
 pub mod types;
 pub mod value;
 pub mod verify;

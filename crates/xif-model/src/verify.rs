@@ -419,6 +419,30 @@ impl Verifier<'_> {
                         );
                     }
                 }
+                if a.identifier
+                    && let Some(m) = a.mandatory.as_ref().filter(|m| !m.value)
+                {
+                    self.push(
+                        Diagnostic::error(
+                            "E046",
+                            format!("identifier {} of entity {} cannot be optional", a.name.text, e.name.text),
+                            Some(m.span.clone()),
+                        )
+                        .help("every record has an identifier; remove `mandatory = false` (use `auto_number = true` to have the server number records)"),
+                    );
+                }
+                if a.identifier
+                    && let Some(d) = &a.default
+                {
+                    self.push(
+                        Diagnostic::error(
+                            "E047",
+                            format!("identifier {} of entity {} cannot have a default", a.name.text, e.name.text),
+                            Some(d.span.clone()),
+                        )
+                        .help("identifiers are unique, so a default would fit one record only; remove the default"),
+                    );
+                }
                 let refers_to_itself = matches!(t, Type::Identifier(other) if *other == e.name.text);
                 if a.identifier && refers_to_itself {
                     self.push(

@@ -15,7 +15,8 @@ pub const HOST_PACKAGE: &str = "xif:host@1.0.0";
 /// The exported interface every extension implements.
 pub const ACTIONS_INTERFACE: &str = "xif:extension/actions@1.0.0";
 /// Host interfaces an extension may import (besides the sandboxed WASI preview 1).
-pub const HOST_INTERFACES: &[&str] = &["xif:host/log@1.0.0", "xif:host/resources@1.0.0", "xif:host/settings@1.0.0"];
+pub const HOST_INTERFACES: &[&str] =
+    &["xif:host/log@1.0.0", "xif:host/resources@1.0.0", "xif:host/settings@1.0.0", "xif:host/entities@1.0.0"];
 
 /// The host interfaces, as WIT.
 pub const HOST_WIT: &str = r#"/// Services the Xif Platform Server gives every extension.
@@ -39,6 +40,47 @@ interface resources {
 interface settings {
     /// A setting's value as text (its default when not set); none for an unknown name.
     get: func(name: string) -> option<string>;
+}
+
+/// The extension's own entities ([entities.X] in extension.toml): tables the server keeps.
+/// A record is a list of values in the order of the entity's attributes in extension.toml;
+/// each function is one transaction; an error is a message for the caller. Other extensions'
+/// entities are unreachable.
+interface entities {
+    /// A calendar date.
+    record date { year: u16, month: u8, day: u8 }
+    /// A time of day, in whole seconds.
+    record time { hour: u8, minute: u8, second: u8 }
+    /// A moment in UTC, with millisecond precision.
+    record date-time { year: u16, month: u8, day: u8, hour: u8, minute: u8, second: u8, millisecond: u16 }
+    /// A value of an attribute; a decimal is its canonical text ("12.50").
+    variant value {
+        text(string),
+        integer(s32),
+        long-integer(s64),
+        decimal(string),
+        boolean(bool),
+        date(date),
+        time(time),
+        date-time(date-time),
+        binary-data(list<u8>),
+    }
+    /// How a filter compares (contains: a text contains the value).
+    enum comparison { equal, not-equal, less, less-or-equal, greater, greater-or-equal, contains }
+    /// One condition of a query.
+    record filter { attribute: string, comparison: comparison, value: value }
+    /// One ordering of a query.
+    record order { attribute: string, descending: bool }
+    /// Stores a new record; returns it as stored (an auto-numbered identifier filled in).
+    create: func(entity: string, %record: list<value>) -> result<list<value>, string>;
+    /// The record with this identifier, if there is one.
+    get: func(entity: string, id: value) -> result<option<list<value>>, string>;
+    /// Replaces the record with the same identifier; false when there is none.
+    update: func(entity: string, %record: list<value>) -> result<bool, string>;
+    /// Deletes the record with this identifier; false when there was none.
+    delete: func(entity: string, id: value) -> result<bool, string>;
+    /// The records matching every filter, ordered (the identifier breaks ties), one page.
+    query: func(entity: string, filters: list<filter>, order-by: list<order>, offset: u32, limit: u32) -> result<list<list<value>>, string>;
 }
 "#;
 

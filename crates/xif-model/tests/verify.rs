@@ -753,6 +753,151 @@ inputs = { E = "Empty" }
 }
 
 #[test]
+fn e046_optional_identifier() {
+    let src = r#"[extension]
+name = "Test"
+description = "A test."
+[entities.Visit]
+Id = { type = "Long Integer", identifier = true, mandatory = false }
+"#;
+    let diags = check(src, &[("E046", 5, 62, "identifier Id of entity Visit cannot be optional")]);
+    assert!(help(&diags, src, "E046", 5).contains("auto_number"));
+}
+
+#[test]
+fn e047_identifier_with_default() {
+    check(
+        r#"[extension]
+name = "Test"
+description = "A test."
+[entities.Visit]
+Code = { type = "Text", identifier = true, default = "x" }
+"#,
+        &[("E047", 5, 54, "identifier Code of entity Visit cannot have a default")],
+    );
+}
+
+/// The schema published with `OLD_ENTITIES`, against which a new definition is checked.
+const OLD_ENTITIES: &str = r#"[extension]
+name = "Test"
+description = "A test."
+[entities.Visit]
+Id = { type = "Long Integer", identifier = true, auto_number = true }
+Who = { type = "Text", length = 200 }
+Count = "Integer"
+Price = { type = "Decimal", length = 10, decimals = 2 }
+Note = "Text"
+"#;
+
+/// The changes from `OLD_ENTITIES` to `new` that a publish refuses (xif_model::schema), as
+/// (code, line, column, a piece of the message).
+#[track_caller]
+fn check_change(new: &str, expected: &[(&str, usize, usize, &str)]) {
+    let old = xif_model::parse(OLD_ENTITIES).0.expect("old parses");
+    let (def, diags) = xif_model::parse(new);
+    let def = def.expect("new parses");
+    assert!(diags.is_empty() && xif_model::verify::verify(&def).iter().all(|d| !d.is_error()), "new verifies");
+    let got = xif_model::schema::check_against(&old, &def);
+    let mut got: Vec<(&str, usize, usize, &Diagnostic)> = got
+        .iter()
+        .map(|d| {
+            let (l, c) = d.line_col(new).expect("a place");
+            (d.code, l, c, d)
+        })
+        .collect();
+    got.sort_by_key(|(code, l, c, _)| (*l, *c, *code));
+    let keys: Vec<(&str, usize, usize)> = got.iter().map(|(code, l, c, _)| (*code, *l, *c)).collect();
+    let want: Vec<(&str, usize, usize)> = expected.iter().map(|(code, l, c, _)| (*code, *l, *c)).collect();
+    assert_eq!(keys, want, "got: {:?}", got.iter().map(|g| &g.3.message).collect::<Vec<_>>());
+    for ((_, _, _, d), (_, _, _, piece)) in got.iter().zip(expected) {
+        assert!(d.message.contains(piece), "{} {:?} lacks {piece:?}", d.code, d.message);
+        assert!(d.is_error() && d.help.as_deref().is_some_and(|h| h.contains("force")), "{d:?}");
+    }
+}
+
+#[test]
+fn e100_narrowing_an_entity_attribute() {
+    check_change(
+        r#"[extension]
+name = "Test"
+description = "A test."
+[entities.Visit]
+Id = { type = "Long Integer", identifier = true, auto_number = true }
+Who = { type = "Text", length = 50 }
+Count = "Integer"
+Price = { type = "Decimal", length = 10, decimals = 1 }
+Note = "Text"
+"#,
+        &[
+            (
+                "E100",
+                6,
+                33,
+                "attribute Who of entity Visit cannot narrow: it would narrow from length 200 to length 50",
+            ),
+            ("E100", 8, 53, "attribute Price of entity Visit cannot narrow"),
+        ],
+    );
+    // Long Integer → Integer narrows too; widening, adding and removing are all accepted.
+    let mut old = xif_model::parse(OLD_ENTITIES).0.expect("old parses");
+    old.entities[0].attributes[2].parsed = Some(xif_model::Type::LongInteger);
+    old.entities[0].attributes[2].ty.value = "Long Integer".into();
+    let (new, _) = xif_model::parse(OLD_ENTITIES);
+    let refused = xif_model::schema::check_against(&old, &new.expect("parses"));
+    assert_eq!(refused.len(), 1);
+    assert!(refused[0].message.contains("from Long Integer to Integer"), "{}", refused[0].message);
+    check_change(
+        r#"[extension]
+name = "Test"
+description = "A test."
+[entities.Visit]
+Id = { type = "Long Integer", identifier = true, auto_number = true }
+Who = { type = "Text" }
+Count = "Long Integer"
+Price = { type = "Decimal", length = 12, decimals = 3 }
+Email = { type = "Text", default = "nobody@example.com" }
+"#,
+        &[],
+    );
+}
+
+#[test]
+fn e101_incompatible_type_change() {
+    check_change(
+        r#"[extension]
+name = "Test"
+description = "A test."
+[entities.Visit]
+Id = { type = "Long Integer", identifier = true, auto_number = true }
+Who = { type = "Text", length = 200 }
+Count = "Integer"
+Price = { type = "Decimal", length = 10, decimals = 2 }
+Note = "Boolean"
+"#,
+        &[(
+            "E101",
+            9,
+            9,
+            "attribute Note of entity Visit cannot change type: its type would change from Text to Boolean",
+        )],
+    );
+}
+
+#[test]
+fn e102_different_identifier() {
+    check_change(
+        r#"[extension]
+name = "Test"
+description = "A test."
+[entities.Visit]
+Key = { type = "Long Integer", identifier = true, auto_number = true }
+Who = { type = "Text", length = 200 }
+"#,
+        &[("E102", 5, 1, "the identifier of entity Visit would change from Id to Key")],
+    );
+}
+
+#[test]
 fn e050_length_on_a_type_without_length() {
     check(
         r#"[extension]

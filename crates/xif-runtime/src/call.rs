@@ -36,6 +36,9 @@ pub struct CallContext {
     pub log: LogSink,
     /// Awaited after each `xif:host/log` line, when set (see [`LogHook`]); `None` by default.
     pub log_hook: Option<LogHook>,
+    /// `xif:host/entities`: the extension's own tables; `None` (the default, as in `xif run`)
+    /// makes every entity function answer that entities need the Platform Server.
+    pub entities: Option<crate::entities::EntityAccess>,
 }
 
 impl CallContext {
@@ -48,6 +51,7 @@ impl CallContext {
             settings: Arc::new(HashMap::new()),
             log: Arc::new(|_| {}),
             log_hook: None,
+            entities: None,
         }
     }
 
@@ -67,6 +71,12 @@ impl CallContext {
     /// Sends log lines to `log`.
     pub fn with_log(mut self, log: impl Fn(LogLine) + Send + Sync + 'static) -> CallContext {
         self.log = Arc::new(log);
+        self
+    }
+
+    /// Gives the call its extension's entity store.
+    pub fn with_entities(mut self, store: crate::entities::EntityAccess) -> CallContext {
+        self.entities = Some(store);
         self
     }
 

@@ -226,7 +226,8 @@ mod tests {
         assert!(granted("wasi:cli/stdout@0.2.6"));
         assert!(granted("wasi:io/streams@0.2.0"));
         assert!(granted("xif:host/log@1.0.0"));
-        assert!(!granted("xif:host/entities@1.0.0"));
+        assert!(granted("xif:host/entities@1.0.0"));
+        assert!(!granted("xif:host/entities@2.0.0"));
         assert!(!granted("wasi:http/outgoing-handler@0.2.6"));
         assert!(!granted("wasi:cli/stdout@0.3.0"));
         assert!(!granted("evil:x/y"));

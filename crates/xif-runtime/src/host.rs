@@ -64,6 +64,11 @@ impl CallState {
     pub(crate) fn context(&self) -> &CallContext {
         &self.host.ctx
     }
+
+    /// The calling version's definition and the call's entity store, for `xif:host/entities`.
+    pub(crate) fn entities(&self) -> (Arc<Definition>, Option<crate::entities::EntityAccess>) {
+        (self.host.def.clone(), self.host.ctx.entities.clone())
+    }
 }
 
 /// The host interfaces' view of a call.
@@ -301,6 +306,8 @@ pub(crate) fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<CallS
                 .func_wrap("get", |store: StoreContextMut<'_, CallState>, (name,): (String,)| {
                     Ok((store.data().host.setting(&name),))
                 })?,
+            // Its own instance of the linker (functions defined dynamically).
+            "xif:host/entities" => crate::entities::add_to_linker(&mut linker, interface)?,
             other => wasmtime::bail!("the runtime does not implement the host interface `{other}`"),
         }
     }

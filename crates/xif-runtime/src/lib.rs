@@ -20,6 +20,7 @@
 mod call;
 mod contract;
 mod convert;
+mod entities;
 mod host;
 
 use std::fmt;
@@ -36,6 +37,7 @@ use xif_model::wit::ACTIONS_INTERFACE;
 use xif_model::{Definition, Value};
 
 pub use call::{CallContext, CallError, CallOutput, LogHook, LogLevel, LogLine, LogSink, LogSource, ResourceReader};
+pub use entities::{Comparison, EntityAccess, EntityStore, Filter, Query, StoreFuture, coerce};
 pub use host::OUTPUT_CAPACITY;
 
 use host::{CallState, Capture};

@@ -467,15 +467,37 @@ impl Db {
     /// Makes `number` the active version and logs the publish, in one transaction.
     pub async fn activate(&self, extension_id: i64, number: i64, log: &NewPublish<'_>) -> Result<(), AppError> {
         let mut tx = self.pool.begin().await?;
+        Db::activate_in(&mut tx, extension_id, number, log).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// [`Db::activate`] inside a transaction the caller commits (with the entity schema changes
+    /// of the same publish, `crate::entities::provision`).
+    pub async fn activate_in(
+        tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+        extension_id: i64,
+        number: i64,
+        log: &NewPublish<'_>,
+    ) -> Result<(), AppError> {
         sqlx::query("UPDATE extensions SET active_version = $1, activated_at = $2 WHERE id = $3")
             .bind(number)
             .bind(now_ms())
             .bind(extension_id)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
-        insert_publish(&mut tx, log).await?;
-        tx.commit().await?;
+        insert_publish(tx, log).await?;
         Ok(())
+    }
+
+    /// A transaction (for a publish's schema changes and activation together).
+    pub async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, AppError> {
+        Ok(self.pool.begin().await?)
+    }
+
+    /// The pool (the entity store of `crate::entities` writes records through it).
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
     }
 
     /// Deletes one version (never the active one: the caller checks under the extension's lock).

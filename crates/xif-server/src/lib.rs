@@ -28,6 +28,7 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod db;
+pub mod entities;
 pub mod error;
 pub mod files;
 pub mod publish;

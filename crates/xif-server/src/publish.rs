@@ -144,6 +144,27 @@ pub async fn run(
     kind: Kind,
     events: Option<mpsc::UnboundedSender<StepEvent>>,
 ) -> Outcome {
+    run_with(state, who, name, number, kind, events, Options::default()).await
+}
+
+/// Choices of one publish beyond its version.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Make entity schema changes that would otherwise be refused (narrowing, an incompatible
+    /// type, a different identifier); no stored value is changed or dropped by them.
+    pub force: bool,
+}
+
+/// [`run`] with [`Options`].
+pub async fn run_with(
+    state: AppState,
+    who: Arc<Principal>,
+    name: String,
+    number: i64,
+    kind: Kind,
+    events: Option<mpsc::UnboundedSender<StepEvent>>,
+    options: Options,
+) -> Outcome {
     let started = Instant::now();
     let started_at = now_ms();
     // Unknown names get no lock (the map of locks only holds extensions that exist).
@@ -169,7 +190,7 @@ pub async fn run(
     let _serialized = lock.lock().await;
     let mut p = Progress { steps: Vec::new(), events, current: None };
     let mut facts = Facts { extension: name.clone(), digest: String::new(), warnings: Vec::new() };
-    let result = stages(&state, &who, number, kind, &mut p, &mut facts, started_at, started).await;
+    let result = stages(&state, &who, number, kind, options, &mut p, &mut facts, started_at, started).await;
     let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let error = result.err();
     if let Some(e) = &error {
@@ -221,6 +242,7 @@ async fn stages(
     who: &Principal,
     number: i64,
     kind: Kind,
+    options: Options,
     p: &mut Progress,
     facts: &mut Facts,
     started_at: i64,
@@ -297,18 +319,38 @@ async fn stages(
         format!("exports the {} action(s) of the definition; imports only what is granted", def.actions.len()),
     );
 
+    // Entities: the schema changes run in the transaction that also activates the version, so
+    // a publish that fails (or a server that dies) before the commit leaves the old schema.
     p.start("entities");
-    if def.entities.is_empty() {
+    let mut tx = state.db.begin().await?;
+    let source = String::from_utf8_lossy(&package.definition).into_owned();
+    let provisioned = crate::entities::provision(&mut tx, &def, &source, kind == Kind::Rollback, options.force).await?;
+    crate::entities::failpoint("publish.schema", &state.config.data_dir).await;
+    if def.entities.is_empty() && provisioned.steps.is_empty() {
         p.end(Status::Skipped, "exports no entities");
+    } else if provisioned.steps.is_empty() {
+        p.end(Status::Unchanged, "the entity tables already have this schema");
     } else {
-        let names: Vec<&str> = def.entities.iter().map(|e| e.name.text.as_str()).collect();
-        p.end(Status::Skipped, format!("entity tables ({}) are not provisioned by this server yet", names.join(", ")));
+        let mut message = provisioned.steps.join("; ");
+        if !provisioned.forced.is_empty() {
+            message.push_str(&format!(" (forced: {})", provisioned.forced.join("; ")));
+        }
+        p.end(Status::Finished, message);
     }
+    let store = if def.entities.is_empty() {
+        None
+    } else {
+        Some(crate::entities::Store::new(state.db.pool().clone(), &def, &provisioned.schemas)?)
+    };
 
-    // Activate: the database first (with the log entry), then the registry.
+    // Activate: the database first (with the log entry, in the schema's transaction), then the
+    // registry.
     p.start("activate");
-    let live =
+    let mut live =
         Live::new(&ext.name, number, &version.digest, extension, package.resources, state.config.call_log_hook.clone());
+    if let Some(store) = store {
+        live = live.with_entities(store);
+    }
     let stages_so_far = {
         let mut s = p.steps.clone();
         s.push(StepEvent { step: "activate", status: Status::Finished, ms: 0, message: None });
@@ -327,7 +369,8 @@ async fn stages(
         stages: serde_json::to_string(&stages_so_far).unwrap_or_else(|_| "[]".into()),
         warnings: serde_json::to_string(&facts.warnings).unwrap_or_else(|_| "[]".into()),
     };
-    state.db.activate(ext.id, number, &log).await?;
+    crate::db::Db::activate_in(&mut tx, ext.id, number, &log).await?;
+    tx.commit().await?;
     let previous = state.registry.activate(live);
     let message = match previous {
         Some(old) if old.version != number => format!("version {number} serves new calls (was {})", old.version),
@@ -438,6 +481,7 @@ async fn load_version(state: &AppState, name: &str, ext_id: i64, number: i64) ->
         .map_err(|e| AppError::Internal(format!("the stored package is damaged: {e}")))?;
     let (def, _) = definition(&package)?;
     let def = Arc::new(def);
+    let def_entities = def.clone();
     let compat = state.runtime.compatibility_hash();
     let extension = match state.files.get_native(&version.digest, &compat).await? {
         Some(native) => match load(state, def.clone(), native).await {
@@ -455,5 +499,12 @@ async fn load_version(state: &AppState, name: &str, ext_id: i64, number: i64) ->
             load(state, def, native).await.map_err(AppError::internal)?
         }
     };
-    Ok(Live::new(name, number, &version.digest, extension, package.resources, state.config.call_log_hook.clone()))
+    let mut live =
+        Live::new(name, number, &version.digest, extension, package.resources, state.config.call_log_hook.clone());
+    if !def_entities.entities.is_empty() {
+        let mut conn = state.db.pool().acquire().await?;
+        let schemas = crate::entities::load(&mut conn, name).await?;
+        live = live.with_entities(crate::entities::Store::new(state.db.pool().clone(), &def_entities, &schemas)?);
+    }
+    Ok(live)
 }

@@ -21,6 +21,8 @@ pub struct Live {
     pub extension: Extension,
     /// The context of its calls (resources, log); settings are filled in per call.
     context: CallContext,
+    /// Its entities' records, as this version sees them (none when it has no entities).
+    pub entities: Option<Arc<crate::entities::Store>>,
 }
 
 impl Live {
@@ -38,7 +40,15 @@ impl Live {
             .with_resources(resources.into_iter().collect())
             .with_log(log_line);
         context.log_hook = hook;
-        Live { name: name.to_string(), version, digest: digest.to_string(), extension, context }
+        Live { name: name.to_string(), version, digest: digest.to_string(), extension, context, entities: None }
+    }
+
+    /// Gives the version's calls (`xif:host/entities`) and the record routes its entity store.
+    pub fn with_entities(mut self, store: crate::entities::Store) -> Live {
+        let store = Arc::new(store);
+        self.context.entities = Some(crate::entities::access(&store));
+        self.entities = Some(store);
+        self
     }
 
     /// Its definition.

@@ -477,18 +477,28 @@ pub async fn download(
 /// With `Accept: text/event-stream`, the stages stream as server-sent events
 /// (`{"step","status","ms","message"}`), then `{"summary": ...}`.
 #[utoipa::path(post, path = "/api/v1/extensions/{name}/versions/{version}/publish", tag = "versions",
-    params(("name" = String, Path, description = "Extension name"), ("version" = i64, Path, description = "Version number")),
+    params(("name" = String, Path, description = "Extension name"), ("version" = i64, Path, description = "Version number"),
+        ("force" = Option<bool>, Query, description = "Make entity schema changes that would otherwise be refused (`schema_refused`: narrowing, an incompatible type, a different identifier); no stored value is changed or dropped")),
     responses((status = 200, description = "Published (or, as `text/event-stream`, the stages then the summary)", body = Published),
-        (status = 400, description = "Refused: bad definition or contract (names the import or export)", body = ErrorBody),
+        (status = 400, description = "Refused: bad definition or contract (names the import or export), or an entity change that would lose data (`schema_refused`, names each attribute and why)", body = ErrorBody),
         (status = 403, description = "A permission is missing; the message names it", body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 pub async fn publish(
     State(state): State<AppState>,
     auth: Auth,
     ApiPath((name, number)): ApiPath<(String, i64)>,
+    Query(q): Query<PublishQuery>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    run_publish(state, auth, name, number, Kind::Publish, &headers).await
+    let options = publish::Options { force: q.force.unwrap_or(false) };
+    run_publish(state, auth, name, number, Kind::Publish, options, &headers).await
+}
+
+/// The query of a publish.
+#[derive(Deserialize, Default)]
+pub struct PublishQuery {
+    /// See [`publish::Options::force`].
+    pub force: Option<bool>,
 }
 
 /// Rolls back: re-activates an existing version (no new number), through the same stages as a
@@ -503,7 +513,7 @@ pub async fn rollback(
     ApiPath((name, number)): ApiPath<(String, i64)>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    run_publish(state, auth, name, number, Kind::Rollback, &headers).await
+    run_publish(state, auth, name, number, Kind::Rollback, publish::Options::default(), &headers).await
 }
 
 async fn run_publish(
@@ -512,14 +522,16 @@ async fn run_publish(
     name: String,
     number: i64,
     kind: Kind,
+    options: publish::Options,
     headers: &HeaderMap,
 ) -> Result<Response, AppError> {
     let sse =
         headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/event-stream"));
     // The publish runs as its own task: a client that goes away does not stop it halfway.
     if !sse {
-        let outcome =
-            tokio::spawn(publish::run(state, auth.0, name, number, kind, None)).await.map_err(AppError::internal)?;
+        let outcome = tokio::spawn(publish::run_with(state, auth.0, name, number, kind, None, options))
+            .await
+            .map_err(AppError::internal)?;
         return Ok(match outcome.error {
             None => Json(Published { steps: outcome.steps, summary: outcome.summary }).into_response(),
             Some(e) => {
@@ -531,7 +543,7 @@ async fn run_publish(
         });
     }
     let (tx, rx) = mpsc::unbounded_channel();
-    let task = tokio::spawn(publish::run(state, auth.0, name, number, kind, Some(tx)));
+    let task = tokio::spawn(publish::run_with(state, auth.0, name, number, kind, Some(tx), options));
     enum Phase {
         Events(mpsc::UnboundedReceiver<StepEvent>, tokio::task::JoinHandle<publish::Outcome>),
         Done,

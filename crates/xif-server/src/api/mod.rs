@@ -20,6 +20,7 @@ use crate::state::AppState;
 
 pub mod account;
 pub mod actions;
+pub mod entities;
 pub mod extensions;
 
 /// The router being built, and the (method, path) of each route added.
@@ -67,6 +68,11 @@ fn routes() -> Routes {
         .add(Method::GET, "/api/v1/extensions/{name}/settings", get(e::get_settings))
         .add(Method::PUT, "/api/v1/extensions/{name}/settings", put(e::set_settings))
         .add(Method::POST, "/api/v1/extensions/{name}/actions/{action}", post(actions::call))
+        .add(Method::GET, "/api/v1/extensions/{name}/entities/{entity}", get(entities::list_records))
+        .add(Method::POST, "/api/v1/extensions/{name}/entities/{entity}", post(entities::create_record))
+        .add(Method::GET, "/api/v1/extensions/{name}/entities/{entity}/{id}", get(entities::get_record))
+        .add(Method::PUT, "/api/v1/extensions/{name}/entities/{entity}/{id}", put(entities::update_record))
+        .add(Method::DELETE, "/api/v1/extensions/{name}/entities/{entity}/{id}", delete(entities::delete_record))
 }
 
 /// The application: every route, a JSON 404 for the rest, and request tracing with the
@@ -123,6 +129,11 @@ async fn not_found(method: Method, uri: axum::http::Uri) -> AppError {
         extensions::get_settings,
         extensions::set_settings,
         actions::call,
+        entities::list_records,
+        entities::create_record,
+        entities::get_record,
+        entities::update_record,
+        entities::delete_record,
     ),
     modifiers(&BearerAuth),
     security(("bearer" = []))

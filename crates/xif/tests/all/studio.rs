@@ -124,6 +124,10 @@ fn verify_prints_every_error_with_its_place_and_a_count() {
         "[extension]\nname = \"Broken\"\n\n[actions.Greet]\ninputs = { Who = \"Persn\" }\noutputs = { N = \"DateTime\" }\n",
     )
     .unwrap();
+    // Only Greet stays: the example's guest book actions go with their files.
+    for f in ["guest_book", "sign_guest_book"] {
+        std::fs::remove_file(dir.join(format!("src/actions/{f}.rs"))).unwrap();
+    }
     let out = run_code(xif().arg("verify").arg("--path").arg(&dir), 1);
     let err = stderr(&out);
     assert!(err.contains("error[E021]") && err.contains("--> extension.toml:5:19"), "{err}");

@@ -6,4 +6,4 @@
 mod generated;
 pub mod actions;
 
-pub use generated::{host, types};
+pub use generated::{entities, host, types};
