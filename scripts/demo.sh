@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The main job, from a fresh machine: set up, build xif, start a Platform Server on the embedded
 # default (SQLite and a data folder in .xif-demo/, in the background), create the example
-# extension, 1-Click Publish it to that server, call one of its actions, and say where the Service
-# Center is and how to stop the server.
+# extension, 1-Click Publish it to that server, call its actions (Greet, and the guest book kept in
+# an entity on the server), read the entity's records over HTTP, and say where the Service Center
+# is and how to stop the server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -33,6 +34,18 @@ cd "$demo"
 cd Greetings
 "$xif" publish
 "$xif" call Greetings Greet '{"Who": {"Name": "Ada", "Age": 36}}'
+# The guest book: the Visit entity's table lives on the server.
+"$xif" call Greetings SignGuestBook '{"Who": "Ada"}'
+"$xif" call Greetings SignGuestBook '{"Who": "Grace"}'
+"$xif" call Greetings GuestBook '{}'
+# The same records over the HTTP API, with the token `xif login` keeps.
+python3 - "$XDG_CONFIG_HOME/xif/servers.json" "$url/api/v1/extensions/Greetings/entities/Visit" <<'PY'
+import json, sys, urllib.request
+token = next(s["token"] for s in json.load(open(sys.argv[1]))["servers"] if s.get("token"))
+req = urllib.request.Request(sys.argv[2], headers={"Authorization": "Bearer " + token})
+print("GET", sys.argv[2])
+print(json.dumps(json.load(urllib.request.urlopen(req)), indent=2))
+PY
 
 cat <<MSG
 
