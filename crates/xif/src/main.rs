@@ -132,6 +132,23 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Recreate an editable extension folder from a version stored on the server.
+    #[command(disable_version_flag = true)]
+    Download {
+        /// The extension.
+        extension: String,
+        /// The version (default: pick from the list at a terminal, else the published one).
+        #[arg(long, value_name = "N")]
+        version: Option<i64>,
+        /// The folder to write (default: ./EXTENSION); must be empty unless --force.
+        #[arg(long)]
+        path: Option<std::path::PathBuf>,
+        /// Write into a non-empty folder, overwriting files of the same name.
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        server: ServerArg,
+    },
     /// Re-activate a stored version of an extension (no new number).
     Rollback {
         /// The extension.

@@ -321,6 +321,85 @@ pub fn versions(extension: &str, server: Option<&str>, json_out: bool, ui: &Ui) 
     Ok(ExitCode::SUCCESS)
 }
 
+/// `xif download EXTENSION [--version N] [--path DIR] [--force]`.
+pub fn download(
+    extension: &str,
+    version: Option<i64>,
+    path: Option<std::path::PathBuf>,
+    force: bool,
+    server: Option<&str>,
+    ui: &Ui,
+) -> anyhow::Result<ExitCode> {
+    use xif_client::download::{self as dl, DownloadError};
+    let rt = runtime()?;
+    let client = rt.block_on(connect(server, ui))?;
+    let list = match rt.block_on(client.versions(extension)) {
+        Ok(v) => v,
+        Err(e) => return Ok(fail(&e, ui, false)),
+    };
+    if list.is_empty() {
+        ui.error(&format!("{} has no extension named {extension}", client.url));
+        return Ok(ExitCode::from(1));
+    }
+    let dir = path.unwrap_or_else(|| std::path::PathBuf::from(extension));
+    if !force && !dl::is_empty_dir(&dir) {
+        ui.error(&DownloadError::NotEmpty(dir).to_string());
+        return Ok(ExitCode::from(1));
+    }
+    let version = match version {
+        Some(v) => v,
+        None if interactive() => pick_version(extension, &list)?,
+        None => match dl::published(&list) {
+            Some(v) => v.version,
+            None => {
+                ui.error(&DownloadError::NonePublished(extension.to_string()).to_string());
+                return Ok(ExitCode::from(1));
+            }
+        },
+    };
+    match rt.block_on(dl::download(&client, extension, &list, version, &dir, force)) {
+        Ok(d) => {
+            eprintln!(
+                "Downloaded {extension} version {} ({}) into {} — {} files; edit, then `xif publish`.",
+                d.version,
+                d.digest.get(..12).unwrap_or(&d.digest),
+                d.dir.display(),
+                d.files.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            ui.error(&e.to_string());
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+/// Lists the versions on stderr and asks for one (Enter takes the published one).
+fn pick_version(extension: &str, list: &[xif_client::client::Version]) -> anyhow::Result<i64> {
+    eprintln!("Versions of {extension} (* = published):");
+    for v in list {
+        eprintln!(
+            "  {} {:>4}  {:<20}  {:<12}  {}",
+            if v.active { "*" } else { " " },
+            v.version,
+            v.uploaded_at,
+            v.uploaded_by,
+            v.description
+        );
+    }
+    let default = xif_client::download::published(list).map(|v| v.version);
+    loop {
+        let hint = default.map(|d| format!(" [{d}]")).unwrap_or_default();
+        let answer = ask(&format!("Version to download{hint}: "))?;
+        let chosen = if answer.is_empty() { default } else { answer.parse::<i64>().ok() };
+        match chosen {
+            Some(n) if list.iter().any(|v| v.version == n) => return Ok(n),
+            _ => eprintln!("Type one of the version numbers listed."),
+        }
+    }
+}
+
 /// `xif rollback EXTENSION VERSION`: re-activates a stored version, with the server's stages.
 pub fn rollback(
     extension: &str,

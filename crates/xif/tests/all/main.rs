@@ -1,6 +1,7 @@
 //! Integration tests: the real `xif` binary on real extension folders.
 mod support;
 
+mod download;
 mod login;
 mod package;
 mod publish;
