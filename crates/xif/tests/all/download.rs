@@ -33,3 +33,37 @@ fn download_recreates_a_folder_that_saves_to_the_same_digest_with_a_fresh_target
     let out = run_ok(server.xif().env("XIF_TARGET_DIR", fresh.path()).args(["save", "--json", "--path"]).arg(&into));
     assert_eq!(crate::support::json(&out)["digest"].as_str(), Some(digest.as_str()), "the same package digest");
 }
+
+#[test]
+fn download_at_a_terminal_lists_the_versions_and_the_user_picks_one() {
+    use crate::login::{Tmux, sh_quote};
+    let server = Server::start();
+    let login = server.login("admin", ADMIN_PASSWORD);
+    assert!(login.status.success(), "{}", stderr(&login));
+    let (_tmp, dir) = new_extension("DlPick");
+    run_ok(server.xif().args(["publish", "--json", "--path"]).arg(&dir));
+    let greet = dir.join("src/actions/greet.rs");
+    let v1 = std::fs::read_to_string(&greet).expect("greet.rs");
+    std::fs::write(&greet, v1.replace("dear {name}!\")", "dearest {name}!\")")).expect("write");
+    run_ok(server.xif().args(["publish", "--json", "--path"]).arg(&dir));
+
+    let target = tempfile::tempdir().expect("tempdir");
+    let into = target.path().join("picked");
+    let home = server.home.path();
+    let command = format!(
+        "env -u NO_COLOR HOME={} XDG_CONFIG_HOME={} TERM=xterm-256color {} download DlPick --path {}; echo \"EXIT=$?\"; sleep 600",
+        sh_quote(&home.display().to_string()),
+        sh_quote(&home.join("config").display().to_string()),
+        sh_quote(env!("CARGO_BIN_EXE_xif")),
+        sh_quote(&into.display().to_string()),
+    );
+    let tmux = Tmux::start(&command);
+    let pane = tmux.wait_for("Version to download [2]", 30);
+    assert!(pane.contains("Versions of DlPick (* = published)"), "{pane}");
+    assert!(pane.lines().any(|l| l.trim_start().starts_with("* ") && l.contains(" 2 ")), "a mark on 2:\n{pane}");
+    assert!(pane.lines().any(|l| l.trim_start().starts_with("1 ") && l.contains("admin")), "1 listed:\n{pane}");
+    tmux.send("1");
+    let pane = tmux.wait_for("EXIT=", 60);
+    assert!(pane.contains("EXIT=0") && pane.contains("Downloaded DlPick version 1"), "{pane}");
+    assert_eq!(std::fs::read_to_string(into.join("src/actions/greet.rs")).expect("greet.rs"), v1, "version 1's code");
+}

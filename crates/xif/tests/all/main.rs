@@ -2,7 +2,7 @@
 mod support;
 
 mod download;
-mod login;
+pub mod login;
 mod package;
 mod publish;
 mod remote;
