@@ -190,6 +190,10 @@ pub struct PublishArgs {
     /// Cargo's target folder.
     #[arg(long, env = "XIF_TARGET_DIR", value_name = "DIR")]
     target_dir: Option<PathBuf>,
+    /// At a terminal, after a stop at Verify or Compile, verify again as soon as the files change
+    /// (instead of waiting for Enter).
+    #[arg(long)]
+    watch: bool,
 }
 
 /// `xif call`.

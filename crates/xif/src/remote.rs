@@ -231,19 +231,50 @@ pub fn publish(args: crate::PublishArgs, upload_only: bool, ui: &Ui) -> anyhow::
         folder.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
         client.url
     );
-    let window = Window::open(mode, title, steps);
     let opts = pipeline::Options {
         dir: args.ext.path.clone(),
         target_dir: args.target_dir,
         rustc_wrapper: std::env::current_exe().ok(),
         upload_only,
     };
-    let summary = rt.block_on(pipeline::run(&opts, &client, &mut |p| window.progress(p)));
-    window.close(&summary, ui, steps);
+    // Verify Again: at a terminal, a stop at Verify or Compile waits for the fixed files.
+    let again = matches!(mode, Mode::Live { .. }) && interactive();
+    let summary = loop {
+        let window = Window::open(mode, title.clone(), steps);
+        let summary = rt.block_on(pipeline::run(&opts, &client, &mut |p| window.progress(p)));
+        window.close(&summary, ui, steps);
+        if !again || !matches!(summary.failed, Some(pipeline::Step::Verify | pipeline::Step::Compile)) {
+            break summary;
+        }
+        let retry = if args.watch {
+            eprintln!("Watching {} for changes (Ctrl-C to quit)…", folder.display());
+            wait_for_change(&opts.dir);
+            true
+        } else {
+            matches!(ask("Fix the files, then press Enter to verify again (q to quit): "), Ok(a) if a != "q")
+        };
+        if !retry {
+            break summary;
+        }
+        eprintln!();
+    };
     if upload_only && summary.failed.is_none() && !args.ext.json {
         println!("{}", summary.version.unwrap_or_default());
     }
     Ok(if summary.failed.is_some() { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// Polls the build inputs of `dir` (definition, manifests, `src/`, `wit/`) until they change.
+fn wait_for_change(dir: &std::path::Path) {
+    let before = xif_build::compile::inputs_digest(dir).ok();
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        if xif_build::compile::inputs_digest(dir).ok() != before {
+            // Let an editor finish writing.
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            return;
+        }
+    }
 }
 
 fn fail(e: &ClientError, ui: &Ui, json_out: bool) -> ExitCode {

@@ -1,6 +1,7 @@
 //! Integration tests: the real `xif` binary on real extension folders.
 mod support;
 
+mod again;
 mod download;
 pub mod login;
 mod package;
