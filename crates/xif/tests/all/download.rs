@@ -32,6 +32,10 @@ fn download_recreates_a_folder_that_saves_to_the_same_digest_with_a_fresh_target
     run_ok(server.xif().env("XIF_TARGET_DIR", fresh.path()).args(["compile", "--json", "--path"]).arg(&into));
     let out = run_ok(server.xif().env("XIF_TARGET_DIR", fresh.path()).args(["save", "--json", "--path"]).arg(&into));
     assert_eq!(crate::support::json(&out)["digest"].as_str(), Some(digest.as_str()), "the same package digest");
+    // It republishes without edits: the server already has that package active.
+    let out = run_ok(server.xif().env("XIF_TARGET_DIR", fresh.path()).args(["publish", "--json", "--path"]).arg(&into));
+    let again = summary(&json_lines(&out));
+    assert_eq!((again["outcome"].as_str(), again["unchanged"].as_bool()), (Some("published"), Some(true)), "{again}");
 }
 
 #[test]
