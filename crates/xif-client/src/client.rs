@@ -238,6 +238,13 @@ impl Client {
         }
     }
 
+    /// The bytes of a stored version's `.xif` package.
+    pub async fn package(&self, extension: &str, version: i64) -> Result<Vec<u8>, ClientError> {
+        let path = format!("/api/v1/extensions/{extension}/versions/{version}/package");
+        let resp = self.send(self.request(reqwest::Method::GET, &path)).await?;
+        Ok(resp.bytes().await.map_err(|e| self.network(e))?.to_vec())
+    }
+
     /// Uploads a package; `sent` counts the bytes handed to the network as they go.
     pub async fn upload(&self, extension: &str, bytes: Vec<u8>, sent: Arc<AtomicU64>) -> Result<Uploaded, ClientError> {
         const CHUNK: usize = 64 << 10;

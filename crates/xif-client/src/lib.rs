@@ -4,6 +4,7 @@
 //!   your config directory), and how `--server`, `XIF_SERVER` and `XIF_TOKEN` pick one.
 //! - [`client`] — an HTTP client for the Platform Server's API: login, upload (with progress),
 //!   publish (its stages streamed as server-sent events), call, versions, rollback, tokens.
+//! - [`download`] — recreates an editable extension folder from a package's source snapshot.
 //! - [`pipeline`] — the 1-Click Publish: Verify → Update Source Code → Compile → Save → Upload →
 //!   Publish, emitting DESIGN.md's events to a callback.
 //!
@@ -13,6 +14,7 @@
 
 pub mod client;
 pub mod config;
+pub mod download;
 pub mod pipeline;
 
 pub use client::{Client, ClientError};

@@ -30,6 +30,9 @@ pub fn run(command: Command, ui: &Ui) -> anyhow::Result<ExitCode> {
         Command::Publish(args) => remote::publish(args, false, quiet),
         Command::Upload(args) => remote::publish(args, true, quiet),
         Command::Call(args) => remote::call(args, ui),
+        Command::Download { extension, version, path, force, server } => {
+            remote::download(&extension, version, path, force, server.server.as_deref(), ui)
+        }
         Command::Versions { extension, server, json } => {
             remote::versions(&extension, server.server.as_deref(), json, ui)
         }

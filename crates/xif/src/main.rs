@@ -132,6 +132,23 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Recreate an editable extension folder from a version stored on the server.
+    #[command(disable_version_flag = true)]
+    Download {
+        /// The extension.
+        extension: String,
+        /// The version (default: pick from the list at a terminal, else the published one).
+        #[arg(long, value_name = "N")]
+        version: Option<i64>,
+        /// The folder to write (default: ./EXTENSION); must be empty unless --force.
+        #[arg(long)]
+        path: Option<std::path::PathBuf>,
+        /// Write into a non-empty folder, overwriting files of the same name.
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        server: ServerArg,
+    },
     /// Re-activate a stored version of an extension (no new number).
     Rollback {
         /// The extension.
@@ -173,6 +190,10 @@ pub struct PublishArgs {
     /// Cargo's target folder.
     #[arg(long, env = "XIF_TARGET_DIR", value_name = "DIR")]
     target_dir: Option<PathBuf>,
+    /// At a terminal, after a stop at Verify or Compile, verify again as soon as the files change
+    /// (instead of waiting for Enter).
+    #[arg(long)]
+    watch: bool,
 }
 
 /// `xif call`.

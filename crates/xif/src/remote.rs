@@ -231,19 +231,50 @@ pub fn publish(args: crate::PublishArgs, upload_only: bool, ui: &Ui) -> anyhow::
         folder.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
         client.url
     );
-    let window = Window::open(mode, title, steps);
     let opts = pipeline::Options {
         dir: args.ext.path.clone(),
         target_dir: args.target_dir,
         rustc_wrapper: std::env::current_exe().ok(),
         upload_only,
     };
-    let summary = rt.block_on(pipeline::run(&opts, &client, &mut |p| window.progress(p)));
-    window.close(&summary, ui, steps);
+    // Verify Again: at a terminal, a stop at Verify or Compile waits for the fixed files.
+    let again = matches!(mode, Mode::Live { .. }) && interactive();
+    let summary = loop {
+        let window = Window::open(mode, title.clone(), steps);
+        let summary = rt.block_on(pipeline::run(&opts, &client, &mut |p| window.progress(p)));
+        window.close(&summary, ui, steps);
+        if !again || !matches!(summary.failed, Some(pipeline::Step::Verify | pipeline::Step::Compile)) {
+            break summary;
+        }
+        let retry = if args.watch {
+            eprintln!("Watching {} for changes (Ctrl-C to quit)…", folder.display());
+            wait_for_change(&opts.dir);
+            true
+        } else {
+            matches!(ask("Fix the files, then press Enter to verify again (q to quit): "), Ok(a) if a != "q")
+        };
+        if !retry {
+            break summary;
+        }
+        eprintln!();
+    };
     if upload_only && summary.failed.is_none() && !args.ext.json {
         println!("{}", summary.version.unwrap_or_default());
     }
     Ok(if summary.failed.is_some() { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// Polls the build inputs of `dir` (definition, manifests, `src/`, `wit/`) until they change.
+fn wait_for_change(dir: &std::path::Path) {
+    let before = xif_build::compile::inputs_digest(dir).ok();
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        if xif_build::compile::inputs_digest(dir).ok() != before {
+            // Let an editor finish writing.
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            return;
+        }
+    }
 }
 
 fn fail(e: &ClientError, ui: &Ui, json_out: bool) -> ExitCode {
@@ -319,6 +350,85 @@ pub fn versions(extension: &str, server: Option<&str>, json_out: bool, ui: &Ui) 
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `xif download EXTENSION [--version N] [--path DIR] [--force]`.
+pub fn download(
+    extension: &str,
+    version: Option<i64>,
+    path: Option<std::path::PathBuf>,
+    force: bool,
+    server: Option<&str>,
+    ui: &Ui,
+) -> anyhow::Result<ExitCode> {
+    use xif_client::download::{self as dl, DownloadError};
+    let rt = runtime()?;
+    let client = rt.block_on(connect(server, ui))?;
+    let list = match rt.block_on(client.versions(extension)) {
+        Ok(v) => v,
+        Err(e) => return Ok(fail(&e, ui, false)),
+    };
+    if list.is_empty() {
+        ui.error(&format!("{} has no extension named {extension}", client.url));
+        return Ok(ExitCode::from(1));
+    }
+    let dir = path.unwrap_or_else(|| std::path::PathBuf::from(extension));
+    if !force && !dl::is_empty_dir(&dir) {
+        ui.error(&DownloadError::NotEmpty(dir).to_string());
+        return Ok(ExitCode::from(1));
+    }
+    let version = match version {
+        Some(v) => v,
+        None if interactive() => pick_version(extension, &list)?,
+        None => match dl::published(&list) {
+            Some(v) => v.version,
+            None => {
+                ui.error(&DownloadError::NonePublished(extension.to_string()).to_string());
+                return Ok(ExitCode::from(1));
+            }
+        },
+    };
+    match rt.block_on(dl::download(&client, extension, &list, version, &dir, force)) {
+        Ok(d) => {
+            eprintln!(
+                "Downloaded {extension} version {} ({}) into {} — {} files; edit, then `xif publish`.",
+                d.version,
+                d.digest.get(..12).unwrap_or(&d.digest),
+                d.dir.display(),
+                d.files.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            ui.error(&e.to_string());
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+/// Lists the versions on stderr and asks for one (Enter takes the published one).
+fn pick_version(extension: &str, list: &[xif_client::client::Version]) -> anyhow::Result<i64> {
+    eprintln!("Versions of {extension} (* = published):");
+    for v in list {
+        eprintln!(
+            "  {} {:>4}  {:<20}  {:<12}  {}",
+            if v.active { "*" } else { " " },
+            v.version,
+            v.uploaded_at,
+            v.uploaded_by,
+            v.description
+        );
+    }
+    let default = xif_client::download::published(list).map(|v| v.version);
+    loop {
+        let hint = default.map(|d| format!(" [{d}]")).unwrap_or_default();
+        let answer = ask(&format!("Version to download{hint}: "))?;
+        let chosen = if answer.is_empty() { default } else { answer.parse::<i64>().ok() };
+        match chosen {
+            Some(n) if list.iter().any(|v| v.version == n) => return Ok(n),
+            _ => eprintln!("Type one of the version numbers listed."),
+        }
+    }
 }
 
 /// `xif rollback EXTENSION VERSION`: re-activates a stored version, with the server's stages.

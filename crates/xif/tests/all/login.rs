@@ -60,12 +60,12 @@ fn login_keeps_the_token_in_a_file_only_the_user_reads_and_servers_manage_it() {
 }
 
 /// A tmux server of its own (its own socket), killed when dropped.
-struct Tmux {
+pub struct Tmux {
     socket: String,
 }
 
 impl Tmux {
-    fn start(command: &str) -> Tmux {
+    pub fn start(command: &str) -> Tmux {
         let socket = format!("xif-test-{}-{}", std::process::id(), rand_suffix());
         let ok = Command::new("tmux")
             .args(["-L", &socket, "-f", "/dev/null", "new-session", "-d", "-x", "110", "-y", "40", command])
@@ -75,20 +75,20 @@ impl Tmux {
         Tmux { socket }
     }
 
-    fn pane(&self) -> String {
+    pub fn pane(&self) -> String {
         let out =
             Command::new("tmux").args(["-L", &self.socket, "capture-pane", "-p", "-J"]).output().expect("capture");
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     /// The pane with its colours as escape sequences.
-    fn pane_with_colours(&self) -> String {
+    pub fn pane_with_colours(&self) -> String {
         let out =
             Command::new("tmux").args(["-L", &self.socket, "capture-pane", "-p", "-e"]).output().expect("capture");
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    fn send(&self, keys: &str) {
+    pub fn send(&self, keys: &str) {
         let ok = Command::new("tmux").args(["-L", &self.socket, "send-keys", "-l", keys]).status().expect("send-keys");
         assert!(ok.success());
         let ok = Command::new("tmux").args(["-L", &self.socket, "send-keys", "Enter"]).status().expect("send-keys");
@@ -96,7 +96,7 @@ impl Tmux {
     }
 
     /// Waits until the pane shows `text`; panics with the pane after `secs`.
-    fn wait_for(&self, text: &str, secs: u64) -> String {
+    pub fn wait_for(&self, text: &str, secs: u64) -> String {
         let deadline = Instant::now() + Duration::from_secs(secs);
         loop {
             let pane = self.pane();
@@ -115,11 +115,11 @@ impl Drop for Tmux {
     }
 }
 
-fn rand_suffix() -> u128 {
+pub fn rand_suffix() -> u128 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
 }
 
-fn sh_quote(s: &str) -> String {
+pub fn sh_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 

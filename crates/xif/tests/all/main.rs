@@ -1,7 +1,9 @@
 //! Integration tests: the real `xif` binary on real extension folders.
 mod support;
 
-mod login;
+mod again;
+mod download;
+pub mod login;
 mod package;
 mod publish;
 mod remote;

@@ -216,3 +216,27 @@ fn publish_without_a_server_and_without_a_terminal_fails_at_once() {
     let out = run_code(server.xif().args(["publish", "--server", "nowhere", "--path"]).arg(&dir), 1);
     assert!(stderr(&out).contains(r#"no server named "nowhere""#), "{}", stderr(&out));
 }
+
+#[test]
+fn a_warning_never_stops_a_publish_and_is_in_the_summary_and_the_servers_publish_log() {
+    let server = Server::start();
+    let login = server.login("admin", ADMIN_PASSWORD);
+    assert!(login.status.success(), "{}", stderr(&login));
+    let (_tmp, dir) = new_extension("PubWarn");
+    let def = dir.join("extension.toml");
+    let text = std::fs::read_to_string(&def).unwrap().replacen("description = \"Greets people.\"\n", "", 1);
+    std::fs::write(&def, text).unwrap();
+    let (lines, _) = publish_json(&server, &dir, 0);
+    let s = summary(&lines);
+    assert_eq!(s["outcome"], "published", "{s}");
+    let warned = |list: &serde_json::Value| {
+        list.as_array().is_some_and(|l| l.iter().any(|w| w.as_str().is_some_and(|w| w.contains("has no description"))))
+    };
+    assert!(warned(&s["warnings"]), "the summary lists the warning: {s}");
+    let out = run_ok(server.xif().args(["publish", "--path"]).arg(&dir));
+    assert!(stderr(&out).contains("has no description"), "the window lists it: {}", stderr(&out));
+    let token = server.admin_token();
+    let (status, log) = server.api("GET", "/api/v1/extensions/PubWarn/publishes", Some(&token), "");
+    assert_eq!(status, 200, "{log}");
+    assert!(log.as_array().is_some_and(|l| l.iter().any(|e| warned(&e["warnings"]))), "the publish log: {log}");
+}
