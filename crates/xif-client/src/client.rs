@@ -271,11 +271,13 @@ impl Client {
         extension: &str,
         version: i64,
         rollback: bool,
+        force_schema: bool,
         on_stage: &mut dyn FnMut(&StageEvent),
     ) -> Result<PublishSummary, ClientError> {
         let verb = if rollback { "rollback" } else { "publish" };
+        let query = if force_schema { "?force=true" } else { "" };
         let req = self
-            .request(reqwest::Method::POST, &format!("/api/v1/extensions/{extension}/versions/{version}/{verb}"))
+            .request(reqwest::Method::POST, &format!("/api/v1/extensions/{extension}/versions/{version}/{verb}{query}"))
             .header(reqwest::header::ACCEPT, "text/event-stream");
         let resp = self.send(req).await?;
         let mut stream = resp.bytes_stream();

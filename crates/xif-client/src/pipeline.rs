@@ -137,6 +137,8 @@ pub struct Options {
     pub rustc_wrapper: Option<PathBuf>,
     /// Stop after Upload (`xif upload`).
     pub upload_only: bool,
+    /// Make entity changes that would otherwise be refused (`xif publish --force-schema`).
+    pub force_schema: bool,
 }
 
 /// How a run ended.
@@ -255,6 +257,24 @@ pub async fn run(opts: &Options, client: &Client, on: &mut dyn FnMut(Progress<'_
     summary
 }
 
+/// The entity changes of the folder's definition that would lose data, measured against the
+/// definition of the version active on the server. Empty when the definition has no entities or
+/// the server's active definition cannot be had (not published yet, no access, offline): Publish
+/// checks again on the server, against the stored schema.
+async fn schema_refusals(client: &Client, project: &Project) -> Vec<xif_model::Diagnostic> {
+    let Some(new) = project.definition.as_ref() else { return Vec::new() };
+    if new.entities.is_empty() {
+        return Vec::new();
+    }
+    let Ok(versions) = client.versions(project.name()).await else { return Vec::new() };
+    let Some(active) = versions.iter().find(|v| v.active) else { return Vec::new() };
+    let Ok(bytes) = client.package(project.name(), active.version).await else { return Vec::new() };
+    let Ok(package) = xif_package::read(&bytes, &xif_package::Limits::default()) else { return Vec::new() };
+    let Ok(source) = String::from_utf8(package.definition) else { return Vec::new() };
+    let Some(old) = xif_model::parse(&source).0 else { return Vec::new() };
+    xif_model::schema::check_against(&old, new)
+}
+
 /// A step failed (its event says why).
 struct Failed;
 
@@ -278,6 +298,27 @@ async fn steps(opts: &Options, client: &Client, r: &mut Run<'_>, summary: &mut S
         .extend(report.diagnostics.iter().filter(|d| !d.is_error()).map(|d| format!("{}: {}", d.code, d.message)));
     if !report.ok_before_update_source() {
         r.end_with(Status::Failed, report.count_line(), diagnostics, detail);
+        return Err(Failed);
+    }
+    // Entities: a change that would lose data is refused here already when the server's active
+    // definition is known (the server refuses it again at Publish in any case).
+    let refused = if opts.force_schema { Vec::new() } else { schema_refusals(client, &project).await };
+    if !refused.is_empty() {
+        let mut all = report.diagnostics.clone();
+        all.extend(refused.iter().cloned());
+        r.end_with(
+            Status::Failed,
+            format!(
+                "{} (entity changes against the version active on {})",
+                xif_model::diag::count_line(&all),
+                client.url
+            ),
+            diagnostics_json(&project, &all),
+            Some(format!(
+                "{}\nThe server keeps records of these entities; publish such a change anyway with --force-schema.",
+                project.render(&all)
+            )),
+        );
         return Err(Failed);
     }
     let stubs = report.diagnostics.iter().filter(|d| d.is_error()).count();
@@ -392,7 +433,7 @@ async fn steps(opts: &Options, client: &Client, r: &mut Run<'_>, summary: &mut S
         if opts.upload_only {
             return Ok(());
         }
-        return publish_step(client, r, summary, &name, stored.version).await;
+        return publish_step(client, r, summary, &name, stored.version, opts.force_schema).await;
     }
     let total = saved.size;
     let sent = Arc::new(AtomicU64::new(0));
@@ -420,7 +461,7 @@ async fn steps(opts: &Options, client: &Client, r: &mut Run<'_>, summary: &mut S
         return Ok(());
     }
 
-    publish_step(client, r, summary, &name, uploaded.version).await
+    publish_step(client, r, summary, &name, uploaded.version, opts.force_schema).await
 }
 
 /// 6. Publish, with the server's stages as they stream.
@@ -430,6 +471,7 @@ async fn publish_step(
     summary: &mut Summary,
     name: &str,
     version: i64,
+    force_schema: bool,
 ) -> Result<(), Failed> {
     r.start(Step::Publish);
     let published = {
@@ -446,7 +488,7 @@ async fn publish_step(
             };
             on(Progress::Event(&e));
         };
-        client.publish(name, version, false, &mut forward).await
+        client.publish(name, version, false, force_schema, &mut forward).await
     };
     match published {
         Ok(s) => match s.error_message() {

@@ -194,6 +194,11 @@ pub struct PublishArgs {
     /// (instead of waiting for Enter).
     #[arg(long)]
     watch: bool,
+    /// Publish entity changes that Verify and the server refuse because they could lose data
+    /// (a narrowed length, an incompatible type, a different identifier). No stored value is
+    /// changed or dropped, but records may no longer fit the new definition.
+    #[arg(long)]
+    force_schema: bool,
 }
 
 /// `xif call`.

@@ -236,6 +236,7 @@ pub fn publish(args: crate::PublishArgs, upload_only: bool, ui: &Ui) -> anyhow::
         target_dir: args.target_dir,
         rustc_wrapper: std::env::current_exe().ok(),
         upload_only,
+        force_schema: args.force_schema,
     };
     // Verify Again: at a terminal, a stop at Verify or Compile waits for the fixed files.
     let again = matches!(mode, Mode::Live { .. }) && interactive();
@@ -454,7 +455,7 @@ pub fn rollback(
             );
         }
     };
-    match rt.block_on(client.publish(extension, version, true, &mut print)) {
+    match rt.block_on(client.publish(extension, version, true, false, &mut print)) {
         Ok(summary) => {
             if json_out {
                 println!("{}", json!({ "summary": summary }));

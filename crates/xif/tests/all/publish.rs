@@ -224,7 +224,11 @@ fn a_warning_never_stops_a_publish_and_is_in_the_summary_and_the_servers_publish
     assert!(login.status.success(), "{}", stderr(&login));
     let (_tmp, dir) = new_extension("PubWarn");
     let def = dir.join("extension.toml");
-    let text = std::fs::read_to_string(&def).unwrap().replacen("description = \"Greets people.\"\n", "", 1);
+    let text = std::fs::read_to_string(&def).unwrap().replacen(
+        "description = \"Greets people and keeps a guest book.\"\n",
+        "",
+        1,
+    );
     std::fs::write(&def, text).unwrap();
     let (lines, _) = publish_json(&server, &dir, 0);
     let s = summary(&lines);
@@ -239,4 +243,42 @@ fn a_warning_never_stops_a_publish_and_is_in_the_summary_and_the_servers_publish
     let (status, log) = server.api("GET", "/api/v1/extensions/PubWarn/publishes", Some(&token), "");
     assert_eq!(status, 200, "{log}");
     assert!(log.as_array().is_some_and(|l| l.iter().any(|e| warned(&e["warnings"]))), "the publish log: {log}");
+}
+
+#[test]
+fn an_entity_change_that_would_lose_data_is_refused_at_verify_against_the_active_version() {
+    let server = Server::start();
+    assert!(server.login("admin", ADMIN_PASSWORD).status.success());
+    let (_tmp, dir) = new_extension("PubSchema");
+    publish_json(&server, &dir, 0);
+    let out = run_ok(server.xif().args(["call", "PubSchema", "SignGuestBook", r#"{"Who": "Ada Lovelace"}"#]));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("VisitId"), "{}", stderr(&out));
+
+    // Narrow the guest book's Who from 200 to 5 characters: Verify refuses it, naming the attribute
+    // at its place in the file, before anything is built or uploaded.
+    let def = dir.join("extension.toml");
+    let text = std::fs::read_to_string(&def).unwrap();
+    assert!(text.contains("Who = { type = \"Text\", length = 200 }"), "the example's Visit entity: {text}");
+    std::fs::write(&def, text.replace("length = 200", "length = 5")).unwrap();
+    let (lines, err) = publish_json(&server, &dir, 1);
+    assert_eq!(step_events(&lines), [("verify".into(), "started".into()), ("verify".into(), "failed".into())]);
+    let d = lines[1]["diagnostics"]
+        .as_array()
+        .and_then(|a| a.iter().find(|d| d["code"] == "E100"))
+        .unwrap_or_else(|| panic!("an E100 diagnostic: {}", lines[1]));
+    assert_eq!(d["file"], "extension.toml", "{d}");
+    assert!(d["line"].as_u64().unwrap_or(0) > 0 && d["column"].as_u64().unwrap_or(0) > 0, "{d}");
+    assert!(d["message"].as_str().unwrap_or("").contains("Who"), "the attribute is named: {d}");
+    assert!(err.contains("--force-schema"), "says how to override: {err}");
+    assert_eq!(versions(&server, "PubSchema").len(), 1, "nothing uploaded");
+
+    // With the explicit flag the change is published, and the record is still there.
+    let (lines, _) = {
+        let out = run_code(server.xif().args(["publish", "--json", "--force-schema", "--path"]).arg(&dir), 0);
+        (json_lines(&out), stderr(&out))
+    };
+    assert_eq!(summary(&lines)["outcome"], "published", "{lines:#?}");
+    let out = run_ok(server.xif().args(["call", "PubSchema", "GuestBook", "{}"]));
+    let book: serde_json::Value = serde_json::from_slice(&out.stdout).expect("the outputs as JSON");
+    assert_eq!(book["Visits"][0]["Who"], "Ada Lovelace", "no stored value changed: {book}");
 }
