@@ -161,8 +161,10 @@ impl Db {
                   WHERE p.extension_key = e.name_key AND p.version = e.active_version AND p.outcome = 'published'
                   ORDER BY p.id DESC LIMIT 1) AS published_by,
                 (SELECT COUNT(*) FROM versions v WHERE v.extension_id = e.id) AS versions,
-                (SELECT v.description FROM versions v WHERE v.extension_id = e.id
-                  ORDER BY (v.number = e.active_version) DESC, v.number DESC LIMIT 1) AS description
+                COALESCE(
+                  (SELECT v.description FROM versions v WHERE v.extension_id = e.id AND v.number = e.active_version),
+                  (SELECT v.description FROM versions v WHERE v.extension_id = e.id ORDER BY v.number DESC LIMIT 1)
+                ) AS description
              FROM extensions e
              WHERE e.name_key LIKE $1 ESCAPE '\\'
              ORDER BY e.name_key",
