@@ -82,7 +82,7 @@ fn layout(session: &Session, title: &str, nav: Nav, crumbs: Markup, body: Markup
                     @if session.admin() { (item(Nav::Users, "/users", "Users")) }
                 }
                 form.who method="post" action="/logout" {
-                    span.user title="Logged in" { (session.auth.name) @if session.admin() { " · admin" } }
+                    span.user { "Logged in as " b { (session.auth.name) } }
                     input type="hidden" name="csrf" value=(session.csrf);
                     button.link type="submit" { "Log out" }
                 }
@@ -253,14 +253,14 @@ fn field_type(f: &Field) -> Markup {
     }
 }
 
-fn fields(list: &[Field], empty: &str) -> Markup {
+fn fields(list: &[Field], empty: &str, inputs: bool) -> Markup {
     html! {
         @if list.is_empty() { span.muted { (empty) } } @else {
             ul.fields {
                 @for f in list {
                     li {
                         span.fname { (f.name.text) } ": " (field_type(f))
-                        @if !f.is_mandatory() { span.tag { "optional" } }
+                        @if inputs && !f.is_mandatory() { span.tag { "optional" } }
                         @if let Some(d) = &f.default { span.muted.small { " = " (literal(&d.value)) } }
                     }
                 }
@@ -303,8 +303,8 @@ pub fn extension(session: &Session, d: &ExtensionData<'_>) -> Markup {
                             thead { tr { th scope="col" { "Action" } th scope="col" { "Inputs" } th scope="col" { "Outputs" } } }
                             tbody { @for a in &def.actions { tr {
                                 td data-label="Action" { span.strong { (a.name.text) } @if let Some(desc) = &a.description { div.muted.small { (desc.value) } } }
-                                td data-label="Inputs" { (fields(&a.inputs, "none")) }
-                                td data-label="Outputs" { (fields(&a.outputs, "none")) }
+                                td data-label="Inputs" { (fields(&a.inputs, "none", true)) }
+                                td data-label="Outputs" { (fields(&a.outputs, "none", false)) }
                             } } }
                         } }
                     }
