@@ -144,7 +144,13 @@ async fn main() -> anyhow::Result<()> {
         let p95 = times[(times.len() * 95 / 100).min(times.len() - 1)];
         let max = *times.last().unwrap_or(&Duration::ZERO);
         worst = worst.max(p95);
-        println!("| {label} (`{path}`) | {} KB | {} | {} | {} |", size / 1024, ms(times[times.len() / 2]), ms(p95), ms(max));
+        println!(
+            "| {label} (`{path}`) | {} KB | {} | {} | {} |",
+            size / 1024,
+            ms(times[times.len() / 2]),
+            ms(p95),
+            ms(max)
+        );
     }
     println!("\nworst p95: {:.1} ms (target: under 50 ms)", worst.as_secs_f64() * 1000.0);
     server.shutdown().await;

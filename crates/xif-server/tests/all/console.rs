@@ -264,7 +264,8 @@ async fn pages_show_extensions_versions_users_and_the_log() {
 
     let (status, html) = b.get("/extensions/ServerTest").await;
     assert_eq!(status, StatusCode::OK);
-    for text in ["Active: version 2", "GetSetting", "Times", "Integer", "resources/version.txt", "ApiKey", "Roll back"] {
+    for text in ["Active: version 2", "GetSetting", "Times", "Integer", "resources/version.txt", "ApiKey", "Roll back"]
+    {
         assert!(html.contains(text), "the extension page shows {text}");
     }
     let (status, _) = b.get("/extensions/Nope").await;
@@ -297,7 +298,10 @@ async fn pages_show_extensions_versions_users_and_the_log() {
 
     // The log: publishes, the rollback, and the failed call.
     let (_, html) = b.get("/log").await;
-    assert!(html.contains("rollback by admin") && html.contains("out of tea") && html.contains("action_failed"), "{html}");
+    assert!(
+        html.contains("rollback by admin") && html.contains("out of tea") && html.contains("action_failed"),
+        "{html}"
+    );
 
     // Users: create one, grant a permission, revoke their API tokens.
     let (status, location, _) = b
@@ -305,7 +309,11 @@ async fn pages_show_extensions_versions_users_and_the_log() {
         .await;
     assert_eq!((status, location.as_str()), (StatusCode::SEE_OTHER, "/users"));
     let (status, _, _) = b
-        .post("/users/dev/permissions", &[("permission", "Allow Extensions"), ("permission", "Allow Foreign Entities")], true)
+        .post(
+            "/users/dev/permissions",
+            &[("permission", "Allow Extensions"), ("permission", "Allow Foreign Entities")],
+            true,
+        )
         .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     let dev = s.login("dev", "dev-password").await;
@@ -348,7 +356,11 @@ fn browser_tests() -> PathBuf {
 
 fn chromium() -> PathBuf {
     let path = PathBuf::from(std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()));
-    assert!(path.is_file(), "no Chromium at {}\n  help: run scripts/setup.sh (it installs Debian's chromium)", path.display());
+    assert!(
+        path.is_file(),
+        "no Chromium at {}\n  help: run scripts/setup.sh (it installs Debian's chromium)",
+        path.display()
+    );
     path
 }
 
@@ -390,9 +402,10 @@ async fn console_in_chromium() {
         .env("XIF_PKG_V2", v2)
         .env("XIF_PKG_GREETINGS", greetings)
         .env("CHROMIUM", chromium);
-    let output = tokio::task::spawn_blocking(move || cmd.output()).await.expect("join").unwrap_or_else(|e| {
-        panic!("cannot run node: {e}\n  help: run scripts/setup.sh (it installs Node.js)")
-    });
+    let output = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .expect("join")
+        .unwrap_or_else(|e| panic!("cannot run node: {e}\n  help: run scripts/setup.sh (it installs Node.js)"));
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "the browser checks failed:\n{stdout}\n{stderr}");
