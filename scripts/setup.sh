@@ -26,9 +26,15 @@ fi
 
 # Tools the test suite and benchmarks use: tmux drives `xif publish` at a real terminal in the
 # tests; aha and Chromium render its pane to the pictures in docs/ (scripts/publish-pictures.sh).
-for tool in python3:python3 git:git tmux:tmux aha:aha chromium:chromium; do
+for tool in python3:python3 git:git tmux:tmux aha:aha; do
   command -v "${tool%%:*}" >/dev/null || need_apt+=("${tool##*:}")
 done
+
+# The Service Center's browser tests: Debian's Chromium, Node.js and npm (playwright-core drives
+# the installed Chromium; it downloads no browser of its own).
+command -v chromium >/dev/null || need_apt+=(chromium)
+command -v node >/dev/null || need_apt+=(nodejs)
+command -v npm >/dev/null || need_apt+=(npm)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then SUDO=sudo; else SUDO=; fi
@@ -36,4 +42,9 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
-say Ready "toolchain for wasm32-wasip1"
+browser_tests="$(dirname "$0")/../crates/xif-server/tests/browser"
+if [ ! -f "$browser_tests/node_modules/playwright-core/package.json" ]; then
+  say Installing "playwright-core for the Service Center's browser tests (npm ci)"
+  (cd "$browser_tests" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+fi
+say Ready "toolchain for wasm32-wasip1, Chromium and playwright-core"

@@ -5,7 +5,8 @@
 //! and migrations. Transactions that write start with a write, so SQLite takes its write lock
 //! at once instead of failing to upgrade a read.
 //!
-//! **Architecture Invariant:** only this module writes SQL.
+//! **Architecture Invariant:** only this module writes SQL (and `console::store`, the Service
+//! Center's own tables).
 use std::collections::HashMap;
 use std::str::FromStr as _;
 use std::time::Duration;
@@ -183,6 +184,11 @@ impl Db {
             SqlitePoolOptions::new().max_connections(8).connect_with(options).await.map_err(|e| err(e.to_string()))?;
         MIGRATOR.run(&pool).await.map_err(|e| err(format!("migrating: {e}")))?;
         Ok(Db { pool })
+    }
+
+    /// The pool, for the Service Center's own queries (`console::store`).
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
     }
 
     /// Closes every connection (at shutdown).

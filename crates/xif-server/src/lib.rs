@@ -16,7 +16,7 @@
 //! The parts: [`config`] (what it is started with), `db` (sqlx, the only SQL), `files`
 //! (content-addressed packages and native code), `auth` (passwords, tokens, permissions),
 //! `registry` (the live version of each extension), `publish` (the stages of a publish), `api`
-//! (the axum router and the OpenAPI document).
+//! (the axum router and the OpenAPI document), `console` (the Service Center web console under `/`).
 //!
 //! **Architecture Invariant:** a request never waits on another extension's work: calls run on
 //! the runtime's async support (a runaway guest yields every epoch tick and is stopped at its
@@ -27,6 +27,7 @@
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod console;
 pub mod db;
 pub mod entities;
 pub mod error;

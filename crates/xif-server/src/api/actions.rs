@@ -30,7 +30,7 @@ pub const VERSION_HEADER: &str = "xif-version";
         (status = 504, description = "The action ran past its time limit (`timeout`)", body = ErrorBody)))]
 pub async fn call(
     State(state): State<AppState>,
-    _auth: Auth,
+    auth: Auth,
     ApiPath((name, action)): ApiPath<(String, String)>,
     body: Body,
 ) -> Result<Response, AppError> {
@@ -56,7 +56,15 @@ pub async fn call(
         });
     };
     let ctx = state.registry.context(&live);
-    let out = live.extension.call(&action, &input, ctx).await?;
+    let out = match live.extension.call(&action, &input, ctx).await {
+        Ok(out) => out,
+        Err(e) => {
+            // Failed calls are kept for the Service Center's log.
+            let e = AppError::from(e);
+            crate::console::record_action_error(&state, &live.name, live.version, &action, &auth.name, &e).await;
+            return Err(e);
+        }
+    };
     let mut response = Json(out.json).into_response();
     if let Ok(v) = HeaderValue::from_str(&live.version.to_string()) {
         response.headers_mut().insert(VERSION_HEADER, v);

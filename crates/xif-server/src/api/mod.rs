@@ -80,6 +80,9 @@ fn routes() -> Routes {
 pub fn router(state: AppState) -> Router {
     routes()
         .router
+        // The Service Center's pages: not API routes (not in the OpenAPI document), authorized
+        // by their own session cookie, which the API never reads.
+        .merge(crate::console::routes())
         .fallback(not_found)
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             let path = req.extensions().get::<MatchedPath>().map(MatchedPath::as_str).unwrap_or("-");

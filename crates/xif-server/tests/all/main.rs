@@ -4,6 +4,7 @@
 //! The test extensions' components are prebuilt by `cargo xtask fixtures`.
 mod account;
 mod calls;
+mod console;
 mod entities;
 mod openapi;
 mod publish;

@@ -1,0 +1,768 @@
+//! The Service Center: the web console served under `/` (server-rendered HTML, maud templates,
+//! a stylesheet and a little plain JavaScript, all served by this module).
+//!
+//! Every page needs a browser session (`console_sessions`, cookie `xif_session`: HttpOnly,
+//! SameSite=Strict, Secure behind HTTPS); every form and script request carries the session's
+//! CSRF token. The console does what the API does by calling the API's own handlers with the
+//! session's user as the principal, so permission checks and messages are the same.
+//!
+//! **Architecture Invariant:** the session cookie authorizes these routes only. They are kept
+//! out of the API's route list (and its OpenAPI document), and `auth::Auth` never reads a
+//! cookie, so a cookie never authorizes the JSON API.
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, FromRequestParts, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+
+use crate::api::{self, ApiJson, ApiPath};
+use crate::auth::{Auth, Permission, Principal, TokenKind, random_secret, token_hash};
+use crate::db::now_ms;
+use crate::error::AppError;
+use crate::publish;
+use crate::state::AppState;
+
+pub mod store;
+mod views;
+
+/// The session cookie.
+pub const SESSION_COOKIE: &str = "xif_session";
+/// The login form's CSRF cookie (before there is a session).
+const LOGIN_COOKIE: &str = "xif_login";
+/// The header scripts send the CSRF token in.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The console's routes (merged into the server's router; not part of the API's route list).
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/extensions") }))
+        .route("/assets/console.css", get(css))
+        .route("/assets/console.js", get(js))
+        .route("/login", get(login_page).post(login))
+        .route("/logout", post(logout))
+        .route("/extensions", get(extensions_page))
+        .route("/extensions/{name}", get(extension_page))
+        .route("/extensions/{name}/try", post(try_action))
+        .route("/extensions/{name}/settings", post(set_settings))
+        .route("/extensions/{name}/versions/{version}/publish", post(publish_form))
+        .route("/extensions/{name}/versions/{version}/rollback", post(rollback_form))
+        .route("/extensions/{name}/versions/{version}/publish/stream", post(publish_stream))
+        .route("/extensions/{name}/versions/{version}/delete", post(delete_version))
+        .route("/extensions/{name}/versions/{version}/download", get(download))
+        .route("/upload", get(upload_page).post(upload))
+        .route("/users", get(users_page).post(create_user))
+        .route("/users/{user}/permissions", post(set_permissions))
+        .route("/users/{user}/tokens/revoke", post(revoke_tokens))
+        .route("/log", get(log_page))
+}
+
+async fn css() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=300")],
+        include_str!("assets/console.css"),
+    )
+}
+
+async fn js() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=300")],
+        include_str!("assets/console.js"),
+    )
+}
+
+// ---- sessions, CSRF, errors ----
+
+/// The logged-in user of a console request.
+pub struct Session {
+    /// Session id.
+    pub id: i64,
+    /// Its CSRF token.
+    pub csrf: String,
+    /// The one-time message to show (already cleared in the database).
+    pub flash: Option<Flash>,
+    /// The user, as the API's handlers take it.
+    pub auth: Auth,
+}
+
+/// A one-time message: good news or an error.
+pub struct Flash {
+    /// An error (else a success).
+    pub error: bool,
+    /// The text.
+    pub text: String,
+}
+
+impl Session {
+    fn check_csrf(&self, given: Option<&str>) -> Result<(), ConsoleError> {
+        match given {
+            Some(g) if constant_time_eq(g.as_bytes(), self.csrf.as_bytes()) => Ok(()),
+            _ => Err(ConsoleError::Csrf),
+        }
+    }
+
+    async fn flash(&self, state: &AppState, error: bool, text: &str) -> Result<(), ConsoleError> {
+        let stored = format!("{}{text}", if error { "error:" } else { "ok:" });
+        state.db.console_set_flash(self.id, Some(&stored)).await?;
+        Ok(())
+    }
+
+    fn admin(&self) -> bool {
+        self.auth.admin
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The value of a cookie of the request.
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+/// Whether the request came over HTTPS (directly or through a proxy that says so).
+fn secure(headers: &HeaderMap) -> bool {
+    headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("https"))
+}
+
+fn set_cookie(name: &str, value: &str, max_age: i64, secure: bool) -> HeaderValue {
+    let secure = if secure { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"))
+        .unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+impl FromRequestParts<AppState> for Session {
+    type Rejection = ConsoleError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Session, ConsoleError> {
+        let next = parts.uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into());
+        let login = || ConsoleError::Login {
+            next: if parts.method == axum::http::Method::GET { next.clone() } else { "/".into() },
+        };
+        let token = cookie(&parts.headers, SESSION_COOKIE).ok_or_else(login)?;
+        let row = state.db.console_session(&token_hash(&token)).await?.ok_or_else(login)?;
+        let permissions = state.db.permissions(row.user_id).await?;
+        let flash = match row.flash {
+            Some(f) => {
+                state.db.console_set_flash(row.id, None).await?;
+                Some(match f.strip_prefix("error:") {
+                    Some(text) => Flash { error: true, text: text.to_string() },
+                    None => Flash { error: false, text: f.strip_prefix("ok:").unwrap_or(&f).to_string() },
+                })
+            }
+            None => None,
+        };
+        let principal = Principal {
+            user_id: row.user_id,
+            name: row.name,
+            admin: row.is_admin,
+            permissions: permissions.iter().filter_map(|p| Permission::from_name(p)).collect(),
+            // Not a token: the API's handlers that revoke "the caller's token" are not reachable here.
+            token_id: 0,
+            token_kind: TokenKind::Session,
+        };
+        Ok(Session { id: row.id, csrf: row.csrf, flash, auth: Auth(Arc::new(principal)) })
+    }
+}
+
+/// Why a console request failed: a redirect to the login page, a refused CSRF token, or an
+/// error page with the API's status and message.
+#[derive(Debug)]
+pub enum ConsoleError {
+    /// No valid session: log in, then come back to `next`.
+    Login {
+        /// Where to go after logging in.
+        next: String,
+    },
+    /// The form's CSRF token is missing or wrong.
+    Csrf,
+    /// The request failed as the API would have.
+    App(AppError),
+}
+
+impl From<AppError> for ConsoleError {
+    fn from(e: AppError) -> ConsoleError {
+        ConsoleError::App(e)
+    }
+}
+
+/// The message of a refused CSRF token.
+pub const CSRF_MESSAGE: &str = "The form was refused: its security token (CSRF) is missing or does not match your session. \
+     Reload the page and submit it again.";
+
+impl IntoResponse for ConsoleError {
+    fn into_response(self) -> Response {
+        match self {
+            ConsoleError::Login { next } => {
+                let next = if safe_next(&next) { next } else { "/".into() };
+                Redirect::to(&format!("/login?next={}", percent_encode(&next))).into_response()
+            }
+            ConsoleError::Csrf => {
+                (StatusCode::FORBIDDEN, Html(views::error_page("Refused", CSRF_MESSAGE).into_string())).into_response()
+            }
+            ConsoleError::App(e) => {
+                let status = e.status();
+                if status.is_server_error() {
+                    tracing::error!(error = %e, "console request failed");
+                }
+                let title = status.canonical_reason().unwrap_or("Error");
+                (status, Html(views::error_page(title, &e.public_message()).into_string())).into_response()
+            }
+        }
+    }
+}
+
+/// Only local paths after login (no `//host`).
+fn safe_next(next: &str) -> bool {
+    next.starts_with('/') && !next.starts_with("//") && !next.contains('\\')
+}
+
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The fields of a submitted form (names may repeat: checkboxes).
+#[derive(Deserialize)]
+#[serde(transparent)]
+pub struct Fields(Vec<(String, String)>);
+
+impl Fields {
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    fn all(&self, name: &str) -> Vec<String> {
+        self.0.iter().filter(|(k, _)| k == name).map(|(_, v)| v.clone()).collect()
+    }
+}
+
+type Form = axum::Form<Fields>;
+
+fn page(markup: maud::Markup) -> Response {
+    Html(markup.into_string()).into_response()
+}
+
+// ---- login ----
+
+#[derive(Deserialize)]
+struct NextQuery {
+    next: Option<String>,
+}
+
+async fn login_page(headers: HeaderMap, Query(q): Query<NextQuery>) -> Result<Response, ConsoleError> {
+    login_form(&headers, q.next.as_deref().unwrap_or("/extensions"), None, StatusCode::OK)
+}
+
+fn login_form(
+    headers: &HeaderMap,
+    next: &str,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Result<Response, ConsoleError> {
+    let csrf = random_secret(24).map_err(AppError::Internal)?;
+    let next = if safe_next(next) { next } else { "/extensions" };
+    let mut response = (status, Html(views::login(&csrf, next, error).into_string())).into_response();
+    response.headers_mut().append(header::SET_COOKIE, set_cookie(LOGIN_COOKIE, &csrf, 3600, secure(headers)));
+    Ok(response)
+}
+
+async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    axum::Form(form): Form,
+) -> Result<Response, ConsoleError> {
+    let next = form.get("next").unwrap_or("/extensions").to_string();
+    let given = form.get("csrf").unwrap_or_default();
+    let expected = cookie(&headers, LOGIN_COOKIE).unwrap_or_default();
+    if expected.is_empty() || !constant_time_eq(given.as_bytes(), expected.as_bytes()) {
+        return Err(ConsoleError::Csrf);
+    }
+    let user_name = form.get("user").unwrap_or_default().trim().to_string();
+    let password = form.get("password").unwrap_or_default().to_string();
+    let ip = Some(addr.ip());
+    if let Err(wait) = state.throttle.check(&user_name, ip) {
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        let text = format!("Too many failed logins for {user_name} or from this address: try again in {secs} s.");
+        return login_form(&headers, &next, Some(&text), StatusCode::TOO_MANY_REQUESTS);
+    }
+    let user = state.db.user(&user_name).await?;
+    let ok = state.passwords.verify(password, user.as_ref().map(|u| u.password_hash.clone())).await;
+    let Some(user) = user.filter(|_| ok) else {
+        state.throttle.failed(&user_name, ip);
+        tracing::warn!(user = %user_name, %addr, "failed console login");
+        return login_form(&headers, &next, Some("Wrong user name or password."), StatusCode::UNAUTHORIZED);
+    };
+    state.throttle.succeeded(&user_name);
+    let token = random_secret(32).map_err(AppError::Internal)?;
+    let csrf = random_secret(24).map_err(AppError::Internal)?;
+    let lifetime = i64::try_from(state.config.session_lifetime.as_millis()).unwrap_or(i64::MAX);
+    state.db.console_create_session(user.id, &token_hash(&token), &csrf, now_ms().saturating_add(lifetime)).await?;
+    tracing::info!(user = %user.name, %addr, "console login");
+    let target = if safe_next(&next) { next } else { "/extensions".into() };
+    let mut response = Redirect::to(&target).into_response();
+    let secure = secure(&headers);
+    let headers = response.headers_mut();
+    headers.append(header::SET_COOKIE, set_cookie(SESSION_COOKIE, &token, lifetime / 1000, secure));
+    headers.append(header::SET_COOKIE, set_cookie(LOGIN_COOKIE, "", 0, secure));
+    Ok(response)
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    axum::Form(form): Form,
+) -> Result<Response, ConsoleError> {
+    session.check_csrf(form.get("csrf"))?;
+    state.db.console_end_session(session.id).await?;
+    let mut response = Redirect::to("/login").into_response();
+    response.headers_mut().append(header::SET_COOKIE, set_cookie(SESSION_COOKIE, "", 0, secure(&headers)));
+    Ok(response)
+}
+
+// ---- extensions ----
+
+#[derive(Deserialize)]
+struct SearchQuery {
+    q: Option<String>,
+}
+
+async fn extensions_page(
+    State(state): State<AppState>,
+    session: Session,
+    Query(q): Query<SearchQuery>,
+) -> Result<Response, ConsoleError> {
+    let search = q.q.unwrap_or_default();
+    let rows = state.db.console_extensions(search.trim()).await?;
+    let list: Vec<views::ListItem> = rows
+        .into_iter()
+        .map(|r| {
+            let live = state.registry.get(&r.name).filter(|l| Some(l.version) == r.active_version);
+            let entities = live.map(|l| l.definition().entities.iter().map(|e| e.name.text.clone()).collect());
+            views::ListItem { row: r, entities }
+        })
+        .collect();
+    Ok(page(views::extensions(&session, &list, search.trim())))
+}
+
+/// The definition the extension page shows: the active version's, else the latest upload's.
+async fn page_definition(
+    state: &AppState,
+    ext: &crate::db::ExtensionRow,
+    versions: &[crate::db::VersionRow],
+) -> Result<Option<(i64, Arc<xif_model::Definition>)>, AppError> {
+    if let Some(live) = state.registry.get(&ext.name).filter(|l| Some(l.version) == ext.active_version) {
+        return Ok(Some((live.version, live.definition().clone())));
+    }
+    let Some(v) = versions.iter().find(|v| Some(v.number) == ext.active_version).or(versions.last()) else {
+        return Ok(None);
+    };
+    let bytes = state.files.get_package(&v.digest).await?;
+    let limits = publish::package_limits(state);
+    let package = tokio::task::spawn_blocking(move || xif_package::read(&bytes, &limits))
+        .await
+        .map_err(AppError::internal)?
+        .map_err(|e| AppError::Internal(format!("stored package of version {}: {e}", v.number)))?;
+    let (def, _) = publish::definition(&package)?;
+    Ok(Some((v.number, Arc::new(def))))
+}
+
+/// What the "try an action" form showed.
+pub struct TryResult {
+    /// The action.
+    pub action: String,
+    /// The input as typed.
+    pub input: String,
+    /// The HTTP status of the call.
+    pub status: u16,
+    /// The answer (outputs or the error), pretty-printed JSON.
+    pub output: String,
+    /// Whether it failed.
+    pub failed: bool,
+}
+
+async fn render_extension(
+    state: &AppState,
+    session: &Session,
+    name: &str,
+    tried: Option<TryResult>,
+    notice: Option<Flash>,
+    status: StatusCode,
+) -> Result<Response, ConsoleError> {
+    let ext = state
+        .db
+        .extension(name)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("there is no extension named {name}")))?;
+    let versions = state.db.versions(ext.id).await?;
+    let log = state.db.publishes(&ext.name, 100_000).await?;
+    let definition = page_definition(state, &ext, &versions).await?;
+    let settings = match state.registry.get(&ext.name) {
+        Some(live) if Some(live.version) == ext.active_version => {
+            let values = state.registry.context(&live).settings;
+            Some((*values).clone())
+        }
+        _ => None,
+    };
+    let mut by_version: HashMap<i64, Vec<crate::db::PublishRow>> = HashMap::new();
+    for row in log {
+        by_version.entry(row.version).or_default().push(row);
+    }
+    let data = views::ExtensionData {
+        ext: &ext,
+        versions: &versions,
+        log: &by_version,
+        definition: definition.as_ref().map(|(n, d)| (*n, &**d)),
+        settings: settings.as_ref(),
+        tried: tried.as_ref(),
+        notice: notice.as_ref().or(session.flash.as_ref()),
+    };
+    Ok((status, Html(views::extension(session, &data).into_string())).into_response())
+}
+
+async fn extension_page(
+    State(state): State<AppState>,
+    session: Session,
+    ApiPath(name): ApiPath<String>,
+) -> Result<Response, ConsoleError> {
+    render_extension(&state, &session, &name, None, None, StatusCode::OK).await
+}
+
+async fn try_action(
+    State(state): State<AppState>,
+    session: Session,
+    ApiPath(name): ApiPath<String>,
+    axum::Form(form): Form,
+) -> Result<Response, ConsoleError> {
+    session.check_csrf(form.get("csrf"))?;
+    let action = form.get("action").unwrap_or_default().to_string();
+    let input = form.get("input").unwrap_or_default().to_string();
+    let answer = api::actions::call(
+        State(state.clone()),
+        session.auth.clone(),
+        ApiPath((name.clone(), action.clone())),
+        Body::from(input.clone()),
+    )
+    .await;
+    let response = match answer {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    };
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), 16 << 20).await.map_err(AppError::internal)?;
+    let output = match serde_json::from_slice::<serde_json::Value>(&bytes) {
+        Ok(v) => serde_json::to_string_pretty(&v).unwrap_or_default(),
+        Err(_) => String::from_utf8_lossy(&bytes).into_owned(),
+    };
+    let tried = TryResult { action, input, status: status.as_u16(), output, failed: !status.is_success() };
+    render_extension(&state, &session, &name, Some(tried), None, StatusCode::OK).await
+}
+
+/// The JSON value of a setting typed in a form: the type table takes numbers and booleans as
+/// JSON, everything else (Decimal and dates included) as text.
+fn setting_value(ty: &str, text: &str) -> serde_json::Value {
+    match ty {
+        "Integer" | "Boolean" => {
+            serde_json::from_str(text.trim()).unwrap_or_else(|_| serde_json::Value::String(text.into()))
+        }
+        _ => serde_json::Value::String(text.into()),
+    }
+}
+
+async fn set_settings(
+    State(state): State<AppState>,
+    session: Session,
+    ApiPath(name): ApiPath<String>,
+    axum::Form(form): Form,
+) -> Result<Response, ConsoleError> {
+    session.check_csrf(form.get("csrf"))?;
+    let Some(live) = state.registry.get(&name) else {
+        return Err(AppError::Conflict(format!(
+            "extension {name} has no active version: publish one first, then set its settings"
+        ))
+        .into());
+    };
+    let mut values = std::collections::BTreeMap::new();
+    for s in &live.definition().settings {
+        let field = format!("setting.{}", s.name.text);
+        let clear = form.get(&format!("clear.{}", s.name.text)).is_some();
+        match form.get(&field) {
+            _ if clear => {
+                values.insert(s.name.text.clone(), serde_json::Value::Null);
+            }
+            // A secret left empty keeps its value.
+            Some("") if s.secret => {}
+            Some("") => {
+                values.insert(s.name.text.clone(), serde_json::Value::Null);
+            }
+            Some(text) => {
+                values.insert(s.name.text.clone(), setting_value(&s.ty.value, text));
+            }
+            None => {}
+        }
+    }
+    let req = api::extensions::SetSettings { values };
+    let done =
+        api::extensions::set_settings(State(state.clone()), session.auth.clone(), ApiPath(name.clone()), ApiJson(req))
+            .await;
+    let notice = match done {
+        Ok(_) => Flash { error: false, text: "Settings saved. Calls that start now see the new values.".into() },
+        Err(e) if e.status() == StatusCode::FORBIDDEN || e.status() == StatusCode::BAD_REQUEST => {
+            let status = e.status();
+            let notice = Flash { error: true, text: e.public_message() };
+            return render_extension(&state, &session, &name, None, Some(notice), status).await;
+        }
+        Err(e) => return Err(e.into()),
+    };
+    session.flash(&state, notice.error, &notice.text).await?;
+    Ok(Redirect::to(&format!("/extensions/{}#settings", percent_encode(&name))).into_response())
+}
+
+async fn publish_form(
+    state: State<AppState>,
+    session: Session,
+    path: ApiPath<(String, i64)>,
+    form: Form,
+) -> Result<Response, ConsoleError> {
+    run_publish_form(state, session, path, form, publish::Kind::Publish).await
+}
+
+async fn rollback_form(
+    state: State<AppState>,
+    session: Session,
+    path: ApiPath<(String, i64)>,
+    form: Form,
+) -> Result<Response, ConsoleError> {
+    run_publish_form(state, session, path, form, publish::Kind::Rollback).await
+}
+
+async fn run_publish_form(
+    State(state): State<AppState>,
+    session: Session,
+    ApiPath((name, number)): ApiPath<(String, i64)>,
+    axum::Form(form): Form,
+    kind: publish::Kind,
+) -> Result<Response, ConsoleError> {
+    session.check_csrf(form.get("csrf"))?;
+    let headers = HeaderMap::new();
+    let path = ApiPath((name.clone(), number));
+    let response = match kind {
+        publish::Kind::Publish => {
+            api::extensions::publish(State(state.clone()), session.auth.clone(), path, headers).await
+        }
+        publish::Kind::Rollback => {
+            api::extensions::rollback(State(state.clone()), session.auth.clone(), path, headers).await
+        }
+    };
+    let response = match response {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    };
+    let ok = response.status().is_success();
+    let bytes = axum::body::to_bytes(response.into_body(), 16 << 20).await.map_err(AppError::internal)?;
+    let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    let text = if ok {
+        match kind {
+            publish::Kind::Publish => format!("Published version {number} of {name}."),
+            publish::Kind::Rollback => format!("Rolled back {name} to version {number}."),
+        }
+    } else {
+        format!("Version {number} was not activated: {}", body["message"].as_str().unwrap_or("the server refused it"))
+    };
+    session.flash(&state, !ok, &text).await?;
+    Ok(Redirect::to(&format!("/extensions/{}", percent_encode(&name))).into_response())
+}
+
+/// Publishes with the stages streamed (server-sent events), for the upload page's script.
+async fn publish_stream(
+    State(state): State<AppState>,
+    session: Session,
+    ApiPath((name, number)): ApiPath<(String, i64)>,
+    headers: HeaderMap,
+) -> Result<Response, ConsoleError> {
+    session.check_csrf(headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()))?;
+    let mut sse = HeaderMap::new();
+    sse.insert(header::ACCEPT, HeaderValue::from_static("text/event-stream"));
+    Ok(api::extensions::publish(State(state), session.auth.clone(), ApiPath((name, number)), sse).await.into_response())
+}
+
+async fn delete_version(
+    State(state): State<AppState>,
+    session: Session,
+    ApiPath((name, number)): ApiPath<(String, i64)>,
+    axum::Form(form): Form,
+) -> Result<Response, ConsoleError> {
+    session.check_csrf(form.get("csrf"))?;
+    let done =
+        api::extensions::delete_version(State(state.clone()), session.auth.clone(), ApiPath((name.clone(), number)))
+            .await;
+    match done {
+        Ok(_) => session.flash(&state, false, &format!("Deleted version {number} of {name}.")).await?,
+        Err(e) => session.flash(&state, true, &e.public_message()).await?,
+    }
+    Ok(Redirect::to(&format!("/extensions/{}", percent_encode(&name))).into_response())
+}
+
+async fn download(
+    State(state): State<AppState>,
+    session: Session,
+    ApiPath((name, number)): ApiPath<(String, i64)>,
+) -> Result<Response, ConsoleError> {
+    Ok(api::extensions::download(State(state), session.auth.clone(), ApiPath((name, number))).await?)
+}
+
+// ---- upload & publish ----
+
+async fn upload_page(session: Session) -> Response {
+    page(views::upload(&session))
+}
+
+/// The upload page's script sends the `.xif` here (CSRF in a header); the extension's name is
+/// the package's. The answer is the API's JSON.
+async fn upload(State(state): State<AppState>, session: Session, headers: HeaderMap, body: Body) -> Response {
+    if session.check_csrf(headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok())).is_err() {
+        return (StatusCode::FORBIDDEN, axum::Json(serde_json::json!({"error": "csrf", "message": CSRF_MESSAGE})))
+            .into_response();
+    }
+    let result: Result<Response, AppError> = async {
+        let bytes = api::read_body(body, state.config.limits.package_bytes, "the package").await?;
+        let limits = publish::package_limits(&state);
+        let (name, bytes) = tokio::task::spawn_blocking(move || {
+            (xif_package::read(&bytes, &limits).map(|p| p.manifest.extension), bytes)
+        })
+        .await
+        .map_err(AppError::internal)?;
+        let name = name.map_err(|e| AppError::bad("bad_package", format!("the package is refused: {e}")))?;
+        let answer =
+            api::extensions::upload(State(state.clone()), session.auth.clone(), ApiPath(name), Body::from(bytes))
+                .await?;
+        Ok(answer.into_response())
+    }
+    .await;
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+// ---- users ----
+
+async fn users_page(State(state): State<AppState>, session: Session) -> Result<Response, ConsoleError> {
+    render_users(&state, &session, None, StatusCode::OK).await
+}
+
+async fn render_users(
+    state: &AppState,
+    session: &Session,
+    notice: Option<Flash>,
+    status: StatusCode,
+) -> Result<Response, ConsoleError> {
+    session.auth.require_admin("list users")?;
+    let users = state.db.console_users().await?;
+    let mut granted: HashMap<i64, Vec<String>> = HashMap::new();
+    for (user, permission) in state.db.console_all_permissions().await? {
+        granted.entry(user).or_default().push(permission);
+    }
+    let notice = notice.as_ref().or(session.flash.as_ref());
+    Ok((status, Html(views::users(session, &users, &granted, notice).into_string())).into_response())
+}
+
+async fn create_user(
+    State(state): State<AppState>,
+    session: Session,
+    axum::Form(form): Form,
+) -> Result<Response, ConsoleError> {
+    session.check_csrf(form.get("csrf"))?;
+    let req = api::account::CreateUser {
+        name: form.get("name").unwrap_or_default().trim().to_string(),
+        password: form.get("password").unwrap_or_default().to_string(),
+        admin: form.get("admin").is_some(),
+        permissions: form.all("permission"),
+    };
+    let name = req.name.clone();
+    match api::account::create_user(State(state.clone()), session.auth.clone(), ApiJson(req)).await {
+        Ok(_) => {
+            session.flash(&state, false, &format!("Created user {name}.")).await?;
+            Ok(Redirect::to("/users").into_response())
+        }
+        Err(e) if e.status() == StatusCode::FORBIDDEN => Err(e.into()),
+        Err(e) => {
+            let status = e.status();
+            render_users(&state, &session, Some(Flash { error: true, text: e.public_message() }), status).await
+        }
+    }
+}
+
+async fn set_permissions(
+    State(state): State<AppState>,
+    session: Session,
+    ApiPath(user): ApiPath<String>,
+    axum::Form(form): Form,
+) -> Result<Response, ConsoleError> {
+    session.check_csrf(form.get("csrf"))?;
+    let req = api::account::SetPermissions { permissions: form.all("permission") };
+    let _user =
+        api::account::set_permissions(State(state.clone()), session.auth.clone(), ApiPath(user.clone()), ApiJson(req))
+            .await?;
+    session.flash(&state, false, &format!("Saved the permissions of {user}.")).await?;
+    Ok(Redirect::to("/users").into_response())
+}
+
+async fn revoke_tokens(
+    State(state): State<AppState>,
+    session: Session,
+    ApiPath(user): ApiPath<String>,
+    axum::Form(form): Form,
+) -> Result<Response, ConsoleError> {
+    session.check_csrf(form.get("csrf"))?;
+    session.auth.require_admin("revoke other users' API tokens")?;
+    let row =
+        state.db.user(&user).await?.ok_or_else(|| AppError::NotFound(format!("there is no user named {user}")))?;
+    let n = state.db.console_revoke_api_tokens(row.id).await?;
+    state.auth_cache.clear();
+    tracing::info!(by = %session.auth.name, user = %row.name, tokens = n, "API tokens revoked");
+    session
+        .flash(&state, false, &format!("Revoked {n} API token{} of {}.", if n == 1 { "" } else { "s" }, row.name))
+        .await?;
+    Ok(Redirect::to("/users").into_response())
+}
+
+// ---- the log ----
+
+async fn log_page(State(state): State<AppState>, session: Session) -> Result<Response, ConsoleError> {
+    let publishes = state.db.console_recent_publishes(100).await?;
+    let errors = state.db.console_action_errors(100).await?;
+    Ok(page(views::log(&session, &publishes, &errors)))
+}
+
+/// Records a failed action call for the console's log (a failure to record is only logged).
+pub async fn record_action_error(
+    state: &AppState,
+    extension: &str,
+    version: i64,
+    action: &str,
+    user: &str,
+    e: &AppError,
+) {
+    if let Err(err) =
+        state.db.console_record_action_error(extension, version, action, user, e.kind(), &e.public_message()).await
+    {
+        tracing::warn!(error = %err, "could not record a failed action call");
+    }
+}

@@ -1,0 +1,656 @@
+//! The Service Center's pages, as maud templates: one layout, one function per page.
+use std::collections::HashMap;
+
+use maud::{DOCTYPE, Markup, html};
+use xif_model::{Definition, Field};
+
+use super::store::{ActionErrorRow, ListedExtension, RecentPublish, UserLine};
+use super::{Flash, Session, TryResult};
+use crate::auth::Permission;
+use crate::db::{ExtensionRow, PublishRow, VersionRow};
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Nav {
+    Extensions,
+    Upload,
+    Log,
+    Users,
+}
+
+/// A time for people: `2026-11-28 05:40 UTC`.
+fn when(ms: i64) -> String {
+    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_default()
+}
+
+fn literal(l: &xif_model::Literal) -> String {
+    use xif_model::Literal;
+    match l {
+        Literal::Text(t) => format!("{t:?}"),
+        Literal::Integer(i) => i.to_string(),
+        Literal::Float(f) | Literal::Other(f) => f.clone(),
+        Literal::Boolean(b) => b.to_string(),
+    }
+}
+
+fn size(n: i64) -> String {
+    let n = n as f64;
+    if n >= 1024.0 * 1024.0 {
+        format!("{:.1} MB", n / (1024.0 * 1024.0))
+    } else if n >= 1024.0 {
+        format!("{:.1} KB", n / 1024.0)
+    } else {
+        format!("{n} B")
+    }
+}
+
+fn url_part(s: &str) -> String {
+    super::percent_encode(s)
+}
+
+fn head(title: &str) -> Markup {
+    html! {
+        (DOCTYPE)
+        meta charset="utf-8";
+        meta name="viewport" content="width=device-width, initial-scale=1";
+        title { (title) " · Xif Service Center" }
+        link rel="stylesheet" href="/assets/console.css";
+        script src="/assets/console.js" defer {}
+    }
+}
+
+fn layout(session: &Session, title: &str, nav: Nav, crumbs: Markup, body: Markup) -> Markup {
+    let item = |n: Nav, href: &str, label: &str| {
+        html! {
+            a href=(href) aria-current=[(nav == n).then_some("page")] { (label) }
+        }
+    };
+    html! {
+        (head(title))
+        body data-csrf=(session.csrf) {
+            a.skip href="#main" { "Skip to content" }
+            header.top {
+                a.brand href="/extensions" {
+                    span.logo aria-hidden="true" { "X" }
+                    span { "Xif " b { "Service Center" } }
+                }
+                nav.main aria-label="Main" {
+                    (item(Nav::Extensions, "/extensions", "Extensions"))
+                    (item(Nav::Upload, "/upload", "Upload & Publish"))
+                    (item(Nav::Log, "/log", "Log"))
+                    @if session.admin() { (item(Nav::Users, "/users", "Users")) }
+                }
+                form.who method="post" action="/logout" {
+                    span.user { "Logged in as " b { (session.auth.name) } }
+                    input type="hidden" name="csrf" value=(session.csrf);
+                    button.link type="submit" { "Log out" }
+                }
+            }
+            main #main {
+                nav.crumbs aria-label="Breadcrumb" { (crumbs) }
+                (body)
+            }
+            footer.foot { "Xif Platform Server · " a href="/api/v1/openapi.json" { "HTTP API" } }
+        }
+    }
+}
+
+fn notice(flash: Option<&Flash>) -> Markup {
+    html! {
+        @if let Some(f) = flash {
+            @if f.error {
+                div.notice.error role="alert" { (f.text) }
+            } @else {
+                div.notice.ok role="status" { (f.text) }
+            }
+        }
+    }
+}
+
+/// A page for an error, without the navigation (the session may be the problem).
+pub fn error_page(title: &str, message: &str) -> Markup {
+    html! {
+        (head(title))
+        body.bare {
+            main.narrow #main {
+                a.brand.dark href="/extensions" { span.logo aria-hidden="true" { "X" } span { "Xif " b { "Service Center" } } }
+                div.card {
+                    h1 { (title) }
+                    p.error-text role="alert" { (message) }
+                    p { a href="javascript:history.back()" { "Go back" } " · " a href="/extensions" { "Extensions" } }
+                }
+            }
+        }
+    }
+}
+
+/// The login page.
+pub fn login(csrf: &str, next: &str, error: Option<&str>) -> Markup {
+    html! {
+        (head("Log in"))
+        body.bare {
+            main.narrow #main {
+                a.brand.dark href="/extensions" { span.logo aria-hidden="true" { "X" } span { "Xif " b { "Service Center" } } }
+                form.card method="post" action="/login" {
+                    h1 { "Log in" }
+                    @if let Some(e) = error { p.notice.error role="alert" { (e) } }
+                    input type="hidden" name="csrf" value=(csrf);
+                    input type="hidden" name="next" value=(next);
+                    label for="user" { "User name" }
+                    input #user name="user" autocomplete="username" required autofocus;
+                    label for="password" { "Password" }
+                    input #password name="password" type="password" autocomplete="current-password" required;
+                    button.primary type="submit" { "Log in" }
+                }
+            }
+        }
+    }
+}
+
+/// A row of the extensions list.
+pub struct ListItem {
+    /// The row.
+    pub row: ListedExtension,
+    /// The active version's entities (None: nothing active, so not known).
+    pub entities: Option<Vec<String>>,
+}
+
+/// Factory › Extensions.
+pub fn extensions(session: &Session, list: &[ListItem], search: &str) -> Markup {
+    let body = html! {
+        div.title-row {
+            h1 { "Extensions" }
+            a.button.primary href="/upload" { "Upload & Publish an Extension" }
+        }
+        (notice(session.flash.as_ref()))
+        form.search role="search" method="get" action="/extensions" {
+            label.sr for="q" { "Search extensions by name" }
+            input #q type="search" name="q" value=(search) placeholder="Search by name";
+            button type="submit" { "Search" }
+            @if !search.is_empty() { a href="/extensions" { "Clear" } }
+        }
+        @if list.is_empty() {
+            div.card.empty {
+                @if search.is_empty() {
+                    p { "No extension yet. " a href="/upload" { "Upload & publish one" } ", or run " code { "xif publish" } " in an extension's folder." }
+                } @else {
+                    p { "No extension's name contains “" (search) "”." }
+                }
+            }
+        } @else {
+            p.count { (list.len()) " extension" @if list.len() != 1 { "s" } }
+            div.table-wrap {
+                table.list {
+                    thead { tr {
+                        th scope="col" { "Name" }
+                        th scope="col" { "Active version" }
+                        th scope="col" { "Published" }
+                        th scope="col" { "Entities" }
+                        th scope="col" class="num" { "Versions" }
+                    } }
+                    tbody {
+                        @for item in list {
+                            @let r = &item.row;
+                            tr {
+                                td data-label="Name" {
+                                    a.strong href={ "/extensions/" (url_part(&r.name)) } { (r.name) }
+                                    @if let Some(d) = &r.description { @if !d.is_empty() { div.muted.small { (d) } } }
+                                }
+                                td data-label="Active version" {
+                                    @match r.active_version {
+                                        Some(v) => span.badge.live { "v" (v) },
+                                        None => span.badge.idle { "not published" },
+                                    }
+                                }
+                                td data-label="Published" {
+                                    @if let Some(at) = r.activated_at {
+                                        (when(at))
+                                        @if let Some(by) = &r.published_by { span.muted { " by " (by) } }
+                                    } @else { span.muted { "—" } }
+                                }
+                                td data-label="Entities" {
+                                    @match &item.entities {
+                                        Some(e) if !e.is_empty() => span.badge.entity title=(e.join(", ")) { "exports " (e.len()) },
+                                        Some(_) => span.muted { "none" },
+                                        None => span.muted { "—" },
+                                    }
+                                }
+                                td.num data-label="Versions" { (r.versions) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    let crumbs = html! { span { "Factory" } " › " span aria-current="page" { "Extensions" } };
+    layout(session, "Extensions", Nav::Extensions, crumbs, body)
+}
+
+/// What the extension page shows.
+pub struct ExtensionData<'a> {
+    /// The extension.
+    pub ext: &'a ExtensionRow,
+    /// Its versions, oldest first.
+    pub versions: &'a [VersionRow],
+    /// The publish log by version, newest first.
+    pub log: &'a HashMap<i64, Vec<PublishRow>>,
+    /// The version whose definition is shown, and the definition.
+    pub definition: Option<(i64, &'a Definition)>,
+    /// The settings set (when a version is active).
+    pub settings: Option<&'a HashMap<String, String>>,
+    /// The last "try an action" answer.
+    pub tried: Option<&'a TryResult>,
+    /// A message.
+    pub notice: Option<&'a Flash>,
+}
+
+fn field_type(f: &Field) -> Markup {
+    html! {
+        code.type { (f.ty.value) }
+        @if let Some(l) = &f.length { span.muted { " (" (l.value) @if let Some(d) = &f.decimals { ", " (d.value) } ")" } }
+    }
+}
+
+fn fields(list: &[Field], empty: &str, inputs: bool) -> Markup {
+    html! {
+        @if list.is_empty() { span.muted { (empty) } } @else {
+            ul.fields {
+                @for f in list {
+                    li {
+                        span.fname { (f.name.text) } ": " (field_type(f))
+                        @if inputs && !f.is_mandatory() { span.tag { "optional" } }
+                        @if let Some(d) = &f.default { span.muted.small { " = " (literal(&d.value)) } }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// An extension's page.
+pub fn extension(session: &Session, d: &ExtensionData<'_>) -> Markup {
+    let ext = d.ext;
+    let name = url_part(&ext.name);
+    let def = d.definition.map(|(_, def)| def);
+    let published: std::collections::HashSet<i64> =
+        d.log.values().flatten().filter(|p| p.outcome == "published").map(|p| p.version).collect();
+    let body = html! {
+        div.title-row {
+            div {
+                h1 { (ext.name) }
+                @if let Some(desc) = def.and_then(|d| d.description.as_ref()) { p.lead { (desc.value) } }
+            }
+            div.badges {
+                @match ext.active_version {
+                    Some(v) => span.badge.live { "Active: version " (v) },
+                    None => span.badge.idle { "Not published" },
+                }
+                @if let Some(def) = def { @if !def.entities.is_empty() { span.badge.entity { "Exports entities" } } }
+            }
+        }
+        (notice(d.notice))
+        @if let Some((n, _)) = d.definition { @if Some(n) != ext.active_version {
+            p.notice.info { "Nothing is active: this shows what version " (n) " declares." }
+        } }
+        div.grid {
+            section.card #actions aria-labelledby="h-actions" {
+                h2 #h-actions { "Actions" }
+                @match def {
+                    Some(def) if !def.actions.is_empty() => {
+                        div.table-wrap { table.defs {
+                            thead { tr { th scope="col" { "Action" } th scope="col" { "Inputs" } th scope="col" { "Outputs" } } }
+                            tbody { @for a in &def.actions { tr {
+                                td data-label="Action" { span.strong { (a.name.text) } @if let Some(desc) = &a.description { div.muted.small { (desc.value) } } }
+                                td data-label="Inputs" { (fields(&a.inputs, "none", true)) }
+                                td data-label="Outputs" { (fields(&a.outputs, "none", false)) }
+                            } } }
+                        } }
+                    }
+                    _ => p.muted { "No actions." },
+                }
+            }
+            @if let Some(def) = def { @if !def.actions.is_empty() && ext.active_version.is_some() {
+                section.card #try aria-labelledby="h-try" {
+                    h2 #h-try { "Try an action" }
+                    form method="post" action={ "/extensions/" (name) "/try#try" } {
+                        input type="hidden" name="csrf" value=(session.csrf);
+                        label for="try-action" { "Action" }
+                        select #try-action name="action" {
+                            @for a in &def.actions {
+                                option value=(a.name.text) selected[d.tried.is_some_and(|t| t.action == a.name.text)] { (a.name.text) }
+                            }
+                        }
+                        label for="try-input" { "Input (JSON object)" }
+                        textarea #try-input name="input" rows="4" spellcheck="false" { (d.tried.map(|t| t.input.as_str()).unwrap_or("{}")) }
+                        button.primary type="submit" { "Call" }
+                    }
+                    @if let Some(t) = d.tried {
+                        div.result.failed[t.failed] #try-result role="status" {
+                            h3 { @if t.failed { "Error" } @else { "Output" } " · " (t.action) span.muted { " HTTP " (t.status) } }
+                            pre { code { (t.output) } }
+                        }
+                    }
+                }
+            } }
+            section.card #entities aria-labelledby="h-entities" {
+                h2 #h-entities { "Entities" }
+                @match def {
+                    Some(def) if !def.entities.is_empty() => {
+                        @for e in &def.entities {
+                            h3 { (e.name.text) }
+                            @if let Some(desc) = &e.description { p.muted.small { (desc.value) } }
+                            div.table-wrap { table.defs {
+                                thead { tr { th scope="col" { "Attribute" } th scope="col" { "Type" } th scope="col" { "" } } }
+                                tbody { @for a in &e.attributes { tr {
+                                    td data-label="Attribute" { span.fname { (a.name.text) } }
+                                    td data-label="Type" { (field_type(a)) }
+                                    td {
+                                        @if a.identifier { span.tag { "identifier" } }
+                                        @if a.auto_number.as_ref().is_some_and(|v| v.value) { span.tag { "auto number" } }
+                                        @if !a.is_mandatory() { span.tag { "optional" } }
+                                    }
+                                } } }
+                            } }
+                        }
+                    }
+                    _ => p.muted { "This extension exports no entities." },
+                }
+            }
+            section.card #resources aria-labelledby="h-resources" {
+                h2 #h-resources { "Resources" }
+                @match def {
+                    Some(def) if !def.resources.is_empty() => ul.plain { @for r in &def.resources { li { code { (r.value) } } } },
+                    _ => p.muted { "No resource files." },
+                }
+            }
+            section.card #settings aria-labelledby="h-settings" {
+                h2 #h-settings { "Settings" }
+                (settings(session, d, &name))
+            }
+        }
+        section.card #versions aria-labelledby="h-versions" {
+            h2 #h-versions { "Versions " span.muted { "(" (d.versions.len()) ")" } }
+            div.table-wrap { table.list.versions {
+                thead { tr {
+                    th scope="col" { "Version" }
+                    th scope="col" { "Description" }
+                    th scope="col" { "Digest" }
+                    th scope="col" class="num" { "Size" }
+                    th scope="col" { "Uploaded" }
+                    th scope="col" { "Actions" }
+                } }
+                tbody { @for v in d.versions.iter().rev() {
+                    @let active = Some(v.number) == ext.active_version;
+                    @let entries = d.log.get(&v.number);
+                    tr.active[active] {
+                        td data-label="Version" { span.strong { (v.number) } @if active { " " span.badge.live { "published" } } }
+                        td data-label="Description" { (v.description) }
+                        td data-label="Digest" { code.digest title=(v.digest) { (v.digest.get(..12).unwrap_or(&v.digest)) "…" } }
+                        td.num data-label="Size" { (size(v.size)) }
+                        td data-label="Uploaded" { (when(v.uploaded_at)) div.muted.small { "by " (v.uploaded_by) } }
+                        td.buttons data-label="Actions" {
+                            @if !active {
+                                @let (verb, route) = if published.contains(&v.number) { ("Roll back", "rollback") } else { ("Publish", "publish") };
+                                form method="post" action={ "/extensions/" (name) "/versions/" (v.number) "/" (route) } {
+                                    input type="hidden" name="csrf" value=(session.csrf);
+                                    button.small type="submit" aria-label={ (verb) " to version " (v.number) } { (verb) }
+                                }
+                            }
+                            a.button.small href={ "/extensions/" (name) "/versions/" (v.number) "/download" } download aria-label={ "Download version " (v.number) } { "Download" }
+                            @if !active {
+                                form method="post" action={ "/extensions/" (name) "/versions/" (v.number) "/delete" } data-confirm={ "Delete version " (v.number) "?" } {
+                                    input type="hidden" name="csrf" value=(session.csrf);
+                                    button.small.danger type="submit" aria-label={ "Delete version " (v.number) } { "Delete" }
+                                }
+                            }
+                        }
+                    }
+                    @if let Some(entries) = entries {
+                        tr.log-row { td colspan="6" {
+                            details {
+                                summary { "Publish log of version " (v.number) " (" (entries.len()) ")" }
+                                ul.log { @for p in entries { li {
+                                    span.badge.ok[p.outcome == "published"].bad[p.outcome != "published"] { (p.outcome) }
+                                    " " (p.kind) " by " (p.user_name) " · " (when(p.started_at)) " · " (p.ms) " ms"
+                                    @if let Some(m) = &p.message { div.error-text { (m) } }
+                                    (stages(&p.stages))
+                                } } }
+                            }
+                        } }
+                    }
+                } }
+            } }
+        }
+    };
+    let crumbs = html! { span { "Factory" } " › " a href="/extensions" { "Extensions" } " › " span aria-current="page" { (ext.name) } };
+    layout(session, &ext.name, Nav::Extensions, crumbs, body)
+}
+
+fn stages(json: &str) -> Markup {
+    let list: Vec<serde_json::Value> = serde_json::from_str(json).unwrap_or_default();
+    html! {
+        ol.stages.compact {
+            @for s in list.iter().filter(|s| s["status"] != "started") {
+                li class={ "st-" (s["status"].as_str().unwrap_or("")) } {
+                    (s["step"].as_str().unwrap_or("?")) " " span.muted { (s["status"].as_str().unwrap_or("")) " " (s["ms"]) " ms" }
+                }
+            }
+        }
+    }
+}
+
+fn settings(session: &Session, d: &ExtensionData<'_>, name: &str) -> Markup {
+    let Some((_, def)) = d.definition else { return html! { p.muted { "No settings." } } };
+    if def.settings.is_empty() {
+        return html! { p.muted { "This extension has no settings." } };
+    }
+    let values = d.settings;
+    let editable = session.admin() && values.is_some();
+    html! {
+        @if values.is_none() { p.muted.small { "Settings can be set once a version is published." } }
+        form method="post" action={ "/extensions/" (name) "/settings" } {
+            input type="hidden" name="csrf" value=(session.csrf);
+            div.table-wrap { table.defs {
+                thead { tr { th scope="col" { "Setting" } th scope="col" { "Type" } th scope="col" { "Value" } } }
+                tbody { @for s in &def.settings {
+                    @let value = values.and_then(|v| v.get(&s.name.text));
+                    @let id = format!("setting-{}", s.name.text);
+                    tr {
+                        td data-label="Setting" {
+                            label.fname for=(id) { (s.name.text) }
+                            @if let Some(desc) = &s.description { div.muted.small { (desc.value) } }
+                        }
+                        td data-label="Type" { (field_type(s)) @if s.secret { " " span.tag { "secret" } } }
+                        td data-label="Value" {
+                            @if s.secret {
+                                @if editable {
+                                    input id=(id) name={ "setting." (s.name.text) } type="password" autocomplete="off"
+                                        placeholder=(if value.is_some() { "•••••••• (set; leave empty to keep)" } else { "not set" });
+                                    @if value.is_some() { label.check { input type="checkbox" name={ "clear." (s.name.text) }; " clear" } }
+                                } @else {
+                                    span #(id) { @if value.is_some() { "•••••••• (set)" } @else { span.muted { "not set" } } }
+                                }
+                            } @else {
+                                @let default = s.default.as_ref().map(|d| literal(&d.value));
+                                @if editable {
+                                    input id=(id) name={ "setting." (s.name.text) } value=(value.map(String::as_str).unwrap_or(""))
+                                        placeholder=(default.as_deref().map(|d| format!("default: {d}")).unwrap_or_default());
+                                } @else {
+                                    span #(id) { @match value { Some(v) => (v), None => span.muted { "default" @if let Some(d) = &default { ": " (d) } } } }
+                                }
+                            }
+                        }
+                    }
+                } }
+            } }
+            @if editable { button.primary type="submit" { "Save settings" } }
+            @else if !session.admin() { p.muted.small { "Only an administrator may change settings." } }
+        }
+    }
+}
+
+/// "Upload & Publish an Extension".
+pub fn upload(session: &Session) -> Markup {
+    let steps = [
+        ("validate", "Validate the package"),
+        ("permissions", "Check permissions"),
+        ("compile", "Compile to native code"),
+        ("contract", "Check the contract"),
+        ("entities", "Provision entities"),
+        ("activate", "Activate"),
+    ];
+    let body = html! {
+        div.title-row { h1 { "Upload & Publish an Extension" } }
+        div.card.upload {
+            form #upload-form {
+                div #drop.drop tabindex="-1" {
+                    p.big { "Drag a " code { ".xif" } " file here" }
+                    p.muted { "or" }
+                    label.button for="file" { "Choose a file…" }
+                    input #file.visually-hidden type="file" name="file" accept=".xif,application/octet-stream";
+                    p #chosen.chosen aria-live="polite" {}
+                }
+                button #publish.primary.big type="submit" disabled { "1-Click Publish" }
+            }
+            noscript { p.notice.error { "This page needs JavaScript. Without it, use " code { "xif publish" } "." } }
+            div #progress.progress hidden {
+                h2 { "Upload" }
+                div.bar-row {
+                    progress #upload-bar max="100" value="0" aria-label="Upload progress" {}
+                    span #upload-pct { "0%" }
+                }
+                h2 { "Publish" }
+                ol #stages.stages {
+                    @for (step, label) in steps {
+                        li data-step=(step) class="st-pending" {
+                            span.icon aria-hidden="true" {}
+                            span.label { (label) }
+                            span.state.muted { "waiting" }
+                        }
+                    }
+                }
+            }
+            div #outcome aria-live="assertive" {}
+        }
+        p.muted.small { "The server checks the package, your permissions (uploading needs what publishing needs), compiles it and activates it atomically: calls in flight finish on the old version." }
+    };
+    let crumbs = html! { span { "Factory" } " › " a href="/extensions" { "Extensions" } " › " span aria-current="page" { "Upload & Publish" } };
+    layout(session, "Upload & Publish", Nav::Upload, crumbs, body)
+}
+
+/// Users & permissions.
+pub fn users(
+    session: &Session,
+    users: &[UserLine],
+    granted: &HashMap<i64, Vec<String>>,
+    flash: Option<&Flash>,
+) -> Markup {
+    let body = html! {
+        div.title-row { h1 { "Users & permissions" } }
+        (notice(flash))
+        div.table-wrap { table.list.users {
+            thead { tr {
+                th scope="col" { "User" }
+                @for p in Permission::ALL { th scope="col" { (p.name()) } }
+                th scope="col" { "" }
+                th scope="col" { "API tokens" }
+            } }
+            tbody { @for u in users {
+                @let perms = granted.get(&u.id);
+                @let form_id = format!("perm-{}", u.id);
+                tr {
+                    td data-label="User" {
+                        span.strong { (u.name) } @if u.is_admin { " " span.badge.live { "administrator" } }
+                        div.muted.small { "since " (when(u.created_at)) }
+                    }
+                    @for p in Permission::ALL {
+                        td.center data-label=(p.name()) {
+                            @let has = perms.is_some_and(|l| l.iter().any(|x| x == p.name()));
+                            label.check {
+                                input type="checkbox" form=(form_id) name="permission" value=(p.name()) checked[has];
+                                span.sr { (p.name()) " for " (u.name) }
+                            }
+                        }
+                    }
+                    td {
+                        form id=(form_id) method="post" action={ "/users/" (url_part(&u.name)) "/permissions" } {
+                            input type="hidden" name="csrf" value=(session.csrf);
+                            button.small type="submit" aria-label={ "Save permissions of " (u.name) } { "Save" }
+                        }
+                    }
+                    td data-label="API tokens" {
+                        (u.api_tokens) " "
+                        @if u.api_tokens > 0 {
+                            form.inline method="post" action={ "/users/" (url_part(&u.name)) "/tokens/revoke" } data-confirm={ "Revoke every API token of " (u.name) "?" } {
+                                input type="hidden" name="csrf" value=(session.csrf);
+                                button.small.danger type="submit" aria-label={ "Revoke the API tokens of " (u.name) } { "Revoke all" }
+                            }
+                        }
+                    }
+                }
+            } }
+        } }
+        p.muted.small { "Administrators hold every permission. " "“Change & Deploy Applications” allows publishing any extension; “Allow Extensions” one without entities; with “Allow Foreign Entities” also one that exports entities." }
+        section.card aria-labelledby="h-new" {
+            h2 #h-new { "Create a user" }
+            form.stack method="post" action="/users" {
+                input type="hidden" name="csrf" value=(session.csrf);
+                div.two {
+                    div { label for="new-name" { "User name" } input #new-name name="name" required autocomplete="off"; }
+                    div { label for="new-password" { "Password (8 characters at least)" } input #new-password name="password" type="password" required minlength="8" autocomplete="new-password"; }
+                }
+                fieldset {
+                    legend { "Permissions" }
+                    @for p in Permission::ALL { label.check { input type="checkbox" name="permission" value=(p.name()); " " (p.name()) } }
+                    label.check { input type="checkbox" name="admin"; " Administrator" }
+                }
+                button.primary type="submit" { "Create user" }
+            }
+        }
+    };
+    let crumbs = html! { span { "Administration" } " › " span aria-current="page" { "Users & permissions" } };
+    layout(session, "Users & permissions", Nav::Users, crumbs, body)
+}
+
+/// The log of recent publishes and action errors.
+pub fn log(session: &Session, publishes: &[RecentPublish], errors: &[ActionErrorRow]) -> Markup {
+    let body = html! {
+        div.title-row { h1 { "Log" } }
+        section.card aria-labelledby="h-pub" {
+            h2 #h-pub { "Recent publishes" }
+            @if publishes.is_empty() { p.muted { "Nothing published yet." } } @else {
+                div.table-wrap { table.list {
+                    thead { tr { th scope="col" { "When" } th scope="col" { "Extension" } th scope="col" { "What" } th scope="col" { "Outcome" } th scope="col" class="num" { "Time" } } }
+                    tbody { @for p in publishes { tr {
+                        td data-label="When" { (when(p.started_at)) }
+                        td data-label="Extension" { a href={ "/extensions/" (url_part(&p.extension)) } { (p.extension) } " v" (p.version) }
+                        td data-label="What" { (p.kind) " by " (p.user_name) }
+                        td data-label="Outcome" {
+                            span.badge.ok[p.outcome == "published"].bad[p.outcome != "published"] { (p.outcome) }
+                            @if let Some(m) = &p.message { div.error-text.small { (m) } }
+                        }
+                        td.num data-label="Time" { (p.ms) " ms" }
+                    } } }
+                } }
+            }
+        }
+        section.card aria-labelledby="h-err" {
+            h2 #h-err { "Action errors" }
+            @if errors.is_empty() { p.muted { "No failed action call." } } @else {
+                div.table-wrap { table.list {
+                    thead { tr { th scope="col" { "When" } th scope="col" { "Action" } th scope="col" { "Caller" } th scope="col" { "Error" } } }
+                    tbody { @for e in errors { tr {
+                        td data-label="When" { (when(e.at)) }
+                        td data-label="Action" { a href={ "/extensions/" (url_part(&e.extension)) } { (e.extension) } " v" (e.version) " · " (e.action) }
+                        td data-label="Caller" { (e.user_name) }
+                        td data-label="Error" { span.badge.bad { (e.kind) } div.error-text.small { (e.message) } }
+                    } } }
+                } }
+            }
+        }
+    };
+    let crumbs = html! { span { "Monitoring" } " › " span aria-current="page" { "Log" } };
+    layout(session, "Log", Nav::Log, crumbs, body)
+}

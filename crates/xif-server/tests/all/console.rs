@@ -1,0 +1,430 @@
+//! The Service Center (web console): plain HTTP checks of its sessions, CSRF tokens and pages,
+//! and the end-to-end run in real headless Chromium (`tests/browser/console.mjs`, driven by
+//! playwright-core).
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use reqwest::StatusCode;
+use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
+use serde_json::json;
+
+use crate::support::{ADMIN_PASSWORD, Fixture, TestServer, server_test, workspace};
+
+/// A browser-like client: no redirects followed, cookies kept by hand.
+struct Browser {
+    client: reqwest::Client,
+    base: String,
+    session: String,
+    csrf: String,
+}
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client")
+}
+
+fn form_body(fields: &[(&str, &str)]) -> String {
+    let enc = |s: &str| {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+                b' ' => "+".into(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect::<String>()
+    };
+    fields.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect::<Vec<_>>().join("&")
+}
+
+fn cookie_value(resp: &reqwest::Response, name: &str) -> Option<String> {
+    resp.headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.strip_prefix(&format!("{name}=")).map(|rest| rest.split(';').next().unwrap_or("").to_string()))
+}
+
+fn set_cookie_line(resp: &reqwest::Response, name: &str) -> String {
+    resp.headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The value of the first `attr="..."` in a page.
+fn attr(html: &str, attr: &str) -> String {
+    let start = html.find(&format!("{attr}=\"")).unwrap_or_else(|| panic!("no {attr} in the page")) + attr.len() + 2;
+    html[start..].split('"').next().unwrap_or_default().to_string()
+}
+
+impl Browser {
+    async fn login(s: &TestServer, user: &str, password: &str) -> Browser {
+        let client = no_redirects();
+        let page = client.get(s.url("/login")).send().await.expect("login page");
+        assert_eq!(page.status(), StatusCode::OK);
+        let login_cookie = cookie_value(&page, "xif_login").expect("a login cookie");
+        let html = page.text().await.expect("html");
+        let csrf = attr(&html, "value");
+        assert_eq!(csrf, login_cookie, "the login form carries the token of its cookie");
+        let resp = client
+            .post(s.url("/login"))
+            .header(COOKIE, format!("xif_login={login_cookie}"))
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(form_body(&[("csrf", &csrf), ("next", "/extensions"), ("user", user), ("password", password)]))
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER, "login as {user}");
+        let line = set_cookie_line(&resp, "xif_session");
+        assert!(line.contains("HttpOnly") && line.contains("SameSite=Strict"), "{line}");
+        let session = cookie_value(&resp, "xif_session").expect("a session cookie");
+        let mut b = Browser { client, base: s.url.clone(), session, csrf: String::new() };
+        let (status, html) = b.get("/extensions").await;
+        assert_eq!(status, StatusCode::OK, "{html}");
+        b.csrf = attr(&html, "data-csrf");
+        b
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, String) {
+        let resp = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .header(COOKIE, format!("xif_session={}", self.session))
+            .send()
+            .await
+            .expect("get");
+        (resp.status(), resp.text().await.expect("body"))
+    }
+
+    /// Posts a form; `with_csrf` adds the session's token.
+    async fn post(&self, path: &str, fields: &[(&str, &str)], with_csrf: bool) -> (StatusCode, String, String) {
+        let mut all: Vec<(&str, &str)> = fields.to_vec();
+        if with_csrf {
+            all.push(("csrf", &self.csrf));
+        }
+        let resp = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header(COOKIE, format!("xif_session={}", self.session))
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(form_body(&all))
+            .send()
+            .await
+            .expect("post");
+        let location = resp.headers().get(LOCATION).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+        (resp.status(), location, resp.text().await.expect("body"))
+    }
+}
+
+#[tokio::test]
+async fn pages_need_a_session_and_the_login_checks_the_password() {
+    let s = TestServer::start().await;
+    let client = no_redirects();
+    for path in ["/", "/extensions", "/upload", "/users", "/log", "/extensions/Nope"] {
+        let resp = client.get(s.url(path)).send().await.expect("get");
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER, "{path}");
+        let to = resp.headers().get(LOCATION).and_then(|v| v.to_str().ok()).unwrap_or_default();
+        assert!(to.starts_with("/login") || (path == "/" && to == "/extensions"), "{path} → {to}");
+    }
+    let resp = client.get(s.url("/extensions?q=a")).send().await.expect("get");
+    assert_eq!(resp.headers().get(LOCATION).and_then(|v| v.to_str().ok()), Some("/login?next=/extensions%3Fq%3Da"));
+
+    // A wrong password: the form again, with the error, as a 401.
+    let page = client.get(s.url("/login")).send().await.expect("login page");
+    let cookie = cookie_value(&page, "xif_login").expect("cookie");
+    let resp = client
+        .post(s.url("/login"))
+        .header(COOKIE, format!("xif_login={cookie}"))
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(form_body(&[("csrf", &cookie), ("user", "admin"), ("password", "wrong-password")]))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert!(resp.text().await.expect("body").contains("Wrong user name or password."));
+
+    // The login form without its token (another site posting it) is refused.
+    let resp = client
+        .post(s.url("/login"))
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(form_body(&[("user", "admin"), ("password", ADMIN_PASSWORD)]))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    assert!(resp.text().await.expect("body").contains("CSRF"));
+
+    // Logging in works; logging out ends the session.
+    let b = Browser::login(&s, "admin", ADMIN_PASSWORD).await;
+    let (status, location, _) = b.post("/logout", &[], true).await;
+    assert_eq!((status, location.as_str()), (StatusCode::SEE_OTHER, "/login"));
+    let (status, _) = b.get("/extensions").await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "the session is gone");
+}
+
+#[tokio::test]
+async fn the_cookie_never_authorizes_the_api_and_console_routes_stay_out_of_it() {
+    let s = TestServer::start().await;
+    let b = Browser::login(&s, "admin", ADMIN_PASSWORD).await;
+    for path in ["/api/v1/extensions", "/api/v1/me", "/api/v1/users"] {
+        let resp = b
+            .client
+            .get(s.url(path))
+            .header(COOKIE, format!("xif_session={}", b.session))
+            .header("x-csrf-token", &b.csrf)
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{path}");
+    }
+    // The session secret is no bearer token either.
+    let (status, _) = s.get(Some(&b.session), "/api/v1/me").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // The console's routes are not API routes.
+    let served = xif_server::served_routes();
+    assert!(served.iter().all(|(_, p)| p.starts_with("/api/v1/")), "{served:?}");
+}
+
+#[tokio::test]
+async fn forms_without_their_csrf_token_are_refused() {
+    let s = TestServer::start().await;
+    s.deploy("ServerTest", &server_test("1")).await;
+    let b = Browser::login(&s, "admin", ADMIN_PASSWORD).await;
+
+    let new_user = [("name", "mallory"), ("password", "mallory-password"), ("admin", "on")];
+    let (status, _, html) = b.post("/users", &new_user, false).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(html.contains("CSRF"), "{html}");
+    let mut wrong = new_user.to_vec();
+    wrong.push(("csrf", "not-the-token"));
+    let (status, _, _) = b.post("/users", &wrong, false).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (_, users) = s.get(Some(&s.admin), "/api/v1/users").await;
+    assert_eq!(users.as_array().map(Vec::len), Some(1), "nobody was created: {users}");
+
+    for (path, fields) in [
+        ("/extensions/ServerTest/settings", vec![("setting.Greeting", "Hacked")]),
+        ("/extensions/ServerTest/versions/1/rollback", vec![]),
+        ("/extensions/ServerTest/try", vec![("action", "Hello"), ("input", "{\"Who\":\"x\"}")]),
+        ("/logout", vec![]),
+    ] {
+        let (status, _, _) = b.post(path, &fields, false).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
+    }
+    let (_, settings) = s.get(Some(&s.admin), "/api/v1/extensions/ServerTest/settings").await;
+    assert_eq!(settings[0]["set"], false, "{settings}");
+
+    // The script endpoints take the token in a header.
+    let resp = b
+        .client
+        .post(s.url("/upload"))
+        .header(COOKIE, format!("xif_session={}", b.session))
+        .body(server_test("2"))
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    let resp = b
+        .client
+        .post(s.url("/upload"))
+        .header(COOKIE, format!("xif_session={}", b.session))
+        .header("x-csrf-token", &b.csrf)
+        .body(server_test("2"))
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let body: serde_json::Value = resp.json().await.expect("json");
+    assert_eq!((body["extension"].as_str(), body["version"].as_i64()), (Some("ServerTest"), Some(2)));
+
+    // With the token, forms work.
+    let (status, location, _) = b.post("/extensions/ServerTest/settings", &[("setting.Greeting", "Hi")], true).await;
+    assert_eq!((status, location.as_str()), (StatusCode::SEE_OTHER, "/extensions/ServerTest#settings"));
+    let (_, settings) = s.get(Some(&s.admin), "/api/v1/extensions/ServerTest/settings").await;
+    assert_eq!(settings[0]["value"], "Hi", "{settings}");
+}
+
+#[tokio::test]
+async fn pages_show_extensions_versions_users_and_the_log() {
+    let s = TestServer::start().await;
+    s.deploy("ServerTest", &server_test("1")).await;
+    s.deploy("ServerTest", &server_test("2")).await;
+    let viewer = s.user("viewer", &[]).await;
+    let (status, _, _) = s.call(&viewer, "ServerTest", "Fail", json!({"Message": "out of tea"})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let b = Browser::login(&s, "admin", ADMIN_PASSWORD).await;
+
+    let (status, html) = b.get("/extensions").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("ServerTest") && html.contains(">v2<") && html.contains("by admin"), "{html}");
+    let (_, html) = b.get("/extensions?q=zzz").await;
+    assert!(html.contains("No extension's name contains"), "{html}");
+
+    let (status, html) = b.get("/extensions/ServerTest").await;
+    assert_eq!(status, StatusCode::OK);
+    for text in ["Active: version 2", "GetSetting", "Times", "Integer", "resources/version.txt", "ApiKey", "Roll back"]
+    {
+        assert!(html.contains(text), "the extension page shows {text}");
+    }
+    let (status, _) = b.get("/extensions/Nope").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Roll back by the form; then delete the inactive version 2.
+    let (status, _, _) = b.post("/extensions/ServerTest/versions/1/rollback", &[], true).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, html) = b.get("/extensions/ServerTest").await;
+    assert!(html.contains("Rolled back ServerTest to version 1.") && html.contains("Active: version 1"), "{html}");
+    let (status, _, _) = b.post("/extensions/ServerTest/versions/2/delete", &[], true).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, versions) = s.get(Some(&s.admin), "/api/v1/extensions/ServerTest/versions").await;
+    assert_eq!(versions.as_array().map(Vec::len), Some(1), "{versions}");
+    let (status, _, _) = b.post("/extensions/ServerTest/versions/1/delete", &[], true).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, html) = b.get("/extensions/ServerTest").await;
+    assert!(html.contains("is active: roll back to another version first"), "{html}");
+
+    // Download the package, byte for byte.
+    let resp = b
+        .client
+        .get(s.url("/extensions/ServerTest/versions/1/download"))
+        .header(COOKIE, format!("xif_session={}", b.session))
+        .send()
+        .await
+        .expect("download");
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.bytes().await.expect("bytes").to_vec(), server_test("1"));
+
+    // The log: publishes, the rollback, and the failed call.
+    let (_, html) = b.get("/log").await;
+    assert!(
+        html.contains("rollback by admin") && html.contains("out of tea") && html.contains("action_failed"),
+        "{html}"
+    );
+
+    // Users: create one, grant a permission, revoke their API tokens.
+    let (status, location, _) = b
+        .post("/users", &[("name", "dev"), ("password", "dev-password"), ("permission", "Allow Extensions")], true)
+        .await;
+    assert_eq!((status, location.as_str()), (StatusCode::SEE_OTHER, "/users"));
+    let (status, _, _) = b
+        .post(
+            "/users/dev/permissions",
+            &[("permission", "Allow Extensions"), ("permission", "Allow Foreign Entities")],
+            true,
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let dev = s.login("dev", "dev-password").await;
+    let (_, me) = s.get(Some(&dev), "/api/v1/me").await;
+    assert_eq!(me["permissions"], json!(["Allow Extensions", "Allow Foreign Entities"]));
+    let (status, token) = s.post(Some(&dev), "/api/v1/tokens", json!({"name": "ci"})).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let api_token = token["token"].as_str().expect("token").to_string();
+    let (status, _) = s.get(Some(&api_token), "/api/v1/me").await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, html) = b.get("/users").await;
+    assert!(html.contains("Revoke the API tokens of dev"), "{html}");
+    let (status, _, _) = b.post("/users/dev/tokens/revoke", &[], true).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (status, _) = s.get(Some(&api_token), "/api/v1/me").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the API token no longer works");
+    let (_, html) = b.get("/users").await;
+    assert!(html.contains("Revoked 1 API token of dev."), "{html}");
+
+    // A non-administrator does not get the users page, and is told why.
+    let v = Browser::login(&s, "viewer", "viewer-password").await;
+    let (status, html) = v.get("/users").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(html.contains("only an administrator may list users"), "{html}");
+    let (status, _, html) = v.post("/users", &[("name", "x"), ("password", "xxxxxxxxxx")], true).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(html.contains("only an administrator may create users"), "{html}");
+}
+
+/// `tests/browser` with playwright-core installed (scripts/setup.sh runs `npm ci` there).
+fn browser_tests() -> PathBuf {
+    let dir = workspace().join("crates/xif-server/tests/browser");
+    assert!(
+        dir.join("node_modules/playwright-core/package.json").is_file(),
+        "playwright-core is not installed in {}\n  help: run scripts/setup.sh (it runs `npm ci` there)",
+        dir.display()
+    );
+    dir
+}
+
+fn chromium() -> PathBuf {
+    let path = PathBuf::from(std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()));
+    assert!(
+        path.is_file(),
+        "no Chromium at {}\n  help: run scripts/setup.sh (it installs Debian's chromium)",
+        path.display()
+    );
+    path
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).expect("write the package");
+    path.display().to_string()
+}
+
+/// The Service Center end to end in headless Chromium: log in, publish by a drop event and by
+/// the file chooser, see it listed, roll back, try an action, edit a setting, a form without its
+/// CSRF token refused, a user without permission refused with the permission named.
+/// `XIF_SCREENSHOTS=DIR` also writes the README's screenshots there.
+#[tokio::test]
+async fn console_in_chromium() {
+    let dir = browser_tests();
+    let chromium = chromium();
+    let s = TestServer::start().await;
+    s.user("viewer", &[]).await;
+    // Something else on the list: the example with an exported entity, published by the API.
+    let mut greetings = Fixture::load("Greetings");
+    greetings.definition.push_str(
+        "\n[entities.Visit]\nId = { type = \"Long Integer\", identifier = true, auto_number = true }\nWho = { type = \"Text\", length = 200 }\n",
+    );
+    s.deploy("Greetings", &greetings.package()).await;
+
+    let packages = tempfile::tempdir().expect("tempdir");
+    let v1 = write(packages.path(), "ServerTest-1.xif", &server_test("1"));
+    let v2 = write(packages.path(), "ServerTest-2.xif", &server_test("2"));
+    let greetings = write(packages.path(), "Greetings.xif", &Fixture::load("Greetings").package());
+    let mut cmd = Command::new("node");
+    cmd.arg(dir.join("console.mjs"))
+        .current_dir(&dir)
+        .env("XIF_URL", &s.url)
+        .env("XIF_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("XIF_VIEWER", "viewer")
+        .env("XIF_VIEWER_PASSWORD", "viewer-password")
+        .env("XIF_PKG_V1", v1)
+        .env("XIF_PKG_V2", v2)
+        .env("XIF_PKG_GREETINGS", greetings)
+        .env("CHROMIUM", chromium);
+    let output = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .expect("join")
+        .unwrap_or_else(|e| panic!("cannot run node: {e}\n  help: run scripts/setup.sh (it installs Node.js)"));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "the browser checks failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("all browser checks passed"), "{stdout}");
+
+    // What the browser did, seen through the API.
+    let (_, ext) = s.get(Some(&s.admin), "/api/v1/extensions/ServerTest").await;
+    assert_eq!(ext["active_version"], 1, "rolled back: {ext}");
+    let (_, log) = s.get(Some(&s.admin), "/api/v1/extensions/ServerTest/publishes").await;
+    let kinds: Vec<(&str, i64)> = log
+        .as_array()
+        .expect("log")
+        .iter()
+        .map(|e| (e["kind"].as_str().unwrap_or_default(), e["version"].as_i64().unwrap_or_default()))
+        .collect();
+    assert_eq!(kinds, [("rollback", 1), ("publish", 2), ("publish", 1)]);
+    let (_, settings) = s.get(Some(&s.admin), "/api/v1/extensions/ServerTest/settings").await;
+    assert_eq!(settings[0]["value"], "Bonjour", "{settings}");
+    assert_eq!(settings[2]["set"], true, "the secret was set: {settings}");
+    let (_, exts) = s.get(Some(&s.admin), "/api/v1/extensions").await;
+    assert_eq!(exts.as_array().map(Vec::len), Some(2), "the viewer published nothing: {exts}");
+}
