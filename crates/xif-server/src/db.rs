@@ -186,11 +186,6 @@ impl Db {
         Ok(Db { pool })
     }
 
-    /// The pool, for the Service Center's own queries (`console::store`).
-    pub(crate) fn pool(&self) -> &SqlitePool {
-        &self.pool
-    }
-
     /// Closes every connection (at shutdown).
     pub async fn close(&self) {
         self.pool.close().await;
@@ -501,7 +496,8 @@ impl Db {
         Ok(self.pool.begin().await?)
     }
 
-    /// The pool (the entity store of `crate::entities` writes records through it).
+    /// The pool (the entity store of `crate::entities` writes records through it, and the
+    /// Service Center's own queries in `console::store` read through it).
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }

@@ -567,7 +567,14 @@ async fn run_publish_form(
     let path = ApiPath((name.clone(), number));
     let response = match kind {
         publish::Kind::Publish => {
-            api::extensions::publish(State(state.clone()), session.auth.clone(), path, headers).await
+            api::extensions::publish(
+                State(state.clone()),
+                session.auth.clone(),
+                path,
+                Query(Default::default()),
+                headers,
+            )
+            .await
         }
         publish::Kind::Rollback => {
             api::extensions::rollback(State(state.clone()), session.auth.clone(), path, headers).await
@@ -602,7 +609,10 @@ async fn publish_stream(
     session.check_csrf(headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()))?;
     let mut sse = HeaderMap::new();
     sse.insert(header::ACCEPT, HeaderValue::from_static("text/event-stream"));
-    Ok(api::extensions::publish(State(state), session.auth.clone(), ApiPath((name, number)), sse).await.into_response())
+    let query = Query(Default::default());
+    Ok(api::extensions::publish(State(state), session.auth.clone(), ApiPath((name, number)), query, sse)
+        .await
+        .into_response())
 }
 
 async fn delete_version(
