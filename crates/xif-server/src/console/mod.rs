@@ -48,6 +48,7 @@ pub fn routes() -> Router<AppState> {
         .route("/logout", post(logout))
         .route("/extensions", get(extensions_page))
         .route("/extensions/{name}", get(extension_page))
+        .route("/extensions/{name}/entities/{entity}", get(records_page))
         .route("/extensions/{name}/try", post(try_action))
         .route("/extensions/{name}/settings", post(set_settings))
         .route("/extensions/{name}/versions/{version}/publish", post(publish_form))
@@ -445,6 +446,20 @@ async fn extension_page(
     ApiPath(name): ApiPath<String>,
 ) -> Result<Response, ConsoleError> {
     render_extension(&state, &session, &name, None, None, StatusCode::OK).await
+}
+
+/// An entity's records, through the record API's own handler (same paging, same reading rights).
+async fn records_page(
+    State(state): State<AppState>,
+    session: Session,
+    ApiPath((name, entity)): ApiPath<(String, String)>,
+    Query(params): Query<Vec<(String, String)>>,
+) -> Result<Response, ConsoleError> {
+    let params = params.into_iter().filter(|(k, _)| k == "offset").collect();
+    let axum::Json(records) =
+        api::entities::list_records(State(state), session.auth.clone(), ApiPath((name.clone(), entity)), Query(params))
+            .await?;
+    Ok(page(views::records(&session, &name, &records)))
 }
 
 async fn try_action(

@@ -339,7 +339,7 @@ pub fn extension(session: &Session, d: &ExtensionData<'_>) -> Markup {
                 @match def {
                     Some(def) if !def.entities.is_empty() => {
                         @for e in &def.entities {
-                            h3 { (e.name.text) }
+                            h3 { (e.name.text) " " a.small href={ "/extensions/" (url_part(&d.ext.name)) "/entities/" (url_part(&e.name.text)) } { "Browse records" } }
                             @if let Some(desc) = &e.description { p.muted.small { (desc.value) } }
                             div.table-wrap { table.defs {
                                 thead { tr { th scope="col" { "Attribute" } th scope="col" { "Type" } th scope="col" { "" } } }
@@ -653,4 +653,41 @@ pub fn log(session: &Session, publishes: &[RecentPublish], errors: &[ActionError
     };
     let crumbs = html! { span { "Monitoring" } " › " span aria-current="page" { "Log" } };
     layout(session, "Log", Nav::Log, crumbs, body)
+}
+
+/// An entity's records, a page at a time (the record API's list, read with the session's user).
+pub fn records(session: &Session, extension: &str, page: &crate::api::entities::RecordPage) -> Markup {
+    let columns: Vec<String> =
+        page.records.first().and_then(|r| r.as_object()).map(|o| o.keys().cloned().collect()).unwrap_or_default();
+    let cell = |v: Option<&serde_json::Value>| match v {
+        None | Some(serde_json::Value::Null) => String::new(),
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    };
+    let base = format!("/extensions/{}/entities/{}", url_part(extension), url_part(&page.entity));
+    let body = html! {
+        div.title-row { h1 { (page.entity) } }
+        section.card aria-labelledby="h-records" {
+            h2 #h-records { "Records " span.muted { "(" (page.offset + 1) "–" (page.offset as usize + page.records.len()) ")" } }
+            @if page.records.is_empty() { p.muted { "No records." } } @else {
+                div.table-wrap { table.list {
+                    thead { tr { @for c in &columns { th scope="col" { (c) } } } }
+                    tbody { @for r in &page.records { tr {
+                        @for c in &columns { td data-label=(c) { (cell(r.get(c))) } }
+                    } } }
+                } }
+            }
+            p {
+                @if page.offset > 0 {
+                    a href={ (base) "?offset=" (page.offset.saturating_sub(page.limit)) } { "‹ Previous" } " "
+                }
+                @if page.more { a href={ (base) "?offset=" (page.offset + page.limit) } { "Next ›" } }
+            }
+        }
+    };
+    let crumbs = html! {
+        span { "Factory" } " › " a href="/extensions" { "Extensions" } " › "
+        a href={ "/extensions/" (url_part(extension)) } { (extension) } " › " span aria-current="page" { (page.entity) }
+    };
+    layout(session, &page.entity, Nav::Extensions, crumbs, body)
 }

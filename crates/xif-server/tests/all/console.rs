@@ -344,6 +344,27 @@ async fn pages_show_extensions_versions_users_and_the_log() {
 }
 
 /// `tests/browser` with playwright-core installed (scripts/setup.sh runs `npm ci` there).
+#[tokio::test]
+async fn an_entitys_records_can_be_browsed_a_page_at_a_time() {
+    let s = TestServer::start().await;
+    s.deploy("Greetings", &Fixture::load("Greetings").package()).await;
+    for who in ["Ada Lovelace", "Grace Hopper"] {
+        let (status, body) =
+            s.post(Some(&s.admin), "/api/v1/extensions/Greetings/entities/Visit", json!({ "Who": who })).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let b = Browser::login(&s, "admin", ADMIN_PASSWORD).await;
+    let (_, html) = b.get("/extensions/Greetings").await;
+    assert!(html.contains("/extensions/Greetings/entities/Visit"), "the entity links to its records: {html}");
+    let (status, html) = b.get("/extensions/Greetings/entities/Visit").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Ada Lovelace") && html.contains("Grace Hopper") && html.contains(">Who<"), "{html}");
+    let (_, html) = b.get("/extensions/Greetings/entities/Visit?offset=1").await;
+    assert!(!html.contains("Ada Lovelace") && html.contains("Grace Hopper"), "the second page: {html}");
+    let (status, _) = b.get("/extensions/Greetings/entities/Nothing").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
 fn browser_tests() -> PathBuf {
     let dir = workspace().join("crates/xif-server/tests/browser");
     assert!(
