@@ -104,6 +104,26 @@ impl Project {
         format!("src/actions/{}.rs", action.name.rust_ident())
     }
 
+    /// Diagnostics as JSON objects (severity, code, message, file, line, column, help), as
+    /// `xif verify --json` prints them and `xif publish --json` sends them in its events.
+    pub fn diagnostics_json(&self, diags: &[Diagnostic]) -> Vec<serde_json::Value> {
+        diags
+            .iter()
+            .map(|d| {
+                let (line, column) = if d.file == xif_model::DEFINITION_FILE {
+                    d.line_col(&self.source).unwrap_or((0, 0))
+                } else {
+                    (0, 0)
+                };
+                serde_json::json!({
+                    "severity": if d.is_error() { "error" } else { "warning" },
+                    "code": d.code, "message": d.message, "file": d.file,
+                    "line": line, "column": column, "help": d.help,
+                })
+            })
+            .collect()
+    }
+
     /// Renders diagnostics with excerpts of the files they point into.
     pub fn render(&self, diags: &[Diagnostic]) -> String {
         xif_model::diag::render(diags, &|file| {

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use xif_build::Project;
 use xif_build::compile::{CompileOptions, CompileStatus};
 
@@ -214,24 +214,6 @@ impl Run<'_> {
     }
 }
 
-fn diagnostics_json(project: &Project, diags: &[xif_model::Diagnostic]) -> Vec<Value> {
-    diags
-        .iter()
-        .map(|d| {
-            let (line, column) = if d.file == xif_model::DEFINITION_FILE {
-                d.line_col(&project.source).unwrap_or((0, 0))
-            } else {
-                (0, 0)
-            };
-            json!({
-                "severity": if d.is_error() { "error" } else { "warning" },
-                "code": d.code, "message": d.message, "file": d.file,
-                "line": line, "column": column, "help": d.help,
-            })
-        })
-        .collect()
-}
-
 /// Runs the 1-Click Publish (or, with `upload_only`, steps 1 to 5) of the extension in
 /// `opts.dir` to `client`'s server; `on` sees every event as it happens.
 pub async fn run(opts: &Options, client: &Client, on: &mut dyn FnMut(Progress<'_>)) -> Summary {
@@ -291,7 +273,7 @@ async fn steps(opts: &Options, client: &Client, r: &mut Run<'_>, summary: &mut S
     summary.extension = project.name().to_string();
     summary.url = client.service_center_url(project.name());
     let report = xif_build::verify::verify(&project);
-    let diagnostics = diagnostics_json(&project, &report.diagnostics);
+    let diagnostics = project.diagnostics_json(&report.diagnostics);
     let detail = (!report.diagnostics.is_empty()).then(|| project.render(&report.diagnostics));
     summary
         .warnings
@@ -313,7 +295,7 @@ async fn steps(opts: &Options, client: &Client, r: &mut Run<'_>, summary: &mut S
                 xif_model::diag::count_line(&all),
                 client.url
             ),
-            diagnostics_json(&project, &all),
+            project.diagnostics_json(&all),
             Some(format!(
                 "{}\nThe server keeps records of these entities; publish such a change anyway with --force-schema.",
                 project.render(&all)

@@ -69,22 +69,7 @@ fn new(name: &str, parent: &std::path::Path, ui: &Ui) -> anyhow::Result<ExitCode
 /// Prints a Verify report; returns whether it passed.
 fn report_verify(project: &Project, report: &verify::VerifyReport, json: bool, ui: &Ui) -> bool {
     if json {
-        let diags: Vec<serde_json::Value> = report
-            .diagnostics
-            .iter()
-            .map(|d| {
-                let (line, col) = if d.file == xif_model::DEFINITION_FILE {
-                    d.line_col(&project.source).unwrap_or((0, 0))
-                } else {
-                    (0, 0)
-                };
-                json!({
-                    "severity": if d.is_error() { "error" } else { "warning" },
-                    "code": d.code, "message": d.message, "file": d.file,
-                    "line": line, "column": col, "help": d.help,
-                })
-            })
-            .collect();
+        let diags = project.diagnostics_json(&report.diagnostics);
         print_json(&json!({ "diagnostics": diags, "ok": report.ok(), "summary": report.count_line() }));
     } else {
         eprint!("{}", project.render(&report.diagnostics));
