@@ -1,6 +1,6 @@
 //! Shared by the tests that talk to a server: a real `xif serve` on a free loopback port with a
 //! temporary data directory, and `xif` commands with a temporary HOME (never the user's config).
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
@@ -33,16 +33,7 @@ impl Server {
             .stderr(Stdio::piped())
             .spawn()
             .expect("xif serve starts");
-        let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
-        let mut line = String::new();
-        let addr = loop {
-            line.clear();
-            assert!(stderr.read_line(&mut line).expect("read") > 0, "xif serve ended before listening");
-            if let Some(rest) = line.trim().strip_prefix("Listening on http://") {
-                break rest.split(' ').next().unwrap_or_default().to_string();
-            }
-        };
-        std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+        let addr = crate::serve::listening_address(&mut child);
         let home = tempfile::tempdir().expect("tempdir");
         Server { child, url: format!("http://{addr}"), addr, _data: data, home }
     }

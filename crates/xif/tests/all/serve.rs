@@ -32,7 +32,14 @@ fn serve(data: &std::path::Path) -> (Child, String) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("xif serve starts");
-    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    let addr = listening_address(&mut child);
+    (child, addr)
+}
+
+/// Reads a started `xif serve`'s stderr (piped) up to its "Listening on" line and answers the
+/// address; then keeps draining stderr so the server never blocks on a full pipe.
+pub fn listening_address(child: &mut Child) -> String {
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr is piped"));
     let mut line = String::new();
     let addr = loop {
         line.clear();
@@ -41,9 +48,8 @@ fn serve(data: &std::path::Path) -> (Child, String) {
             break rest.split(' ').next().unwrap_or_default().to_string();
         }
     };
-    // Keep reading stderr so the server never blocks on a full pipe.
     std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
-    (child, addr)
+    addr
 }
 
 /// Stops the server with SIGTERM; returns whether it exited successfully, and its stdout.
