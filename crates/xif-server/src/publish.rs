@@ -260,12 +260,7 @@ async fn stages(
         AppError::NotFound(format!("extension {} has no version {number} (upload it first)", ext.name))
     })?;
     facts.digest = version.digest.clone();
-    let bytes = state.files.get_package(&version.digest).await?;
-    let limits = package_limits(state);
-    let package = tokio::task::spawn_blocking(move || xif_package::read(&bytes, &limits))
-        .await
-        .map_err(AppError::internal)?
-        .map_err(|e| AppError::Internal(format!("the stored package of version {number} is damaged: {e}")))?;
+    let package = stored_package(state, &version.digest, &format!("version {number}")).await?;
     let (def, warnings) = definition(&package)?;
     if def.name.text != ext.name {
         return Err(AppError::bad(
@@ -380,6 +375,17 @@ async fn stages(
     Ok(())
 }
 
+/// Reads a stored package (by digest) with the hardened reader, off the async threads. A stored
+/// package that no longer reads is an internal error naming `what` (e.g. "version 3").
+pub async fn stored_package(state: &AppState, digest: &str, what: &str) -> Result<xif_package::Package, AppError> {
+    let bytes = state.files.get_package(digest).await?;
+    let limits = package_limits(state);
+    tokio::task::spawn_blocking(move || xif_package::read(&bytes, &limits))
+        .await
+        .map_err(AppError::internal)?
+        .map_err(|e| AppError::Internal(format!("the stored package of {what} is damaged: {e}")))
+}
+
 /// The reader's limits, with the server's package limit.
 pub fn package_limits(state: &AppState) -> xif_package::Limits {
     let mut limits = xif_package::Limits::default();
@@ -473,12 +479,7 @@ async fn load_version(state: &AppState, name: &str, ext_id: i64, number: i64) ->
         .version(ext_id, number)
         .await?
         .ok_or_else(|| AppError::Internal(format!("the active version {number} of {name} is missing")))?;
-    let bytes = state.files.get_package(&version.digest).await?;
-    let limits = package_limits(state);
-    let package = tokio::task::spawn_blocking(move || xif_package::read(&bytes, &limits))
-        .await
-        .map_err(AppError::internal)?
-        .map_err(|e| AppError::Internal(format!("the stored package is damaged: {e}")))?;
+    let package = stored_package(state, &version.digest, &format!("the active version {number} of {name}")).await?;
     let (def, _) = definition(&package)?;
     let def = Arc::new(def);
     let def_entities = def.clone();

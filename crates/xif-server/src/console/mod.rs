@@ -377,12 +377,7 @@ async fn page_definition(
     let Some(v) = versions.iter().find(|v| Some(v.number) == ext.active_version).or(versions.last()) else {
         return Ok(None);
     };
-    let bytes = state.files.get_package(&v.digest).await?;
-    let limits = publish::package_limits(state);
-    let package = tokio::task::spawn_blocking(move || xif_package::read(&bytes, &limits))
-        .await
-        .map_err(AppError::internal)?
-        .map_err(|e| AppError::Internal(format!("stored package of version {}: {e}", v.number)))?;
+    let package = publish::stored_package(state, &v.digest, &format!("version {}", v.number)).await?;
     let (def, _) = publish::definition(&package)?;
     Ok(Some((v.number, Arc::new(def))))
 }
