@@ -339,6 +339,26 @@ impl Client {
     pub async fn revoke_token(&self, id: i64) -> Result<(), ClientError> {
         self.send(self.request(reqwest::Method::DELETE, &format!("/api/v1/tokens/{id}"))).await.map(drop)
     }
+
+    /// Ends every credential of the logged-in user (API tokens, login sessions, Service Center
+    /// sessions; the token this client uses too); answers the counts the server sends.
+    pub async fn revoke_all(&self) -> Result<Value, ClientError> {
+        let me = self.me().await?;
+        let name = me["name"].as_str().unwrap_or_default();
+        let path = format!("/api/v1/users/{}/revoke", url_segment(name));
+        self.json(self.request(reqwest::Method::POST, &path)).await
+    }
+}
+
+/// A user name as one URL path segment (names are letters, digits, `.`, `_`, `-`, `@`; anything
+/// else is percent-encoded).
+fn url_segment(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'@' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// The end of the first event in `buf`: (where its text ends, the separator's length).

@@ -4,20 +4,21 @@
 //! **Architecture Invariant:** the HTTP API is authorized by the `Authorization: Bearer` header
 //! only; no cookie is ever read here.
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
 use axum::extract::FromRequestParts;
+use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use xif_model::Definition;
 
-use crate::config::Backoff;
-use crate::db::now_ms;
+use crate::config::{Backoff, IpNet, canonical};
+use crate::db::{UserRow, now_ms};
 use crate::error::AppError;
 use crate::state::AppState;
 
@@ -135,17 +136,26 @@ pub fn check_publish(who: &Principal, def: &Definition) -> Result<(), AppError> 
     if missing.is_empty() { Ok(()) } else { Err(AppError::Forbidden(missing.join("; "))) }
 }
 
-/// Hashes and checks passwords with argon2id.
+/// Hashes and checks passwords with argon2id, at most `max_checks` at a time (each takes about
+/// 19 MiB and tens of milliseconds): more wait up to `wait` for a slot, then are refused as
+/// [`Busy`].
 pub struct Passwords {
     params: Params,
     /// A hash of a random password, checked when the user does not exist, so that an unknown
     /// name takes as long as a wrong password.
     dummy: String,
+    slots: Arc<tokio::sync::Semaphore>,
+    wait: Duration,
 }
 
+/// Every password-check slot stayed taken for the whole wait: the server is too busy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Busy;
+
 impl Passwords {
-    /// OWASP's argon2id parameters (19 MiB, 2 passes), or, with `insecure_fast`, the cheapest.
-    pub fn new(insecure_fast: bool) -> Result<Passwords, String> {
+    /// OWASP's argon2id parameters (19 MiB, 2 passes), or, with `insecure_fast`, the cheapest;
+    /// `max_checks` run at once (at least one), others wait up to `wait`.
+    pub fn new(insecure_fast: bool, max_checks: usize, wait: Duration) -> Result<Passwords, String> {
         let params = if insecure_fast {
             Params::new(Params::MIN_M_COST, 1, 1, None)
         } else {
@@ -153,29 +163,47 @@ impl Passwords {
         }
         .map_err(|e| e.to_string())?;
         let dummy = hash_with(&params, &random_secret(16)?)?;
-        Ok(Passwords { params, dummy })
+        let slots = Arc::new(tokio::sync::Semaphore::new(max_checks.max(1)));
+        Ok(Passwords { params, dummy, slots, wait })
+    }
+
+    /// A slot to run one argon2 in: held until the blocking work ends, even when the request
+    /// that asked is dropped.
+    async fn slot(&self) -> Result<tokio::sync::OwnedSemaphorePermit, Busy> {
+        match tokio::time::timeout(self.wait, self.slots.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => Err(Busy),
+        }
     }
 
     /// The PHC string of a password (on the blocking pool: it takes tens of milliseconds).
     pub async fn hash(self: &Arc<Self>, password: String) -> Result<String, AppError> {
+        let permit = self.slot().await.map_err(|Busy| {
+            AppError::Unavailable("the server is busy checking passwords: try again in a few seconds".into())
+        })?;
         let me = self.clone();
-        tokio::task::spawn_blocking(move || hash_with(&me.params, &password))
-            .await
-            .map_err(AppError::internal)?
-            .map_err(AppError::Internal)
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            hash_with(&me.params, &password)
+        })
+        .await
+        .map_err(AppError::internal)?
+        .map_err(AppError::Internal)
     }
 
     /// Whether `password` matches `hash` (`None`: no such user; checked against a dummy).
-    pub async fn verify(self: &Arc<Self>, password: String, hash: Option<String>) -> bool {
+    pub async fn verify(self: &Arc<Self>, password: String, hash: Option<String>) -> Result<bool, Busy> {
+        let permit = self.slot().await?;
         let me = self.clone();
-        tokio::task::spawn_blocking(move || {
+        Ok(tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             let known = hash.is_some();
             let phc = hash.unwrap_or_else(|| me.dummy.clone());
             let ok = Argon2::default().verify_password(password.as_bytes(), phc.as_str()).is_ok();
             ok && known
         })
         .await
-        .unwrap_or(false)
+        .unwrap_or(false))
     }
 }
 
@@ -206,10 +234,12 @@ pub fn token_hash(token: &str) -> String {
 
 /// Principals by token hash, so a call costs no database query. Cleared whenever a token,
 /// user or permission changes (revocation takes effect at once); entries expire after
-/// [`AuthCache::TTL`] anyway.
+/// [`AuthCache::TTL`] anyway. Each clear starts a new generation, and a principal read from the
+/// database before a clear is not cached after it (a lookup racing a revocation cannot bring
+/// the revoked token back for a TTL).
 #[derive(Default)]
 pub struct AuthCache {
-    map: Mutex<HashMap<String, Cached>>,
+    map: Mutex<(u64, HashMap<String, Cached>)>,
 }
 
 /// A principal, its token's expiry (ms), and when it was cached.
@@ -220,27 +250,40 @@ impl AuthCache {
     pub const TTL: Duration = Duration::from_secs(30);
     const MAX: usize = 10_000;
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, Cached>> {
+    fn lock(&self) -> MutexGuard<'_, (u64, HashMap<String, Cached>)> {
         self.map.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn get(&self, hash: &str) -> Option<Arc<Principal>> {
         let map = self.lock();
-        let (p, expires_at, cached) = map.get(hash)?;
+        let (p, expires_at, cached) = map.1.get(hash)?;
         (cached.elapsed() < Self::TTL && *expires_at > now_ms()).then(|| p.clone())
     }
 
-    fn put(&self, hash: String, p: Arc<Principal>, expires_at: i64) {
+    /// The current generation: read it before looking a token up, give it to `put`.
+    fn generation(&self) -> u64 {
+        self.lock().0
+    }
+
+    fn put(&self, hash: String, p: Arc<Principal>, expires_at: i64, generation: u64) {
         let mut map = self.lock();
-        if map.len() >= Self::MAX {
-            map.clear();
+        if map.0 != generation {
+            return;
         }
-        map.insert(hash, (p, expires_at, Instant::now()));
+        if map.1.len() >= Self::MAX {
+            map.1.retain(|_, (_, expires_at, cached)| cached.elapsed() < Self::TTL && *expires_at > now_ms());
+            if map.1.len() >= Self::MAX {
+                map.1.clear();
+            }
+        }
+        map.1.insert(hash, (p, expires_at, Instant::now()));
     }
 
     /// Forgets everything (after any change to tokens, users or permissions).
     pub fn clear(&self) {
-        self.lock().clear();
+        let mut map = self.lock();
+        map.0 = map.0.wrapping_add(1);
+        map.1.clear();
     }
 }
 
@@ -276,6 +319,7 @@ impl FromRequestParts<AppState> for Auth {
         if let Some(p) = state.auth_cache.get(&hash) {
             return Ok(Auth(p));
         }
+        let generation = state.auth_cache.generation();
         let owner = state.db.token_owner(&hash, now_ms()).await?.ok_or_else(|| {
             AppError::Unauthorized("the token is not valid: it is unknown, expired or revoked (log in again)".into())
         })?;
@@ -288,33 +332,153 @@ impl FromRequestParts<AppState> for Auth {
             token_id: owner.token_id,
             token_kind: if owner.kind == "api" { TokenKind::Api } else { TokenKind::Session },
         });
-        state.auth_cache.put(hash, principal.clone(), owner.expires_at);
+        state.auth_cache.put(hash, principal.clone(), owner.expires_at, generation);
         Ok(Auth(principal))
     }
 }
 
-/// Counts failed logins per user name and per address, and says how long to wait.
+/// The client address of a request: the TCP peer's, or, when the peer is a trusted proxy
+/// ([`Config::trusted_proxies`](crate::Config)), the nearest address of `X-Forwarded-For` that is
+/// not itself a trusted proxy (the header is read right to left: each proxy appends the address
+/// it saw, and only the entries added by trusted proxies can be believed). An untrusted peer's
+/// `X-Forwarded-For` is ignored.
+pub fn client_ip(peer: SocketAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
+    let peer = canonical(peer.ip());
+    let is_trusted = |ip: IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(peer) {
+        return peer;
+    }
+    let hops: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    let mut client = peer;
+    for hop in hops.iter().rev() {
+        let Some(ip) = parse_hop(hop) else {
+            // Garbage: nothing left of it can be believed; the last trusted hop answers.
+            break;
+        };
+        client = ip;
+        if !is_trusted(ip) {
+            break;
+        }
+    }
+    client
+}
+
+/// An address of `X-Forwarded-For`: `1.2.3.4`, `1.2.3.4:5678`, `2001:db8::1`, `[2001:db8::1]:80`.
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    let ip = hop.parse::<IpAddr>().ok().or_else(|| hop.parse::<SocketAddr>().ok().map(|s| s.ip()))?;
+    Some(canonical(ip))
+}
+
+/// Counts failed logins per (user name, client address), per address and per name, and says
+/// whether the next attempt may be checked (see [`Backoff`] for the policy).
+///
+/// An attempt is *reserved* ([`LoginThrottle::reserve`]) before its password is checked, so a
+/// burst of parallel attempts cannot all pass the check before the first failure is counted:
+/// a pair past its free failures is refused while one of its attempts is still in flight.
+/// The counts are bounded: an entry idle for `forget_after` is forgotten, and when
+/// `max_entries` are held the idle ones are swept and then the oldest tenth dropped, never
+/// everyone's counts at once.
 pub struct LoginThrottle {
     policy: Backoff,
-    failures: Mutex<HashMap<String, (u32, Instant)>>,
+    counts: Mutex<Counts>,
+}
+
+struct Counts {
+    map: HashMap<String, Count>,
+    last_sweep: Instant,
+}
+
+/// The count of one key.
+#[derive(Clone, Copy, Debug)]
+struct Count {
+    /// Checked attempts that failed.
+    failures: u32,
+    /// Reserved attempts not yet checked.
+    pending: u32,
+    /// The last reservation or failure.
+    last: Instant,
+}
+
+/// A reserved login attempt. Say how it ended ([`Attempt::failed`], [`Attempt::succeeded`],
+/// [`Attempt::not_checked`]); dropped without a verdict (the request was abandoned while its
+/// password was checked), it counts as a failure.
+pub struct Attempt<'a> {
+    throttle: &'a LoginThrottle,
+    pair: String,
+    address: String,
+    name: String,
+    /// How long to wait before checking: the name is past its name-wide ceiling.
+    pub delay: Duration,
+    done: bool,
+}
+
+impl Attempt<'_> {
+    /// The password was wrong (or the user unknown).
+    pub fn failed(mut self) {
+        self.done = true;
+        self.throttle.finish(&self, Verdict::Failed);
+    }
+
+    /// The password was right: the pair's count starts again.
+    pub fn succeeded(mut self) {
+        self.done = true;
+        self.throttle.finish(&self, Verdict::Succeeded);
+    }
+
+    /// The password could not be checked (server busy, database error): not counted.
+    pub fn not_checked(mut self) {
+        self.done = true;
+        self.throttle.finish(&self, Verdict::NotChecked);
+    }
+}
+
+impl Drop for Attempt<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.throttle.finish(self, Verdict::Failed);
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    Failed,
+    Succeeded,
+    NotChecked,
+}
+
+/// The key of a user name: its case-insensitive key, or a digest of it when it is longer than
+/// any user name can be (so a huge name costs no memory).
+fn name_key(user: &str) -> String {
+    let k = crate::db::key(user);
+    if k.len() <= 64 { k } else { format!("#{}", xif_package::sha256_hex(k.as_bytes())) }
+}
+
+/// The key of an address: IPv4 as it is, IPv6 by its /64 (one host usually holds a whole /64).
+fn address_key(ip: IpAddr) -> String {
+    match canonical(ip) {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+    }
 }
 
 impl LoginThrottle {
     /// A throttle with this policy.
     pub fn new(policy: Backoff) -> LoginThrottle {
-        LoginThrottle { policy, failures: Mutex::new(HashMap::new()) }
+        LoginThrottle { policy, counts: Mutex::new(Counts { map: HashMap::new(), last_sweep: Instant::now() }) }
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, (u32, Instant)>> {
-        self.failures.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn keys(user: &str, addr: Option<IpAddr>) -> Vec<(String, u32)> {
-        let mut keys = vec![(format!("user:{}", crate::db::key(user)), 0)];
-        if let Some(ip) = addr {
-            keys.push((format!("ip:{ip}"), 1));
-        }
-        keys
+    fn lock(&self) -> MutexGuard<'_, Counts> {
+        self.counts.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn wait_after(&self, failures: u32, free: u32) -> Duration {
@@ -325,36 +489,172 @@ impl LoginThrottle {
         self.policy.first_wait.saturating_mul(1 << doublings).min(self.policy.max_wait)
     }
 
-    /// `Err(wait)` when the next attempt for this user or from this address must wait.
-    pub fn check(&self, user: &str, addr: Option<IpAddr>) -> Result<(), Duration> {
-        let map = self.lock();
+    /// How long a key with count `c` and `free` free failures must wait before its next attempt.
+    fn wait(&self, c: &Count, free: u32, now: Instant) -> Duration {
+        if c.failures.saturating_add(c.pending) < free {
+            return Duration::ZERO;
+        }
+        if c.pending > 0 {
+            // The verdict of an attempt in flight decides; until then, no more of them.
+            return self.policy.first_wait.max(Duration::from_secs(1));
+        }
+        self.wait_after(c.failures, free).saturating_sub(now.saturating_duration_since(c.last))
+    }
+
+    fn stale(&self, c: &Count, now: Instant) -> bool {
+        c.pending == 0 && now.saturating_duration_since(c.last) >= self.policy.forget_after
+    }
+
+    /// Reserves an attempt to log in as `user` from `ip`, or `Err(wait)` when this pair or this
+    /// address must wait first.
+    pub fn reserve(&self, user: &str, ip: IpAddr) -> Result<Attempt<'_>, Duration> {
+        let now = Instant::now();
+        let name = name_key(user);
+        let address = address_key(ip);
+        let pair = format!("p:{name}\n{address}");
+        let address = format!("a:{address}");
+        let name = format!("n:{name}");
+        let mut counts = self.lock();
+        self.sweep(&mut counts, now);
         let mut longest = Duration::ZERO;
-        for (key, which) in Self::keys(user, addr) {
-            if let Some((count, last)) = map.get(&key) {
-                let free = if which == 0 { self.policy.free_failures } else { self.policy.free_failures_per_address };
-                let wait = self.wait_after(*count, free).saturating_sub(last.elapsed());
-                longest = longest.max(wait);
+        for (key, free) in [(&pair, self.policy.free_failures), (&address, self.policy.free_failures_per_address)] {
+            if let Some(c) = counts.map.get(key).filter(|c| !self.stale(c, now)) {
+                longest = longest.max(self.wait(c, free, now));
             }
         }
-        if longest.is_zero() { Ok(()) } else { Err(longest) }
+        if !longest.is_zero() {
+            return Err(longest);
+        }
+        let past_ceiling =
+            counts.map.get(&name).is_some_and(|c| !self.stale(c, now) && c.failures >= self.policy.name_ceiling);
+        for key in [&pair, &address, &name] {
+            let c = counts.map.entry(key.clone()).or_insert(Count { failures: 0, pending: 0, last: now });
+            if self.stale(c, now) {
+                c.failures = 0;
+            }
+            c.pending = c.pending.saturating_add(1);
+            c.last = now;
+        }
+        let delay = if past_ceiling { self.policy.name_delay } else { Duration::ZERO };
+        Ok(Attempt { throttle: self, pair, address, name, delay, done: false })
     }
 
-    /// Records a failed attempt.
-    pub fn failed(&self, user: &str, addr: Option<IpAddr>) {
-        let mut map = self.lock();
-        if map.len() > 100_000 {
-            map.clear();
-        }
-        for (key, _) in Self::keys(user, addr) {
-            let entry = map.entry(key).or_insert((0, Instant::now()));
-            entry.0 = entry.0.saturating_add(1);
-            entry.1 = Instant::now();
+    fn finish(&self, attempt: &Attempt<'_>, verdict: Verdict) {
+        let now = Instant::now();
+        let mut counts = self.lock();
+        for key in [&attempt.pair, &attempt.address, &attempt.name] {
+            let Some(c) = counts.map.get_mut(key) else { continue };
+            c.pending = c.pending.saturating_sub(1);
+            match verdict {
+                Verdict::Failed => {
+                    c.failures = c.failures.saturating_add(1);
+                    c.last = now;
+                }
+                Verdict::Succeeded if key == &attempt.pair => c.failures = 0,
+                Verdict::Succeeded | Verdict::NotChecked => {}
+            }
+            if c.failures == 0 && c.pending == 0 && key == &attempt.pair {
+                counts.map.remove(key);
+            }
         }
     }
 
-    /// Records a successful login: the user's count starts again.
-    pub fn succeeded(&self, user: &str) {
-        self.lock().remove(&format!("user:{}", crate::db::key(user)));
+    /// Drops the idle entries now and then, and the oldest ones when the map is full.
+    fn sweep(&self, counts: &mut Counts, now: Instant) {
+        let full = counts.map.len() >= self.policy.max_entries.max(1);
+        let due = now.saturating_duration_since(counts.last_sweep) >= self.policy.forget_after / 4;
+        if !full && !due {
+            return;
+        }
+        counts.last_sweep = now;
+        counts.map.retain(|_, c| !self.stale(c, now));
+        let max = self.policy.max_entries.max(1);
+        if counts.map.len() < max - max / 10 {
+            return;
+        }
+        // Still nearly full of recent counts: drop the oldest tenth of the idle ones.
+        let mut idle: Vec<Instant> = counts.map.values().filter(|c| c.pending == 0).map(|c| c.last).collect();
+        if idle.is_empty() {
+            return;
+        }
+        let nth = (idle.len() / 10).min(idle.len() - 1);
+        let (_, cutoff, _) = idle.select_nth_unstable(nth);
+        let cutoff = *cutoff;
+        counts.map.retain(|_, c| c.pending > 0 || c.last > cutoff);
+    }
+
+    /// How many counts are held (for tests of the bound).
+    pub fn len(&self) -> usize {
+        self.lock().map.len()
+    }
+
+    /// Whether no count is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Why [`check_login`] refused.
+#[derive(Debug)]
+pub enum LoginRefused {
+    /// This (name, address) pair or this address must wait this long.
+    Throttled(Duration),
+    /// Every password-check slot stayed busy.
+    Busy,
+    /// Wrong name or password.
+    Wrong,
+    /// The check itself failed (database).
+    Failed(AppError),
+}
+
+impl LoginRefused {
+    /// As an API error (the console shows the same texts on its form).
+    pub fn into_app_error(self, user: &str) -> AppError {
+        match self {
+            LoginRefused::Throttled(wait) => {
+                let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+                AppError::TooManyAttempts {
+                    message: format!("too many failed logins for {user} from this address: try again in {secs} s"),
+                    retry_after: secs,
+                }
+            }
+            LoginRefused::Busy => {
+                AppError::Unavailable("the server is busy checking other passwords: try again in a few seconds".into())
+            }
+            LoginRefused::Wrong => AppError::Unauthorized("wrong user name or password".into()),
+            LoginRefused::Failed(e) => e,
+        }
+    }
+}
+
+/// Checks a login, for the API and the Service Center alike: reserves the attempt in the
+/// throttle first, then checks the password (in a bounded number of argon2 slots), then records
+/// the verdict. Answers the user when the password is right.
+pub async fn check_login(state: &AppState, user: &str, password: String, ip: IpAddr) -> Result<UserRow, LoginRefused> {
+    let attempt = state.throttle.reserve(user, ip).map_err(LoginRefused::Throttled)?;
+    if !attempt.delay.is_zero() {
+        tokio::time::sleep(attempt.delay).await;
+    }
+    let row = match state.db.user(user).await {
+        Ok(row) => row,
+        Err(e) => {
+            attempt.not_checked();
+            return Err(LoginRefused::Failed(e));
+        }
+    };
+    match state.passwords.verify(password, row.as_ref().map(|u| u.password_hash.clone())).await {
+        Err(Busy) => {
+            attempt.not_checked();
+            Err(LoginRefused::Busy)
+        }
+        Ok(true) => {
+            attempt.succeeded();
+            row.ok_or(LoginRefused::Wrong)
+        }
+        Ok(false) => {
+            attempt.failed();
+            Err(LoginRefused::Wrong)
+        }
     }
 }
 
@@ -400,33 +700,105 @@ mod tests {
         assert!(e.starts_with("missing permission \"Allow Extensions\""), "{e}");
     }
 
-    #[test]
-    fn throttle_doubles_then_resets() {
-        let t = LoginThrottle::new(Backoff {
+    fn policy() -> Backoff {
+        Backoff {
             free_failures: 2,
             free_failures_per_address: 10,
             first_wait: Duration::from_secs(1),
             max_wait: Duration::from_secs(3),
-        });
+            ..Backoff::default()
+        }
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().expect("an address")
+    }
+
+    #[test]
+    fn throttle_doubles_then_resets() {
+        let t = LoginThrottle::new(policy());
         assert_eq!(t.wait_after(1, 2), Duration::ZERO);
         assert_eq!(t.wait_after(2, 2), Duration::from_secs(1));
         assert_eq!(t.wait_after(3, 2), Duration::from_secs(2));
         assert_eq!(t.wait_after(9, 2), Duration::from_secs(3));
-        t.failed("Ada", None);
-        assert!(t.check("ada", None).is_ok());
-        t.failed("Ada", None);
-        assert!(t.check("ada", None).is_err());
-        t.succeeded("ADA");
-        assert!(t.check("ada", None).is_ok());
+        let a = ip("127.0.0.1");
+        t.reserve("Ada", a).expect("free").failed();
+        t.reserve("ada", a).expect("free").failed();
+        assert!(t.reserve("ADA", a).is_err(), "the pair waits");
+        assert!(t.reserve("ada", ip("127.0.0.2")).is_ok(), "another address does not");
+        assert!(t.reserve("bob", a).is_ok(), "another name from the same address does not");
+    }
+
+    /// Guards the reservation: attempts in flight count before their verdict, so a burst of
+    /// parallel attempts gets no more checks than the free ones.
+    #[test]
+    fn attempts_in_flight_count_before_their_verdict() {
+        let t = LoginThrottle::new(policy());
+        let a = ip("10.0.0.1");
+        let first = t.reserve("admin", a).expect("free");
+        let second = t.reserve("admin", a).expect("free");
+        assert!(t.reserve("admin", a).is_err(), "two in flight use the two free failures");
+        second.succeeded();
+        assert!(t.reserve("admin", a).is_ok_and(|x| {
+            x.not_checked();
+            true
+        }));
+        drop(first); // abandoned: counted as a failure
+        let third = t.reserve("admin", a).expect("one failure of two");
+        third.failed();
+        assert!(t.reserve("admin", a).is_err());
+    }
+
+    /// Guards the name-wide ceiling: it delays, it never refuses another address.
+    #[test]
+    fn a_name_past_its_ceiling_is_delayed_not_refused() {
+        let t = LoginThrottle::new(Backoff { name_ceiling: 3, free_failures_per_address: 100, ..policy() });
+        for i in 0..3 {
+            t.reserve("admin", ip(&format!("10.0.0.{i}"))).expect("free").failed();
+        }
+        let other = t.reserve("admin", ip("10.9.9.9")).expect("never refused");
+        assert_eq!(other.delay, Backoff::default().name_delay);
+        other.succeeded();
+    }
+
+    /// Guards the bound: a full map drops its oldest idle counts, not everyone's.
+    #[test]
+    fn the_map_is_bounded_without_forgetting_everyone() {
+        let t = LoginThrottle::new(Backoff { max_entries: 100, free_failures_per_address: 10_000, ..policy() });
+        let a = ip("10.0.0.1");
+        t.reserve("victim", a).expect("free").failed();
+        t.reserve("victim", a).expect("free").failed();
+        for i in 0..500 {
+            t.reserve(&format!("user{i}"), ip("10.0.0.2")).expect("free").failed();
+            assert!(t.len() <= 100, "{} counts", t.len());
+        }
+        assert!(t.len() > 50, "not wiped: {}", t.len());
+        let long = "x".repeat(100_000);
+        t.reserve(&long, a).expect("free").failed();
+    }
+
+    #[test]
+    fn the_client_address_comes_from_trusted_proxies_only() {
+        let peer: SocketAddr = "10.0.0.5:4000".parse().expect("peer");
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", "203.0.113.9, 198.51.100.1".parse().expect("header"));
+        assert_eq!(client_ip(peer, &h, &[]), ip("10.0.0.5"), "untrusted peer: header ignored");
+        let proxy: IpNet = "10.0.0.0/8".parse().expect("net");
+        assert_eq!(client_ip(peer, &h, &[proxy]), ip("198.51.100.1"), "the nearest untrusted hop");
+        let both = [proxy, "198.51.100.0/24".parse().expect("net")];
+        assert_eq!(client_ip(peer, &h, &both), ip("203.0.113.9"));
+        h.insert("x-forwarded-for", "not an address".parse().expect("header"));
+        assert_eq!(client_ip(peer, &h, &[proxy]), ip("10.0.0.5"));
+        assert_eq!(client_ip(peer, &HeaderMap::new(), &[proxy]), ip("10.0.0.5"));
     }
 
     #[tokio::test]
     async fn passwords_verify() {
-        let p = Arc::new(Passwords::new(true).expect("params"));
+        let p = Arc::new(Passwords::new(true, 2, Duration::from_secs(5)).expect("params"));
         let h = p.hash("correct horse".into()).await.expect("hash");
         assert!(h.starts_with("$argon2id$"));
-        assert!(p.verify("correct horse".into(), Some(h.clone())).await);
-        assert!(!p.verify("wrong".into(), Some(h)).await);
-        assert!(!p.verify("anything".into(), None).await);
+        assert_eq!(p.verify("correct horse".into(), Some(h.clone())).await, Ok(true));
+        assert_eq!(p.verify("wrong".into(), Some(h)).await, Ok(false));
+        assert_eq!(p.verify("anything".into(), None).await, Ok(false));
     }
 }

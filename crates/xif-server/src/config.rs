@@ -1,5 +1,5 @@
 //! What a server is started with: where its data lives, where it listens, its limits.
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -28,6 +28,17 @@ pub struct Config {
     /// Consulted on every host log line of every call (see [`xif_runtime::LogHook`]). **Tests
     /// only**: it lets a test hold a call inside an action.
     pub call_log_hook: Option<xif_runtime::LogHook>,
+    /// Peers whose `X-Forwarded-For` header is believed (reverse proxies in front of this
+    /// server). Empty: the client address is always the TCP peer's (`xif serve --trusted-proxy`).
+    pub trusted_proxies: Vec<IpNet>,
+    /// How many password checks (argon2id, about 19 MiB each) may run at once; more wait up to
+    /// [`Config::password_check_wait`] for a free slot, then get a 503.
+    pub max_password_checks: usize,
+    /// How long a login waits for a free password-check slot before a 503.
+    pub password_check_wait: Duration,
+    /// The longest lifetime an API token may be created with (`xif serve --max-token-days`);
+    /// a request for more is refused with a 400 naming this maximum.
+    pub max_token_lifetime: Duration,
 }
 
 impl Config {
@@ -43,6 +54,10 @@ impl Config {
             login_backoff: Backoff::default(),
             insecure_fast_password_hashing: false,
             call_log_hook: None,
+            trusted_proxies: Vec::new(),
+            max_password_checks: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 4),
+            password_check_wait: Duration::from_secs(10),
+            max_token_lifetime: Duration::from_secs(90 * 86_400),
         }
     }
 }
@@ -57,6 +72,10 @@ impl std::fmt::Debug for Config {
             .field("session_lifetime", &self.session_lifetime)
             .field("login_backoff", &self.login_backoff)
             .field("insecure_fast_password_hashing", &self.insecure_fast_password_hashing)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("max_password_checks", &self.max_password_checks)
+            .field("password_check_wait", &self.password_check_wait)
+            .field("max_token_lifetime", &self.max_token_lifetime)
             .finish_non_exhaustive()
     }
 }
@@ -90,19 +109,33 @@ impl Default for Limits {
     }
 }
 
-/// Failed logins: the first `free_failures` for a user (or `free_failures_per_address` from
-/// one address) cost nothing; each further one doubles the wait before the next attempt is
-/// even checked, from `first_wait` up to `max_wait`. A successful login clears the count.
+/// Failed logins (DESIGN.md, Permissions). They are counted per (user name, client address):
+/// the first `free_failures` of a pair cost nothing; each further one doubles the wait before
+/// the pair's next attempt is even checked, from `first_wait` up to `max_wait`. An attempt is
+/// counted *before* its password is checked, so parallel attempts cannot overtake the count.
+/// One address is also limited over every name (`free_failures_per_address`, same doubling).
+/// Failures of one name over every address beyond `name_ceiling` only delay each attempt for
+/// that name by `name_delay`: they never lock the account out. A successful login clears its
+/// pair; counts idle for `forget_after` are forgotten, and at most `max_entries` counts are
+/// kept (the oldest idle ones are dropped first).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Backoff {
-    /// Failures of one user name that are not slowed down.
+    /// Failures of one (user name, address) pair that are not slowed down.
     pub free_failures: u32,
-    /// Failures from one IP address that are not slowed down.
+    /// Failures from one IP address (any name) that are not slowed down.
     pub free_failures_per_address: u32,
     /// The wait after the first failure beyond the free ones.
     pub first_wait: Duration,
     /// The longest wait.
     pub max_wait: Duration,
+    /// Failures of one user name (any address) after which its attempts are delayed.
+    pub name_ceiling: u32,
+    /// The delay of each attempt for a name past its ceiling (a slow-down, never a refusal).
+    pub name_delay: Duration,
+    /// A count with no attempt for this long is forgotten.
+    pub forget_after: Duration,
+    /// The most counts kept in memory.
+    pub max_entries: usize,
 }
 
 impl Default for Backoff {
@@ -112,6 +145,91 @@ impl Default for Backoff {
             free_failures_per_address: 20,
             first_wait: Duration::from_secs(1),
             max_wait: Duration::from_secs(300),
+            name_ceiling: 100,
+            name_delay: Duration::from_secs(1),
+            forget_after: Duration::from_secs(3600),
+            max_entries: 100_000,
         }
+    }
+}
+
+/// An IP address or a network in CIDR notation (`10.0.0.1`, `10.0.0.0/8`, `fd00::/8`): a
+/// trusted proxy of [`Config::trusted_proxies`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IpNet {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl IpNet {
+    /// Whether `ip` is in this network (an IPv4-mapped IPv6 address counts as its IPv4 one).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.addr, canonical(ip)) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+/// An IPv4-mapped IPv6 address as IPv4; others as they are.
+pub fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+impl std::str::FromStr for IpNet {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<IpNet, String> {
+        let bad = || format!("{s:?} is not an IP address or a CIDR network (like 10.0.0.1, 10.0.0.0/8 or fd00::/8)");
+        let (addr, prefix) = match s.trim().split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s.trim(), None),
+        };
+        let addr = canonical(addr.parse::<IpAddr>().map_err(|_| bad())?);
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            Some(p) => p.parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(bad)?,
+            None => max,
+        };
+        Ok(IpNet { addr, prefix })
+    }
+}
+
+impl std::fmt::Display for IpNet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::IpNet;
+
+    #[test]
+    fn networks_contain_their_addresses() {
+        let net: IpNet = "10.1.0.0/16".parse().expect("a network");
+        assert!(net.contains("10.1.2.3".parse().expect("ip")));
+        assert!(!net.contains("10.2.0.1".parse().expect("ip")));
+        assert!(net.contains("::ffff:10.1.0.9".parse().expect("ip")), "IPv4-mapped");
+        let one: IpNet = "127.0.0.1".parse().expect("an address");
+        assert!(one.contains("127.0.0.1".parse().expect("ip")));
+        assert!(!one.contains("127.0.0.2".parse().expect("ip")));
+        let all: IpNet = "0.0.0.0/0".parse().expect("every address");
+        assert!(all.contains("192.0.2.1".parse().expect("ip")));
+        let v6: IpNet = "fd00::/8".parse().expect("v6");
+        assert!(v6.contains("fd12::1".parse().expect("ip")));
+        assert!(!v6.contains("10.0.0.1".parse().expect("ip")));
+        assert!("10.0.0.0/33".parse::<IpNet>().is_err());
+        assert!("example.com".parse::<IpNet>().is_err());
     }
 }

@@ -366,6 +366,25 @@ impl Db {
         Ok(())
     }
 
+    /// Ends every credential of a user, in one transaction: revokes their tokens (API and
+    /// login sessions) and deletes their Service Center sessions. Answers how many of each.
+    pub async fn revoke_all(&self, user_id: i64) -> Result<(u64, u64), AppError> {
+        let mut tx = self.pool.begin().await?;
+        let tokens = sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
+            .bind(now_ms())
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        let sessions = sqlx::query("DELETE FROM console_sessions WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok((tokens, sessions))
+    }
+
     // ---- extensions and versions ----
 
     /// An extension by name (case-insensitively).

@@ -40,7 +40,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub use auth::Permission;
-pub use config::{Backoff, Config, Limits};
+pub use config::{Backoff, Config, IpNet, Limits};
 pub use error::{AppError, ServerError};
 pub use xif_runtime::LogHook;
 
@@ -124,7 +124,10 @@ pub async fn start_with_signal(
         call_memory: config.limits.call_memory,
         max_instances: config.limits.max_instances,
     })?;
-    let passwords = Arc::new(Passwords::new(config.insecure_fast_password_hashing).map_err(ServerError::Internal)?);
+    let passwords = Arc::new(
+        Passwords::new(config.insecure_fast_password_hashing, config.max_password_checks, config.password_check_wait)
+            .map_err(ServerError::Internal)?,
+    );
     if config.insecure_fast_password_hashing {
         tracing::warn!("password hashing uses the cheapest argon2id parameters: for tests only");
     }

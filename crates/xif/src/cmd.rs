@@ -385,6 +385,11 @@ fn serve(args: crate::ServeArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
     config.database_url = args.database;
     config.admin_password = std::env::var("XIF_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty());
     config.insecure_fast_password_hashing = args.insecure_fast_password_hashing;
+    config.trusted_proxies = args.trusted_proxies;
+    config.max_token_lifetime = std::time::Duration::from_secs(u64::from(args.max_token_days) * 86_400);
+    if let Some(n) = args.max_password_checks {
+        config.max_password_checks = n as usize;
+    }
     config.limits.package_bytes = args.package_limit << 20;
     config.limits.call_body_bytes = args.call_body_limit << 20;
     config.limits.call_time = std::time::Duration::from_millis(args.call_time_limit);

@@ -270,10 +270,15 @@ pub enum TokenCmd {
         #[arg(long)]
         json: bool,
     },
-    /// Revoke a token by id.
+    /// Revoke a token by id, or with `--all` every token and session of yours.
     Revoke {
         /// The token's id (`xif token list`).
-        id: i64,
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        id: Option<i64>,
+        /// End every credential of yours: API tokens, login sessions (this one too) and
+        /// Service Center sessions.
+        #[arg(long)]
+        all: bool,
         #[command(flatten)]
         server: ServerArg,
         /// Print machine-readable JSON on stdout.
@@ -309,6 +314,17 @@ pub struct ServeArgs {
     /// Cheapest password hashing: for tests only.
     #[arg(long, hide = true, env = "XIF_INSECURE_FAST_PASSWORD_HASHING", value_parser = clap::builder::FalseyValueParser::new())]
     insecure_fast_password_hashing: bool,
+    /// A reverse proxy whose `X-Forwarded-For` header gives the client address (an address or
+    /// a CIDR network; repeat for several). Other peers' `X-Forwarded-For` is ignored.
+    #[arg(long = "trusted-proxy", value_name = "ADDR_OR_CIDR")]
+    trusted_proxies: Vec<xif_server::IpNet>,
+    /// The longest lifetime of a new API token, in days.
+    #[arg(long, default_value_t = 90, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..=36_500))]
+    max_token_days: u32,
+    /// How many password checks (argon2id, about 19 MiB each) may run at once (default: the
+    /// number of cores, at most 4).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
+    max_password_checks: Option<u32>,
 }
 
 fn main() -> ExitCode {

@@ -520,7 +520,21 @@ pub fn token(action: crate::TokenCmd, ui: &Ui) -> anyhow::Result<ExitCode> {
                 }
             }
         }),
+        crate::TokenCmd::Revoke { all: true, .. } => rt.block_on(client.revoke_all()).map(|r| {
+            if json_out {
+                println!("{r}");
+            } else {
+                ui.status(
+                    "Revoked",
+                    &format!(
+                        "every credential of yours: {} token(s), {} Service Center session(s); log in again",
+                        r["tokens"], r["console_sessions"]
+                    ),
+                );
+            }
+        }),
         crate::TokenCmd::Revoke { id, .. } => {
+            let id = id.unwrap_or_default();
             rt.block_on(client.revoke_token(id)).map(|()| ui.status("Revoked", &format!("token {id}")))
         }
     };

@@ -4,12 +4,12 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::extract::{ConnectInfo, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{ApiJson, ApiPath, ErrorBody, time};
-use crate::auth::{Auth, Permission, TokenKind, new_token, token_hash};
+use crate::auth::{Auth, LoginRefused, Permission, TokenKind, check_login, client_ip, new_token, token_hash};
 use crate::db::{UserRow, now_ms};
 use crate::error::AppError;
 use crate::state::AppState;
@@ -58,7 +58,8 @@ pub struct NewToken {
 pub struct CreateToken {
     /// A name to recognize it by (`ci-deploy`).
     pub name: String,
-    /// Days until it expires (default 90, at most 3650).
+    /// Days until it expires (default 90, at most the server's maximum token lifetime,
+    /// `xif serve --max-token-days`, 90 by default).
     pub expires_in_days: Option<u32>,
 }
 
@@ -163,35 +164,33 @@ fn parse_permissions(names: &[String]) -> Result<Vec<&'static str>, AppError> {
     Ok(out)
 }
 
-/// Logs in: answers a session token. Repeated failures for a user, or from an address, make
-/// the next attempt wait (429 with `Retry-After`).
+/// Logs in: answers a session token. Failures are counted per (user name, client address)
+/// before the password is checked: past a few, that pair's next attempt waits (429 with
+/// `Retry-After`); other addresses are at most slowed down. At most a few password checks run
+/// at once; a login that finds none free within seconds gets a 503.
 #[utoipa::path(post, path = "/api/v1/login", tag = "account", security(()), request_body = LoginRequest,
     responses((status = 200, description = "Logged in", body = NewToken),
         (status = 401, description = "Wrong user name or password", body = ErrorBody),
-        (status = 429, description = "Too many failed attempts; wait", body = ErrorBody)))]
+        (status = 429, description = "Too many failed attempts; wait", body = ErrorBody),
+        (status = 503, description = "Every password check slot is busy; try again", body = ErrorBody)))]
 pub async fn login(
     State(state): State<AppState>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Json<NewToken>, AppError> {
-    let ip = Some(addr.ip());
-    if let Err(wait) = state.throttle.check(&req.user, ip) {
-        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-        return Err(AppError::TooManyAttempts {
-            message: format!("too many failed logins for {} or from this address: try again in {secs} s", req.user),
-            retry_after: secs,
-        });
-    }
-    let user = state.db.user(&req.user).await?;
-    let ok = state.passwords.verify(req.password, user.as_ref().map(|u| u.password_hash.clone())).await;
-    let Some(user) = user.filter(|_| ok) else {
-        state.throttle.failed(&req.user, ip);
-        tracing::warn!(user = %req.user, %addr, "failed login");
-        return Err(AppError::Unauthorized("wrong user name or password".into()));
+    let ip = client_ip(addr, &headers, &state.config.trusted_proxies);
+    let user = match check_login(&state, &req.user, req.password, ip).await {
+        Ok(user) => user,
+        Err(refused) => {
+            if matches!(refused, LoginRefused::Wrong) {
+                tracing::warn!(user = %req.user, %ip, "failed login");
+            }
+            return Err(refused.into_app_error(&req.user));
+        }
     };
-    state.throttle.succeeded(&req.user);
     let lifetime = state.config.session_lifetime;
-    issue(&state, &user, &format!("login from {}", addr.ip()), TokenKind::Session, lifetime).await.map(Json)
+    issue(&state, &user, &format!("login from {ip}"), TokenKind::Session, lifetime).await.map(Json)
 }
 
 async fn issue(
@@ -269,11 +268,14 @@ pub async fn create_token(
             parameter: Some("name".into()),
         });
     }
-    let days = req.expires_in_days.unwrap_or(90);
-    if days == 0 || days > 3650 {
+    let max_days = max_token_days(&state);
+    let days = req.expires_in_days.unwrap_or(90.min(max_days));
+    if days == 0 || days > max_days {
         return Err(AppError::BadRequest {
             kind: "bad_input",
-            message: format!("expires_in_days must be from 1 to 3650, not {days}"),
+            message: format!(
+                "expires_in_days must be from 1 to {max_days} (this server's maximum token lifetime), not {days}"
+            ),
             parameter: Some("expires_in_days".into()),
         });
     }
@@ -282,6 +284,11 @@ pub async fn create_token(
     let token = issue(&state, &user, name, TokenKind::Api, Duration::from_secs(u64::from(days) * 86_400)).await?;
     tracing::info!(user = %user.name, token = token.id, "API token created");
     Ok((StatusCode::CREATED, Json(token)))
+}
+
+/// The longest lifetime of a new API token, in whole days (at least 1).
+fn max_token_days(state: &AppState) -> u32 {
+    u32::try_from(state.config.max_token_lifetime.as_secs() / 86_400).unwrap_or(u32::MAX).max(1)
 }
 
 /// Revokes a token, at once. Your own, or anyone's for an administrator.
@@ -340,7 +347,8 @@ async fn target_user(state: &AppState, name: &str) -> Result<UserRow, AppError> 
     state.db.user(name).await?.ok_or_else(|| AppError::NotFound(format!("there is no user named {name}")))
 }
 
-/// Changes a user's password or administrator flag (administrators only).
+/// Changes a user's password or administrator flag (administrators only). A new password
+/// ends every credential of the user: API tokens, login sessions, Service Center sessions.
 #[utoipa::path(patch, path = "/api/v1/users/{user}", tag = "users", request_body = UpdateUser,
     params(("user" = String, Path, description = "User name")),
     responses((status = 200, description = "Updated", body = UserInfo), (status = 400, body = ErrorBody),
@@ -363,7 +371,13 @@ pub async fn update_user(
         }
         None => None,
     };
+    let reset = hash.is_some();
     state.db.update_user(user.id, hash.as_deref(), req.admin).await?;
+    if reset {
+        // A new password ends every session and token of the user (DESIGN.md, Permissions).
+        let (tokens, sessions) = state.db.revoke_all(user.id).await?;
+        tracing::info!(by = %auth.name, user = %user.name, tokens, console_sessions = sessions, "password reset");
+    }
     state.auth_cache.clear();
     let user = target_user(&state, &name).await?;
     Ok(Json(user_info(&state, &user).await?))
@@ -406,4 +420,35 @@ pub async fn set_permissions(
     state.auth_cache.clear();
     tracing::info!(by = %auth.name, user = %user.name, ?permissions, "permissions set");
     Ok(Json(user_info(&state, &user).await?))
+}
+
+/// What `POST /api/v1/users/{user}/revoke` ended.
+#[derive(Serialize, ToSchema)]
+pub struct Revoked {
+    /// API tokens and login session tokens revoked.
+    pub tokens: u64,
+    /// Service Center sessions ended.
+    pub console_sessions: u64,
+}
+
+/// Ends every credential of a user at once: API tokens, login session tokens and Service
+/// Center sessions (the token of this request too, when it is theirs). Yourself, or anyone for
+/// an administrator.
+#[utoipa::path(post, path = "/api/v1/users/{user}/revoke", tag = "users",
+    params(("user" = String, Path, description = "User name")),
+    responses((status = 200, description = "What was ended", body = Revoked), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub async fn revoke_all(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(name): ApiPath<String>,
+) -> Result<Json<Revoked>, AppError> {
+    let user = target_user(&state, &name).await?;
+    if user.id != auth.user_id {
+        auth.require_admin("end another user's sessions and tokens")?;
+    }
+    let (tokens, console_sessions) = state.db.revoke_all(user.id).await?;
+    state.auth_cache.clear();
+    tracing::info!(by = %auth.name, user = %user.name, tokens, console_sessions, "every credential revoked");
+    Ok(Json(Revoked { tokens, console_sessions }))
 }

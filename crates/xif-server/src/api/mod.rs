@@ -54,6 +54,7 @@ fn routes() -> Routes {
         .add(Method::PATCH, "/api/v1/users/{user}", patch(a::update_user))
         .add(Method::DELETE, "/api/v1/users/{user}", delete(a::delete_user))
         .add(Method::PUT, "/api/v1/users/{user}/permissions", put(a::set_permissions))
+        .add(Method::POST, "/api/v1/users/{user}/revoke", post(a::revoke_all))
         .add(Method::GET, "/api/v1/extensions", get(e::list_extensions))
         .add(Method::GET, "/api/v1/extensions/{name}", get(e::get_extension))
         .add(Method::DELETE, "/api/v1/extensions/{name}", delete(e::delete_extension))
@@ -118,6 +119,7 @@ async fn not_found(method: Method, uri: axum::http::Uri) -> AppError {
         account::update_user,
         account::delete_user,
         account::set_permissions,
+        account::revoke_all,
         extensions::list_extensions,
         extensions::get_extension,
         extensions::delete_extension,

@@ -22,7 +22,9 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 
 use crate::api::{self, ApiJson, ApiPath};
-use crate::auth::{Auth, Permission, Principal, TokenKind, random_secret, token_hash};
+use crate::auth::{
+    Auth, LoginRefused, Permission, Principal, TokenKind, check_login, client_ip, random_secret, token_hash,
+};
 use crate::db::now_ms;
 use crate::error::AppError;
 use crate::publish;
@@ -60,6 +62,7 @@ pub fn routes() -> Router<AppState> {
         .route("/users", get(users_page).post(create_user))
         .route("/users/{user}/permissions", post(set_permissions))
         .route("/users/{user}/tokens/revoke", post(revoke_tokens))
+        .route("/users/password", post(reset_password))
         .route("/log", get(log_page))
 }
 
@@ -226,9 +229,16 @@ impl IntoResponse for ConsoleError {
     }
 }
 
-/// Only local paths after login (no `//host`).
+/// Whether `next` is a path of this server, safe to redirect to after login: it starts with
+/// one `/` (not `//` or `/\\`, which browsers read as another host), has no backslash, no
+/// space or control character (browsers drop tabs and newlines, so `/<TAB>/evil.example` is
+/// `//evil.example`), only ASCII (a `Location` header takes nothing else), and is not huge.
 fn safe_next(next: &str) -> bool {
-    next.starts_with('/') && !next.starts_with("//") && !next.contains('\\')
+    let b = next.as_bytes();
+    b.first() == Some(&b'/')
+        && !matches!(b.get(1), Some(b'/' | b'\\'))
+        && b.len() <= 2048
+        && b.iter().all(|c| c.is_ascii_graphic() && *c != b'\\')
 }
 
 fn percent_encode(s: &str) -> String {
@@ -299,25 +309,29 @@ async fn login(
     }
     let user_name = form.get("user").unwrap_or_default().trim().to_string();
     let password = form.get("password").unwrap_or_default().to_string();
-    let ip = Some(addr.ip());
-    if let Err(wait) = state.throttle.check(&user_name, ip) {
-        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-        let text = format!("Too many failed logins for {user_name} or from this address: try again in {secs} s.");
-        return login_form(&headers, &next, Some(&text), StatusCode::TOO_MANY_REQUESTS);
-    }
-    let user = state.db.user(&user_name).await?;
-    let ok = state.passwords.verify(password, user.as_ref().map(|u| u.password_hash.clone())).await;
-    let Some(user) = user.filter(|_| ok) else {
-        state.throttle.failed(&user_name, ip);
-        tracing::warn!(user = %user_name, %addr, "failed console login");
-        return login_form(&headers, &next, Some("Wrong user name or password."), StatusCode::UNAUTHORIZED);
+    // The same throttle, address and checks as `POST /api/v1/login`.
+    let ip = client_ip(addr, &headers, &state.config.trusted_proxies);
+    let user = match check_login(&state, &user_name, password, ip).await {
+        Ok(user) => user,
+        Err(LoginRefused::Failed(e)) => return Err(e.into()),
+        Err(LoginRefused::Wrong) => {
+            tracing::warn!(user = %user_name, %ip, "failed console login");
+            return login_form(&headers, &next, Some("Wrong user name or password."), StatusCode::UNAUTHORIZED);
+        }
+        Err(refused) => {
+            let e = refused.into_app_error(&user_name);
+            let mut text = e.public_message();
+            if let Some(first) = text.get(..1) {
+                text = format!("{}{}.", first.to_uppercase(), &text[1..]);
+            }
+            return login_form(&headers, &next, Some(&text), e.status());
+        }
     };
-    state.throttle.succeeded(&user_name);
     let token = random_secret(32).map_err(AppError::Internal)?;
     let csrf = random_secret(24).map_err(AppError::Internal)?;
     let lifetime = i64::try_from(state.config.session_lifetime.as_millis()).unwrap_or(i64::MAX);
     state.db.console_create_session(user.id, &token_hash(&token), &csrf, now_ms().saturating_add(lifetime)).await?;
-    tracing::info!(user = %user.name, %addr, "console login");
+    tracing::info!(user = %user.name, %ip, "console login");
     let target = if safe_next(&next) { next } else { "/extensions".into() };
     let mut response = Redirect::to(&target).into_response();
     let secure = secure(&headers);
@@ -751,16 +765,52 @@ async fn revoke_tokens(
     axum::Form(form): Form,
 ) -> Result<Response, ConsoleError> {
     session.check_csrf(form.get("csrf"))?;
-    session.auth.require_admin("revoke other users' API tokens")?;
+    session.auth.require_admin("end other users' sessions and tokens")?;
     let row =
         state.db.user(&user).await?.ok_or_else(|| AppError::NotFound(format!("there is no user named {user}")))?;
-    let n = state.db.console_revoke_api_tokens(row.id).await?;
+    let (tokens, sessions) = state.db.revoke_all(row.id).await?;
     state.auth_cache.clear();
-    tracing::info!(by = %session.auth.name, user = %row.name, tokens = n, "API tokens revoked");
-    session
-        .flash(&state, false, &format!("Revoked {n} API token{} of {}.", if n == 1 { "" } else { "s" }, row.name))
-        .await?;
+    tracing::info!(by = %session.auth.name, user = %row.name, tokens, console_sessions = sessions, "every credential revoked");
+    let plural = |n: u64| if n == 1 { "" } else { "s" };
+    let text = format!(
+        "Ended every session and token of {}: {tokens} token{}, {sessions} Service Center session{}.",
+        row.name,
+        plural(tokens),
+        plural(sessions)
+    );
+    if row.id != session.auth.user_id {
+        session.flash(&state, false, &text).await?;
+    }
     Ok(Redirect::to("/users").into_response())
+}
+
+/// Sets a user's password (administrators only), through the API's handler: it ends every
+/// session and token of the user.
+async fn reset_password(
+    State(state): State<AppState>,
+    session: Session,
+    axum::Form(form): Form,
+) -> Result<Response, ConsoleError> {
+    session.check_csrf(form.get("csrf"))?;
+    let user = form.get("user").unwrap_or_default().to_string();
+    let req =
+        api::account::UpdateUser { password: Some(form.get("password").unwrap_or_default().to_string()), admin: None };
+    match api::account::update_user(State(state.clone()), session.auth.clone(), ApiPath(user.clone()), ApiJson(req))
+        .await
+    {
+        Ok(_) => {
+            if session.auth.name != user {
+                let text = format!("Set a new password for {user}; every session and token of theirs has ended.");
+                session.flash(&state, false, &text).await?;
+            }
+            Ok(Redirect::to("/users").into_response())
+        }
+        Err(e) if e.status() == StatusCode::BAD_REQUEST => {
+            let status = e.status();
+            render_users(&state, &session, Some(Flash { error: true, text: e.public_message() }), status).await
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 // ---- the log ----

@@ -582,11 +582,9 @@ pub fn users(
                     }
                     td data-label="API tokens" {
                         (u.api_tokens) " "
-                        @if u.api_tokens > 0 {
-                            form.inline method="post" action={ "/users/" (url_part(&u.name)) "/tokens/revoke" } data-confirm={ "Revoke every API token of " (u.name) "?" } {
-                                input type="hidden" name="csrf" value=(session.csrf);
-                                button.small.danger type="submit" aria-label={ "Revoke the API tokens of " (u.name) } { "Revoke all" }
-                            }
+                        form.inline method="post" action={ "/users/" (url_part(&u.name)) "/tokens/revoke" } data-confirm={ "End every session and token of " (u.name) "?" } {
+                            input type="hidden" name="csrf" value=(session.csrf);
+                            button.small.danger type="submit" aria-label={ "End every session and token of " (u.name) } { "Revoke all" }
                         }
                     }
                 }
@@ -607,6 +605,21 @@ pub fn users(
                     label.check { input type="checkbox" name="admin"; " Administrator" }
                 }
                 button.primary type="submit" { "Create user" }
+            }
+        }
+        section.card aria-labelledby="h-reset" {
+            h2 #h-reset { "Reset a password" }
+            p.muted.small { "A new password ends every session and API token of the user." }
+            form.stack method="post" action="/users/password" {
+                input type="hidden" name="csrf" value=(session.csrf);
+                div.two {
+                    div {
+                        label for="reset-user" { "User" }
+                        select #reset-user name="user" { @for u in users { option value=(u.name) { (u.name) } } }
+                    }
+                    div { label for="reset-password" { "New password (8 characters at least)" } input #reset-password name="password" type="password" required minlength="8" autocomplete="new-password"; }
+                }
+                button.danger type="submit" { "Set the password" }
             }
         }
     };
