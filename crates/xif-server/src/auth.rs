@@ -561,7 +561,8 @@ impl LoginThrottle {
 
     /// Drops the idle entries now and then, and the oldest ones when the map is full.
     fn sweep(&self, counts: &mut Counts, now: Instant) {
-        let full = counts.map.len() >= self.policy.max_entries.max(1);
+        // A reservation adds up to three keys.
+        let full = counts.map.len() + 3 > self.policy.max_entries.max(1);
         let due = now.saturating_duration_since(counts.last_sweep) >= self.policy.forget_after / 4;
         if !full && !due {
             return;
