@@ -333,10 +333,7 @@ async fn pages_show_extensions_versions_users_and_the_log() {
     let (status, _) = s.get(Some(&dev), "/api/v1/me").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "nor the login session: every credential ends");
     let (_, html) = b.get("/users").await;
-    assert!(
-        html.contains("Ended every session and token of dev: 2 tokens, 0 Service Center sessions."),
-        "{html}"
-    );
+    assert!(html.contains("Ended every session and token of dev: 2 tokens, 0 Service Center sessions."), "{html}");
 
     // A non-administrator does not get the users page, and is told why.
     let v = Browser::login(&s, "viewer", "viewer-password").await;

@@ -164,7 +164,7 @@ fn serve_flags_for_proxies_and_token_lifetimes() {
     });
 
     let url = format!("http://{addr}");
-    let mut cli = |args: &[&str]| {
+    let cli = |args: &[&str]| {
         let mut c = xif();
         c.args(args).env("XIF_SERVER", &url).env("XIF_TOKEN", &token);
         c
