@@ -41,7 +41,9 @@ pub enum ClientError {
         why: String,
     },
     /// The CA certificate file given with `--ca-cert` / `XIF_CA_CERT` cannot be used.
-    #[error("cannot use the CA certificate file {path}: {why}\n  help: --ca-cert (or XIF_CA_CERT) takes a PEM file of one or more `-----BEGIN CERTIFICATE-----` blocks")]
+    #[error(
+        "cannot use the CA certificate file {path}: {why}\n  help: --ca-cert (or XIF_CA_CERT) takes a PEM file of one or more `-----BEGIN CERTIFICATE-----` blocks"
+    )]
     CaCert {
         /// The file.
         path: std::path::PathBuf,
@@ -182,13 +184,21 @@ impl Client {
         match Client::with_ca_cert(url, token, None) {
             Ok(c) => c,
             // Only a CA file can make the builder fail; there is none here.
-            Err(_) => Client { http: reqwest::Client::new(), url: crate::config::normalize_url(url), token: token.map(str::to_string) },
+            Err(_) => Client {
+                http: reqwest::Client::new(),
+                url: crate::config::normalize_url(url),
+                token: token.map(str::to_string),
+            },
         }
     }
 
     /// A client for `url` that also trusts the CA certificates of the PEM file `ca_cert`
     /// (`--ca-cert`, `XIF_CA_CERT`, or the one saved for the server) beside the system's.
-    pub fn with_ca_cert(url: &str, token: Option<&str>, ca_cert: Option<&std::path::Path>) -> Result<Client, ClientError> {
+    pub fn with_ca_cert(
+        url: &str,
+        token: Option<&str>,
+        ca_cert: Option<&std::path::Path>,
+    ) -> Result<Client, ClientError> {
         // No overall timeout: uploads and publishes may take long; connecting may not.
         let mut builder = reqwest::Client::builder().connect_timeout(Duration::from_secs(10));
         if let Some(path) = ca_cert {

@@ -63,7 +63,10 @@ impl Config {
     /// public URL is `https://`.
     pub fn serves_https(&self) -> bool {
         self.tls.is_some()
-            || self.public_url.as_deref().is_some_and(|u| u.get(..8).is_some_and(|s| s.eq_ignore_ascii_case("https://")))
+            || self
+                .public_url
+                .as_deref()
+                .is_some_and(|u| u.get(..8).is_some_and(|s| s.eq_ignore_ascii_case("https://")))
     }
 
     /// The defaults: data in `data_dir`, listening on `127.0.0.1:8080`.

@@ -44,7 +44,9 @@ pub enum ServerError {
     #[error("{0}")]
     Internal(String),
     /// A TLS certificate or key file cannot be used.
-    #[error("cannot use the TLS file {path}: {why}\n  help: --tls-cert takes the PEM certificate chain (the server's certificate first), --tls-key its PEM private key")]
+    #[error(
+        "cannot use the TLS file {path}: {why}\n  help: --tls-cert takes the PEM certificate chain (the server's certificate first), --tls-key its PEM private key"
+    )]
     Tls {
         /// The file at fault.
         path: std::path::PathBuf,

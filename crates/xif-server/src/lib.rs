@@ -113,7 +113,8 @@ pub async fn start_with_signal(
         None => None,
     };
     if let Some(url) = &config.public_url {
-        let scheme_ok = ["http://", "https://"].iter().any(|p| url.get(..p.len()).is_some_and(|s| s.eq_ignore_ascii_case(p)));
+        let scheme_ok =
+            ["http://", "https://"].iter().any(|p| url.get(..p.len()).is_some_and(|s| s.eq_ignore_ascii_case(p)));
         if !scheme_ok || url.len() <= "https://".len() {
             return Err(ServerError::Config(format!(
                 "the public URL {url:?} is not an http:// or https:// address (for example https://xif.example.com)"

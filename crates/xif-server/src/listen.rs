@@ -129,9 +129,8 @@ pub fn tls_acceptor(cert: &Path, key: &Path) -> Result<tokio_rustls::TlsAcceptor
         return Err(bad(cert, "it holds no certificate (expected PEM `-----BEGIN CERTIFICATE-----` blocks)".into()));
     }
     let key_text = std::fs::read(key).map_err(|e| bad(key, format!("cannot read it: {e}")))?;
-    let private = PrivateKeyDer::from_pem_slice(&key_text).map_err(|e| {
-        bad(key, format!("it holds no usable private key (expected a PEM `PRIVATE KEY` block): {e}"))
-    })?;
+    let private = PrivateKeyDer::from_pem_slice(&key_text)
+        .map_err(|e| bad(key, format!("it holds no usable private key (expected a PEM `PRIVATE KEY` block): {e}")))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -266,8 +265,7 @@ impl Slots {
             if open >= options.max_connections + slack {
                 return Err(Refused::Full);
             }
-            let victim =
-                t.conns.values().filter(|c| c.evictable()).min_by_key(|c| c.idle_since()).cloned();
+            let victim = t.conns.values().filter(|c| c.evictable()).min_by_key(|c| c.idle_since()).cloned();
             match victim {
                 Some(v) => v.evict(),
                 None => return Err(Refused::Full),
