@@ -28,6 +28,28 @@ pub enum ClientError {
         /// The server's message.
         message: String,
     },
+    /// The server's TLS certificate is not trusted (or does not name the server).
+    #[error(
+        "the certificate of {url} is not trusted: {why}\n  help: this is a certificate problem: when the server's certificate comes from a private CA \
+         (or is self-signed), pass that CA certificate with `--ca-cert FILE` (`xif login URL --ca-cert FILE` keeps it for the server) \
+         or set XIF_CA_CERT=FILE; the certificate must also name the address you use"
+    )]
+    Certificate {
+        /// The address.
+        url: String,
+        /// What TLS said.
+        why: String,
+    },
+    /// The CA certificate file given with `--ca-cert` / `XIF_CA_CERT` cannot be used.
+    #[error(
+        "cannot use the CA certificate file {path}: {why}\n  help: --ca-cert (or XIF_CA_CERT) takes a PEM file of one or more `-----BEGIN CERTIFICATE-----` blocks"
+    )]
+    CaCert {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        why: String,
+    },
     /// The server answered something this client does not understand.
     #[error("unexpected answer from {url}: {why}")]
     BadResponse {
@@ -156,11 +178,43 @@ pub struct Client {
 }
 
 impl Client {
-    /// A client for `url`, with `token` when logged in.
+    /// A client for `url`, with `token` when logged in; https is checked against the system's
+    /// trust store.
     pub fn new(url: &str, token: Option<&str>) -> Client {
+        match Client::with_ca_cert(url, token, None) {
+            Ok(c) => c,
+            // Only a CA file can make the builder fail; there is none here.
+            Err(_) => Client {
+                http: reqwest::Client::new(),
+                url: crate::config::normalize_url(url),
+                token: token.map(str::to_string),
+            },
+        }
+    }
+
+    /// A client for `url` that also trusts the CA certificates of the PEM file `ca_cert`
+    /// (`--ca-cert`, `XIF_CA_CERT`, or the one saved for the server) beside the system's.
+    pub fn with_ca_cert(
+        url: &str,
+        token: Option<&str>,
+        ca_cert: Option<&std::path::Path>,
+    ) -> Result<Client, ClientError> {
         // No overall timeout: uploads and publishes may take long; connecting may not.
-        let http = reqwest::Client::builder().connect_timeout(Duration::from_secs(10)).build().unwrap_or_default();
-        Client { http, url: crate::config::normalize_url(url), token: token.map(str::to_string) }
+        let mut builder = reqwest::Client::builder().connect_timeout(Duration::from_secs(10));
+        if let Some(path) = ca_cert {
+            let bad = |why: String| ClientError::CaCert { path: path.to_path_buf(), why };
+            let pem = std::fs::read(path).map_err(|e| bad(format!("cannot read it: {e}")))?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| bad(format!("it is not PEM: {e}")))?;
+            if certs.is_empty() {
+                return Err(bad("it holds no certificate".into()));
+            }
+            builder = builder.tls_certs_merge(certs);
+        }
+        let http = builder.build().map_err(|e| ClientError::BadResponse {
+            url: url.to_string(),
+            why: format!("cannot set up the HTTP client: {}", error_chain(&e)),
+        })?;
+        Ok(Client { http, url: crate::config::normalize_url(url), token: token.map(str::to_string) })
     }
 
     /// The Service Center page of an extension.
@@ -177,11 +231,9 @@ impl Client {
     }
 
     fn network(&self, e: reqwest::Error) -> ClientError {
-        let mut why = e.to_string();
-        let mut source = std::error::Error::source(&e);
-        while let Some(s) = source {
-            why = format!("{why}: {s}");
-            source = s.source();
+        let why = error_chain(&e);
+        if let Some(tls) = tls_error(&e) {
+            return ClientError::Certificate { url: self.url.clone(), why: tls };
         }
         ClientError::Network { url: self.url.clone(), why }
     }
@@ -359,6 +411,37 @@ fn url_segment(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// The error and its sources, `a: b: c` (each source once).
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut why = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !why.contains(&text) {
+            why = format!("{why}: {text}");
+        }
+        source = s.source();
+    }
+    why
+}
+
+/// What TLS said when the failure is a certificate the client does not trust.
+fn tls_error(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = next {
+        if let Some(tls) = err.downcast_ref::<rustls::Error>() {
+            return matches!(tls, rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented)
+                .then(|| tls.to_string());
+        }
+        // io::Error's `source` skips the error it wraps: look inside.
+        next = match err.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()) {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => err.source(),
+        };
+    }
+    None
 }
 
 /// The end of the first event in `buf`: (where its text ends, the separator's length).

@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 pub const SERVER_VAR: &str = "XIF_SERVER";
 /// The environment variable holding a bearer token (CI).
 pub const TOKEN_VAR: &str = "XIF_TOKEN";
+/// The environment variable naming a PEM file of CA certificates to trust (as `--ca-cert`).
+pub const CA_CERT_VAR: &str = "XIF_CA_CERT";
 
 /// Why the configuration could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +56,10 @@ pub struct Server {
     /// The bearer token, when logged in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
+    /// A PEM file of CA certificates trusted for this server beside the system's (saved by
+    /// `xif login URL --ca-cert FILE`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_cert: Option<PathBuf>,
 }
 
 /// The servers file.
@@ -79,6 +85,8 @@ pub struct Connection {
     pub token: String,
     /// Who the token belongs to, when known.
     pub user: Option<String>,
+    /// The CA certificate file saved for the server, if any.
+    pub ca_cert: Option<PathBuf>,
 }
 
 /// Why no connection could be made from the configuration and the environment.
@@ -186,7 +194,7 @@ impl Config {
             return s.name.clone();
         }
         let name = name.map(str::to_string).unwrap_or_else(|| default_name(&url));
-        self.servers.push(Server { name: name.clone(), url, user: None, token: None });
+        self.servers.push(Server { name: name.clone(), url, user: None, token: None, ca_cert: None });
         name
     }
 
@@ -199,6 +207,19 @@ impl Config {
         }
         self.current = Some(name.clone());
         name
+    }
+
+    /// Saves the CA certificate file to trust for `url` (adding the server).
+    pub fn set_ca_cert(&mut self, url: &str, ca_cert: PathBuf) {
+        let name = self.upsert(url, None);
+        if let Some(s) = self.servers.iter_mut().find(|s| s.name == name) {
+            s.ca_cert = Some(ca_cert);
+        }
+    }
+
+    /// The CA certificate file saved for the server with this name or address.
+    pub fn ca_cert_for(&self, name_or_url: &str) -> Option<PathBuf> {
+        self.find(name_or_url).and_then(|s| s.ca_cert.clone())
     }
 
     /// Makes a known server the current one.
@@ -231,16 +252,21 @@ impl Config {
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Connection, NotConnected> {
         let env_token = env(TOKEN_VAR).filter(|t| !t.is_empty());
-        let from_entry = |s: &Server| match (&s.token, &env_token) {
-            (_, Some(t)) => Ok(Connection { url: s.url.clone(), token: t.clone(), user: None }),
-            (Some(t), None) => Ok(Connection { url: s.url.clone(), token: t.clone(), user: s.user.clone() }),
-            (None, None) => Err(NotConnected::NotLoggedIn(s.url.clone())),
+        let from_entry = |s: &Server| {
+            let ca_cert = s.ca_cert.clone();
+            match (&s.token, &env_token) {
+                (_, Some(t)) => Ok(Connection { url: s.url.clone(), token: t.clone(), user: None, ca_cert }),
+                (Some(t), None) => {
+                    Ok(Connection { url: s.url.clone(), token: t.clone(), user: s.user.clone(), ca_cert })
+                }
+                (None, None) => Err(NotConnected::NotLoggedIn(s.url.clone())),
+            }
         };
         let by_address = |text: &str| {
             let url = normalize_url(text);
             match (self.find(text), &env_token) {
                 (Some(s), _) => from_entry(s),
-                (None, Some(t)) => Ok(Connection { url, token: t.clone(), user: None }),
+                (None, Some(t)) => Ok(Connection { url, token: t.clone(), user: None, ca_cert: None }),
                 (None, None) => Err(NotConnected::UnknownServer(text.to_string())),
             }
         };

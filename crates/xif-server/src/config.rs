@@ -39,9 +39,47 @@ pub struct Config {
     /// The longest lifetime an API token may be created with (`xif serve --max-token-days`);
     /// a request for more is refused with a 400 naming this maximum.
     pub max_token_lifetime: Duration,
+    /// How long a client may take to send a request's head (and a new connection its first
+    /// request) before the connection is closed (`--header-read-timeout`).
+    pub header_read_timeout: Duration,
+    /// How long a keep-alive connection may stay open between requests, and the longest pause
+    /// inside a request body (`--idle-timeout`).
+    pub idle_timeout: Duration,
+    /// Connections open at once (`--max-connections`); lowered at start when the open-file
+    /// limit leaves no room for it. At the cap a new connection evicts the longest idle one, or
+    /// is closed at once when none is idle.
+    pub max_connections: usize,
+    /// Connections open at once from one IP address (`--max-connections-per-address`); `None`
+    /// is a quarter of `max_connections`.
+    pub max_connections_per_address: Option<usize>,
+    /// Terminate TLS with this certificate chain and key (`--tls-cert`, `--tls-key`); session
+    /// cookies are then `Secure`.
+    pub tls: Option<TlsFiles>,
+    /// The address clients use, when the server runs behind a proxy (`--public-url`); an
+    /// `https://` one makes the Service Center's cookies `Secure`.
+    pub public_url: Option<String>,
+}
+
+/// The PEM files of a server that terminates TLS itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The certificate chain, the server's certificate first.
+    pub cert: PathBuf,
+    /// Its private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
 }
 
 impl Config {
+    /// Whether the Service Center's cookies are `Secure`: the server terminates TLS, or its
+    /// public URL is `https://`.
+    pub fn serves_https(&self) -> bool {
+        self.tls.is_some()
+            || self
+                .public_url
+                .as_deref()
+                .is_some_and(|u| u.get(..8).is_some_and(|s| s.eq_ignore_ascii_case("https://")))
+    }
+
     /// The defaults: data in `data_dir`, listening on `127.0.0.1:8080`.
     pub fn new(data_dir: impl Into<PathBuf>) -> Config {
         Config {
@@ -58,6 +96,12 @@ impl Config {
             max_password_checks: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 4),
             password_check_wait: Duration::from_secs(10),
             max_token_lifetime: Duration::from_secs(90 * 86_400),
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 1024,
+            max_connections_per_address: None,
+            tls: None,
+            public_url: None,
         }
     }
 }
@@ -76,6 +120,12 @@ impl std::fmt::Debug for Config {
             .field("max_password_checks", &self.max_password_checks)
             .field("password_check_wait", &self.password_check_wait)
             .field("max_token_lifetime", &self.max_token_lifetime)
+            .field("header_read_timeout", &self.header_read_timeout)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("max_connections", &self.max_connections)
+            .field("max_connections_per_address", &self.max_connections_per_address)
+            .field("tls", &self.tls)
+            .field("public_url", &self.public_url)
             .finish_non_exhaustive()
     }
 }

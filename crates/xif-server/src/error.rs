@@ -43,6 +43,16 @@ pub enum ServerError {
     /// Something else failed while starting.
     #[error("{0}")]
     Internal(String),
+    /// A TLS certificate or key file cannot be used.
+    #[error(
+        "cannot use the TLS file {path}: {why}\n  help: --tls-cert takes the PEM certificate chain (the server's certificate first), --tls-key its PEM private key"
+    )]
+    Tls {
+        /// The file at fault.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        why: String,
+    },
 }
 
 /// The error of one request.

@@ -32,6 +32,7 @@ pub mod db;
 pub mod entities;
 pub mod error;
 pub mod files;
+pub mod listen;
 pub mod publish;
 pub mod registry;
 pub mod state;
@@ -40,7 +41,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub use auth::Permission;
-pub use config::{Backoff, Config, IpNet, Limits};
+pub use config::{Backoff, Config, IpNet, Limits, TlsFiles};
 pub use error::{AppError, ServerError};
 pub use xif_runtime::LogHook;
 
@@ -60,6 +61,7 @@ pub struct RunningServer {
     stop: tokio::sync::watch::Sender<bool>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     state: AppState,
+    tls: bool,
 }
 
 impl std::fmt::Debug for RunningServer {
@@ -69,9 +71,9 @@ impl std::fmt::Debug for RunningServer {
 }
 
 impl RunningServer {
-    /// The base URL, `http://ADDR`.
+    /// The base URL, `http://ADDR` (`https://ADDR` when it terminates TLS).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", if self.tls { "https" } else { "http" }, self.addr)
     }
 
     /// Stops accepting connections, lets the requests in flight finish (calls end within their
@@ -105,6 +107,20 @@ pub async fn start_with_signal(
     config: Config,
     signal: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<RunningServer, ServerError> {
+    // The transport first: a bad certificate or URL is a clear error before anything is created.
+    let tls = match &config.tls {
+        Some(files) => Some(listen::tls_acceptor(&files.cert, &files.key)?),
+        None => None,
+    };
+    if let Some(url) = &config.public_url {
+        let scheme_ok =
+            ["http://", "https://"].iter().any(|p| url.get(..p.len()).is_some_and(|s| s.eq_ignore_ascii_case(p)));
+        if !scheme_ok || url.len() <= "https://".len() {
+            return Err(ServerError::Config(format!(
+                "the public URL {url:?} is not an http:// or https:// address (for example https://xif.example.com)"
+            )));
+        }
+    }
     let data = &config.data_dir;
     std::fs::create_dir_all(data).map_err(|source| ServerError::DataDir { path: data.clone(), source })?;
     let files = Files::open(data).map_err(|source| ServerError::DataDir { path: data.clone(), source })?;
@@ -148,20 +164,50 @@ pub async fn start_with_signal(
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| ServerError::Listen { addr, source })?;
     let addr = listener.local_addr().map_err(|source| ServerError::Listen { addr, source })?;
     let (stop, mut stopped) = tokio::sync::watch::channel(false);
-    let app = api::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                tokio::select! {
-                    _ = stopped.wait_for(|s| *s) => {}
-                    _ = signal => {}
-                }
-                tracing::info!("shutting down: no new connections; draining requests in flight");
-            })
-            .await
-    });
+    let options = listen_options(&state.config, tls);
+    let tls = options.tls.is_some();
+    tracing::info!(
+        max_connections = options.max_connections,
+        per_address = options.max_connections_per_address,
+        header_read_timeout_ms = options.header_read_timeout.as_millis() as u64,
+        idle_timeout_ms = options.idle_timeout.as_millis() as u64,
+        tls,
+        "connection limits"
+    );
+    let app = api::router(state.clone());
+    let task = tokio::spawn(listen::serve(listener, app, options, async move {
+        tokio::select! {
+            _ = stopped.wait_for(|s| *s) => {}
+            _ = signal => {}
+        }
+    }));
     tracing::info!(%addr, extensions = state.registry.len(), "listening");
-    Ok(RunningServer { addr, admin_password, stop, task, state })
+    Ok(RunningServer { addr, admin_password, stop, task, state, tls })
+}
+
+/// The accept loop's options from the configuration: raises the open-file limit and fits the
+/// connection cap under it.
+fn listen_options(config: &Config, tls: Option<tokio_rustls::TlsAcceptor>) -> listen::Options {
+    let fd_limit = listen::raise_fd_limit();
+    let max_connections = listen::fit_connection_cap(config.max_connections, fd_limit);
+    if max_connections < config.max_connections {
+        tracing::warn!(
+            wanted = config.max_connections,
+            max_connections,
+            open_file_limit = fd_limit,
+            "the connection cap is lowered to fit under the open-file limit (raise `ulimit -n` for more)"
+        );
+    }
+    let per_address = config.max_connections_per_address.unwrap_or(max_connections / 4).clamp(1, max_connections);
+    listen::Options {
+        header_read_timeout: config.header_read_timeout,
+        idle_timeout: config.idle_timeout,
+        max_connections,
+        max_connections_per_address: per_address,
+        // Trusted proxies (when the configuration has them) belong here: they carry many clients.
+        exempt: Arc::new(|_| false),
+        tls,
+    }
 }
 
 /// Creates the administrator `admin` when there is no user; returns the generated password.

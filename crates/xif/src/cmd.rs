@@ -394,6 +394,15 @@ fn serve(args: crate::ServeArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
     config.limits.call_body_bytes = args.call_body_limit << 20;
     config.limits.call_time = std::time::Duration::from_millis(args.call_time_limit);
     config.limits.call_memory = args.call_memory_limit << 20;
+    config.header_read_timeout = std::time::Duration::from_millis(args.header_read_timeout);
+    config.idle_timeout = std::time::Duration::from_millis(args.idle_timeout);
+    config.max_connections = args.max_connections;
+    config.max_connections_per_address = args.max_connections_per_address;
+    config.tls = match (args.tls_cert, args.tls_key) {
+        (Some(cert), Some(key)) => Some(xif_server::TlsFiles { cert, key }),
+        _ => None,
+    };
+    config.public_url = args.public_url.filter(|u| !u.is_empty());
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting Tokio")?;
     runtime.block_on(async {
         let server = xif_server::start_with_signal(config, xif_server::shutdown_signal())

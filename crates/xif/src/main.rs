@@ -16,6 +16,10 @@ mod window;
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// A PEM file of CA certificates to trust for https beside the system's (a private CA or a
+    /// self-signed server); `xif login --ca-cert FILE` keeps it for that server.
+    #[arg(long, global = true, env = "XIF_CA_CERT", value_name = "FILE")]
+    ca_cert: Option<PathBuf>,
 }
 
 /// Options shared by the commands that work on an extension folder.
@@ -97,7 +101,7 @@ enum Command {
     Serve(ServeArgs),
     /// Log in to a Platform Server; the token is kept in your config directory (mode 0600).
     Login {
-        /// The server's address, `http://host:port`.
+        /// The server's address, `http://host:port` or `https://host:port`.
         url: String,
         /// The user name (asked when not given).
         #[arg(long)]
@@ -311,6 +315,31 @@ pub struct ServeArgs {
     /// How much memory one call may use, in MiB.
     #[arg(long, default_value_t = 256, value_name = "MIB")]
     call_memory_limit: usize,
+    /// Close a connection that takes longer than this to send a request's head (or, when new,
+    /// its first request), in milliseconds.
+    #[arg(long, default_value_t = 10_000, value_name = "MS")]
+    header_read_timeout: u64,
+    /// Close a keep-alive connection idle for this long between requests (also the longest
+    /// pause inside a request body), in milliseconds.
+    #[arg(long, default_value_t = 60_000, value_name = "MS")]
+    idle_timeout: u64,
+    /// Connections open at once (lowered to fit the open-file limit); at the cap a new
+    /// connection evicts the longest idle one, or is closed at once.
+    #[arg(long, default_value_t = 1024, value_name = "N")]
+    max_connections: usize,
+    /// Connections open at once from one IP address (default: a quarter of --max-connections).
+    #[arg(long, value_name = "N")]
+    max_connections_per_address: Option<usize>,
+    /// Terminate TLS: the PEM certificate chain (the server's certificate first). Needs --tls-key.
+    #[arg(long, env = "XIF_TLS_CERT", value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "XIF_TLS_KEY", value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// The address clients use when a proxy terminates TLS, `https://xif.example.com`; an
+    /// https one makes the Service Center's cookies Secure.
+    #[arg(long, env = "XIF_PUBLIC_URL", value_name = "URL")]
+    public_url: Option<String>,
     /// Cheapest password hashing: for tests only.
     #[arg(long, hide = true, env = "XIF_INSECURE_FAST_PASSWORD_HASHING", value_parser = clap::builder::FalseyValueParser::new())]
     insecure_fast_password_hashing: bool,
@@ -335,6 +364,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let ui = ui::Ui::new(color);
+    remote::set_ca_cert(cli.ca_cert.filter(|p| !p.as_os_str().is_empty()));
     match cmd::run(cli.command, &ui) {
         Ok(code) => code,
         Err(e) => {

@@ -25,6 +25,25 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
+/// `--ca-cert FILE` / `XIF_CA_CERT` (set once by `main`).
+static CA_CERT: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
+
+/// Sets the CA certificate file of `--ca-cert` / `XIF_CA_CERT` for this run.
+pub fn set_ca_cert(path: Option<std::path::PathBuf>) {
+    let _ = CA_CERT.set(path.map(|p| std::path::absolute(&p).unwrap_or(p)));
+}
+
+fn ca_cert_flag() -> Option<std::path::PathBuf> {
+    CA_CERT.get().cloned().flatten()
+}
+
+/// A client for `url`: trusting the CA file of `--ca-cert` / `XIF_CA_CERT`, else the one saved
+/// for the server, beside the system's trust store.
+fn client_for(url: &str, token: Option<&str>, saved_ca: Option<std::path::PathBuf>) -> anyhow::Result<Client> {
+    let ca = ca_cert_flag().or(saved_ca);
+    Ok(Client::with_ca_cert(url, token, ca.as_deref())?)
+}
+
 /// Asks on stderr, reads one line of stdin (trimmed); an error on end of input.
 fn ask(question: &str) -> anyhow::Result<String> {
     eprint!("{question}");
@@ -73,13 +92,18 @@ fn ask_password(question: &str) -> anyhow::Result<String> {
 
 /// Logs in to `url` as `user` with `password`, saves the token, answers the client.
 async fn login_and_save(url: &str, user: &str, password: &str, ui: &Ui) -> anyhow::Result<Client> {
-    let client = Client::new(url, None);
-    let token = client.login(user, password).await?;
     let mut cfg = Config::load()?;
+    let saved_ca = cfg.ca_cert_for(url);
+    let client = client_for(url, None, saved_ca.clone())?;
+    let token = client.login(user, password).await?;
     let name = cfg.set_login(&client.url, user, &token);
+    // The CA file that worked is kept for the server, so later commands need no flag.
+    if let Some(ca) = ca_cert_flag() {
+        cfg.set_ca_cert(&client.url, ca);
+    }
     cfg.save()?;
     ui.status("Logged in", &format!("to {} as {user} (server {name}, saved in {})", client.url, cfg.path.display()));
-    Ok(Client::new(&client.url, Some(&token)))
+    client_for(&client.url, Some(&token), cfg.ca_cert_for(&client.url))
 }
 
 /// The client for `--server` / `XIF_SERVER` / the current server. When none is connected it
@@ -87,7 +111,7 @@ async fn login_and_save(url: &str, user: &str, password: &str, ui: &Ui) -> anyho
 async fn connect(server: Option<&str>, ui: &Ui) -> anyhow::Result<Client> {
     let cfg = Config::load()?;
     let why = match cfg.connection(server, &env) {
-        Ok(c) => return Ok(Client::new(&c.url, Some(&c.token))),
+        Ok(c) => return client_for(&c.url, Some(&c.token), c.ca_cert),
         Err(why) => why,
     };
     if !interactive() {
@@ -158,7 +182,8 @@ pub fn logout(server: Option<&str>, ui: &Ui) -> anyhow::Result<ExitCode> {
     let Some(entry) = cfg.servers.iter_mut().find(|s| s.name == name) else { bail!("no server named {name}") };
     if let Some(token) = entry.token.take() {
         // The server forgets the session too; an unreachable server does not stop the logout.
-        if let Err(e) = runtime()?.block_on(Client::new(&entry.url, Some(&token)).logout()) {
+        let client = client_for(&entry.url, Some(&token), entry.ca_cert.clone())?;
+        if let Err(e) = runtime()?.block_on(client.logout()) {
             ui.warn(&format!("the server did not end the session: {e}"));
         }
     }

@@ -9,6 +9,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::{FromRequest, FromRequestParts, MatchedPath, Request};
 use axum::http::{Method, request::Parts};
+use axum::response::IntoResponse as _;
 use axum::routing::{MethodRouter, delete, get, patch, post, put};
 use futures_util::StreamExt as _;
 use serde::de::DeserializeOwned;
@@ -79,7 +80,7 @@ fn routes() -> Routes {
 /// The application: every route, a JSON 404 for the rest, and request tracing with the
 /// matched path in the span.
 pub fn router(state: AppState) -> Router {
-    routes()
+    let app = routes()
         .router
         // The Service Center's pages: not API routes (not in the OpenAPI document), authorized
         // by their own session cookie, which the API never reads.
@@ -89,12 +90,54 @@ pub fn router(state: AppState) -> Router {
             let path = req.extensions().get::<MatchedPath>().map(MatchedPath::as_str).unwrap_or("-");
             tracing::info_span!("request", method = %req.method(), path)
         }))
-        .with_state(state)
+        .with_state(state);
+    // Outside the routes: axum adds a 405's `Allow` header as the answer leaves a route, after
+    // any layer of the routes ran.
+    Router::new().fallback_service(app).layer(axum::middleware::from_fn(harden))
 }
 
 /// Every (method, path) the router serves, in the order they were added.
 pub fn served_routes() -> Vec<(String, String)> {
     routes().served.into_iter().map(|(m, p)| (m.to_string(), p.to_string())).collect()
+}
+
+/// The Service Center's pages: its own script and stylesheet only, never in a frame.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+     connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// Every response: `X-Content-Type-Options: nosniff`; HTML pages also a Content-Security-Policy
+/// and `X-Frame-Options: DENY`; the router's bodiless 405 becomes the JSON error shape, naming
+/// the methods the path takes.
+async fn harden(req: Request, next: axum::middleware::Next) -> axum::response::Response {
+    use axum::http::{HeaderValue, StatusCode, header};
+    let (method, path) = (req.method().clone(), req.uri().path().to_string());
+    let mut response = next.run(req).await;
+    if response.status() == StatusCode::METHOD_NOT_ALLOWED && !response.headers().contains_key(header::CONTENT_TYPE) {
+        let allowed = response.headers().get(header::ALLOW).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        let message = if allowed.is_empty() {
+            format!("{path} does not take {method}")
+        } else {
+            format!("{path} does not take {method}; it takes {allowed}")
+        };
+        let body = serde_json::json!({ "error": "method_not_allowed", "message": message });
+        let mut json = (StatusCode::METHOD_NOT_ALLOWED, axum::Json(body)).into_response();
+        if let Some(v) = response.headers().get(header::ALLOW) {
+            json.headers_mut().insert(header::ALLOW, v.clone());
+        }
+        response = json;
+    }
+    let html = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    let headers = response.headers_mut();
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    if html {
+        headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+        headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    }
+    response
 }
 
 async fn not_found(method: Method, uri: axum::http::Uri) -> AppError {

@@ -2,7 +2,7 @@
 //! a stylesheet and a little plain JavaScript, all served by this module).
 //!
 //! Every page needs a browser session (`console_sessions`, cookie `xif_session`: HttpOnly,
-//! SameSite=Strict, Secure behind HTTPS); every form and script request carries the session's
+//! SameSite=Strict, Secure with --tls-cert or an https --public-url); every form and script request carries the session's
 //! CSRF token. The console does what the API does by calling the API's own handlers with the
 //! session's user as the principal, so permission checks and messages are the same.
 //!
@@ -137,9 +137,15 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, v)| v.to_string())
 }
 
-/// Whether the request came over HTTPS (directly or through a proxy that says so).
-fn secure(headers: &HeaderMap) -> bool {
-    headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("https"))
+/// Whether cookies are `Secure`: the server terminates TLS or was told its public URL is
+/// `https://` (the trustworthy signals, `Config::serves_https`); a request a proxy marks
+/// `X-Forwarded-Proto: https` too (it can only add the flag, never remove it).
+fn secure(state: &AppState, headers: &HeaderMap) -> bool {
+    state.config.serves_https()
+        || headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("https"))
 }
 
 fn set_cookie(name: &str, value: &str, max_age: i64, secure: bool) -> HeaderValue {
@@ -278,11 +284,16 @@ struct NextQuery {
     next: Option<String>,
 }
 
-async fn login_page(headers: HeaderMap, Query(q): Query<NextQuery>) -> Result<Response, ConsoleError> {
-    login_form(&headers, q.next.as_deref().unwrap_or("/extensions"), None, StatusCode::OK)
+async fn login_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<NextQuery>,
+) -> Result<Response, ConsoleError> {
+    login_form(&state, &headers, q.next.as_deref().unwrap_or("/extensions"), None, StatusCode::OK)
 }
 
 fn login_form(
+    state: &AppState,
     headers: &HeaderMap,
     next: &str,
     error: Option<&str>,
@@ -291,7 +302,7 @@ fn login_form(
     let csrf = random_secret(24).map_err(AppError::Internal)?;
     let next = if safe_next(next) { next } else { "/extensions" };
     let mut response = (status, Html(views::login(&csrf, next, error).into_string())).into_response();
-    response.headers_mut().append(header::SET_COOKIE, set_cookie(LOGIN_COOKIE, &csrf, 3600, secure(headers)));
+    response.headers_mut().append(header::SET_COOKIE, set_cookie(LOGIN_COOKIE, &csrf, 3600, secure(state, headers)));
     Ok(response)
 }
 
@@ -316,7 +327,7 @@ async fn login(
         Err(LoginRefused::Failed(e)) => return Err(e.into()),
         Err(LoginRefused::Wrong) => {
             tracing::warn!(user = %user_name, %ip, "failed console login");
-            return login_form(&headers, &next, Some("Wrong user name or password."), StatusCode::UNAUTHORIZED);
+            return login_form(&state, &headers, &next, Some("Wrong user name or password."), StatusCode::UNAUTHORIZED);
         }
         Err(refused) => {
             let e = refused.into_app_error(&user_name);
@@ -324,7 +335,7 @@ async fn login(
             if let Some(first) = text.get(..1) {
                 text = format!("{}{}.", first.to_uppercase(), &text[1..]);
             }
-            return login_form(&headers, &next, Some(&text), e.status());
+            return login_form(&state, &headers, &next, Some(&text), e.status());
         }
     };
     let token = random_secret(32).map_err(AppError::Internal)?;
@@ -334,7 +345,7 @@ async fn login(
     tracing::info!(user = %user.name, %ip, "console login");
     let target = if safe_next(&next) { next } else { "/extensions".into() };
     let mut response = Redirect::to(&target).into_response();
-    let secure = secure(&headers);
+    let secure = secure(&state, &headers);
     let headers = response.headers_mut();
     headers.append(header::SET_COOKIE, set_cookie(SESSION_COOKIE, &token, lifetime / 1000, secure));
     headers.append(header::SET_COOKIE, set_cookie(LOGIN_COOKIE, "", 0, secure));
@@ -350,7 +361,7 @@ async fn logout(
     session.check_csrf(form.get("csrf"))?;
     state.db.console_end_session(session.id).await?;
     let mut response = Redirect::to("/login").into_response();
-    response.headers_mut().append(header::SET_COOKIE, set_cookie(SESSION_COOKIE, "", 0, secure(&headers)));
+    response.headers_mut().append(header::SET_COOKIE, set_cookie(SESSION_COOKIE, "", 0, secure(&state, &headers)));
     Ok(response)
 }
 

@@ -118,7 +118,7 @@ pub fn error_page(title: &str, message: &str) -> Markup {
                 div.card {
                     h1 { (title) }
                     p.error-text role="alert" { (message) }
-                    p { a href="javascript:history.back()" { "Go back" } " · " a href="/extensions" { "Extensions" } }
+                    p { a href="/extensions" data-back { "Go back" } " · " a href="/extensions" { "Extensions" } }
                 }
             }
         }

@@ -7,6 +7,7 @@ mod calls;
 mod console;
 mod entities;
 mod hostile_auth;
+mod hostile_transport;
 mod openapi;
 mod publish;
 mod support;

@@ -4,6 +4,7 @@ mod support;
 mod again;
 mod download;
 mod hostile_auth;
+mod hostile_transport;
 pub mod login;
 mod package;
 mod publish;

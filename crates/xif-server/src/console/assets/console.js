@@ -7,6 +7,15 @@ document.addEventListener("submit", (e) => {
   if (form.dataset && form.dataset.confirm && !window.confirm(form.dataset.confirm)) e.preventDefault();
 });
 
+// "Go back" links (no javascript: URL: the Content-Security-Policy allows no inline script).
+document.addEventListener("click", (e) => {
+  const link = e.target.closest && e.target.closest("a[data-back]");
+  if (link && window.history.length > 1) {
+    e.preventDefault();
+    window.history.back();
+  }
+});
+
 document.addEventListener("DOMContentLoaded", () => {
   const form = document.getElementById("upload-form");
   if (form) uploadPage(form);
