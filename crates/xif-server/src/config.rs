@@ -28,6 +28,10 @@ pub struct Config {
     /// Consulted on every host log line of every call (see [`xif_runtime::LogHook`]). **Tests
     /// only**: it lets a test hold a call inside an action.
     pub call_log_hook: Option<xif_runtime::LogHook>,
+    /// How many packages may be unpacked (read with the hardened reader) at once, by uploads and
+    /// publishes together; more wait. Each costs up to the reader's limit of uncompressed bytes
+    /// (`xif_package::Limits`), so this bounds the memory packages can take. Default 2.
+    pub max_unpacks: usize,
 }
 
 impl Config {
@@ -43,6 +47,7 @@ impl Config {
             login_backoff: Backoff::default(),
             insecure_fast_password_hashing: false,
             call_log_hook: None,
+            max_unpacks: 2,
         }
     }
 }
@@ -57,6 +62,7 @@ impl std::fmt::Debug for Config {
             .field("session_lifetime", &self.session_lifetime)
             .field("login_backoff", &self.login_backoff)
             .field("insecure_fast_password_hashing", &self.insecure_fast_password_hashing)
+            .field("max_unpacks", &self.max_unpacks)
             .finish_non_exhaustive()
     }
 }
