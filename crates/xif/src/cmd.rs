@@ -389,6 +389,7 @@ fn serve(args: crate::ServeArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
     config.limits.call_body_bytes = args.call_body_limit << 20;
     config.limits.call_time = std::time::Duration::from_millis(args.call_time_limit);
     config.limits.call_memory = args.call_memory_limit << 20;
+    config.max_unpacks = args.max_unpacks;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting Tokio")?;
     runtime.block_on(async {
         let server = xif_server::start_with_signal(config, xif_server::shutdown_signal())

@@ -309,6 +309,10 @@ pub struct ServeArgs {
     /// Cheapest password hashing: for tests only.
     #[arg(long, hide = true, env = "XIF_INSECURE_FAST_PASSWORD_HASHING", value_parser = clap::builder::FalseyValueParser::new())]
     insecure_fast_password_hashing: bool,
+    /// How many uploaded or stored packages may be unpacked at once (each costs up to twice the
+    /// package limit in memory); more wait.
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    max_unpacks: usize,
 }
 
 fn main() -> ExitCode {
