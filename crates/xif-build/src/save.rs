@@ -66,7 +66,9 @@ pub fn save(project: &Project, opts: &SaveOptions) -> Result<SaveReport, SaveErr
     }
     let mut sources = Vec::new();
     for (rel, path) in compile::build_inputs(&project.dir).map_err(ProjectError::io("reading", &project.dir))? {
-        if rel == xif_model::DEFINITION_FILE {
+        // The package reader refuses dot-folders and dot-files (`.git`, `.cargo`, … under src/
+        // or wit/, a Finder's `.DS_Store`): they never feed the build, so they stay out.
+        if rel == xif_model::DEFINITION_FILE || xif_package::planted_component(&rel).is_some() {
             continue;
         }
         sources.push((rel, std::fs::read(&path).map_err(ProjectError::io("reading", &path))?));

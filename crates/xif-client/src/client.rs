@@ -58,7 +58,21 @@ pub enum ClientError {
         /// What was wrong.
         why: String,
     },
+    /// The server sent more than the client accepts.
+    #[error("{url} sent {what} larger than the limit of {limit} bytes; the client stopped reading")]
+    TooLarge {
+        /// The address.
+        url: String,
+        /// What was being read.
+        what: &'static str,
+        /// The limit.
+        limit: u64,
+    },
 }
+
+/// Largest package [`Client::package`] downloads: 64 MiB, above the server's default package
+/// limit (50 MiB).
+pub const MAX_PACKAGE_BYTES: u64 = 64 << 20;
 
 fn hint(status: u16, kind: &str) -> &'static str {
     match (status, kind) {
@@ -290,11 +304,30 @@ impl Client {
         }
     }
 
-    /// The bytes of a stored version's `.xif` package.
+    /// The bytes of a stored version's `.xif` package, at most [`MAX_PACKAGE_BYTES`].
     pub async fn package(&self, extension: &str, version: i64) -> Result<Vec<u8>, ClientError> {
+        self.package_within(extension, version, MAX_PACKAGE_BYTES).await
+    }
+
+    /// [`Client::package`] with a limit: refused by the `Content-Length` the server announces,
+    /// else by counting the bytes as they arrive (never more than `limit` are kept).
+    pub async fn package_within(&self, extension: &str, version: i64, limit: u64) -> Result<Vec<u8>, ClientError> {
         let path = format!("/api/v1/extensions/{extension}/versions/{version}/package");
         let resp = self.send(self.request(reqwest::Method::GET, &path)).await?;
-        Ok(resp.bytes().await.map_err(|e| self.network(e))?.to_vec())
+        let too_large = || ClientError::TooLarge { url: format!("{}{path}", self.url), what: "a package", limit };
+        if resp.content_length().is_some_and(|n| n > limit) {
+            return Err(too_large());
+        }
+        let mut bytes = Vec::new();
+        let mut stream = resp.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| self.network(e))?;
+            if bytes.len() as u64 + chunk.len() as u64 > limit {
+                return Err(too_large());
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(bytes)
     }
 
     /// Uploads a package; `sent` counts the bytes handed to the network as they go.

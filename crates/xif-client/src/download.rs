@@ -101,8 +101,14 @@ pub async fn download(
 
 /// Writes the source snapshot and resources of the package `bytes` into `dir` (created when
 /// missing; refused when not empty unless `force`), then regenerates the generated files.
+///
+/// Nothing is written unless the whole package passes the hardened reader, which refuses
+/// among others a source snapshot or resource holding `.git`, `.cargo` or any other dot-folder
+/// or dot-file (they could run code when a tool opens the folder).
 pub fn write_folder(bytes: &[u8], version: i64, dir: &Path, force: bool) -> Result<Downloaded, DownloadError> {
-    let pkg = xif_package::read(bytes, &xif_package::Limits::default())?;
+    let limits =
+        xif_package::Limits { max_package_bytes: crate::client::MAX_PACKAGE_BYTES, ..xif_package::Limits::default() };
+    let pkg = xif_package::read(bytes, &limits)?;
     if !force && !is_empty_dir(dir) {
         return Err(DownloadError::NotEmpty(dir.to_path_buf()));
     }
@@ -116,8 +122,11 @@ pub fn write_folder(bytes: &[u8], version: i64, dir: &Path, force: bool) -> Resu
         .chain(pkg.sources.iter().map(|(p, b)| (p.clone(), b)))
         .chain(pkg.resources.iter().map(|(p, b)| (p.clone(), b)));
     for (rel, data) in all {
-        // The hardened reader refused absolute paths and `..`; check again before writing.
-        if rel.split('/').any(|c| c.is_empty() || c == "." || c == "..") {
+        // The hardened reader refused absolute paths, `..` and dot-folders; check again before
+        // writing.
+        if rel.split('/').any(|c| c.is_empty() || c == "." || c == "..")
+            || (rel != xif_package::DEFINITION && xif_package::planted_component(&rel).is_some())
+        {
             return Err(DownloadError::Io { path: dir.join(&rel), why: "unsafe path in the package".into() });
         }
         let path = dir.join(&rel);

@@ -116,6 +116,40 @@ pub enum ReadError {
         /// Why it is refused.
         reason: &'static str,
     },
+    /// A source snapshot or resource path holds a dot-folder or dot-file (`.git`, `.cargo`,
+    /// `.vscode`, …, or a name Windows or macOS take for one) that could run code when a tool
+    /// opens the folder `xif download` writes.
+    #[error("entry {entry:?} is refused: its part {component:?} is not allowed in a package: {reason}")]
+    PlantedPath {
+        /// The entry.
+        entry: String,
+        /// The offending path component.
+        component: String,
+        /// Why it is refused.
+        reason: &'static str,
+    },
+    /// The entries inflate to more than [`Limits::max_ratio`](crate::Limits) times the
+    /// package's size (plus 1 MiB): a zip bomb.
+    #[error(
+        "the entries inflate to more than {ratio} times the package's {package} bytes (plus 1 MiB) at entry {entry:?}: \
+         the package looks like a zip bomb"
+    )]
+    RatioTooHigh {
+        /// The entry at which the sum went past the limit.
+        entry: String,
+        /// The package's (compressed) size.
+        package: u64,
+        /// The largest ratio allowed.
+        ratio: u64,
+    },
+    /// A field of `manifest.json` is too long or holds characters it may not.
+    #[error("manifest.json field {field:?} is refused: {reason}")]
+    ManifestField {
+        /// `extension`, `description` or `toolchain`.
+        field: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
     /// Two entries have the same name (exactly or case-insensitively).
     #[error("entry {entry:?} appears more than once (names compared case-insensitively)")]
     DuplicateEntry {

@@ -29,7 +29,11 @@ mod write;
 use serde::{Deserialize, Serialize};
 
 pub use error::{ReadError, WriteError};
-pub use read::{EntryStatus, InspectedEntry, Inspection, Limits, Package, inspect, read};
+pub use path::ALLOWED_DOT_NAMES;
+pub use read::{
+    EntryStatus, InspectedEntry, Inspection, Limits, MAX_DESCRIPTION_CHARS, MAX_EXTENSION_CHARS, MAX_TOOLCHAIN_CHARS,
+    Package, RATIO_ALLOWANCE, inspect, inspect_from, read, read_from,
+};
 pub use write::{PackageInput, Written, write};
 
 /// The manifest format version this crate writes and the only one it reads.
@@ -129,6 +133,15 @@ impl std::fmt::Display for EntryKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// Why the reader refuses `path` as a source snapshot or resource path (relative to the
+/// extension folder, as `xif download` would write it): the offending component and the reason,
+/// or `None` when it is allowed. `.git`, `.cargo`, `.vscode` and every other dot-folder or
+/// dot-file but [`ALLOWED_DOT_NAMES`] are refused, and so are names Windows or macOS take for
+/// one (`.GIT`, `.git.`, `.git `, `GIT~1`). `xif save` leaves such files out of the snapshot.
+pub fn planted_component(path: &str) -> Option<(String, &'static str)> {
+    path::check_planted(path).err()
 }
 
 /// Lowercase hex SHA-256 of `bytes`.

@@ -1,7 +1,7 @@
 //! The hardened reader.
 
 use std::collections::{HashMap, HashSet};
-use std::io::{Cursor, Read};
+use std::io::{Cursor, Read, Seek, SeekFrom};
 
 use serde::Deserialize;
 use zip::ZipArchive;
@@ -27,7 +27,25 @@ const CENTRAL_HEADER_SIGNATURE: [u8; 4] = [0x50, 0x4b, 0x01, 0x02];
 /// lying header cannot make the reader reserve memory for data that is not there.
 const INITIAL_BUFFER: u64 = 1 << 20;
 
+/// What the compression ratio limit always allows on top of `max_ratio` × the package size, so
+/// that small packages of very compressible text are not refused.
+pub const RATIO_ALLOWANCE: u64 = 1 << 20;
+
+/// Longest `description` in `manifest.json`, in characters (DESIGN.md: descriptions are at most
+/// 255 characters).
+pub const MAX_DESCRIPTION_CHARS: usize = 255;
+
+/// Longest `toolchain` in `manifest.json`, in characters.
+pub const MAX_TOOLCHAIN_CHARS: usize = 200;
+
+/// Longest `extension` name in `manifest.json`, in characters (element names are at most 50).
+pub const MAX_EXTENSION_CHARS: usize = 50;
+
 /// Resource limits enforced by [`read`] and [`inspect`].
+///
+/// What reading costs in memory is bounded by the uncompressed sizes the package may add up to:
+/// `min(max_total_bytes, max_ratio × package size + 1 MiB)`, checked on the declared sizes before
+/// anything is inflated and on the actual bytes while inflating.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// Largest package accepted, in bytes. Default 50 MiB.
@@ -36,8 +54,12 @@ pub struct Limits {
     pub max_entries: usize,
     /// Largest uncompressed entry, in bytes, declared or actual. Default 50 MiB.
     pub max_entry_bytes: u64,
-    /// Largest sum of the uncompressed entries, in bytes, declared or actual. Default 200 MiB.
+    /// Largest sum of the uncompressed entries, in bytes, declared or actual. Default 100 MiB.
     pub max_total_bytes: u64,
+    /// Largest ratio of the sum of the uncompressed entries to the package's size (with
+    /// [`RATIO_ALLOWANCE`] on top): a zip bomb inflates a thousandfold, code and resources
+    /// rarely tenfold. Default 100.
+    pub max_ratio: u64,
 }
 
 impl Default for Limits {
@@ -46,7 +68,8 @@ impl Default for Limits {
             max_package_bytes: 50 * 1024 * 1024,
             max_entries: 10_000,
             max_entry_bytes: 50 * 1024 * 1024,
-            max_total_bytes: 200 * 1024 * 1024,
+            max_total_bytes: 100 * 1024 * 1024,
+            max_ratio: 100,
         }
     }
 }
@@ -149,7 +172,13 @@ pub enum EntryStatus {
 /// missing `extension.toml` or `component.wasm`; a component that is a core module or does not
 /// validate. Never writes files.
 pub fn read(bytes: &[u8], limits: &Limits) -> Result<Package, ReadError> {
-    let Opened { mut reader, manifest, manifest_bytes, digest } = Opened::open(bytes, limits)?;
+    read_from(Cursor::new(bytes), limits)
+}
+
+/// [`read`] from a file or any seekable reader, without holding the compressed package in
+/// memory: only the entries' uncompressed bytes are kept (within [`Limits`]).
+pub fn read_from<R: Read + Seek>(source: R, limits: &Limits) -> Result<Package, ReadError> {
+    let Opened { mut reader, manifest, manifest_bytes, digest } = Opened::open(source, limits)?;
     let listed: HashMap<&str, &ManifestEntry> = manifest.entries.iter().map(|e| (e.path.as_str(), e)).collect();
     for name in reader.names.iter().skip(1) {
         if !listed.contains_key(name.as_str()) {
@@ -204,7 +233,12 @@ pub fn read(bytes: &[u8], limits: &Limits) -> Result<Package, ReadError> {
 /// [`read`], it does not require `extension.toml` and `component.wasm` nor validate the
 /// component.
 pub fn inspect(bytes: &[u8], limits: &Limits) -> Result<Inspection, ReadError> {
-    let Opened { mut reader, manifest, manifest_bytes: _, digest } = Opened::open(bytes, limits)?;
+    inspect_from(Cursor::new(bytes), limits)
+}
+
+/// [`inspect`] from a file or any seekable reader.
+pub fn inspect_from<R: Read + Seek>(source: R, limits: &Limits) -> Result<Inspection, ReadError> {
+    let Opened { mut reader, manifest, manifest_bytes: _, digest } = Opened::open(source, limits)?;
     let listed: HashMap<&str, &ManifestEntry> = manifest.entries.iter().map(|e| (e.path.as_str(), e)).collect();
     let mut entries = Vec::with_capacity(reader.names.len());
     for index in 1..reader.names.len() {
@@ -239,39 +273,67 @@ fn strip(name: &str, prefix: &str) -> String {
 }
 
 /// An archive whose structure and manifest passed the checks.
-struct Opened<'a> {
-    reader: EntryReader<'a>,
+struct Opened<R: Read + Seek> {
+    reader: EntryReader<R>,
     manifest: Manifest,
     manifest_bytes: Vec<u8>,
     digest: String,
 }
 
 /// Reads the entries of a checked archive within the limits.
-struct EntryReader<'a> {
-    archive: ZipArchive<Cursor<&'a [u8]>>,
+struct EntryReader<R: Read + Seek> {
+    archive: ZipArchive<R>,
     limits: Limits,
     /// Entry names in zip order; `names[0]` is `manifest.json`.
     names: Vec<String>,
     /// Uncompressed bytes read so far.
     total_read: u64,
+    /// The most uncompressed bytes the entries may add up to: `max_total_bytes`, or less by the
+    /// ratio limit.
+    budget: u64,
+    /// The package's size.
+    package_size: u64,
 }
 
-impl<'a> Opened<'a> {
+/// How many times `needle` occurs in `source` from its start, read in chunks (so a file is not
+/// held in memory).
+fn count_occurrences<R: Read + Seek>(source: &mut R, needle: &[u8; 4]) -> std::io::Result<usize> {
+    source.seek(SeekFrom::Start(0))?;
+    let mut count = 0;
+    let mut buf = vec![0u8; 64 * 1024];
+    // The last bytes of the previous chunk, so an occurrence across two chunks is found.
+    let mut carry = 0;
+    loop {
+        let n = source.read(&mut buf[carry..])?;
+        if n == 0 {
+            break;
+        }
+        let filled = carry + n;
+        count += memchr::memmem::find_iter(&buf[..filled], needle).count();
+        carry = (needle.len() - 1).min(filled);
+        buf.copy_within(filled - carry..filled, 0);
+    }
+    Ok(count)
+}
+
+impl<R: Read + Seek> Opened<R> {
     /// Checks the archive's structure and every entry's metadata, then reads and checks the
     /// manifest.
-    fn open(bytes: &'a [u8], limits: &Limits) -> Result<Self, ReadError> {
-        let size = bytes.len() as u64;
+    fn open(mut source: R, limits: &Limits) -> Result<Self, ReadError> {
+        let unreadable = |e: std::io::Error| ReadError::NotZip { reason: e.to_string() };
+        let size = source.seek(SeekFrom::End(0)).map_err(unreadable)?;
         if size > limits.max_package_bytes {
             return Err(ReadError::PackageTooLarge { size, limit: limits.max_package_bytes });
         }
         // Parsing the central directory costs memory per entry, so bound the number of entries
         // before parsing: every central directory header starts with this signature.
-        let headers = memchr::memmem::find_iter(bytes, &CENTRAL_HEADER_SIGNATURE).count();
+        let headers = count_occurrences(&mut source, &CENTRAL_HEADER_SIGNATURE).map_err(unreadable)?;
         if headers > limits.max_entries {
             return Err(ReadError::TooManyEntries { count: headers, limit: limits.max_entries });
         }
-        let mut archive =
-            ZipArchive::new(Cursor::new(bytes)).map_err(|e| ReadError::NotZip { reason: e.to_string() })?;
+        source.seek(SeekFrom::Start(0)).map_err(unreadable)?;
+        let budget = limits.max_total_bytes.min(size.saturating_mul(limits.max_ratio).saturating_add(RATIO_ALLOWANCE));
+        let mut archive = ZipArchive::new(source).map_err(|e| ReadError::NotZip { reason: e.to_string() })?;
         if archive.len() > limits.max_entries {
             return Err(ReadError::TooManyEntries { count: archive.len(), limit: limits.max_entries });
         }
@@ -281,7 +343,9 @@ impl<'a> Opened<'a> {
             });
         }
         if archive.has_duplicate_names() {
-            return Err(ReadError::DuplicateEntry { entry: repeated_name(bytes, archive.central_directory_start()) });
+            let start = archive.central_directory_start();
+            let mut source = archive.into_inner();
+            return Err(ReadError::DuplicateEntry { entry: repeated_name(&mut source, start, size) });
         }
 
         let mut names = Vec::with_capacity(archive.len());
@@ -323,6 +387,10 @@ impl<'a> Opened<'a> {
             if declared_total > limits.max_total_bytes {
                 return Err(ReadError::TotalTooLarge { entry: name, limit: limits.max_total_bytes });
             }
+            if declared_total > budget {
+                return Err(ReadError::RatioTooHigh { entry: name, package: size, ratio: limits.max_ratio });
+            }
+            check_planted(&name)?;
             names.push(name);
         }
         archive.validate_header_consistency().map_err(|e| ReadError::Inconsistent { reason: e.to_string() })?;
@@ -335,18 +403,18 @@ impl<'a> Opened<'a> {
             _ => return Err(ReadError::MissingManifest),
         }
 
-        let mut reader = EntryReader { archive, limits: *limits, names, total_read: 0 };
+        let mut reader = EntryReader { archive, limits: *limits, names, total_read: 0, budget, package_size: size };
         let (_, manifest_bytes) = reader.read_entry(0)?;
         let manifest = parse_manifest(&manifest_bytes, limits.max_entries)?;
         Ok(Opened { reader, manifest, digest: sha256_hex(&manifest_bytes), manifest_bytes })
     }
 }
 
-impl EntryReader<'_> {
+impl<R: Read + Seek> EntryReader<R> {
     /// Decompresses entry `index`, CRC-checked, reading at most one byte past the limits.
     fn read_entry(&mut self, index: usize) -> Result<(String, Vec<u8>), ReadError> {
         let name = self.names.get(index).cloned().unwrap_or_default();
-        let remaining = self.limits.max_total_bytes.saturating_sub(self.total_read);
+        let remaining = self.budget.saturating_sub(self.total_read);
         let cap = self.limits.max_entry_bytes.min(remaining);
         let corrupt =
             |e: &dyn std::fmt::Display| ReadError::CorruptEntry { entry: name.clone(), reason: e.to_string() };
@@ -359,6 +427,13 @@ impl EntryReader<'_> {
             return Err(ReadError::EntryTooLarge { entry: name, size, limit: self.limits.max_entry_bytes });
         }
         if size > remaining {
+            if self.budget < self.limits.max_total_bytes {
+                return Err(ReadError::RatioTooHigh {
+                    entry: name,
+                    package: self.package_size,
+                    ratio: self.limits.max_ratio,
+                });
+            }
             return Err(ReadError::TotalTooLarge { entry: name, limit: self.limits.max_total_bytes });
         }
         self.total_read = self.total_read.saturating_add(size);
@@ -386,6 +461,9 @@ fn parse_manifest(bytes: &[u8], max_entries: usize) -> Result<Manifest, ReadErro
         return Err(ReadError::TooManyEntries { count: probe.entries.0, limit: max_entries });
     }
     let manifest: Manifest = serde_json::from_slice(bytes).map_err(invalid)?;
+    check_field("extension", &manifest.extension, MAX_EXTENSION_CHARS, &[])?;
+    check_field("description", &manifest.description, MAX_DESCRIPTION_CHARS, &['\n', '\t'])?;
+    check_field("toolchain", &manifest.toolchain, MAX_TOOLCHAIN_CHARS, &[])?;
 
     let mut seen = HashSet::with_capacity(manifest.entries.len());
     for entry in &manifest.entries {
@@ -396,8 +474,35 @@ fn parse_manifest(bytes: &[u8], max_entries: usize) -> Result<Manifest, ReadErro
         if !seen.insert(path::fold(&entry.path)) {
             return Err(ReadError::DuplicateManifestEntry { entry: entry.path.clone() });
         }
+        check_planted(&entry.path)?;
     }
     Ok(manifest)
+}
+
+/// Refuses a manifest text field longer than `max` characters or holding a control character
+/// other than `allowed` (an escape sequence would reach the terminal of whoever lists versions).
+fn check_field(field: &'static str, value: &str, max: usize, allowed: &[char]) -> Result<(), ReadError> {
+    let chars = value.chars().count();
+    if chars > max {
+        return Err(ReadError::ManifestField { field, reason: format!("it is {chars} characters, more than {max}") });
+    }
+    if let Some(c) = value.chars().find(|c| c.is_control() && !allowed.contains(c)) {
+        return Err(ReadError::ManifestField {
+            field,
+            reason: format!("it holds the control character {:?}", c.escape_unicode().to_string()),
+        });
+    }
+    Ok(())
+}
+
+/// Refuses a source snapshot or resource entry (`source/…`, `resources/…`) whose path, as
+/// written into an extension folder, holds a dot-folder or dot-file (see [`path::check_planted`]).
+fn check_planted(entry: &str) -> Result<(), ReadError> {
+    let inner = entry.strip_prefix(SOURCE_PREFIX).or_else(|| entry.strip_prefix(RESOURCE_PREFIX));
+    match inner.map(path::check_planted) {
+        Some(Err((component, reason))) => Err(ReadError::PlantedPath { entry: entry.to_string(), component, reason }),
+        _ => Ok(()),
+    }
 }
 
 /// The length of a JSON array, counted without keeping its elements.
@@ -424,9 +529,22 @@ impl<'de> Deserialize<'de> for Count {
     }
 }
 
-/// Names the first entry repeated in the central directory that starts at `start`, by walking
-/// its headers; the zip reader keeps only one entry per name, so it cannot tell.
-fn repeated_name(bytes: &[u8], start: u64) -> String {
+/// Names the first entry repeated in the central directory that starts at `start` of a package
+/// of `size` bytes, by walking its headers; the zip reader keeps only one entry per name, so it
+/// cannot tell.
+fn repeated_name<R: Read + Seek>(source: &mut R, start: u64, size: u64) -> String {
+    let mut directory = Vec::new();
+    let read = source
+        .seek(SeekFrom::Start(start))
+        .and_then(|_| source.take(size.saturating_sub(start)).read_to_end(&mut directory));
+    match read {
+        Ok(_) => repeated_in(&directory, 0),
+        Err(_) => "(unknown)".to_string(),
+    }
+}
+
+/// [`repeated_name`] in a central directory at `start` of `bytes`.
+fn repeated_in(bytes: &[u8], start: u64) -> String {
     const HEADER: usize = 46;
     let field = |at: usize| -> Option<usize> {
         let b = bytes.get(at..at.checked_add(2)?)?;

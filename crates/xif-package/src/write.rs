@@ -127,11 +127,10 @@ fn prefixed<'a>(
     let mut entries = Vec::with_capacity(files.len());
     for (p, data) in files {
         let stored = format!("{prefix}{p}");
-        path::check(p).and_then(|()| path::check(&stored)).map_err(|reason| WriteError::InvalidPath {
-            what,
-            path: p.clone(),
-            reason,
-        })?;
+        path::check(p)
+            .and_then(|()| path::check(&stored))
+            .and_then(|()| path::check_planted(p).map_err(|(_, reason)| reason))
+            .map_err(|reason| WriteError::InvalidPath { what, path: p.clone(), reason })?;
         if !seen.insert(path::fold(p)) {
             return Err(WriteError::DuplicatePath { what, path: p.clone() });
         }

@@ -19,7 +19,8 @@ fn package(definition: &str, component: &[u8], name: &str, version: usize) -> an
     let resource = format!("{version}\n");
     Ok(xif_package::write(&xif_package::PackageInput {
         extension: name,
-        description: &format!("{name} build {version}"),
+        // The manifest's description is the definition's (the server checks).
+        description: &xif_model::parse(&definition).0.and_then(|d| d.description.map(|d| d.value)).unwrap_or_default(),
         toolchain: "rustc (bench)",
         definition: definition.as_bytes(),
         component,

@@ -58,6 +58,10 @@ pub struct Config {
     /// The address clients use, when the server runs behind a proxy (`--public-url`); an
     /// `https://` one makes the Service Center's cookies `Secure`.
     pub public_url: Option<String>,
+    /// How many packages may be unpacked (read with the hardened reader) at once, by uploads and
+    /// publishes together; more wait. Each costs up to the reader's limit of uncompressed bytes
+    /// (`xif_package::Limits`), so this bounds the memory packages can take. Default 2.
+    pub max_unpacks: usize,
 }
 
 /// The PEM files of a server that terminates TLS itself.
@@ -102,6 +106,7 @@ impl Config {
             max_connections_per_address: None,
             tls: None,
             public_url: None,
+            max_unpacks: 2,
         }
     }
 }
@@ -126,6 +131,7 @@ impl std::fmt::Debug for Config {
             .field("max_connections_per_address", &self.max_connections_per_address)
             .field("tls", &self.tls)
             .field("public_url", &self.public_url)
+            .field("max_unpacks", &self.max_unpacks)
             .finish_non_exhaustive()
     }
 }

@@ -2,10 +2,16 @@
 //! cache of native code (`cache/<digest>-<compatibility hash>.cwasm`).
 //!
 //! Every file is written to a scratch file in `tmp/` (same file system), synced, then renamed
-//! into place: a crash leaves either the whole file or none.
+//! into place: a crash leaves either the whole file or none. An upload streams into such a
+//! scratch file ([`Scratch`]) and is read from there, never held whole in memory.
+//!
+//! Packages are unpacked ([`Files::unpack`], [`Files::unpack_stored`]) at most
+//! `Config::max_unpacks` at a time: each costs up to the reader's limit of uncompressed bytes.
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use tokio::io::AsyncWriteExt as _;
 
 /// The data directory.
 #[derive(Debug)]
@@ -14,6 +20,62 @@ pub struct Files {
     cache: PathBuf,
     tmp: PathBuf,
     counter: AtomicU64,
+    /// Permits to unpack a package (read it with the hardened reader).
+    unpacks: tokio::sync::Semaphore,
+}
+
+/// A scratch file in `tmp/` being written; removed when dropped unless
+/// [`Files::put_package_file`] moved it into place.
+#[derive(Debug)]
+pub struct Scratch {
+    path: PathBuf,
+    file: Option<tokio::fs::File>,
+    len: u64,
+}
+
+impl Scratch {
+    /// Appends `bytes`.
+    pub async fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        match &mut self.file {
+            Some(f) => f.write_all(bytes).await?,
+            None => return Err(std::io::Error::other("the scratch file is closed")),
+        }
+        self.len += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Flushes, syncs and closes the file (no more writes).
+    pub async fn finish(&mut self) -> std::io::Result<()> {
+        if let Some(mut f) = self.file.take() {
+            f.flush().await?;
+            f.sync_all().await?;
+        }
+        Ok(())
+    }
+
+    /// Bytes written.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether nothing was written.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Where it is.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        drop(self.file.take());
+        if !self.path.as_os_str().is_empty() {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
 }
 
 /// Whether `digest` is a SHA-256 in lowercase hex (the only thing ever put in a file name).
@@ -29,13 +91,15 @@ fn check_name(part: &str) -> std::io::Result<()> {
 }
 
 impl Files {
-    /// Opens (creating) the folders below `data_dir`, and empties `tmp/` of leftovers.
-    pub fn open(data_dir: &Path) -> std::io::Result<Files> {
+    /// Opens (creating) the folders below `data_dir`, and empties `tmp/` of leftovers. At most
+    /// `max_unpacks` packages (at least one) are unpacked at a time.
+    pub fn open(data_dir: &Path, max_unpacks: usize) -> std::io::Result<Files> {
         let files = Files {
             packages: data_dir.join("packages"),
             cache: data_dir.join("cache"),
             tmp: data_dir.join("tmp"),
             counter: AtomicU64::new(0),
+            unpacks: tokio::sync::Semaphore::new(max_unpacks.max(1)),
         };
         for dir in [&files.packages, &files.cache, &files.tmp] {
             std::fs::create_dir_all(dir)?;
@@ -75,6 +139,64 @@ impl Files {
         tokio::fs::read(self.package_path(digest)?).await
     }
 
+    /// A new, empty scratch file in `tmp/`.
+    pub async fn scratch(&self) -> std::io::Result<Scratch> {
+        let path = self.scratch_path();
+        let file = tokio::fs::File::create(&path).await?;
+        Ok(Scratch { path, file: Some(file), len: 0 })
+    }
+
+    /// Stores the finished scratch file `scratch` as the package `digest` (moved into place; when
+    /// the package is already there, the scratch file is just removed).
+    pub async fn put_package_file(&self, digest: &str, mut scratch: Scratch) -> std::io::Result<()> {
+        let path = self.package_path(digest)?;
+        scratch.finish().await?;
+        if tokio::fs::metadata(&path).await.is_ok_and(|m| m.len() == scratch.len()) {
+            return Ok(());
+        }
+        tokio::fs::rename(&scratch.path, &path).await?;
+        scratch.path = PathBuf::new();
+        if let Some(dir) = path.parent() {
+            let dir = dir.to_path_buf();
+            // Make the rename durable (best effort: not every file system allows it).
+            let _ = tokio::task::spawn_blocking(move || std::fs::File::open(dir).and_then(|d| d.sync_all())).await;
+        }
+        Ok(())
+    }
+
+    /// Reads the package in the file at `path` with the hardened reader, on the blocking pool,
+    /// once one of the unpack permits is free. The outer error is the file's, the inner the
+    /// package's.
+    pub async fn unpack(
+        &self,
+        path: &Path,
+        limits: xif_package::Limits,
+    ) -> std::io::Result<Result<xif_package::Package, xif_package::ReadError>> {
+        let _permit = self.unpacks.acquire().await.map_err(std::io::Error::other)?;
+        let path = path.to_path_buf();
+        tokio::task::spawn_blocking(move || {
+            let file = std::fs::File::open(&path)?;
+            Ok(xif_package::read_from(std::io::BufReader::new(file), &limits))
+        })
+        .await
+        .map_err(std::io::Error::other)?
+    }
+
+    /// [`Files::unpack`] of the stored package `digest`.
+    pub async fn unpack_stored(
+        &self,
+        digest: &str,
+        limits: xif_package::Limits,
+    ) -> std::io::Result<Result<xif_package::Package, xif_package::ReadError>> {
+        let path = self.package_path(digest)?;
+        self.unpack(&path, limits).await
+    }
+
+    fn scratch_path(&self) -> PathBuf {
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        self.tmp.join(format!("{}-{n}.part", std::process::id()))
+    }
+
     /// Removes a stored package and its native code (any compatibility hash).
     pub async fn remove_package(&self, digest: &str) -> std::io::Result<()> {
         match tokio::fs::remove_file(self.package_path(digest)?).await {
@@ -107,8 +229,7 @@ impl Files {
 
     /// Writes a scratch file in `tmp/`, syncs it, renames it to `path`.
     async fn write_atomic(&self, path: PathBuf, bytes: Vec<u8>) -> std::io::Result<()> {
-        let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        let scratch = self.tmp.join(format!("{}-{n}.part", std::process::id()));
+        let scratch = self.scratch_path();
         tokio::task::spawn_blocking(move || {
             let result = (|| {
                 let mut f = std::fs::File::create(&scratch)?;
@@ -147,7 +268,7 @@ mod tests {
     #[tokio::test]
     async fn writes_and_reads() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let files = Files::open(dir.path()).expect("open");
+        let files = Files::open(dir.path(), 2).expect("open");
         let digest = "b".repeat(64);
         files.put_package(&digest, b"abc".to_vec()).await.expect("put");
         assert_eq!(files.get_package(&digest).await.expect("get"), b"abc");
@@ -158,5 +279,23 @@ mod tests {
         files.remove_package(&digest).await.expect("remove");
         assert_eq!(files.get_native(&digest, "0123abcd").await.expect("get"), None);
         assert!(std::fs::read_dir(dir.path().join("tmp")).expect("tmp").next().is_none());
+    }
+
+    #[tokio::test]
+    async fn scratch_files_are_removed_unless_stored() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let files = Files::open(dir.path(), 1).expect("open");
+        let tmp_is_empty = || std::fs::read_dir(dir.path().join("tmp")).expect("tmp").next().is_none();
+        let mut dropped = files.scratch().await.expect("scratch");
+        dropped.write(b"partial").await.expect("write");
+        assert!(!tmp_is_empty());
+        drop(dropped);
+        assert!(tmp_is_empty(), "a refused upload leaves nothing behind");
+        let mut kept = files.scratch().await.expect("scratch");
+        kept.write(b"abc").await.expect("write");
+        let digest = "c".repeat(64);
+        files.put_package_file(&digest, kept).await.expect("put");
+        assert_eq!(files.get_package(&digest).await.expect("get"), b"abc");
+        assert!(tmp_is_empty());
     }
 }

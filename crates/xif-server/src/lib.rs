@@ -123,7 +123,8 @@ pub async fn start_with_signal(
     }
     let data = &config.data_dir;
     std::fs::create_dir_all(data).map_err(|source| ServerError::DataDir { path: data.clone(), source })?;
-    let files = Files::open(data).map_err(|source| ServerError::DataDir { path: data.clone(), source })?;
+    let files =
+        Files::open(data, config.max_unpacks).map_err(|source| ServerError::DataDir { path: data.clone(), source })?;
     let url = match &config.database_url {
         Some(url) if url.starts_with("sqlite:") => url.clone(),
         Some(url) => {

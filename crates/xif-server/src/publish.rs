@@ -378,18 +378,23 @@ async fn stages(
 /// Reads a stored package (by digest) with the hardened reader, off the async threads. A stored
 /// package that no longer reads is an internal error naming `what` (e.g. "version 3").
 pub async fn stored_package(state: &AppState, digest: &str, what: &str) -> Result<xif_package::Package, AppError> {
-    let bytes = state.files.get_package(digest).await?;
     let limits = package_limits(state);
-    tokio::task::spawn_blocking(move || xif_package::read(&bytes, &limits))
-        .await
-        .map_err(AppError::internal)?
+    // Read from its file, within the server's bound on packages unpacked at once.
+    state
+        .files
+        .unpack_stored(digest, limits)
+        .await?
         .map_err(|e| AppError::Internal(format!("the stored package of {what} is damaged: {e}")))
 }
 
-/// The reader's limits, with the server's package limit.
+/// The reader's limits, with the server's package limit: an entry may be as large as a package,
+/// and all of them together twice that (the defaults: 50 MiB and 100 MiB).
 pub fn package_limits(state: &AppState) -> xif_package::Limits {
     let mut limits = xif_package::Limits::default();
-    limits.max_package_bytes = state.config.limits.package_bytes;
+    let package = state.config.limits.package_bytes;
+    limits.max_package_bytes = package;
+    limits.max_entry_bytes = limits.max_entry_bytes.max(package);
+    limits.max_total_bytes = limits.max_total_bytes.max(package.saturating_mul(2));
     limits
 }
 
@@ -415,6 +420,16 @@ pub fn definition(package: &xif_package::Package) -> Result<(Definition, Vec<Str
                     format!(
                         "the manifest names extension {} but extension.toml defines {}",
                         package.manifest.extension, def.name.text
+                    ),
+                ));
+            }
+            let described = def.description.as_ref().map(|d| d.value.as_str()).unwrap_or_default();
+            if described != package.manifest.description {
+                return Err(AppError::bad(
+                    "bad_package",
+                    format!(
+                        "the manifest's description {:?} differs from extension.toml's {described:?}: save the package again with `xif save`",
+                        package.manifest.description
                     ),
                 ));
             }

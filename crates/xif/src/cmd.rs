@@ -403,6 +403,7 @@ fn serve(args: crate::ServeArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
         _ => None,
     };
     config.public_url = args.public_url.filter(|u| !u.is_empty());
+    config.max_unpacks = args.max_unpacks;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting Tokio")?;
     runtime.block_on(async {
         let server = xif_server::start_with_signal(config, xif_server::shutdown_signal())

@@ -354,6 +354,10 @@ pub struct ServeArgs {
     /// number of cores, at most 4).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
     max_password_checks: Option<u32>,
+    /// How many uploaded or stored packages may be unpacked at once (each costs up to twice the
+    /// package limit in memory); more wait.
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    max_unpacks: usize,
 }
 
 fn main() -> ExitCode {

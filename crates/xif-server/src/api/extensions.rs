@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use utoipa::ToSchema;
 use xif_model::Definition;
 
-use super::{ApiJson, ApiPath, ErrorBody, read_body, time};
+use super::{ApiJson, ApiPath, ErrorBody, time};
 use crate::auth::{Auth, Permission, Principal, check_publish};
 use crate::db::{ExtensionRow, NewVersion, VersionRow};
 use crate::error::AppError;
@@ -330,6 +330,11 @@ pub async fn list_versions(
 /// Uploads a `.xif` (the request body, at most the package limit): checked by the hardened
 /// reader and the definition's Verify, stored by digest, numbered. A package the extension
 /// already has answers its existing number. Needs what publishing it needs.
+///
+/// A caller who may upload nothing (neither "Change & Deploy Applications" nor "Allow
+/// Extensions") is refused before the body is read; otherwise the body streams into a scratch
+/// file (refused once past the package limit) and the package is read from there, at most
+/// `Config::max_unpacks` at a time.
 #[utoipa::path(post, path = "/api/v1/extensions/{name}/versions", tag = "versions",
     params(("name" = String, Path, description = "Extension name; must be the package's")),
     request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The .xif package"),
@@ -344,24 +349,49 @@ pub async fn upload(
     ApiPath(name): ApiPath<String>,
     body: Body,
 ) -> Result<(StatusCode, Json<Uploaded>), AppError> {
-    let limit = state.config.limits.package_bytes;
-    let bytes = read_body(body, limit, "the package").await?;
-    let limits = publish::package_limits(&state);
-    let (package, bytes) = tokio::task::spawn_blocking(move || (xif_package::read(&bytes, &limits), bytes))
-        .await
-        .map_err(AppError::internal)?;
-    let package = package.map_err(|e| AppError::bad("bad_package", format!("the package is refused: {e}")))?;
-    if package.manifest.extension != name {
+    upload_package(&state, &auth, Some(&name), body).await
+}
+
+/// [`upload`] of the extension the package names when `expected` is `None` (the Service
+/// Center's upload page), else of `expected`, which the package must be.
+pub async fn upload_package(
+    state: &AppState,
+    auth: &Principal,
+    expected: Option<&str>,
+    body: Body,
+) -> Result<(StatusCode, Json<Uploaded>), AppError> {
+    // Whoever may upload anything has one of these two: refuse the others before reading.
+    if !auth.has(Permission::ChangeAndDeployApplications) && !auth.has(Permission::AllowExtensions) {
+        let what = expected.map(|n| format!("extension {n}")).unwrap_or_else(|| "an extension".to_string());
+        return Err(AppError::Forbidden(format!(
+            "missing permission \"{}\": uploading {what} needs it (or \"{}\")",
+            Permission::AllowExtensions.name(),
+            Permission::ChangeAndDeployApplications.name()
+        )));
+    }
+    let scratch = receive(state, body).await?;
+    let limits = publish::package_limits(state);
+    let package = state
+        .files
+        .unpack(scratch.path(), limits)
+        .await?
+        .map_err(|e| AppError::bad("bad_package", format!("the package is refused: {e}")))?;
+    let name = package.manifest.extension.clone();
+    if let Some(expected) = expected
+        && name != expected
+    {
         return Err(AppError::bad(
             "bad_package",
             format!(
-                "the package is extension {}, but the URL names {name}: upload it to /api/v1/extensions/{}/versions",
-                package.manifest.extension, package.manifest.extension
+                "the package is extension {name}, but the URL names {expected}: upload it to /api/v1/extensions/{name}/versions"
             ),
         ));
     }
     let (def, _warnings) = publish::definition(&package)?;
-    check_publish(&auth, &def)?;
+    check_publish(auth, &def)?;
+    let digest = package.digest.clone();
+    let (description, toolchain) = (package.manifest.description.clone(), package.manifest.toolchain.clone());
+    drop(package);
 
     let lock = state.registry.lock_for(&name);
     let _serialized = lock.lock().await;
@@ -373,16 +403,16 @@ pub async fn upload(
             ext.name
         )));
     }
-    let size = i64::try_from(bytes.len()).unwrap_or(i64::MAX);
-    state.files.put_package(&package.digest, bytes).await?;
+    let size = i64::try_from(scratch.len()).unwrap_or(i64::MAX);
+    state.files.put_package_file(&digest, scratch).await?;
     let added = state
         .db
         .add_version(&NewVersion {
             extension: &name,
-            digest: &package.digest,
+            digest: &digest,
             size,
-            description: &package.manifest.description,
-            toolchain: &package.manifest.toolchain,
+            description: &description,
+            toolchain: &toolchain,
             uploaded_by: &auth.name,
         })
         .await;
@@ -390,15 +420,38 @@ pub async fn upload(
         Ok(v) => v,
         Err(e) => {
             // Nothing stored on failure: the file goes unless another version has it.
-            if !state.db.digest_in_use(&package.digest).await.unwrap_or(true) {
-                let _ = state.files.remove_package(&package.digest).await;
+            if !state.db.digest_in_use(&digest).await.unwrap_or(true) {
+                let _ = state.files.remove_package(&digest).await;
             }
             return Err(e);
         }
     };
     tracing::info!(by = %auth.name, extension = %name, version, created, "uploaded");
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
-    Ok((status, Json(Uploaded { extension: name, version, digest: package.digest, created })))
+    Ok((status, Json(Uploaded { extension: name, version, digest, created })))
+}
+
+/// Streams an upload's body into a scratch file, refusing it (413) as soon as it is larger than
+/// the package limit: by its `Content-Length` before reading, else by the bytes received.
+async fn receive(state: &AppState, body: Body) -> Result<crate::files::Scratch, AppError> {
+    use axum::body::HttpBody as _;
+    use futures_util::StreamExt as _;
+    let limit = state.config.limits.package_bytes;
+    let too_large = || AppError::TooLarge(format!("the package is larger than the limit of {}", super::size(limit)));
+    if body.size_hint().lower() > limit {
+        return Err(too_large());
+    }
+    let mut scratch = state.files.scratch().await?;
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| AppError::bad("bad_request", format!("could not read the package: {e}")))?;
+        if scratch.len() + chunk.len() as u64 > limit {
+            return Err(too_large());
+        }
+        scratch.write(&chunk).await?;
+    }
+    scratch.finish().await?;
+    Ok(scratch)
 }
 
 /// One version.

@@ -688,22 +688,12 @@ async fn upload(State(state): State<AppState>, session: Session, headers: Header
         return (StatusCode::FORBIDDEN, axum::Json(serde_json::json!({"error": "csrf", "message": CSRF_MESSAGE})))
             .into_response();
     }
-    let result: Result<Response, AppError> = async {
-        let bytes = api::read_body(body, state.config.limits.package_bytes, "the package").await?;
-        let limits = publish::package_limits(&state);
-        let (name, bytes) = tokio::task::spawn_blocking(move || {
-            (xif_package::read(&bytes, &limits).map(|p| p.manifest.extension), bytes)
-        })
-        .await
-        .map_err(AppError::internal)?;
-        let name = name.map_err(|e| AppError::bad("bad_package", format!("the package is refused: {e}")))?;
-        let answer =
-            api::extensions::upload(State(state.clone()), session.auth.clone(), ApiPath(name), Body::from(bytes))
-                .await?;
-        Ok(answer.into_response())
+    // The API's upload of the extension the package names: permission first, then the body
+    // streamed to a scratch file.
+    match api::extensions::upload_package(&state, &session.auth, None, body).await {
+        Ok(answer) => answer.into_response(),
+        Err(e) => e.into_response(),
     }
-    .await;
-    result.unwrap_or_else(IntoResponse::into_response)
 }
 
 // ---- users ----

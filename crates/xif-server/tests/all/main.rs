@@ -8,6 +8,7 @@ mod console;
 mod entities;
 mod hostile_auth;
 mod hostile_transport;
+mod hostile_packages;
 mod openapi;
 mod publish;
 mod support;

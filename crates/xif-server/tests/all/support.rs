@@ -203,9 +203,10 @@ impl Fixture {
     /// The `.xif`.
     pub fn package(&self) -> Vec<u8> {
         let name = self.definition_name();
+        let description = self.definition_description();
         xif_package::write(&xif_package::PackageInput {
             extension: &name,
-            description: "a test package",
+            description: &description,
             toolchain: "rustc (tests)",
             definition: self.definition.as_bytes(),
             component: &self.component,
@@ -219,6 +220,12 @@ impl Fixture {
     fn definition_name(&self) -> String {
         let def = xif_model::parse(&self.definition).0.expect("the definition parses");
         def.name.text
+    }
+
+    /// The definition's description: the manifest must carry the same.
+    fn definition_description(&self) -> String {
+        let def = xif_model::parse(&self.definition).0.expect("the definition parses");
+        def.description.map(|d| d.value).unwrap_or_default()
     }
 }
 

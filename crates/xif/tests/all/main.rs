@@ -5,6 +5,7 @@ mod again;
 mod download;
 mod hostile_auth;
 mod hostile_transport;
+mod hostile_packages;
 pub mod login;
 mod package;
 mod publish;
