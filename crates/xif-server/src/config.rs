@@ -28,7 +28,24 @@ pub struct Config {
     /// Consulted on every host log line of every call (see [`xif_runtime::LogHook`]). **Tests
     /// only**: it lets a test hold a call inside an action.
     pub call_log_hook: Option<xif_runtime::LogHook>,
+    /// The file holding the key that seals secret settings at rest (`xif serve
+    /// --secret-key-file`): 32 bytes as hex or base64. `None` (and no [`Config::secret_key`])
+    /// uses `secret.key` in the data directory, generated (mode 0600) on first start. Every node
+    /// sharing one database must use the same key.
+    pub secret_key_file: Option<PathBuf>,
+    /// The key that seals secret settings, as hex or base64 of 32 bytes (`XIF_SECRET_KEY`);
+    /// give this or [`Config::secret_key_file`], not both.
+    pub secret_key: Option<String>,
+    /// Awaited at the start of each publish stage with (extension, stage), when set. **Tests
+    /// only**: it lets a test hold a publish (and its extension's lock) at a stage.
+    pub publish_stage_hook: Option<StageHook>,
 }
+
+/// See [`Config::publish_stage_hook`]: given the extension and the stage's name, returns what the
+/// publish waits for before running that stage.
+pub type StageHook = std::sync::Arc<
+    dyn Fn(&str, &str) -> Option<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>> + Send + Sync,
+>;
 
 impl Config {
     /// The defaults: data in `data_dir`, listening on `127.0.0.1:8080`.
@@ -43,6 +60,9 @@ impl Config {
             login_backoff: Backoff::default(),
             insecure_fast_password_hashing: false,
             call_log_hook: None,
+            secret_key_file: None,
+            secret_key: None,
+            publish_stage_hook: None,
         }
     }
 }
@@ -57,6 +77,7 @@ impl std::fmt::Debug for Config {
             .field("session_lifetime", &self.session_lifetime)
             .field("login_backoff", &self.login_backoff)
             .field("insecure_fast_password_hashing", &self.insecure_fast_password_hashing)
+            .field("secret_key_file", &self.secret_key_file)
             .finish_non_exhaustive()
     }
 }

@@ -6,6 +6,7 @@ mod account;
 mod calls;
 mod console;
 mod entities;
+mod hostile_publish;
 mod openapi;
 mod publish;
 mod support;
