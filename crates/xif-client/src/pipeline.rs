@@ -470,7 +470,19 @@ async fn publish_step(
             };
             on(Progress::Event(&e));
         };
-        client.publish(name, version, false, force_schema, &mut forward).await
+        let answer = client.publish(name, version, false, force_schema, &mut forward).await;
+        // The server refuses an unpermitted publish before running any stage (a plain 403):
+        // shown as its permissions stage failing, as when the stage itself refuses.
+        if let Err(crate::client::ClientError::Http { status: 403, message, .. }) = &answer {
+            let stage = crate::client::StageEvent {
+                step: "permissions".into(),
+                status: "failed".into(),
+                ms: 0,
+                message: Some(message.clone()),
+            };
+            forward(&stage);
+        }
+        answer
     };
     match published {
         Ok(s) => match s.error_message() {

@@ -1,6 +1,6 @@
 //! What a call takes besides its input ([`CallContext`]), what it gives back ([`CallOutput`])
 //! and how it can fail ([`CallError`]).
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -39,6 +39,9 @@ pub struct CallContext {
     /// `xif:host/entities`: the extension's own tables; `None` (the default, as in `xif run`)
     /// makes every entity function answer that entities need the Platform Server.
     pub entities: Option<crate::entities::EntityAccess>,
+    /// Settings that are set but cannot be read (on the server: a secret sealed with another
+    /// key): `xif:host/settings.get` answers none for them, never their default.
+    pub unavailable_settings: Arc<HashSet<String>>,
 }
 
 impl CallContext {
@@ -52,6 +55,7 @@ impl CallContext {
             log: Arc::new(|_| {}),
             log_hook: None,
             entities: None,
+            unavailable_settings: Arc::new(HashSet::new()),
         }
     }
 

@@ -100,6 +100,9 @@ impl HostState {
     }
 
     fn setting(&self, name: &str) -> Option<String> {
+        if self.ctx.unavailable_settings.contains(name) {
+            return None;
+        }
         if let Some(v) = self.ctx.settings.get(name) {
             return Some(v.clone());
         }

@@ -62,6 +62,17 @@ pub struct Config {
     /// publishes together; more wait. Each costs up to the reader's limit of uncompressed bytes
     /// (`xif_package::Limits`), so this bounds the memory packages can take. Default 2.
     pub max_unpacks: usize,
+    /// The file holding the key that seals secret settings at rest (`xif serve
+    /// --secret-key-file`): 32 bytes as hex or base64. `None` (and no [`Config::secret_key`])
+    /// uses `secret.key` in the data directory, generated (mode 0600) on first start. Every node
+    /// sharing one database must use the same key.
+    pub secret_key_file: Option<PathBuf>,
+    /// The key that seals secret settings, as hex or base64 of 32 bytes (`XIF_SECRET_KEY`);
+    /// give this or [`Config::secret_key_file`], not both.
+    pub secret_key: Option<String>,
+    /// Awaited at the start of each publish stage with (extension, stage), when set. **Tests
+    /// only**: it lets a test hold a publish (and its extension's lock) at a stage.
+    pub publish_stage_hook: Option<StageHook>,
 }
 
 /// The PEM files of a server that terminates TLS itself.
@@ -72,6 +83,12 @@ pub struct TlsFiles {
     /// Its private key (PKCS#8, PKCS#1 or SEC1).
     pub key: PathBuf,
 }
+
+/// See [`Config::publish_stage_hook`]: given the extension and the stage's name, returns what the
+/// publish waits for before running that stage.
+pub type StageHook = std::sync::Arc<
+    dyn Fn(&str, &str) -> Option<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>> + Send + Sync,
+>;
 
 impl Config {
     /// Whether the Service Center's cookies are `Secure`: the server terminates TLS, or its
@@ -107,6 +124,9 @@ impl Config {
             tls: None,
             public_url: None,
             max_unpacks: 2,
+            secret_key_file: None,
+            secret_key: None,
+            publish_stage_hook: None,
         }
     }
 }
@@ -132,6 +152,7 @@ impl std::fmt::Debug for Config {
             .field("tls", &self.tls)
             .field("public_url", &self.public_url)
             .field("max_unpacks", &self.max_unpacks)
+            .field("secret_key_file", &self.secret_key_file)
             .finish_non_exhaustive()
     }
 }

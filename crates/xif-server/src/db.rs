@@ -2,12 +2,13 @@
 //!
 //! Queries are plain strings with `$N` binds (no compile-time macros), written in SQL that
 //! SQLite and PostgreSQL both take, so that the PostgreSQL engine needs only its own pool type
-//! and migrations. Transactions that write start with a write, so SQLite takes its write lock
-//! at once instead of failing to upgrade a read.
+//! and migrations. Transactions that write begin with `BEGIN IMMEDIATE` ([`Db::begin`]), so
+//! SQLite takes its write lock at once (waiting up to the busy timeout) instead of failing with
+//! `SQLITE_BUSY_SNAPSHOT` when a read inside it meets a write committed by another connection.
 //!
 //! **Architecture Invariant:** only this module writes SQL (and `console::store`, the Service
 //! Center's own tables).
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::str::FromStr as _;
 use std::time::Duration;
 
@@ -133,6 +134,49 @@ pub struct NewVersion<'a> {
     pub toolchain: &'a str,
     /// Uploader.
     pub uploaded_by: &'a str,
+    /// What publishing it needs, from its definition ([`VersionFacts::of`]).
+    pub facts: &'a VersionFacts,
+}
+
+/// What the server keeps about a version's definition so that a permission check or a setting's
+/// secrecy needs no package read: stored per version (`versions.facts`, migration 0004).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct VersionFacts {
+    /// The entities it exports, as named in its definition.
+    pub entities: Vec<String>,
+    /// The settings it declares `secret = true`.
+    pub secret_settings: Vec<String>,
+}
+
+impl VersionFacts {
+    /// The facts of a definition.
+    pub fn of(def: &xif_model::Definition) -> VersionFacts {
+        VersionFacts {
+            entities: def.entities.iter().map(|e| e.name.text.clone()).collect(),
+            secret_settings: def.settings.iter().filter(|s| s.secret).map(|s| s.name.text.clone()).collect(),
+        }
+    }
+
+    fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| "{}".into())
+    }
+
+    fn from_json(text: Option<String>) -> Option<VersionFacts> {
+        text.and_then(|t| serde_json::from_str(&t).ok())
+    }
+}
+
+/// A setting as stored: the value is sealed (`crate::secrets`) when `secret`.
+#[derive(Clone, Debug)]
+pub struct StoredSetting {
+    /// The extension's key (its name in lower case).
+    pub extension_key: String,
+    /// The setting's name.
+    pub name: String,
+    /// The value, or the sealed value of a secret.
+    pub value: String,
+    /// Set as a secret.
+    pub secret: bool,
 }
 
 /// One entry of the publish log.
@@ -179,6 +223,9 @@ impl Db {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
+            // Deleted and overwritten content is zeroed, so a secret that was once stored in
+            // plain text (before it was sealed) does not linger in free pages.
+            .pragma("secure_delete", "ON")
             .busy_timeout(Duration::from_secs(10));
         let pool =
             SqlitePoolOptions::new().max_connections(8).connect_with(options).await.map_err(|e| err(e.to_string()))?;
@@ -277,7 +324,7 @@ impl Db {
 
     /// Replaces a user's permissions.
     pub async fn set_permissions(&self, user_id: i64, permissions: &[&str]) -> Result<(), AppError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query("DELETE FROM permissions WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
         let now = now_ms();
         for p in permissions {
@@ -434,8 +481,7 @@ impl Db {
     /// Returns the number and whether it is new.
     pub async fn add_version(&self, v: &NewVersion<'_>) -> Result<(i64, bool), AppError> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
-        // A write first: SQLite takes the write lock here.
+        let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO extensions (name, name_key, last_version, created_at) VALUES ($1, $2, 0, $3)
              ON CONFLICT (name_key) DO NOTHING",
@@ -467,8 +513,8 @@ impl Db {
                 .await?
                 .try_get(0)?;
         sqlx::query(
-            "INSERT INTO versions (extension_id, number, digest, size, description, toolchain, uploaded_by, uploaded_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO versions (extension_id, number, digest, size, description, toolchain, uploaded_by, uploaded_at, facts)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(ext_id)
         .bind(number)
@@ -478,6 +524,7 @@ impl Db {
         .bind(v.toolchain)
         .bind(v.uploaded_by)
         .bind(now)
+        .bind(v.facts.to_json())
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -486,7 +533,7 @@ impl Db {
 
     /// Makes `number` the active version and logs the publish, in one transaction.
     pub async fn activate(&self, extension_id: i64, number: i64, log: &NewPublish<'_>) -> Result<(), AppError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         Db::activate_in(&mut tx, extension_id, number, log).await?;
         tx.commit().await?;
         Ok(())
@@ -510,9 +557,12 @@ impl Db {
         Ok(())
     }
 
-    /// A transaction (for a publish's schema changes and activation together).
+    /// A write transaction (for a publish's schema changes and activation together, and every
+    /// other write of more than one statement): `BEGIN IMMEDIATE`, so it holds SQLite's write
+    /// lock from its first statement on and a read inside it can never be overtaken by another
+    /// connection's commit (`SQLITE_BUSY_SNAPSHOT`); other writers wait up to the busy timeout.
     pub async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, AppError> {
-        Ok(self.pool.begin().await?)
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
 
     /// The pool (the entity store of `crate::entities` writes records through it, and the
@@ -540,10 +590,79 @@ impl Db {
             .is_some())
     }
 
-    /// Deletes an extension, its versions and its settings (the publish log stays).
+    /// The stored facts of one version (`None` when not known yet: uploaded before migration 0004
+    /// and not filled in since).
+    pub async fn version_facts(&self, extension_id: i64, number: i64) -> Result<Option<VersionFacts>, AppError> {
+        let row = sqlx::query("SELECT facts FROM versions WHERE extension_id = $1 AND number = $2")
+            .bind(extension_id)
+            .bind(number)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match row {
+            Some(r) => VersionFacts::from_json(r.try_get(0)?),
+            None => None,
+        })
+    }
+
+    /// The stored facts of every version of an extension, oldest first (`None` where unknown).
+    pub async fn all_version_facts(&self, extension_id: i64) -> Result<Vec<(i64, Option<VersionFacts>)>, AppError> {
+        let rows = sqlx::query("SELECT number, facts FROM versions WHERE extension_id = $1 ORDER BY number")
+            .bind(extension_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter().map(|r| Ok((r.try_get(0)?, VersionFacts::from_json(r.try_get(1)?)))).collect()
+    }
+
+    /// Versions whose facts are unknown: (extension id, extension name, number, digest).
+    pub async fn versions_without_facts(&self) -> Result<Vec<(i64, String, i64, String)>, AppError> {
+        let rows = sqlx::query(
+            "SELECT v.extension_id, e.name, v.number, v.digest FROM versions v JOIN extensions e ON e.id = v.extension_id
+             WHERE v.facts IS NULL ORDER BY v.extension_id, v.number",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?))).collect()
+    }
+
+    /// Records the facts of a version.
+    pub async fn set_version_facts(
+        &self,
+        extension_id: i64,
+        number: i64,
+        facts: &VersionFacts,
+    ) -> Result<(), AppError> {
+        sqlx::query("UPDATE versions SET facts = $1 WHERE extension_id = $2 AND number = $3")
+            .bind(facts.to_json())
+            .bind(extension_id)
+            .bind(number)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Every setting name any stored version of any extension declares secret: extension key →
+    /// names.
+    pub async fn secret_setting_names(&self) -> Result<HashMap<String, HashSet<String>>, AppError> {
+        let rows = sqlx::query("SELECT e.name_key, v.facts FROM versions v JOIN extensions e ON e.id = v.extension_id")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut out: HashMap<String, HashSet<String>> = HashMap::new();
+        for r in rows {
+            let ext: String = r.try_get(0)?;
+            if let Some(facts) = VersionFacts::from_json(r.try_get(1)?) {
+                out.entry(ext).or_default().extend(facts.secret_settings);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Deletes an extension, its versions, its settings and its entity tables with their
+    /// records, in one transaction (the publish log stays), so that an extension created later
+    /// under the same name starts with no records.
     pub async fn delete_extension(&self, extension_id: i64, name: &str) -> Result<(), AppError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query("DELETE FROM settings WHERE extension_key = $1").bind(key(name)).execute(&mut *tx).await?;
+        crate::entities::drop_tables(&mut tx, name).await?;
         sqlx::query("DELETE FROM versions WHERE extension_id = $1").bind(extension_id).execute(&mut *tx).await?;
         sqlx::query("DELETE FROM extensions WHERE id = $1").bind(extension_id).execute(&mut *tx).await?;
         tx.commit().await?;
@@ -554,7 +673,7 @@ impl Db {
 
     /// Logs a publish that did not activate anything.
     pub async fn log_publish(&self, log: &NewPublish<'_>) -> Result<(), AppError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         insert_publish(&mut tx, log).await?;
         tx.commit().await?;
         Ok(())
@@ -574,38 +693,78 @@ impl Db {
 
     // ---- settings ----
 
-    /// Every setting of every extension: extension key → name → value.
-    pub async fn all_settings(&self) -> Result<HashMap<String, HashMap<String, String>>, AppError> {
-        let rows = sqlx::query("SELECT extension_key, name, value FROM settings").fetch_all(&self.pool).await?;
-        let mut all: HashMap<String, HashMap<String, String>> = HashMap::new();
-        for r in rows {
-            all.entry(r.try_get(0)?).or_default().insert(r.try_get(1)?, r.try_get(2)?);
-        }
-        Ok(all)
+    /// Every setting of every extension, as stored (secrets sealed).
+    pub async fn all_settings(&self) -> Result<Vec<StoredSetting>, AppError> {
+        let rows = sqlx::query("SELECT extension_key, name, value, secret FROM settings ORDER BY extension_key, name")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(StoredSetting {
+                    extension_key: r.try_get(0)?,
+                    name: r.try_get(1)?,
+                    value: r.try_get(2)?,
+                    secret: r.try_get(3)?,
+                })
+            })
+            .collect()
     }
 
-    /// Sets (or, with `None`, unsets) settings of an extension, in one transaction.
+    /// The names of an extension's settings stored as secrets.
+    pub async fn secret_settings_of(&self, extension: &str) -> Result<HashSet<String>, AppError> {
+        let rows = sqlx::query("SELECT name FROM settings WHERE extension_key = $1 AND secret = TRUE")
+            .bind(key(extension))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter().map(|r| Ok(r.try_get(0)?)).collect()
+    }
+
+    /// Replaces a plain-text value by its sealed form and marks it secret (the start-up step that
+    /// seals values set before secrets were sealed), unless it changed meanwhile.
+    pub async fn seal_setting(
+        &self,
+        extension_key: &str,
+        name: &str,
+        plain: &str,
+        sealed: &str,
+    ) -> Result<(), AppError> {
+        sqlx::query(
+            "UPDATE settings SET value = $1, secret = TRUE WHERE extension_key = $2 AND name = $3 AND value = $4 AND secret = FALSE",
+        )
+        .bind(sealed)
+        .bind(extension_key)
+        .bind(name)
+        .bind(plain)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Sets (or, with `None`, unsets) settings of an extension, in one transaction: each value
+    /// with whether it is a (sealed) secret. A row once secret stays secret.
     pub async fn set_settings(
         &self,
         extension: &str,
-        values: &[(String, Option<String>)],
+        values: &[(String, Option<(String, bool)>)],
         by: &str,
     ) -> Result<(), AppError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let now = now_ms();
         for (name, value) in values {
             match value {
-                Some(v) => {
+                Some((v, secret)) => {
                     sqlx::query(
-                        "INSERT INTO settings (extension_key, name, value, updated_by, updated_at)
-                         VALUES ($1, $2, $3, $4, $5)
-                         ON CONFLICT (extension_key, name) DO UPDATE SET value = $3, updated_by = $4, updated_at = $5",
+                        "INSERT INTO settings (extension_key, name, value, updated_by, updated_at, secret)
+                         VALUES ($1, $2, $3, $4, $5, $6)
+                         ON CONFLICT (extension_key, name)
+                         DO UPDATE SET value = $3, updated_by = $4, updated_at = $5, secret = (settings.secret OR $6)",
                     )
                     .bind(key(extension))
                     .bind(name)
                     .bind(v)
                     .bind(by)
                     .bind(now)
+                    .bind(*secret)
                     .execute(&mut *tx)
                     .await?;
                 }

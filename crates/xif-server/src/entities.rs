@@ -244,6 +244,29 @@ pub async fn provision(
     })
 }
 
+/// Drops every entity table of an extension, every generation of each, with its records, and
+/// forgets their schemas, inside the caller's transaction (deleting the extension), so that an
+/// extension created later under the same name starts with no tables and no records. Returns
+/// the tables dropped.
+pub async fn drop_tables(tx: &mut SqliteConnection, extension: &str) -> Result<Vec<String>, AppError> {
+    let mut dropped = Vec::new();
+    for (id, s) in load(tx, extension).await? {
+        // Older generations are kept (unused) by forced publishes: all of them go.
+        for generation in 0..=s.generation {
+            let table = table_name(id, generation);
+            sqlx::query(audited(format!("DROP TABLE IF EXISTS {table}"))).execute(&mut *tx).await?;
+            dropped.push(table);
+        }
+    }
+    sqlx::query("DELETE FROM entity_tables WHERE extension_key = $1").bind(key(extension)).execute(&mut *tx).await?;
+    Ok(dropped)
+}
+
+/// The entities whose tables an extension has (names as last published).
+pub async fn entity_names(conn: &mut SqliteConnection, extension: &str) -> Result<Vec<String>, AppError> {
+    Ok(load(conn, extension).await?.into_iter().map(|(_, s)| s.name).collect())
+}
+
 fn find<'a>(out: &'a [(i64, EntitySchema)], entity: &str) -> Result<(i64, &'a EntitySchema), AppError> {
     out.iter()
         .find(|(_, s)| s.name == *entity)

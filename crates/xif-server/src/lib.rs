@@ -35,6 +35,7 @@ pub mod files;
 pub mod listen;
 pub mod publish;
 pub mod registry;
+pub mod secrets;
 pub mod state;
 
 use std::net::SocketAddr;
@@ -136,6 +137,9 @@ pub async fn start_with_signal(
         None => format!("sqlite://{}", data.join("xif.db").display()),
     };
     let db = Db::open(&url).await?;
+    // The key that seals secret settings (read or generated before anything reads a setting).
+    let secrets = secrets::open(&config)?;
+    tracing::info!(key = secrets.key_id(), source = %secrets.source, "secret settings sealed at rest");
     let runtime = xif_runtime::Runtime::new(xif_runtime::Limits {
         call_time: config.limits.call_time,
         call_memory: config.limits.call_memory,
@@ -157,6 +161,7 @@ pub async fn start_with_signal(
         registry: Registry::default(),
         auth_cache: AuthCache::default(),
         passwords,
+        secrets,
     }));
     let admin_password = first_start(&state).await?;
     publish::load_active(&state).await.map_err(|e| ServerError::Internal(e.to_string()))?;

@@ -13,10 +13,10 @@ use tokio::sync::mpsc;
 use xif_model::Definition;
 use xif_runtime::{Loadable, RuntimeError};
 
-use crate::auth::{Principal, check_publish};
-use crate::db::{NewPublish, now_ms};
+use crate::auth::{Permission, Principal, check_publish};
+use crate::db::{NewPublish, VersionFacts, now_ms};
 use crate::error::AppError;
-use crate::registry::Live;
+use crate::registry::{ExtensionSettings, Live, one_line};
 use crate::state::AppState;
 
 /// Publish, or rollback (re-activating an older version; logged as such).
@@ -155,6 +155,60 @@ pub struct Options {
     pub force: bool,
 }
 
+/// What publishing needs (DESIGN.md's permissions), judged from what the server stored about the
+/// version ([`VersionFacts`]): the same rule and messages as [`check_publish`], without reading
+/// the package.
+pub fn check_publish_facts(who: &Principal, name: &str, entities: &[String]) -> Result<(), AppError> {
+    if who.has(Permission::ChangeAndDeployApplications) {
+        return Ok(());
+    }
+    let mut missing = Vec::new();
+    if !who.has(Permission::AllowExtensions) {
+        missing.push(format!(
+            "missing permission \"{}\": publishing extension {name} needs it (or \"{}\")",
+            Permission::AllowExtensions.name(),
+            Permission::ChangeAndDeployApplications.name()
+        ));
+    }
+    if !entities.is_empty() && !who.has(Permission::AllowForeignEntities) {
+        missing.push(format!(
+            "missing permission \"{}\": extension {name} exports entities ({})",
+            Permission::AllowForeignEntities.name(),
+            entities.join(", ")
+        ));
+    }
+    if missing.is_empty() { Ok(()) } else { Err(AppError::Forbidden(missing.join("; "))) }
+}
+
+/// The permission check that comes before anything else of a publish or rollback: it takes no
+/// lock, reads no package and writes no publish-log row. A user holding no publish permission is
+/// refused at once; one with "Allow Extensions" is judged by the version's stored facts (whether
+/// it exports entities). Unknown extensions and versions pass (the stages answer 404); the
+/// permissions stage checks the definition itself again.
+pub async fn authorize(state: &AppState, who: &Principal, name: &str, number: i64) -> Result<(), AppError> {
+    if who.has(Permission::ChangeAndDeployApplications) {
+        return Ok(());
+    }
+    let facts = match state.db.extension(name).await? {
+        Some(ext) => state.db.version_facts(ext.id, number).await?.map(|f| (ext.name, f)),
+        None => None,
+    };
+    match facts {
+        Some((ext_name, facts)) => check_publish_facts(who, &ext_name, &facts.entities),
+        None => check_publish_facts(who, name, &[]),
+    }
+}
+
+/// Awaits [`Config::publish_stage_hook`](crate::Config), then starts the stage.
+async fn start(state: &AppState, p: &mut Progress, extension: &str, step: &'static str) {
+    if let Some(hook) = &state.config.publish_stage_hook
+        && let Some(wait) = hook(extension, step)
+    {
+        wait.await;
+    }
+    p.start(step);
+}
+
 /// [`run`] with [`Options`].
 pub async fn run_with(
     state: AppState,
@@ -167,11 +221,19 @@ pub async fn run_with(
 ) -> Outcome {
     let started = Instant::now();
     let started_at = now_ms();
+    // Permissions first: a refusal takes no lock, reads no package and logs nothing.
+    let refused = authorize(&state, &who, &name, number).await.err().map(|e| ("permissions", e));
     // Unknown names get no lock (the map of locks only holds extensions that exist).
-    if let Ok(None) = state.db.extension(&name).await {
-        let e = AppError::NotFound(format!("there is no extension named {name}"));
+    let refused = match refused {
+        Some(r) => Some(r),
+        None => match state.db.extension(&name).await {
+            Ok(None) => Some(("validate", AppError::NotFound(format!("there is no extension named {name}")))),
+            _ => None,
+        },
+    };
+    if let Some((step, e)) = refused {
         let mut p = Progress { steps: Vec::new(), events, current: None };
-        p.start("validate");
+        p.start(step);
         p.fail(&e);
         let summary = Summary {
             url: format!("/api/v1/extensions/{name}"),
@@ -211,9 +273,16 @@ pub async fn run_with(
         if let Err(log_error) = state.db.log_publish(&log).await {
             tracing::error!(error = %log_error, "could not write the publish log");
         }
-        tracing::warn!(extension = %facts.extension, version = number, error = %e, "{} failed", kind.as_str());
+        tracing::warn!(
+            extension = %one_line(&facts.extension),
+            version = number,
+            by = %one_line(&who.name),
+            error = %one_line(&e.to_string()),
+            "{} failed",
+            kind.as_str()
+        );
     } else {
-        tracing::info!(extension = %facts.extension, version = number, ms, "{}ed", kind.as_str());
+        tracing::info!(extension = %facts.extension, version = number, by = %one_line(&who.name), ms, "{}ed", kind.as_str());
     }
     let summary = Summary {
         url: format!("/api/v1/extensions/{}", facts.extension),
@@ -249,7 +318,7 @@ async fn stages(
     started: Instant,
 ) -> Result<(), AppError> {
     // Validate: the stored package, read again by the hardened reader, and its definition.
-    p.start("validate");
+    start(state, p, &facts.extension, "validate").await;
     let ext = state
         .db
         .extension(&facts.extension)
@@ -269,17 +338,20 @@ async fn stages(
         ));
     }
     facts.warnings = warnings;
+    if state.db.version_facts(ext.id, number).await?.is_none() {
+        state.db.set_version_facts(ext.id, number, &VersionFacts::of(&def)).await?;
+    }
     p.end(
         Status::Finished,
         format!("{} version {number} ({} action(s), {} warning(s))", ext.name, def.actions.len(), facts.warnings.len()),
     );
 
-    p.start("permissions");
+    start(state, p, &facts.extension, "permissions").await;
     check_publish(who, &def)?;
     p.end(Status::Finished, format!("{} may publish {}", who.name, ext.name));
 
     // Compile to native code, or take it from the cache.
-    p.start("compile");
+    start(state, p, &facts.extension, "compile").await;
     let compat = state.runtime.compatibility_hash();
     let (native, cached) = match state.files.get_native(&version.digest, &compat).await? {
         Some(native) => (native, true),
@@ -292,12 +364,12 @@ async fn stages(
     }
 
     // The contract: imports only what is granted, exports exactly the definition's actions.
-    p.start("contract");
+    start(state, p, &facts.extension, "contract").await;
     let def = Arc::new(def);
     let extension = match load(state, def.clone(), native).await {
         Err(RuntimeError::Incompatible(why)) => {
             // A damaged cache file, or another build of the runtime: compile again.
-            tracing::warn!(digest = %version.digest, "cached native code unusable ({why}); compiling again");
+            tracing::warn!(digest = %version.digest, "cached native code unusable ({}); compiling again", one_line(&why));
             let native = compile(state, &package.component, &version.digest, &compat).await?;
             load(state, def.clone(), native).await
         }
@@ -316,7 +388,7 @@ async fn stages(
 
     // Entities: the schema changes run in the transaction that also activates the version, so
     // a publish that fails (or a server that dies) before the commit leaves the old schema.
-    p.start("entities");
+    start(state, p, &facts.extension, "entities").await;
     let mut tx = state.db.begin().await?;
     let source = String::from_utf8_lossy(&package.definition).into_owned();
     let provisioned = crate::entities::provision(&mut tx, &def, &source, kind == Kind::Rollback, options.force).await?;
@@ -340,7 +412,7 @@ async fn stages(
 
     // Activate: the database first (with the log entry, in the schema's transaction), then the
     // registry.
-    p.start("activate");
+    start(state, p, &facts.extension, "activate").await;
     let mut live =
         Live::new(&ext.name, number, &version.digest, extension, package.resources, state.config.call_log_hook.clone());
     if let Some(store) = store {
@@ -469,10 +541,9 @@ async fn load(state: &AppState, def: Arc<Definition>, native: Vec<u8>) -> Result
 /// Loads the active version of every extension (at start). An extension that cannot be loaded
 /// is logged and left without a live version (its calls answer 503).
 pub async fn load_active(state: &AppState) -> Result<(), AppError> {
-    let settings = state.db.all_settings().await?;
-    for (k, values) in settings {
-        state.registry.set_settings(&k, values);
-    }
+    backfill_facts(state).await?;
+    seal_plain_secrets(state).await?;
+    load_settings(state).await?;
     for ext in state.db.extensions().await? {
         let Some(number) = ext.active_version else { continue };
         match load_version(state, &ext.name, ext.id, number).await {
@@ -523,4 +594,97 @@ async fn load_version(state: &AppState, name: &str, ext_id: i64, number: i64) ->
         live = live.with_entities(crate::entities::Store::new(state.db.pool().clone(), &def_entities, &schemas)?);
     }
     Ok(live)
+}
+
+/// Start-up step for versions uploaded before their facts were stored (migration 0004): reads
+/// each one's package once and stores its [`VersionFacts`]. A package that no longer reads is
+/// logged and left without facts (permission checks then assume the worst).
+pub async fn backfill_facts(state: &AppState) -> Result<(), AppError> {
+    for (ext_id, name, number, digest) in state.db.versions_without_facts().await? {
+        let what = format!("version {number} of {name}");
+        let facts = match stored_package(state, &digest, &what).await {
+            Ok(package) => definition(&package).map(|(def, _)| VersionFacts::of(&def)),
+            Err(e) => Err(e),
+        };
+        match facts {
+            Ok(facts) => state.db.set_version_facts(ext_id, number, &facts).await?,
+            Err(e) => {
+                tracing::error!(extension = %name, version = number, error = %one_line(&e.to_string()), "cannot read the definition facts")
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Start-up step for settings stored before secrets were sealed: a value in plain text whose
+/// name any stored version declares secret is sealed and marked secret.
+pub async fn seal_plain_secrets(state: &AppState) -> Result<(), AppError> {
+    let secret_names = state.db.secret_setting_names().await?;
+    let mut sealed = 0;
+    for row in state.db.all_settings().await? {
+        if row.secret || !secret_names.get(&row.extension_key).is_some_and(|n| n.contains(&row.name)) {
+            continue;
+        }
+        let context = crate::secrets::setting_context(&row.extension_key, &row.name);
+        let value = state.secrets.seal(&context, &row.value).map_err(AppError::Internal)?;
+        state.db.seal_setting(&row.extension_key, &row.name, &row.value, &value).await?;
+        sealed += 1;
+    }
+    if sealed > 0 {
+        tracing::info!(settings = sealed, "sealed secret settings that were stored in plain text");
+    }
+    Ok(())
+}
+
+/// Reads every extension's settings into the registry, opening the secrets. A secret that does
+/// not open (sealed with another key) is left unavailable, with a log line naming the cause.
+pub async fn load_settings(state: &AppState) -> Result<(), AppError> {
+    let mut all: std::collections::HashMap<String, (std::collections::HashMap<String, String>, ExtensionSettings)> =
+        std::collections::HashMap::new();
+    for row in state.db.all_settings().await? {
+        let (values, settings) = all.entry(row.extension_key.clone()).or_default();
+        if !row.secret {
+            values.insert(row.name, row.value);
+            continue;
+        }
+        settings.secret.insert(row.name.clone());
+        let context = crate::secrets::setting_context(&row.extension_key, &row.name);
+        match state.secrets.open(&context, &row.value) {
+            Ok(plain) => {
+                values.insert(row.name, plain);
+            }
+            Err(why) => {
+                tracing::error!(
+                    extension = %one_line(&row.extension_key),
+                    setting = %one_line(&row.name),
+                    "the secret setting is unavailable: {why}"
+                );
+                settings.unavailable.insert(row.name, why.to_string());
+            }
+        }
+    }
+    for (ext, (values, mut settings)) in all {
+        settings.values = Arc::new(values);
+        state.registry.set_settings(&ext, settings);
+    }
+    Ok(())
+}
+
+/// The names of an extension's settings whose values are never shown: those `def` declares
+/// secret, those stored as secrets, and those any stored version declares secret. A package can
+/// add to these, never take away.
+pub async fn secret_names(
+    state: &AppState,
+    extension_id: i64,
+    extension: &str,
+    def: &Definition,
+) -> Result<std::collections::HashSet<String>, AppError> {
+    let mut names: std::collections::HashSet<String> =
+        def.settings.iter().filter(|s| s.secret).map(|s| s.name.text.clone()).collect();
+    names.extend(state.registry.settings(extension).secret.iter().cloned());
+    names.extend(state.db.secret_settings_of(extension).await?);
+    for (_, facts) in state.db.all_version_facts(extension_id).await? {
+        names.extend(facts.unwrap_or_default().secret_settings);
+    }
+    Ok(names)
 }

@@ -1,7 +1,8 @@
 //! The extensions that serve calls: for each, its active version, loaded and ready. Activation
 //! swaps one `Arc` under a short lock, so a call that already holds the old version finishes
 //! on it while new calls get the new one.
-use std::collections::HashMap;
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
 
 use xif_model::Definition;
@@ -57,8 +58,12 @@ impl Live {
     }
 }
 
+/// Sends a guest's log line to the server's log: the message is [`one_line`], so a guest cannot
+/// forge a line of the server's log (or of another extension's) with a newline or a terminal
+/// control sequence.
 fn log_line(l: LogLine) {
-    let (ext, v, src, msg) = (l.extension.as_str(), l.version, format!("{:?}", l.source), l.message.as_str());
+    let (ext, v, src) = (l.extension.as_str(), l.version, format!("{:?}", l.source));
+    let msg = one_line(&l.message);
     match l.level {
         LogLevel::Trace => {
             tracing::trace!(target: "xif::extension", extension = ext, version = v, source = src, "{msg}")
@@ -74,14 +79,42 @@ fn log_line(l: LogLine) {
     }
 }
 
-type Settings = Arc<HashMap<String, String>>;
+/// Text that came from outside (a guest's log line, a name from a request or a package) made
+/// safe for one line of the server's log: control characters (newlines, carriage returns,
+/// escape sequences...) are written as escapes (`\n`, `\u{1b}`), and a backslash as `\\`.
+pub fn one_line(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(|c| c.is_control() || c == '\\') {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() || c == '\\' {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// The settings of one extension as the server holds them.
+#[derive(Clone, Debug, Default)]
+pub struct ExtensionSettings {
+    /// Name → value (secrets opened): what calls read.
+    pub values: Arc<HashMap<String, String>>,
+    /// The names whose value is stored as a secret (sealed; never shown).
+    pub secret: HashSet<String>,
+    /// The names whose stored value cannot be read (a secret sealed with another key), with why:
+    /// calls read them as unavailable.
+    pub unavailable: HashMap<String, String>,
+}
 
 /// The live extensions, by name (case-insensitively).
 #[derive(Default)]
 pub struct Registry {
     live: RwLock<HashMap<String, Arc<Live>>>,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-    settings: RwLock<HashMap<String, Settings>>,
+    settings: RwLock<HashMap<String, Arc<ExtensionSettings>>>,
 }
 
 impl Registry {
@@ -108,15 +141,23 @@ impl Registry {
     }
 
     /// Replaces the settings of an extension.
-    pub fn set_settings(&self, name: &str, values: HashMap<String, String>) {
-        self.settings.write().unwrap_or_else(|p| p.into_inner()).insert(key(name), Arc::new(values));
+    pub fn set_settings(&self, name: &str, settings: ExtensionSettings) {
+        self.settings.write().unwrap_or_else(|p| p.into_inner()).insert(key(name), Arc::new(settings));
+    }
+
+    /// The settings of an extension (none set: empty).
+    pub fn settings(&self, name: &str) -> Arc<ExtensionSettings> {
+        self.settings.read().unwrap_or_else(|p| p.into_inner()).get(&key(name)).cloned().unwrap_or_default()
     }
 
     /// The context of a call to `live`, with the extension's current settings.
     pub fn context(&self, live: &Live) -> CallContext {
         let mut ctx = live.context.clone();
         if let Some(s) = self.settings.read().unwrap_or_else(|p| p.into_inner()).get(&key(&live.name)) {
-            ctx.settings = s.clone();
+            ctx.settings = s.values.clone();
+            if !s.unavailable.is_empty() {
+                ctx.unavailable_settings = Arc::new(s.unavailable.keys().cloned().collect());
+            }
         }
         ctx
     }
@@ -129,5 +170,18 @@ impl Registry {
     /// Whether none is.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+
+    #[test]
+    fn one_line_escapes_control_characters() {
+        assert_eq!(one_line("plain text"), "plain text");
+        assert_eq!(one_line("a\nFAKE"), "a\\nFAKE");
+        assert_eq!(one_line("a\r\u{1b}[2J\\"), "a\\r\\u{1b}[2J\\\\");
+        assert!(!one_line("x\u{7}y\u{0}").chars().any(char::is_control));
     }
 }

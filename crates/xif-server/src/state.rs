@@ -29,6 +29,8 @@ pub struct Inner {
     pub throttle: LoginThrottle,
     /// Password hashing.
     pub passwords: Arc<Passwords>,
+    /// The key that seals secret settings at rest.
+    pub secrets: crate::secrets::Secrets,
 }
 
 impl std::ops::Deref for AppState {

@@ -390,6 +390,8 @@ fn serve(args: crate::ServeArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
     if let Some(n) = args.max_password_checks {
         config.max_password_checks = n as usize;
     }
+    config.secret_key_file = args.secret_key_file;
+    config.secret_key = std::env::var("XIF_SECRET_KEY").ok().filter(|k| !k.trim().is_empty());
     config.limits.package_bytes = args.package_limit << 20;
     config.limits.call_body_bytes = args.call_body_limit << 20;
     config.limits.call_time = std::time::Duration::from_millis(args.call_time_limit);

@@ -340,6 +340,12 @@ pub struct ServeArgs {
     /// https one makes the Service Center's cookies Secure.
     #[arg(long, env = "XIF_PUBLIC_URL", value_name = "URL")]
     public_url: Option<String>,
+    /// The key that seals secret settings in the database: a file holding 32 bytes as hex or
+    /// base64 (or give the key itself in XIF_SECRET_KEY). Without either, `secret.key` in the
+    /// data directory is used, generated (mode 0600) on first start. Nodes that share one
+    /// database must all use the same key; keep a copy of it with your backups.
+    #[arg(long, env = "XIF_SECRET_KEY_FILE", value_name = "FILE")]
+    secret_key_file: Option<PathBuf>,
     /// Cheapest password hashing: for tests only.
     #[arg(long, hide = true, env = "XIF_INSECURE_FAST_PASSWORD_HASHING", value_parser = clap::builder::FalseyValueParser::new())]
     insecure_fast_password_hashing: bool,

@@ -16,9 +16,10 @@ use xif_model::Definition;
 
 use super::{ApiJson, ApiPath, ErrorBody, time};
 use crate::auth::{Auth, Permission, Principal, check_publish};
-use crate::db::{ExtensionRow, NewVersion, VersionRow};
+use crate::db::{ExtensionRow, NewVersion, VersionFacts, VersionRow, key};
 use crate::error::AppError;
 use crate::publish::{self, Kind, StepEvent, Summary};
+use crate::registry::one_line;
 use crate::state::AppState;
 
 /// An extension, as listed.
@@ -164,6 +165,10 @@ pub struct SettingInfo {
     pub value: Option<String>,
     /// Description.
     pub description: Option<String>,
+    /// Why a value that is set cannot be read (a secret sealed with another key: the server's
+    /// log says more); the extension reads it as unavailable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unavailable: Option<String>,
 }
 
 /// `PUT /api/v1/extensions/{name}/settings`.
@@ -226,6 +231,50 @@ fn check_manage(who: &Principal, name: &str, def: Option<&Definition>) -> Result
     }
 }
 
+/// Who may delete an extension or one of its versions: what publishing it needs, judged on every
+/// version (its stored facts) and on every entity table it has, so that a version without
+/// entities never makes the tables (and records) of another deletable without "Allow Foreign
+/// Entities". A version whose facts are unknown counts as exporting entities.
+async fn check_delete(state: &AppState, who: &Principal, ext: &ExtensionRow) -> Result<(), AppError> {
+    if who.has(Permission::ChangeAndDeployApplications) {
+        return Ok(());
+    }
+    let mut entities: BTreeMap<String, String> = BTreeMap::new();
+    let mut unknown = Vec::new();
+    for (number, facts) in state.db.all_version_facts(ext.id).await? {
+        match facts {
+            Some(f) => entities.extend(f.entities.into_iter().map(|e| (key(&e), e))),
+            None => unknown.push(number),
+        }
+    }
+    let mut conn = state.db.pool().acquire().await?;
+    entities.extend(crate::entities::entity_names(&mut conn, &ext.name).await?.into_iter().map(|e| (key(&e), e)));
+    drop(conn);
+    let mut missing = Vec::new();
+    if !who.has(Permission::AllowExtensions) {
+        missing.push(format!(
+            "missing permission \"{}\": changing extension {} needs it (or \"{}\")",
+            Permission::AllowExtensions.name(),
+            ext.name,
+            Permission::ChangeAndDeployApplications.name()
+        ));
+    }
+    if (!entities.is_empty() || !unknown.is_empty()) && !who.has(Permission::AllowForeignEntities) {
+        let mut what: Vec<String> = entities.into_values().collect();
+        if !unknown.is_empty() {
+            let list: Vec<String> = unknown.iter().map(i64::to_string).collect();
+            what.push(format!("maybe more: the definition of version {} is not known", list.join(", ")));
+        }
+        missing.push(format!(
+            "missing permission \"{}\": extension {} has entities ({})",
+            Permission::AllowForeignEntities.name(),
+            ext.name,
+            what.join(", ")
+        ));
+    }
+    if missing.is_empty() { Ok(()) } else { Err(AppError::Forbidden(missing.join("; "))) }
+}
+
 /// Every extension.
 #[utoipa::path(get, path = "/api/v1/extensions", tag = "extensions",
     responses((status = 200, description = "Extensions, by name", body = Vec<ExtensionInfo>)))]
@@ -271,8 +320,9 @@ pub async fn get_extension(
     Ok(Json(ExtensionDetail { info: info(&state, &ext).await?, actions, serving: live.is_some() }))
 }
 
-/// Deletes an extension: every version, its settings; calls in flight finish. The publish log
-/// is kept.
+/// Deletes an extension: every version, its settings, its entity tables and their records (in
+/// one transaction); calls in flight finish. The publish log is kept. Needs what publishing any
+/// of its versions needs, and "Allow Foreign Entities" when it has entity tables.
 #[utoipa::path(delete, path = "/api/v1/extensions/{name}", tag = "extensions",
     params(("name" = String, Path, description = "Extension name")),
     responses((status = 204, description = "Deleted"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
@@ -281,13 +331,14 @@ pub async fn delete_extension(
     auth: Auth,
     ApiPath(name): ApiPath<String>,
 ) -> Result<StatusCode, AppError> {
-    // Looked up before taking its lock, so unknown names never get one.
-    extension_row(&state, &name).await?;
+    // Looked up and judged before taking its lock, so unknown names and refused users never get
+    // one; judged again under it (a publish may have added entities meanwhile).
+    let ext = extension_row(&state, &name).await?;
+    check_delete(&state, &auth, &ext).await?;
     let lock = state.registry.lock_for(&name);
     let _serialized = lock.lock().await;
     let ext = extension_row(&state, &name).await?;
-    let live = state.registry.get(&ext.name);
-    check_manage(&auth, &ext.name, live.as_ref().map(|l| &**l.definition()))?;
+    check_delete(&state, &auth, &ext).await?;
     let versions = state.db.versions(ext.id).await?;
     state.db.delete_extension(ext.id, &ext.name).await?;
     state.registry.remove(&ext.name);
@@ -296,7 +347,7 @@ pub async fn delete_extension(
             state.files.remove_package(&v.digest).await?;
         }
     }
-    tracing::info!(by = %auth.name, extension = %ext.name, "extension deleted");
+    tracing::info!(by = %one_line(&auth.name), extension = %ext.name, "extension deleted");
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -414,6 +465,7 @@ pub async fn upload_package(
             description: &description,
             toolchain: &toolchain,
             uploaded_by: &auth.name,
+            facts: &VersionFacts::of(&def),
         })
         .await;
     let (version, created) = match added {
@@ -468,7 +520,8 @@ pub async fn get_version(
     Ok(Json(version_info(v, ext.active_version)))
 }
 
-/// Deletes a version that is not active.
+/// Deletes a version that is not active. Needs what deleting the extension needs (judged on
+/// every version and entity table, not on the active version alone).
 #[utoipa::path(delete, path = "/api/v1/extensions/{name}/versions/{version}", tag = "versions",
     params(("name" = String, Path, description = "Extension name"), ("version" = i64, Path, description = "Version number")),
     responses((status = 204, description = "Deleted"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
@@ -478,13 +531,13 @@ pub async fn delete_version(
     auth: Auth,
     ApiPath((name, number)): ApiPath<(String, i64)>,
 ) -> Result<StatusCode, AppError> {
-    extension_row(&state, &name).await?;
+    let ext = extension_row(&state, &name).await?;
+    check_delete(&state, &auth, &ext).await?;
     let lock = state.registry.lock_for(&name);
     let _serialized = lock.lock().await;
     let ext = extension_row(&state, &name).await?;
     let v = version_row(&state, &ext, number).await?;
-    let live = state.registry.get(&ext.name);
-    check_manage(&auth, &ext.name, live.as_ref().map(|l| &**l.definition()))?;
+    check_delete(&state, &auth, &ext).await?;
     if ext.active_version == Some(number) {
         return Err(AppError::Conflict(format!(
             "version {number} of {} is active: roll back to another version first, or delete the extension",
@@ -495,7 +548,7 @@ pub async fn delete_version(
     if !state.db.digest_in_use(&v.digest).await? {
         state.files.remove_package(&v.digest).await?;
     }
-    tracing::info!(by = %auth.name, extension = %ext.name, version = number, "version deleted");
+    tracing::info!(by = %one_line(&auth.name), extension = %ext.name, version = number, "version deleted");
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -578,6 +631,9 @@ async fn run_publish(
     options: publish::Options,
     headers: &HeaderMap,
 ) -> Result<Response, AppError> {
+    // Permissions before anything else: a refused user gets a plain 403 at once, with no lock
+    // taken, no package read and no publish-log row.
+    publish::authorize(&state, &auth, &name, number).await?;
     let sse =
         headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/event-stream"));
     // The publish runs as its own task: a client that goes away does not stop it halfway.
@@ -663,7 +719,8 @@ fn live_definition(state: &AppState, name: &str) -> Result<std::sync::Arc<crate:
 }
 
 /// The settings of the active version's definition; secrets show whether they are set, never
-/// their value.
+/// their value. A setting is secret when the definition says so, or when it was stored as a
+/// secret or declared secret by any stored version: a package cannot make a secret visible.
 #[utoipa::path(get, path = "/api/v1/extensions/{name}/settings", tag = "settings",
     params(("name" = String, Path, description = "Extension name")),
     responses((status = 200, description = "Settings", body = Vec<SettingInfo>), (status = 404, body = ErrorBody),
@@ -675,20 +732,25 @@ pub async fn get_settings(
 ) -> Result<Json<Vec<SettingInfo>>, AppError> {
     let ext = extension_row(&state, &name).await?;
     let live = live_definition(&state, &ext.name)?;
-    let values = state.registry.context(&live).settings;
+    let stored = state.registry.settings(&ext.name);
+    let secret = publish::secret_names(&state, ext.id, &ext.name, live.definition()).await?;
     Ok(Json(
         live.definition()
             .settings
             .iter()
             .map(|s| {
-                let value = values.get(&s.name.text);
+                let name = &s.name.text;
+                let value = stored.values.get(name);
+                let unavailable = stored.unavailable.get(name).cloned();
+                let is_secret = s.secret || secret.contains(name);
                 SettingInfo {
-                    name: s.name.text.clone(),
+                    name: name.clone(),
                     ty: s.ty.value.clone(),
-                    secret: s.secret,
-                    set: value.is_some(),
-                    value: if s.secret { None } else { value.cloned() },
+                    secret: is_secret,
+                    set: value.is_some() || unavailable.is_some(),
+                    value: if is_secret { None } else { value.cloned() },
                     description: s.description.as_ref().map(|d| d.value.clone()),
+                    unavailable,
                 }
             })
             .collect(),
@@ -714,6 +776,7 @@ pub async fn set_settings(
     let _serialized = lock.lock().await;
     let live = live_definition(&state, &ext.name)?;
     let def = live.definition();
+    let secret = publish::secret_names(&state, ext.id, &ext.name, def).await?;
     let mut changes = Vec::new();
     for (setting, json) in &req.values {
         let field = def.settings.iter().find(|s| s.name.text == *setting).ok_or_else(|| AppError::BadRequest {
@@ -752,15 +815,38 @@ pub async fn set_settings(
         };
         changes.push((setting.clone(), Some(text)));
     }
-    state.db.set_settings(&ext.name, &changes, &auth.name).await?;
-    let mut current: HashMap<String, String> = (*state.registry.context(&live).settings).clone();
-    for (k, v) in changes {
+    // Secrets are sealed before they reach the database.
+    let mut stored = Vec::with_capacity(changes.len());
+    for (setting, value) in &changes {
+        let value = match value {
+            Some(v) if field_secret(def, setting) || secret.contains(setting) => {
+                let context = crate::secrets::setting_context(&key(&ext.name), setting);
+                Some((state.secrets.seal(&context, v).map_err(AppError::Internal)?, true))
+            }
+            Some(v) => Some((v.clone(), false)),
+            None => None,
+        };
+        stored.push((setting.clone(), value));
+    }
+    state.db.set_settings(&ext.name, &stored, &auth.name).await?;
+    let mut current = (*state.registry.settings(&ext.name)).clone();
+    let mut values: HashMap<String, String> = (*current.values).clone();
+    for ((k, v), (_, s)) in changes.into_iter().zip(stored) {
+        current.unavailable.remove(&k);
+        if let Some((_, true)) = s {
+            current.secret.insert(k.clone());
+        }
         match v {
-            Some(v) => current.insert(k, v),
-            None => current.remove(&k),
+            Some(v) => values.insert(k, v),
+            None => values.remove(&k),
         };
     }
+    current.values = std::sync::Arc::new(values);
     state.registry.set_settings(&ext.name, current);
-    tracing::info!(by = %auth.name, extension = %ext.name, "settings changed");
+    tracing::info!(by = %one_line(&auth.name), extension = %ext.name, "settings changed");
     get_settings(State(state), auth, ApiPath(name)).await
+}
+
+fn field_secret(def: &Definition, name: &str) -> bool {
+    def.settings.iter().any(|s| s.name.text == name && s.secret)
 }

@@ -439,10 +439,21 @@ async fn render_extension(
     let definition = page_definition(state, &ext, &versions).await?;
     let settings = match state.registry.get(&ext.name) {
         Some(live) if Some(live.version) == ext.active_version => {
-            let values = state.registry.context(&live).settings;
-            Some((*values).clone())
+            let stored = state.registry.settings(&ext.name);
+            let mut values = (*stored.values).clone();
+            // A secret that cannot be read still shows as set.
+            for name in stored.unavailable.keys() {
+                values.entry(name.clone()).or_default();
+            }
+            Some(values)
         }
         _ => None,
+    };
+    // Secret as the server decides it (stored, or declared by any version), not as the shown
+    // definition alone says.
+    let secret = match &definition {
+        Some((_, def)) => publish::secret_names(state, ext.id, &ext.name, def).await?,
+        None => Default::default(),
     };
     let mut by_version: HashMap<i64, Vec<crate::db::PublishRow>> = HashMap::new();
     for row in log {
@@ -454,6 +465,7 @@ async fn render_extension(
         log: &by_version,
         definition: definition.as_ref().map(|(n, d)| (*n, &**d)),
         settings: settings.as_ref(),
+        secret: &secret,
         tried: tried.as_ref(),
         notice: notice.as_ref().or(session.flash.as_ref()),
     };
@@ -536,6 +548,12 @@ async fn set_settings(
         ))
         .into());
     };
+    let ext = state
+        .db
+        .extension(&name)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("there is no extension named {name}")))?;
+    let secret = publish::secret_names(&state, ext.id, &ext.name, live.definition()).await?;
     let mut values = std::collections::BTreeMap::new();
     for s in &live.definition().settings {
         let field = format!("setting.{}", s.name.text);
@@ -545,7 +563,7 @@ async fn set_settings(
                 values.insert(s.name.text.clone(), serde_json::Value::Null);
             }
             // A secret left empty keeps its value.
-            Some("") if s.secret => {}
+            Some("") if s.secret || secret.contains(&s.name.text) => {}
             Some("") => {
                 values.insert(s.name.text.clone(), serde_json::Value::Null);
             }

@@ -240,6 +240,9 @@ pub struct ExtensionData<'a> {
     pub definition: Option<(i64, &'a Definition)>,
     /// The settings set (when a version is active).
     pub settings: Option<&'a HashMap<String, String>>,
+    /// The settings whose values are never shown (the definition's secrets and those the server
+    /// keeps secret).
+    pub secret: &'a std::collections::HashSet<String>,
     /// The last "try an action" answer.
     pub tried: Option<&'a TryResult>,
     /// A message.
@@ -456,15 +459,16 @@ fn settings(session: &Session, d: &ExtensionData<'_>, name: &str) -> Markup {
                 thead { tr { th scope="col" { "Setting" } th scope="col" { "Type" } th scope="col" { "Value" } } }
                 tbody { @for s in &def.settings {
                     @let value = values.and_then(|v| v.get(&s.name.text));
+                    @let secret = s.secret || d.secret.contains(&s.name.text);
                     @let id = format!("setting-{}", s.name.text);
                     tr {
                         td data-label="Setting" {
                             label.fname for=(id) { (s.name.text) }
                             @if let Some(desc) = &s.description { div.muted.small { (desc.value) } }
                         }
-                        td data-label="Type" { (field_type(s)) @if s.secret { " " span.tag { "secret" } } }
+                        td data-label="Type" { (field_type(s)) @if secret { " " span.tag { "secret" } } }
                         td data-label="Value" {
-                            @if s.secret {
+                            @if secret {
                                 @if editable {
                                     input id=(id) name={ "setting." (s.name.text) } type="password" autocomplete="off"
                                         placeholder=(if value.is_some() { "•••••••• (set; leave empty to keep)" } else { "not set" });

@@ -9,6 +9,7 @@ mod entities;
 mod hostile_auth;
 mod hostile_transport;
 mod hostile_packages;
+mod hostile_publish;
 mod openapi;
 mod publish;
 mod support;
