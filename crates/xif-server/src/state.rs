@@ -29,6 +29,8 @@ pub struct Inner {
     pub throttle: LoginThrottle,
     /// Password hashing.
     pub passwords: Arc<Passwords>,
+    /// The memory budget of call inputs in flight.
+    pub call_memory: crate::registry::InputBudget,
 }
 
 impl std::ops::Deref for AppState {

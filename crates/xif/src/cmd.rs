@@ -389,6 +389,16 @@ fn serve(args: crate::ServeArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
     config.limits.call_body_bytes = args.call_body_limit << 20;
     config.limits.call_time = std::time::Duration::from_millis(args.call_time_limit);
     config.limits.call_memory = args.call_memory_limit << 20;
+    config.limits.call_input_memory = args.call_input_memory << 20;
+    if let Some(n) = args.calls_per_extension {
+        config.limits.calls_per_extension = n;
+    }
+    config.limits.call_queue_per_extension = args.call_queue;
+    config.limits.call_queue_wait = std::time::Duration::from_millis(args.call_queue_wait);
+    config.limits.query_rows = args.query_rows;
+    config.limits.call_output_bytes = args.call_output_limit << 20;
+    config.limits.failed_calls_kept = args.failed_calls_kept;
+    config.limits.failed_calls_max_age = std::time::Duration::from_secs(args.failed_calls_days * 24 * 3600);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting Tokio")?;
     runtime.block_on(async {
         let server = xif_server::start_with_signal(config, xif_server::shutdown_signal())

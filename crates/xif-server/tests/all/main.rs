@@ -6,6 +6,7 @@ mod account;
 mod calls;
 mod console;
 mod entities;
+mod hostile_calls;
 mod openapi;
 mod publish;
 mod support;

@@ -3,6 +3,7 @@ mod support;
 
 mod again;
 mod download;
+mod hostile_calls;
 pub mod login;
 mod package;
 mod publish;
