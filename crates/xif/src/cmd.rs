@@ -371,6 +371,8 @@ fn call_error_kind(e: &xif_runtime::CallError) -> &'static str {
         E::Timeout { .. } => "timeout",
         E::OutOfMemory { .. } => "out_of_memory",
         E::BadOutput { .. } => "bad_output",
+        E::OutputTooLarge { .. } => "output_too_large",
+        E::Busy { .. } => "busy",
         E::Internal(_) => "internal",
     }
 }
