@@ -428,3 +428,194 @@ fn json_kind(j: &Json) -> &'static str {
         Json::Object(_) => "an object",
     }
 }
+
+/// How big the JSON input of a call is, by what it holds: what a host needs to know, before
+/// building anything from it, to tell how much memory reading it will take.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct InputShape {
+    /// JSON values (scalars, arrays, objects and object members).
+    pub nodes: u64,
+    /// Bytes of strings (object keys included) that stay text.
+    pub text_bytes: u64,
+    /// Bytes of Binary Data once decoded from base64.
+    pub binary_bytes: u64,
+}
+
+/// Why [`input_shape`] refused the input.
+#[derive(Debug, thiserror::Error)]
+pub enum ShapeError {
+    /// The body is not JSON.
+    #[error("{0}")]
+    Json(serde_json::Error),
+    /// The input is JSON but cannot be the action's input (not an object, an unknown input);
+    /// the same error [`inputs_from_json`] gives.
+    #[error("{0}")]
+    Input(ValueError),
+}
+
+/// Scans the JSON input of a call to `action` without building it: counts its values and the
+/// bytes of its texts and its Binary Data (by the action's input types). Refuses, as
+/// [`inputs_from_json`] would, a body that is not an object or that names an input the action
+/// does not have, at the first such byte; a body that is not JSON is a [`ShapeError::Json`].
+/// Nothing is allocated per value, so this costs no memory however big the input is.
+pub fn input_shape(def: &Definition, action: &Action, json: &[u8]) -> Result<InputShape, ShapeError> {
+    use serde::de::DeserializeSeed as _;
+    let mut shape = InputShape::default();
+    let mut refused = None;
+    let mut de = serde_json::Deserializer::from_slice(json);
+    let seed = shape::Seed { def, kind: shape::Kind::Top(action), shape: &mut shape, refused: &mut refused };
+    let scanned = seed.deserialize(&mut de).and_then(|()| de.end());
+    match (refused, scanned) {
+        (Some(e), _) => Err(ShapeError::Input(e)),
+        (None, Err(e)) => Err(ShapeError::Json(e)),
+        (None, Ok(())) => Ok(shape),
+    }
+}
+
+mod shape {
+    use std::borrow::Cow;
+    use std::fmt;
+
+    use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+
+    use super::{InputShape, ValueError};
+    use crate::definition::{Action, Definition, Field};
+    use crate::types::Type;
+
+    #[derive(Clone, Copy)]
+    pub(super) enum Kind<'a> {
+        /// The action's input object.
+        Top(&'a Action),
+        /// Something whose type does not matter for its size (or is not known).
+        Any,
+        Binary,
+        List(&'a Type),
+        Record(&'a [Field]),
+    }
+
+    fn kind<'a>(def: &'a Definition, ty: Option<&'a Type>) -> Kind<'a> {
+        match ty {
+            Some(Type::BinaryData) => Kind::Binary,
+            Some(Type::List(inner)) => Kind::List(inner),
+            Some(Type::Record(name)) => def.record(name).map_or(Kind::Any, |(r, _)| Kind::Record(&r.attributes)),
+            Some(t @ Type::Identifier(_)) => match def.resolve(t) {
+                Some(Type::BinaryData) => Kind::Binary,
+                _ => Kind::Any,
+            },
+            _ => Kind::Any,
+        }
+    }
+
+    pub(super) struct Seed<'a, 's> {
+        pub(super) def: &'a Definition,
+        pub(super) kind: Kind<'a>,
+        pub(super) shape: &'s mut InputShape,
+        pub(super) refused: &'s mut Option<ValueError>,
+    }
+
+    impl<'de> DeserializeSeed<'de> for Seed<'_, '_> {
+        type Value = ();
+        fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl Seed<'_, '_> {
+        /// A top-level value that is not an object (`null` is `{}`).
+        fn not_object<E: de::Error>(self, what: &str) -> Result<(), E> {
+            if let Kind::Top(action) = self.kind {
+                let message =
+                    format!("the input of action {} is a JSON object of its inputs, not {what}", action.name.text);
+                *self.refused = Some(ValueError { path: String::new(), message });
+                return Err(E::custom("refused"));
+            }
+            self.shape.nodes += 1;
+            Ok(())
+        }
+
+        fn string<E: de::Error>(self, s: &str) -> Result<(), E> {
+            if let Kind::Binary = self.kind {
+                self.shape.binary_bytes += (s.len() as u64).div_ceil(4) * 3;
+            }
+            self.shape.text_bytes += s.len() as u64;
+            self.not_object("a string")
+        }
+    }
+
+    impl<'de> Visitor<'de> for Seed<'_, '_> {
+        type Value = ();
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a JSON value")
+        }
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+            self.not_object("a boolean")
+        }
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+            self.not_object("a number")
+        }
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+            self.not_object("a number")
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+            self.not_object("a number")
+        }
+        fn visit_str<E: de::Error>(self, s: &str) -> Result<(), E> {
+            self.string(s)
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+            self.shape.nodes += 1;
+            Ok(())
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            let def = self.def;
+            let element = match self.kind {
+                Kind::List(inner) => kind(def, Some(inner)),
+                _ => Kind::Any,
+            };
+            let Seed { shape, refused, .. } = self;
+            if let Kind::Top(_) = self.kind {
+                return Seed { def, kind: self.kind, shape, refused }.not_object("an array");
+            }
+            shape.nodes += 1;
+            while seq.next_element_seed(Seed { def, kind: element, shape, refused })?.is_some() {}
+            Ok(())
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            let def = self.def;
+            let fields: Option<&[Field]> = match self.kind {
+                Kind::Top(action) => Some(&action.inputs),
+                Kind::Record(fields) => Some(fields),
+                _ => None,
+            };
+            let Seed { shape, refused, .. } = self;
+            shape.nodes += 1;
+            while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                shape.nodes += 1;
+                shape.text_bytes += key.len() as u64;
+                let field = fields.and_then(|fs| fs.iter().find(|f| f.name.text == *key));
+                if let (Kind::Top(action), None) = (self.kind, field) {
+                    // As `fields_from_json` says it (it names every unknown key; this names the first).
+                    let known: Vec<&str> = action.inputs.iter().map(|f| f.name.text.as_str()).collect();
+                    let mut name: String = key.chars().take(50).collect();
+                    if name.len() < key.len() {
+                        name.push('…');
+                    }
+                    let message = format!(
+                        "unknown field {name}; expected {}",
+                        if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                    );
+                    *refused = Some(ValueError { path: name, message });
+                    return Err(de::Error::custom("refused"));
+                }
+                map.next_value_seed(Seed {
+                    def,
+                    kind: kind(def, field.and_then(|f| f.parsed.as_ref())),
+                    shape,
+                    refused,
+                })?;
+            }
+            Ok(())
+        }
+    }
+}

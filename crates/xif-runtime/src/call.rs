@@ -227,6 +227,18 @@ pub enum CallError {
         /// What is wrong, naming the output.
         message: String,
     },
+    /// Every call slot stayed taken for as long as a call may wait for one.
+    #[error("the server is busy: no call slot came free within {}; retry later", duration(*waited))]
+    Busy {
+        /// How long the call waited.
+        waited: Duration,
+    },
+    /// The action's outputs are larger, as JSON, than the output limit.
+    #[error("the action's output is larger than the limit of {} (as JSON)", bytes(*limit))]
+    OutputTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
     /// The runtime failed (for example, instantiation failed for a reason other than a trap).
     #[error("internal error while running the action: {0}")]
     Internal(String),

@@ -6,6 +6,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Instant;
 
 use wasmtime::StoreContextMut;
 use wasmtime::component::{Linker, Val};
@@ -80,17 +81,28 @@ pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, String>> + S
 /// An extension's entities as its host keeps them. Each method is one transaction; records are
 /// the values of the entity's attributes in the order of the definition the store was made for.
 /// An `Err` is a message the extension's code sees (and may show its caller).
+///
+/// `deadline` is when the call's time is up: the store must stop its work there (the runtime
+/// also stops waiting for it then), so that a call's time limit bounds its database work too.
 pub trait EntityStore: Send + Sync {
     /// Stores a new record; answers it as stored (with its identifier when auto-numbered).
-    fn create<'a>(&'a self, entity: &'a str, record: Vec<Value>) -> StoreFuture<'a, Vec<Value>>;
+    fn create<'a>(&'a self, entity: &'a str, record: Vec<Value>, deadline: Instant) -> StoreFuture<'a, Vec<Value>>;
     /// The record with this identifier.
-    fn get<'a>(&'a self, entity: &'a str, id: Value) -> StoreFuture<'a, Option<Vec<Value>>>;
+    fn get<'a>(&'a self, entity: &'a str, id: Value, deadline: Instant) -> StoreFuture<'a, Option<Vec<Value>>>;
     /// Replaces the record with the same identifier; false when there is none.
-    fn update<'a>(&'a self, entity: &'a str, record: Vec<Value>) -> StoreFuture<'a, bool>;
+    fn update<'a>(&'a self, entity: &'a str, record: Vec<Value>, deadline: Instant) -> StoreFuture<'a, bool>;
     /// Deletes the record with this identifier; false when there was none.
-    fn delete<'a>(&'a self, entity: &'a str, id: Value) -> StoreFuture<'a, bool>;
+    fn delete<'a>(&'a self, entity: &'a str, id: Value, deadline: Instant) -> StoreFuture<'a, bool>;
     /// The records that match, in order, one page.
-    fn query<'a>(&'a self, entity: &'a str, query: Query) -> StoreFuture<'a, Vec<Vec<Value>>>;
+    fn query<'a>(&'a self, entity: &'a str, query: Query, deadline: Instant) -> StoreFuture<'a, Vec<Vec<Value>>>;
+}
+
+/// What one `xif:host/entities` call works with (from the call's state).
+pub(crate) struct HostCall {
+    pub(crate) def: Arc<Definition>,
+    pub(crate) store: Option<EntityAccess>,
+    pub(crate) deadline: Instant,
+    pub(crate) query_rows: u32,
 }
 
 /// The store of a call: shared by its host functions.
@@ -225,7 +237,7 @@ fn id_in(def: &Definition, e: &Record, v: &Val) -> Result<Value, String> {
     val_value(def, &field_type(def, id)?, v, &format!("{}.{}", e.name.text, id.name.text))
 }
 
-fn query_in(def: &Definition, e: &Record, params: &[Val]) -> Result<Query, String> {
+fn query_in(def: &Definition, e: &Record, params: &[Val], max_rows: u32) -> Result<Query, String> {
     let attr = |name: &str| {
         e.attributes
             .iter()
@@ -267,6 +279,12 @@ fn query_in(def: &Definition, e: &Record, params: &[Val]) -> Result<Query, Strin
         Some(Val::U32(n)) => *n,
         _ => 100,
     };
+    if q.limit > max_rows {
+        return Err(format!(
+            "a query may ask for at most {max_rows} records (the server's page size), not {}: page through them with offset",
+            q.limit
+        ));
+    }
     Ok(q)
 }
 
@@ -278,52 +296,93 @@ fn fail(message: String) -> Val {
     Val::Result(Err(Some(Box::new(Val::String(message)))))
 }
 
+/// Awaits the store's work until `deadline`.
+async fn in_time(deadline: Instant, fut: StoreFuture<'_, Val>) -> Result<Val, String> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return Err("the call's time limit ran out before this entity operation".to_string());
+    }
+    match tokio::time::timeout(left, fut).await {
+        Ok(r) => r,
+        Err(_) => Err("the call's time limit ran out during this entity operation".to_string()),
+    }
+}
+
 /// Runs one `entities` function: `Ok` of the WIT result value (whose error case carries the
-/// store's or the conversion's message).
-async fn run(func: &str, def: Arc<Definition>, store: Option<EntityAccess>, params: Vec<Val>) -> Val {
+/// store's or the conversion's message). The store's work is bounded by the call's deadline.
+async fn run(func: &str, call: HostCall, params: Vec<Val>) -> Val {
+    let HostCall { def, store, deadline, query_rows } = call;
     let Some(store) = store else {
         return fail(
             "entities are kept by the Platform Server: publish the extension to use them (`xif run` has no database)"
                 .into(),
         );
     };
-    let result: Result<Option<Val>, String> = async {
+    let result: Result<Val, String> = async {
         let Some(Val::String(name)) = params.first() else { return Err("the entity name is missing".into()) };
         let e = entity(&def, name)?;
         let arg = params.get(1).ok_or("an argument is missing")?;
+        let def = &def;
+        let store = &store;
         match func {
             "create" => {
-                let record = record_in(&def, e, arg)?;
-                let stored = store.create(&e.name.text, record).await?;
-                Ok(Some(record_out(&def, e, stored)?))
+                let record = record_in(def, e, arg)?;
+                in_time(
+                    deadline,
+                    Box::pin(async move {
+                        let stored = store.create(&e.name.text, record, deadline).await?;
+                        record_out(def, e, stored)
+                    }),
+                )
+                .await
             }
             "get" => {
-                let id = id_in(&def, e, arg)?;
-                let found = store.get(&e.name.text, id).await?;
-                Ok(Some(Val::Option(match found {
-                    Some(r) => Some(Box::new(record_out(&def, e, r)?)),
-                    None => None,
-                })))
+                let id = id_in(def, e, arg)?;
+                in_time(
+                    deadline,
+                    Box::pin(async move {
+                        let found = store.get(&e.name.text, id, deadline).await?;
+                        Ok(Val::Option(match found {
+                            Some(r) => Some(Box::new(record_out(def, e, r)?)),
+                            None => None,
+                        }))
+                    }),
+                )
+                .await
             }
             "update" => {
-                let record = record_in(&def, e, arg)?;
-                Ok(Some(Val::Bool(store.update(&e.name.text, record).await?)))
+                let record = record_in(def, e, arg)?;
+                in_time(
+                    deadline,
+                    Box::pin(async move { Ok(Val::Bool(store.update(&e.name.text, record, deadline).await?)) }),
+                )
+                .await
             }
             "delete" => {
-                let id = id_in(&def, e, arg)?;
-                Ok(Some(Val::Bool(store.delete(&e.name.text, id).await?)))
+                let id = id_in(def, e, arg)?;
+                in_time(
+                    deadline,
+                    Box::pin(async move { Ok(Val::Bool(store.delete(&e.name.text, id, deadline).await?)) }),
+                )
+                .await
             }
             "query" => {
-                let q = query_in(&def, e, &params)?;
-                let rows = store.query(&e.name.text, q).await?;
-                Ok(Some(Val::List(rows.into_iter().map(|r| record_out(&def, e, r)).collect::<Result<_, _>>()?)))
+                let q = query_in(def, e, &params, query_rows)?;
+                in_time(
+                    deadline,
+                    Box::pin(async move {
+                        let rows = store.query(&e.name.text, q, deadline).await?;
+                        Ok(Val::List(rows.into_iter().map(|r| record_out(def, e, r)).collect::<Result<_, _>>()?))
+                    }),
+                )
+                .await
             }
             other => Err(format!("unknown function {other}")),
         }
     }
     .await;
     match result {
-        Ok(v) => ok(v),
+        Ok(v) => ok(Some(v)),
         Err(m) => fail(m),
     }
 }
@@ -333,10 +392,10 @@ pub(crate) fn add_to_linker(linker: &mut Linker<CallState>, interface: &str) -> 
     let mut instance = linker.instance(interface)?;
     for func in ["create", "get", "update", "delete", "query"] {
         instance.func_new_async(func, move |store: StoreContextMut<'_, CallState>, _ty, params, results| {
-            let (def, access) = store.data().entities();
+            let call = store.data().entities();
             let params = params.to_vec();
             Box::new(async move {
-                let v = run(func, def, access, params).await;
+                let v = run(func, call, params).await;
                 if let Some(slot) = results.first_mut() {
                     *slot = v;
                 }

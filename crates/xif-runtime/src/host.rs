@@ -26,6 +26,10 @@ pub(crate) struct CallState {
     table: ResourceTable,
     pub(crate) limiter: MemoryLimiter,
     host: HostState,
+    /// When the call's time is up: host calls that wait (the entity store) stop there.
+    deadline: std::time::Instant,
+    /// [`crate::Limits::query_rows`].
+    query_rows: u32,
 }
 
 impl WasiView for CallState {
@@ -41,7 +45,8 @@ impl CallState {
     pub(crate) fn new(
         def: Arc<Definition>,
         ctx: CallContext,
-        call_memory: usize,
+        limits: &crate::Limits,
+        deadline: std::time::Instant,
         stdout: &Capture,
         stderr: &Capture,
     ) -> CallState {
@@ -55,8 +60,10 @@ impl CallState {
         CallState {
             wasi: wasi.build(),
             table: ResourceTable::new(),
-            limiter: MemoryLimiter::new(call_memory),
+            limiter: MemoryLimiter::new(limits.call_memory),
             host: HostState { def, ctx, logged: 0, log_dropped: false },
+            deadline,
+            query_rows: limits.query_rows,
         }
     }
 
@@ -65,9 +72,15 @@ impl CallState {
         &self.host.ctx
     }
 
-    /// The calling version's definition and the call's entity store, for `xif:host/entities`.
-    pub(crate) fn entities(&self) -> (Arc<Definition>, Option<crate::entities::EntityAccess>) {
-        (self.host.def.clone(), self.host.ctx.entities.clone())
+    /// What `xif:host/entities` needs: the calling version's definition, the call's entity
+    /// store, its deadline and the most rows a query may ask for.
+    pub(crate) fn entities(&self) -> crate::entities::HostCall {
+        crate::entities::HostCall {
+            def: self.host.def.clone(),
+            store: self.host.ctx.entities.clone(),
+            deadline: self.deadline,
+            query_rows: self.query_rows,
+        }
     }
 }
 

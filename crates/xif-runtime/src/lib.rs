@@ -33,6 +33,7 @@ use std::time::{Duration, Instant};
 use wasmtime::component::{Component, ComponentExportIndex, InstancePre, Val};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, UpdateDeadline};
 use xif_model::definition::Action;
+use xif_model::value::InputShape;
 use xif_model::wit::ACTIONS_INTERFACE;
 use xif_model::{Definition, Value};
 
@@ -55,11 +56,76 @@ pub struct Limits {
     pub call_memory: usize,
     /// How many calls may run at once; more wait for a free slot (default 64).
     pub max_instances: u32,
+    /// How long a call waits for a free slot before it is refused with [`CallError::Busy`]
+    /// (default 10 s).
+    pub slot_wait: Duration,
+    /// Most records one `xif:host/entities` query may ask for (default 1000); a bigger `limit`
+    /// is an error that names this cap.
+    pub query_rows: u32,
+    /// Largest JSON output of a call, in bytes (default 10 MiB, the call body limit); a bigger
+    /// one is [`CallError::OutputTooLarge`]. An action error's message is cut at this size.
+    pub output_bytes: usize,
 }
 
 impl Default for Limits {
     fn default() -> Limits {
-        Limits { call_time: Duration::from_secs(10), call_memory: 256 << 20, max_instances: 64 }
+        Limits {
+            call_time: Duration::from_secs(10),
+            call_memory: 256 << 20,
+            max_instances: 64,
+            slot_wait: Duration::from_secs(10),
+            query_rows: 1000,
+            output_bytes: 10 << 20,
+        }
+    }
+}
+
+/// What reading a call's input takes in memory, estimated from its [`InputShape`] before anything
+/// is built (see [`input_memory`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InputMemory {
+    /// While the input is converted: the JSON tree, the definition's values and the component
+    /// values, all at once.
+    pub converting: u64,
+    /// Afterwards, until the call ends: the component values given to the action.
+    pub kept: u64,
+}
+
+/// Bytes per JSON value while converting: `serde_json::Value` (80 bytes with `preserve_order`)
+/// with its share of the containers' slack and object entries, a [`Value`] (32) and a component
+/// value (40) with theirs. Measured against the process's memory by the server's tests.
+const CONVERTING_PER_NODE: u64 = 256;
+/// Bytes per component value kept for the call.
+const KEPT_PER_NODE: u64 = 48;
+/// Bytes per byte of Binary Data as a component value (`list<u8>` is one 40-byte value a byte),
+/// plus the decoded bytes themselves.
+const PER_BINARY_BYTE: u64 = 48;
+
+/// The memory that converting an input of this shape takes, and what stays until its call ends.
+pub fn input_memory(shape: &InputShape) -> InputMemory {
+    let converting = shape
+        .nodes
+        .saturating_mul(CONVERTING_PER_NODE)
+        .saturating_add(shape.text_bytes.saturating_mul(3))
+        .saturating_add(shape.binary_bytes.saturating_mul(PER_BINARY_BYTE + 1));
+    let kept = shape
+        .nodes
+        .saturating_mul(KEPT_PER_NODE)
+        .saturating_add(shape.text_bytes)
+        .saturating_add(shape.binary_bytes.saturating_mul(PER_BINARY_BYTE));
+    InputMemory { converting, kept }
+}
+
+/// A call's input, converted for its action by [`Extension::prepare`] and ready to
+/// [`run`](Extension::run).
+pub struct Prepared {
+    index: usize,
+    params: Vec<Val>,
+}
+
+impl fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Prepared").field("action", &self.index).field("params", &self.params.len()).finish()
     }
 }
 
@@ -326,29 +392,46 @@ impl Extension {
     }
 
     /// Calls an action: `input` is a JSON object of its inputs (missing optional inputs take
-    /// their defaults); the answer is a JSON object of its outputs.
+    /// their defaults); the answer is a JSON object of its outputs. [`prepare`](Self::prepare)
+    /// then [`run`](Self::run).
     ///
     /// Runs in a fresh instance; waits for a free one when [`Limits::max_instances`] calls are
-    /// running. Must be polled inside a Tokio runtime with its timer: the guest yields to it every
-    /// [`EPOCH_TICK`]. Dropping the future stops the call and frees its instance.
+    /// running (at most [`Limits::slot_wait`]). Must be polled inside a Tokio runtime with its
+    /// timer: the guest yields to it every [`EPOCH_TICK`]. Dropping the future stops the call and
+    /// frees its instance.
     pub async fn call(
         &self,
         action: &str,
         input: &serde_json::Value,
         ctx: CallContext,
     ) -> Result<CallOutput, CallError> {
-        let started = Instant::now();
-        let inner = &*self.inner;
-        let def = &inner.def;
-        let index = def
-            .actions
+        let prepared = self.prepare(action, input)?;
+        self.run(prepared, ctx).await
+    }
+
+    /// The action of this name (exact, else case-insensitively), or [`CallError::UnknownAction`].
+    pub fn action(&self, action: &str) -> Result<&Action, CallError> {
+        let def = &self.inner.def;
+        self.action_index(action).map(|i| &def.actions[i])
+    }
+
+    fn action_index(&self, action: &str) -> Result<usize, CallError> {
+        let def = &self.inner.def;
+        def.actions
             .iter()
             .position(|a| a.name.text == action)
             .or_else(|| def.actions.iter().position(|a| a.name.text.eq_ignore_ascii_case(action)))
             .ok_or_else(|| CallError::UnknownAction {
                 name: action.to_string(),
                 known: def.actions.iter().map(|a| a.name.text.clone()).collect(),
-            })?;
+            })
+    }
+
+    /// Converts a call's JSON input for its action (the values the action will be given); the
+    /// JSON can be dropped afterwards. Takes no call slot.
+    pub fn prepare(&self, action: &str, input: &serde_json::Value) -> Result<Prepared, CallError> {
+        let index = self.action_index(action)?;
+        let def = &self.inner.def;
         let act = &def.actions[index];
         let values = xif_model::value::inputs_from_json(def, act, input).map_err(CallError::BadInput)?;
         let mut params = Vec::with_capacity(values.len());
@@ -356,16 +439,29 @@ impl Extension {
             let ty = convert::field_type(def, field).map_err(CallError::Internal)?;
             params.push(convert::to_val(def, &ty, value).map_err(CallError::Internal)?);
         }
+        Ok(Prepared { index, params })
+    }
 
+    /// Runs a prepared call: waits for a call slot (at most [`Limits::slot_wait`], else
+    /// [`CallError::Busy`]), then runs the action in a fresh instance.
+    pub async fn run(&self, prepared: Prepared, ctx: CallContext) -> Result<CallOutput, CallError> {
+        let started = Instant::now();
+        let inner = &*self.inner;
+        let def = &inner.def;
+        let Prepared { index, params } = prepared;
+        let act = &def.actions[index];
         let shared = &inner.shared;
-        let _permit = shared.permits.acquire().await.map_err(|e| CallError::Internal(e.to_string()))?;
         let limits = shared.limits;
+        let _permit = match tokio::time::timeout(limits.slot_wait, shared.permits.acquire()).await {
+            Ok(permit) => permit.map_err(|e| CallError::Internal(e.to_string()))?,
+            Err(_) => return Err(CallError::Busy { waited: limits.slot_wait }),
+        };
         let stdout = Capture::new();
         let stderr = Capture::new();
-        let mut store =
-            Store::new(&shared.engine, CallState::new(def.clone(), ctx, limits.call_memory, &stdout, &stderr));
-        store.limiter(|s| &mut s.limiter);
         let running = Instant::now();
+        let state = CallState::new(def.clone(), ctx, &limits, running + limits.call_time, &stdout, &stderr);
+        let mut store = Store::new(&shared.engine, state);
+        store.limiter(|s| &mut s.limiter);
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(move |_| {
             Ok(if running.elapsed() >= limits.call_time {
@@ -385,6 +481,7 @@ impl Extension {
         };
         // The epoch stops the guest; this also stops a call stuck in the host.
         let outcome = tokio::time::timeout(limits.call_time + Duration::from_secs(1), run).await;
+        drop(params);
 
         let (out, out_truncated) = stdout.text();
         let (err, err_truncated) = stderr.text();
@@ -396,18 +493,57 @@ impl Extension {
             Ok(Err(e)) => return Err(failure(e, store.data().limiter.exceeded.is_some(), &limits, &err)),
             Ok(Ok([result])) => result,
         };
-        let outputs = decode_result(def, act, results)?;
-        Ok(CallOutput {
-            json: xif_model::value::outputs_to_json(act, &outputs),
-            stdout: out,
-            stderr: err,
-            elapsed: started.elapsed(),
-        })
+        drop(store);
+        // Refuse an output that cannot fit before building anything more from it.
+        if matches!(results, Val::Result(Ok(_))) && json_size_floor(&results) > limits.output_bytes as u64 {
+            return Err(CallError::OutputTooLarge { limit: limits.output_bytes });
+        }
+        let outputs = decode_result(def, act, results, limits.output_bytes)?;
+        let json = xif_model::value::outputs_to_json(act, &outputs);
+        drop(outputs);
+        let mut size = SizeLimit { written: 0, limit: limits.output_bytes };
+        if serde_json::to_writer(&mut size, &json).is_err() {
+            return Err(CallError::OutputTooLarge { limit: limits.output_bytes });
+        }
+        Ok(CallOutput { json, stdout: out, stderr: err, elapsed: started.elapsed() })
+    }
+}
+
+/// Counts the bytes of JSON written through it; fails past `limit`.
+struct SizeLimit {
+    written: usize,
+    limit: usize,
+}
+
+impl std::io::Write for SizeLimit {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.written += buf.len();
+        if self.written > self.limit {
+            return Err(std::io::Error::other("the output is over its limit"));
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The fewest bytes the JSON of a component value can take (a string its bytes, a byte of
+/// Binary Data 4/3 of a base64 character, any other value one character plus a separator).
+fn json_size_floor(v: &Val) -> u64 {
+    match v {
+        Val::String(s) => s.len() as u64 + 2,
+        Val::List(items) if items.iter().all(|i| matches!(i, Val::U8(_))) => (items.len() as u64).div_ceil(3) * 4 + 2,
+        Val::List(items) | Val::Tuple(items) => items.iter().map(json_size_floor).sum::<u64>() + 2,
+        Val::Record(fields) => fields.iter().map(|(_, v)| json_size_floor(v) + 3).sum::<u64>() + 2,
+        Val::Option(Some(v)) | Val::Variant(_, Some(v)) => json_size_floor(v),
+        Val::Result(Ok(Some(v)) | Err(Some(v))) => json_size_floor(v),
+        _ => 2,
     }
 }
 
 /// The outputs in a function's `result<outputs, action-error>`, or the action's error.
-fn decode_result(def: &Definition, act: &Action, result: Val) -> Result<Vec<Value>, CallError> {
+fn decode_result(def: &Definition, act: &Action, result: Val, max_message: usize) -> Result<Vec<Value>, CallError> {
     Ok(match result {
         Val::Result(Ok(None)) if act.outputs.is_empty() => Vec::new(),
         Val::Result(Ok(Some(record))) if !act.outputs.is_empty() => {
@@ -438,7 +574,17 @@ fn decode_result(def: &Definition, act: &Action, result: Val) -> Result<Vec<Valu
                 _ => None,
             };
             return Err(match message {
-                Some(message) => CallError::ActionFailed { message },
+                Some(mut message) => {
+                    if message.len() > max_message {
+                        let mut cut = max_message;
+                        while !message.is_char_boundary(cut) {
+                            cut -= 1;
+                        }
+                        message.truncate(cut);
+                        message.push_str(" [cut at the output limit]");
+                    }
+                    CallError::ActionFailed { message }
+                }
                 None => CallError::BadOutput { message: "the action-error has no message".into() },
             });
         }

@@ -171,6 +171,26 @@ pub struct Limits {
     pub call_memory: usize,
     /// How many calls may run at once; more wait for a free slot.
     pub max_instances: u32,
+    /// Memory that the inputs of calls in flight may take together, in bytes (default 128 MiB):
+    /// a call's body is weighed by its `Content-Length` before it is read, its conversion by the
+    /// input's shape before anything is built; a call waits (up to `call_queue_wait`) for its
+    /// share, then gets a 503. One input that alone needs more is a 413.
+    pub call_input_memory: usize,
+    /// Most calls of one extension that run at once (default half of `max_instances`), so one
+    /// extension's slow calls never take every slot.
+    pub calls_per_extension: u32,
+    /// Most calls of one extension that wait for a slot (default 64); more get a 503 at once.
+    pub call_queue_per_extension: u32,
+    /// Longest a call waits for memory or a call slot before a 503 with `Retry-After` (default 10 s).
+    pub call_queue_wait: Duration,
+    /// Most records one entity query of an extension's code may ask for (default 1000).
+    pub query_rows: u32,
+    /// Largest JSON output of a call, in bytes (default 10 MiB, as the call body).
+    pub call_output_bytes: usize,
+    /// Failed calls kept for the Service Center's log, per extension (newest kept; default 1000).
+    pub failed_calls_kept: u32,
+    /// How long failed calls are kept (default 7 days).
+    pub failed_calls_max_age: Duration,
 }
 
 impl Default for Limits {
@@ -182,6 +202,14 @@ impl Default for Limits {
             call_time: runtime.call_time,
             call_memory: runtime.call_memory,
             max_instances: runtime.max_instances,
+            call_input_memory: 128 << 20,
+            calls_per_extension: runtime.max_instances.div_ceil(2),
+            call_queue_per_extension: 64,
+            call_queue_wait: runtime.slot_wait,
+            query_rows: runtime.query_rows,
+            call_output_bytes: runtime.output_bytes,
+            failed_calls_kept: 1000,
+            failed_calls_max_age: Duration::from_secs(7 * 24 * 3600),
         }
     }
 }

@@ -21,6 +21,7 @@
 //! name in its SQL is an internal id.
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use sqlx::Row as _;
 use sqlx::sqlite::{SqliteConnection, SqlitePool, SqliteRow};
@@ -415,7 +416,17 @@ impl Store {
     }
 
     /// Stores a new record.
-    pub async fn create_record(&self, entity: &str, mut values: Vec<Value>) -> Result<Vec<Value>, String> {
+    pub async fn create_record(&self, entity: &str, values: Vec<Value>) -> Result<Vec<Value>, String> {
+        self.create_before(entity, values, record_route_deadline()).await
+    }
+
+    /// Stores a new record, stopping at `deadline`.
+    pub async fn create_before(
+        &self,
+        entity: &str,
+        mut values: Vec<Value>,
+        deadline: Instant,
+    ) -> Result<Vec<Value>, String> {
         let t = self.table(entity)?;
         Self::check(t, &values)?;
         let assign = t.auto_number && matches!(values[t.id], Value::Integer(0) | Value::LongInteger(0));
@@ -428,11 +439,14 @@ impl Store {
         for (i, _) in &cols {
             q = bind(q, encode(&values[*i]));
         }
-        let done = q.execute(&self.pool).await.map_err(|e| match e {
+        let mut c = Timed::start(&self.pool, deadline).await?;
+        let done = q.execute(c.conn()?).await;
+        c.done().await;
+        let done = done.map_err(|e| match e {
             sqlx::Error::Database(d) if d.is_unique_violation() => {
                 format!("a {} record with this {} exists already", t.name, t.columns[t.id].name)
             }
-            other => store_error(other),
+            other => timed_error(other, deadline),
         })?;
         if assign {
             let id = done.last_insert_rowid();
@@ -446,14 +460,27 @@ impl Store {
 
     /// The record with this identifier.
     pub async fn get_record(&self, entity: &str, id: Value) -> Result<Option<Vec<Value>>, String> {
+        self.get_before(entity, id, record_route_deadline()).await
+    }
+
+    /// The record with this identifier, stopping at `deadline`.
+    pub async fn get_before(&self, entity: &str, id: Value, deadline: Instant) -> Result<Option<Vec<Value>>, String> {
         let t = self.table(entity)?;
         let sql = format!("{} WHERE {} = $1", Self::select(t), t.columns[t.id].column);
-        let row = bind(sqlx::query(audited(sql)), encode(&id)).fetch_optional(&self.pool).await.map_err(store_error)?;
+        let mut c = Timed::start(&self.pool, deadline).await?;
+        let row = bind(sqlx::query(audited(sql)), encode(&id)).fetch_optional(c.conn()?).await;
+        c.done().await;
+        let row = row.map_err(|e| timed_error(e, deadline))?;
         row.map(|r| Self::row(t, &r)).transpose()
     }
 
     /// Replaces the record with the same identifier.
     pub async fn update_record(&self, entity: &str, values: Vec<Value>) -> Result<bool, String> {
+        self.update_before(entity, values, record_route_deadline()).await
+    }
+
+    /// Replaces the record with the same identifier, stopping at `deadline`.
+    pub async fn update_before(&self, entity: &str, values: Vec<Value>, deadline: Instant) -> Result<bool, String> {
         let t = self.table(entity)?;
         Self::check(t, &values)?;
         let mut sets = Vec::new();
@@ -474,20 +501,35 @@ impl Store {
         for v in q_values {
             q = bind(q, v);
         }
-        Ok(q.execute(&self.pool).await.map_err(store_error)?.rows_affected() > 0)
+        let mut c = Timed::start(&self.pool, deadline).await?;
+        let done = q.execute(c.conn()?).await;
+        c.done().await;
+        Ok(done.map_err(|e| timed_error(e, deadline))?.rows_affected() > 0)
     }
 
     /// Deletes the record with this identifier.
     pub async fn delete_record(&self, entity: &str, id: Value) -> Result<bool, String> {
+        self.delete_before(entity, id, record_route_deadline()).await
+    }
+
+    /// Deletes the record with this identifier, stopping at `deadline`.
+    pub async fn delete_before(&self, entity: &str, id: Value, deadline: Instant) -> Result<bool, String> {
         let t = self.table(entity)?;
         let sql = format!("DELETE FROM {} WHERE {} = $1", t.table, t.columns[t.id].column);
-        Ok(bind(sqlx::query(audited(sql)), encode(&id)).execute(&self.pool).await.map_err(store_error)?.rows_affected()
-            > 0)
+        let mut c = Timed::start(&self.pool, deadline).await?;
+        let done = bind(sqlx::query(audited(sql)), encode(&id)).execute(c.conn()?).await;
+        c.done().await;
+        Ok(done.map_err(|e| timed_error(e, deadline))?.rows_affected() > 0)
     }
 
     /// The records that match, one page. Decimals compare exactly for equality and by their
     /// numeric value (as REAL) for order.
     pub async fn query_records(&self, entity: &str, q: Query) -> Result<Vec<Vec<Value>>, String> {
+        self.query_before(entity, q, record_route_deadline()).await
+    }
+
+    /// The records that match, one page, stopping at `deadline`.
+    pub async fn query_before(&self, entity: &str, q: Query, deadline: Instant) -> Result<Vec<Vec<Value>>, String> {
         let t = self.table(entity)?;
         let col = |name: &str| {
             t.columns
@@ -540,12 +582,10 @@ impl Store {
         for b in binds {
             query = bind(query, b);
         }
-        let rows = query
-            .bind(i64::from(q.limit))
-            .bind(i64::from(q.offset))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(store_error)?;
+        let mut c = Timed::start(&self.pool, deadline).await?;
+        let rows = query.bind(i64::from(q.limit)).bind(i64::from(q.offset)).fetch_all(c.conn()?).await;
+        c.done().await;
+        let rows = rows.map_err(|e| timed_error(e, deadline))?;
         rows.iter().map(|r| Self::row(t, r)).collect()
     }
 
@@ -560,6 +600,86 @@ impl Store {
 /// literals this module writes (defaults escaped by [`literal`]); every value from a user is a bind.
 fn audited(sql: String) -> sqlx::AssertSqlSafe<String> {
     sqlx::AssertSqlSafe(sql)
+}
+
+/// How long a record route's database work may take.
+pub const RECORD_ROUTE_TIME: Duration = Duration::from_secs(10);
+
+fn record_route_deadline() -> Instant {
+    Instant::now() + RECORD_ROUTE_TIME
+}
+
+/// The pool's usual wait for a lock (as `db.rs` opens it).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+const TIME_UP: &str = "the call's time limit ran out during this entity operation";
+
+/// The error of a statement that ran under a deadline: past it, SQLite was interrupted.
+fn timed_error(e: sqlx::Error, deadline: Instant) -> String {
+    if Instant::now() >= deadline {
+        return TIME_UP.to_string();
+    }
+    store_error(e)
+}
+
+/// A pooled connection whose statements SQLite interrupts at a deadline (a progress handler,
+/// checked every 1000 virtual machine instructions), so a call's time limit bounds the database
+/// work it started even when the call has stopped waiting for it. Back in the pool without the
+/// handler after [`Timed::done`]; closed, never reused, when dropped before.
+struct Timed {
+    conn: Option<sqlx::pool::PoolConnection<sqlx::Sqlite>>,
+}
+
+impl Timed {
+    async fn start(pool: &SqlitePool, deadline: Instant) -> Result<Timed, String> {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(TIME_UP.to_string());
+        }
+        let mut conn =
+            tokio::time::timeout(left, pool.acquire()).await.map_err(|_| TIME_UP.to_string())?.map_err(store_error)?;
+        // Closed unless `done` gives it back.
+        let mut timed = Timed { conn: None };
+        {
+            let mut handle = conn.lock_handle().await.map_err(store_error)?;
+            handle.set_progress_handler(1000, move || Instant::now() < deadline);
+        }
+        // SQLite's wait for a lock is not interrupted by the handler: bound it by the deadline too.
+        let busy = format!("PRAGMA busy_timeout = {}", left.as_millis().max(1));
+        timed.conn = Some(conn);
+        sqlx::query(audited(busy)).execute(timed.conn()?).await.map_err(store_error)?;
+        Ok(timed)
+    }
+
+    fn conn(&mut self) -> Result<&mut SqliteConnection, String> {
+        self.conn.as_deref_mut().ok_or_else(|| "the entity store's connection is gone".to_string())
+    }
+
+    /// Removes the handler and gives the connection back to the pool.
+    async fn done(mut self) {
+        // Dropped half-way (the call stopped waiting), `self` closes the connection.
+        let Some(conn) = self.conn.as_mut() else { return };
+        let unhooked = match conn.lock_handle().await {
+            Ok(mut handle) => {
+                handle.remove_progress_handler();
+                true
+            }
+            Err(_) => false,
+        };
+        let busy = format!("PRAGMA busy_timeout = {}", BUSY_TIMEOUT.as_millis());
+        if unhooked && sqlx::query(audited(busy)).execute(&mut **conn).await.is_ok() {
+            // Back to the pool as it came.
+            drop(self.conn.take());
+        }
+    }
+}
+
+impl Drop for Timed {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.as_mut() {
+            conn.close_on_drop();
+        }
+    }
 }
 
 fn store_error(e: sqlx::Error) -> String {
@@ -578,20 +698,20 @@ fn bind(q: SqlQuery<'_>, v: Sql) -> SqlQuery<'_> {
 }
 
 impl EntityStore for Store {
-    fn create<'a>(&'a self, entity: &'a str, record: Vec<Value>) -> StoreFuture<'a, Vec<Value>> {
-        Box::pin(self.create_record(entity, record))
+    fn create<'a>(&'a self, entity: &'a str, record: Vec<Value>, deadline: Instant) -> StoreFuture<'a, Vec<Value>> {
+        Box::pin(self.create_before(entity, record, deadline))
     }
-    fn get<'a>(&'a self, entity: &'a str, id: Value) -> StoreFuture<'a, Option<Vec<Value>>> {
-        Box::pin(self.get_record(entity, id))
+    fn get<'a>(&'a self, entity: &'a str, id: Value, deadline: Instant) -> StoreFuture<'a, Option<Vec<Value>>> {
+        Box::pin(self.get_before(entity, id, deadline))
     }
-    fn update<'a>(&'a self, entity: &'a str, record: Vec<Value>) -> StoreFuture<'a, bool> {
-        Box::pin(self.update_record(entity, record))
+    fn update<'a>(&'a self, entity: &'a str, record: Vec<Value>, deadline: Instant) -> StoreFuture<'a, bool> {
+        Box::pin(self.update_before(entity, record, deadline))
     }
-    fn delete<'a>(&'a self, entity: &'a str, id: Value) -> StoreFuture<'a, bool> {
-        Box::pin(self.delete_record(entity, id))
+    fn delete<'a>(&'a self, entity: &'a str, id: Value, deadline: Instant) -> StoreFuture<'a, bool> {
+        Box::pin(self.delete_before(entity, id, deadline))
     }
-    fn query<'a>(&'a self, entity: &'a str, query: Query) -> StoreFuture<'a, Vec<Vec<Value>>> {
-        Box::pin(self.query_records(entity, query))
+    fn query<'a>(&'a self, entity: &'a str, query: Query, deadline: Instant) -> StoreFuture<'a, Vec<Vec<Value>>> {
+        Box::pin(self.query_before(entity, query, deadline))
     }
 }
 

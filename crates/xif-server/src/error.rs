@@ -94,6 +94,15 @@ pub enum AppError {
     /// 503: the server is not able to serve this now (shutting down, extension failed to load).
     #[error("{0}")]
     Unavailable(String),
+    /// 503 `busy`: the server has no room for this call now (memory for its input, a call
+    /// slot, its extension's queue); sent with `Retry-After`.
+    #[error("{message}")]
+    Busy {
+        /// What is full, and what to do.
+        message: String,
+        /// Seconds to wait before retrying.
+        retry_after: u64,
+    },
     /// A call that failed; its status depends on why (see [`call_status`]).
     #[error(transparent)]
     Call(#[from] CallError),
@@ -123,7 +132,7 @@ impl AppError {
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
-            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Unavailable(_) | AppError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Call(e) => call_status(e),
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -140,6 +149,7 @@ impl AppError {
             AppError::TooLarge(_) => "too_large",
             AppError::TooManyAttempts { .. } => "too_many_attempts",
             AppError::Unavailable(_) => "unavailable",
+            AppError::Busy { .. } => "busy",
             AppError::Call(e) => call_kind(e),
             AppError::Internal(_) => "internal",
         }
@@ -196,9 +206,11 @@ pub fn call_status(e: &CallError) -> StatusCode {
         CallError::BadInput(_) => StatusCode::BAD_REQUEST,
         CallError::ActionFailed { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         CallError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
-        CallError::Trap { .. } | CallError::OutOfMemory { .. } | CallError::BadOutput { .. } => {
-            StatusCode::INTERNAL_SERVER_ERROR
-        }
+        CallError::Trap { .. }
+        | CallError::OutOfMemory { .. }
+        | CallError::BadOutput { .. }
+        | CallError::OutputTooLarge { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+        CallError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
         CallError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -213,6 +225,8 @@ pub fn call_kind(e: &CallError) -> &'static str {
         CallError::Timeout { .. } => "timeout",
         CallError::OutOfMemory { .. } => "out_of_memory",
         CallError::BadOutput { .. } => "bad_output",
+        CallError::OutputTooLarge { .. } => "output_too_large",
+        CallError::Busy { .. } => "busy",
         CallError::Internal(_) => "internal",
     }
 }
@@ -225,10 +239,13 @@ impl IntoResponse for AppError {
             AppError::Unauthorized(_) => {
                 response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
-            AppError::TooManyAttempts { retry_after, .. } => {
+            AppError::TooManyAttempts { retry_after, .. } | AppError::Busy { retry_after, .. } => {
                 if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
                     response.headers_mut().insert(header::RETRY_AFTER, v);
                 }
+            }
+            AppError::Call(CallError::Busy { .. }) => {
+                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
             _ => {}
         }

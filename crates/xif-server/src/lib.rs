@@ -144,6 +144,9 @@ pub async fn start_with_signal(
         call_time: config.limits.call_time,
         call_memory: config.limits.call_memory,
         max_instances: config.limits.max_instances,
+        slot_wait: config.limits.call_queue_wait,
+        query_rows: config.limits.query_rows,
+        output_bytes: config.limits.call_output_bytes,
     })?;
     let passwords = Arc::new(
         Passwords::new(config.insecure_fast_password_hashing, config.max_password_checks, config.password_check_wait)
@@ -152,6 +155,7 @@ pub async fn start_with_signal(
     if config.insecure_fast_password_hashing {
         tracing::warn!("password hashing uses the cheapest argon2id parameters: for tests only");
     }
+    let call_memory = crate::registry::InputBudget::new(config.limits.call_input_memory);
     let state = AppState(Arc::new(Inner {
         throttle: LoginThrottle::new(config.login_backoff),
         config,
@@ -159,6 +163,7 @@ pub async fn start_with_signal(
         files,
         runtime,
         registry: Registry::default(),
+        call_memory,
         auth_cache: AuthCache::default(),
         passwords,
         secrets,

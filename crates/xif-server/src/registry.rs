@@ -3,7 +3,11 @@
 //! on it while new calls get the new one.
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use xif_model::Definition;
 use xif_runtime::{CallContext, Extension, LogLevel, LogLine};
@@ -115,6 +119,7 @@ pub struct Registry {
     live: RwLock<HashMap<String, Arc<Live>>>,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     settings: RwLock<HashMap<String, Arc<ExtensionSettings>>>,
+    slots: Mutex<HashMap<String, Arc<CallSlots>>>,
 }
 
 impl Registry {
@@ -162,6 +167,22 @@ impl Registry {
         ctx
     }
 
+    /// The call slots of an extension: at most `per_extension` of its calls run at once (made
+    /// on first use; the size is fixed then, as the server's limits are).
+    pub fn call_slots(&self, name: &str, per_extension: u32) -> Arc<CallSlots> {
+        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        slots
+            .entry(key(name))
+            .or_insert_with(|| {
+                Arc::new(CallSlots {
+                    running: Arc::new(Semaphore::new(per_extension.max(1) as usize)),
+                    waiting: AtomicU32::new(0),
+                    size: per_extension.max(1),
+                })
+            })
+            .clone()
+    }
+
     /// How many extensions are live.
     pub fn len(&self) -> usize {
         self.live.read().unwrap_or_else(|p| p.into_inner()).len()
@@ -170,6 +191,167 @@ impl Registry {
     /// Whether none is.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// One extension's share of the call slots, and its queue.
+pub struct CallSlots {
+    running: Arc<Semaphore>,
+    waiting: AtomicU32,
+    size: u32,
+}
+
+/// Why a call got no slot (a 503 with `Retry-After`).
+#[derive(Debug)]
+pub enum Refused {
+    /// `queue` calls of this extension are waiting already.
+    QueueFull {
+        /// Its calls that may run at once.
+        running: u32,
+        /// Its calls that may wait.
+        queue: u32,
+    },
+    /// No slot (or memory) came free within the wait.
+    Waited(Duration),
+    /// The call alone needs more memory than the budget has.
+    TooLarge {
+        /// What it needs, in bytes.
+        needed: u64,
+        /// The budget, in bytes.
+        budget: u64,
+    },
+}
+
+impl CallSlots {
+    /// Takes a slot: at once when one is free, else waits up to `wait` unless `queue` calls of
+    /// this extension wait already.
+    pub async fn enter(&self, queue: u32, wait: Duration) -> Result<OwnedSemaphorePermit, Refused> {
+        if let Ok(permit) = self.running.clone().try_acquire_owned() {
+            return Ok(permit);
+        }
+        let waiting = self.waiting.fetch_add(1, Ordering::SeqCst);
+        let _queued = Queued(&self.waiting);
+        if waiting >= queue {
+            return Err(Refused::QueueFull { running: self.size, queue });
+        }
+        match tokio::time::timeout(wait, self.running.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => Err(Refused::Waited(wait)),
+        }
+    }
+}
+
+/// Leaves the queue when dropped.
+struct Queued<'a>(&'a AtomicU32);
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Units of the memory budget's semaphores.
+const UNIT: u64 = 1024;
+/// A reservation of at most this much goes through a lane's small reserve when the lane is
+/// full, so that small calls are never starved by large ones waiting ahead of them.
+const SMALL: u64 = 256 * 1024;
+
+/// One kind of memory (bodies being read, inputs being converted): its budget, plus an eighth
+/// of it kept for small reservations.
+struct Lane {
+    main: Arc<Semaphore>,
+    small: Arc<Semaphore>,
+    bytes: u64,
+}
+
+impl Lane {
+    fn new(bytes: u64) -> Lane {
+        let units = (bytes / UNIT).max(1);
+        Lane {
+            main: Arc::new(Semaphore::new(units as usize)),
+            small: Arc::new(Semaphore::new((units / 8).max(1) as usize)),
+            bytes: units * UNIT,
+        }
+    }
+
+    /// Takes `bytes` (rounded up to KiB), waiting at most `wait`.
+    async fn take(&self, bytes: u64, wait: Duration) -> Result<OwnedSemaphorePermit, Refused> {
+        let units = bytes.div_ceil(UNIT).max(1);
+        if units * UNIT > self.bytes {
+            return Err(Refused::TooLarge { needed: bytes, budget: self.bytes });
+        }
+        let n = u32::try_from(units).map_err(|_| Refused::TooLarge { needed: bytes, budget: self.bytes })?;
+        if let Ok(p) = self.main.clone().try_acquire_many_owned(n) {
+            return Ok(p);
+        }
+        let lane = if bytes <= SMALL { &self.small } else { &self.main };
+        match tokio::time::timeout(wait, lane.clone().acquire_many_owned(n)).await {
+            Ok(Ok(p)) => Ok(p),
+            _ => Err(Refused::Waited(wait)),
+        }
+    }
+}
+
+/// The memory budget of call inputs in flight (`Limits::call_input_memory`): a quarter for the
+/// bodies being read, three quarters for the inputs being converted and then kept for their
+/// calls (each plus an eighth for small ones). Separate lanes, so that a call holding its body
+/// while it waits for conversion memory never waits on another body.
+pub struct InputBudget {
+    bodies: Lane,
+    inputs: Lane,
+}
+
+/// Memory of one call's input, given back when dropped.
+#[derive(Default)]
+pub struct Reservation {
+    body: Vec<OwnedSemaphorePermit>,
+    body_bytes: u64,
+    input: Option<OwnedSemaphorePermit>,
+}
+
+impl Reservation {
+    /// Bytes of body reserved so far.
+    pub fn body_bytes(&self) -> u64 {
+        self.body_bytes
+    }
+
+    /// The body has been dropped.
+    pub fn release_body(&mut self) {
+        self.body.clear();
+        self.body_bytes = 0;
+    }
+
+    /// Keeps only `bytes` of the input's reservation (what stays for the call).
+    pub fn keep_input(&mut self, bytes: u64) {
+        let keep = u32::try_from(bytes.div_ceil(UNIT).max(1)).unwrap_or(u32::MAX);
+        if let Some(p) = self.input.as_mut()
+            && (keep as usize) < p.num_permits()
+        {
+            let kept = p.split(keep as usize);
+            self.input = kept;
+        }
+    }
+}
+
+impl InputBudget {
+    /// A budget of `bytes`.
+    pub fn new(bytes: usize) -> InputBudget {
+        let bytes = bytes as u64;
+        InputBudget { bodies: Lane::new(bytes / 4), inputs: Lane::new(bytes - bytes / 4) }
+    }
+
+    /// Reserves `more` bytes of body.
+    pub async fn body(&self, r: &mut Reservation, more: u64, wait: Duration) -> Result<(), Refused> {
+        let p = self.bodies.take(more, wait).await?;
+        r.body_bytes += p.num_permits() as u64 * UNIT;
+        r.body.push(p);
+        Ok(())
+    }
+
+    /// Reserves the memory to convert an input.
+    pub async fn input(&self, r: &mut Reservation, bytes: u64, wait: Duration) -> Result<(), Refused> {
+        r.input = Some(self.inputs.take(bytes, wait).await?);
+        Ok(())
     }
 }
 

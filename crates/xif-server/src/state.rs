@@ -31,6 +31,8 @@ pub struct Inner {
     pub passwords: Arc<Passwords>,
     /// The key that seals secret settings at rest.
     pub secrets: crate::secrets::Secrets,
+    /// The memory budget of call inputs in flight.
+    pub call_memory: crate::registry::InputBudget,
 }
 
 impl std::ops::Deref for AppState {

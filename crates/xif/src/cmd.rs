@@ -371,6 +371,8 @@ fn call_error_kind(e: &xif_runtime::CallError) -> &'static str {
         E::Timeout { .. } => "timeout",
         E::OutOfMemory { .. } => "out_of_memory",
         E::BadOutput { .. } => "bad_output",
+        E::OutputTooLarge { .. } => "output_too_large",
+        E::Busy { .. } => "busy",
         E::Internal(_) => "internal",
     }
 }
@@ -406,6 +408,16 @@ fn serve(args: crate::ServeArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
     };
     config.public_url = args.public_url.filter(|u| !u.is_empty());
     config.max_unpacks = args.max_unpacks;
+    config.limits.call_input_memory = args.call_input_memory << 20;
+    if let Some(n) = args.calls_per_extension {
+        config.limits.calls_per_extension = n;
+    }
+    config.limits.call_queue_per_extension = args.call_queue;
+    config.limits.call_queue_wait = std::time::Duration::from_millis(args.call_queue_wait);
+    config.limits.query_rows = args.query_rows;
+    config.limits.call_output_bytes = args.call_output_limit << 20;
+    config.limits.failed_calls_kept = args.failed_calls_kept;
+    config.limits.failed_calls_max_age = std::time::Duration::from_secs(args.failed_calls_days.saturating_mul(24 * 3600));
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting Tokio")?;
     runtime.block_on(async {
         let server = xif_server::start_with_signal(config, xif_server::shutdown_signal())

@@ -364,6 +364,31 @@ pub struct ServeArgs {
     /// package limit in memory); more wait.
     #[arg(long, default_value_t = 2, value_name = "N")]
     max_unpacks: usize,
+    /// Memory the inputs of calls in flight may take together, in MiB (bodies being read and
+    /// inputs being converted); a call waits for its share, and one that alone needs more is refused.
+    #[arg(long, default_value_t = 128, value_name = "MIB")]
+    call_input_memory: usize,
+    /// Most calls of one extension that run at once (default: half the server's call slots).
+    #[arg(long, value_name = "N")]
+    calls_per_extension: Option<u32>,
+    /// Most calls of one extension that wait for a slot; more are refused with 503 at once.
+    #[arg(long, default_value_t = 64, value_name = "N")]
+    call_queue: u32,
+    /// Longest a call waits for memory or a call slot before a 503, in milliseconds.
+    #[arg(long, default_value_t = 10_000, value_name = "MS")]
+    call_queue_wait: u64,
+    /// Most records one entity query of an extension's code may ask for.
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    query_rows: u32,
+    /// Largest JSON output of a call, in MiB.
+    #[arg(long, default_value_t = 10, value_name = "MIB")]
+    call_output_limit: usize,
+    /// Failed calls kept per extension for the Service Center's log (the newest).
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    failed_calls_kept: u32,
+    /// How long failed calls are kept, in days.
+    #[arg(long, default_value_t = 7, value_name = "DAYS")]
+    failed_calls_days: u64,
 }
 
 fn main() -> ExitCode {

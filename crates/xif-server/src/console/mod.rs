@@ -507,6 +507,7 @@ async fn try_action(
         State(state.clone()),
         session.auth.clone(),
         ApiPath((name.clone(), action.clone())),
+        axum::http::HeaderMap::new(),
         Body::from(input.clone()),
     )
     .await;
@@ -849,9 +850,23 @@ pub async fn record_action_error(
     user: &str,
     e: &AppError,
 ) {
-    if let Err(err) =
-        state.db.console_record_action_error(extension, version, action, user, e.kind(), &e.public_message()).await
-    {
+    let limits = &state.config.limits;
+    let max_age = i64::try_from(limits.failed_calls_max_age.as_millis()).unwrap_or(i64::MAX);
+    let message = e.public_message();
+    let recorded = state
+        .db
+        .console_record_action_error(
+            extension,
+            version,
+            action,
+            user,
+            e.kind(),
+            &message,
+            limits.failed_calls_kept,
+            max_age,
+        )
+        .await;
+    if let Err(err) = recorded {
         tracing::warn!(error = %err, "could not record a failed action call");
     }
 }

@@ -6,6 +6,21 @@ use sqlx::Row as _;
 use crate::db::{Db, key, now_ms};
 use crate::error::AppError;
 
+/// The longest name kept in the log of failed calls (the model's longest legal name).
+pub const MAX_NAME: usize = xif_model::names::MAX_NAME;
+/// The longest user name kept there.
+const MAX_USER: usize = 200;
+/// The longest message kept there, in characters; longer ones are cut and marked.
+pub const MAX_MESSAGE: usize = 2000;
+
+/// `text` cut to `max` characters, marked with `…` when cut.
+fn cut(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(max) {
+        None => std::borrow::Cow::Borrowed(text),
+        Some((at, _)) => std::borrow::Cow::Owned(format!("{}…", &text[..at])),
+    }
+}
+
 /// A valid session and its user.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct SessionRow {
@@ -174,7 +189,10 @@ impl Db {
         .await?)
     }
 
-    /// Records a failed action call.
+    /// Records a failed action call, cut to size (names at most [`MAX_NAME`] characters, a
+    /// message at most [`MAX_MESSAGE`]), then forgets the extension's failed calls beyond the
+    /// newest `keep` and every one older than `max_age_ms`.
+    #[allow(clippy::too_many_arguments, reason = "one row's columns and its bounds")]
     pub async fn console_record_action_error(
         &self,
         extension: &str,
@@ -183,20 +201,35 @@ impl Db {
         user: &str,
         kind: &str,
         message: &str,
+        keep: u32,
+        max_age_ms: i64,
     ) -> Result<(), AppError> {
+        let now = now_ms();
         sqlx::query(
             "INSERT INTO action_errors (extension, version, action, user_name, at, kind, message)
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
-        .bind(extension)
+        .bind(cut(extension, MAX_NAME))
         .bind(version)
-        .bind(action)
-        .bind(user)
-        .bind(now_ms())
-        .bind(kind)
-        .bind(message)
+        .bind(cut(action, MAX_NAME))
+        .bind(cut(user, MAX_USER))
+        .bind(now)
+        .bind(cut(kind, MAX_NAME))
+        .bind(cut(message, MAX_MESSAGE))
         .execute(self.pool())
         .await?;
+        sqlx::query(
+            "DELETE FROM action_errors WHERE extension = $1 AND id <= (SELECT id FROM action_errors
+               WHERE extension = $1 ORDER BY id DESC LIMIT 1 OFFSET $2)",
+        )
+        .bind(cut(extension, MAX_NAME))
+        .bind(i64::from(keep))
+        .execute(self.pool())
+        .await?;
+        sqlx::query("DELETE FROM action_errors WHERE at < $1")
+            .bind(now.saturating_sub(max_age_ms))
+            .execute(self.pool())
+            .await?;
         Ok(())
     }
 

@@ -10,6 +10,7 @@ mod hostile_auth;
 mod hostile_transport;
 mod hostile_packages;
 mod hostile_publish;
+mod hostile_calls;
 mod openapi;
 mod publish;
 mod support;

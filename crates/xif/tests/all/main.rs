@@ -6,6 +6,7 @@ mod download;
 mod hostile_auth;
 mod hostile_transport;
 mod hostile_packages;
+mod hostile_calls;
 pub mod login;
 mod package;
 mod publish;
