@@ -7,6 +7,10 @@
 //! - `cargo xtask fuzz [TARGET] [SECONDS]` — runs one fuzz target of `fuzz/` (`read_package`, the
 //!   default, `parse_definition`, `json_value`) for SECONDS (60) with cargo-fuzz; `all` runs each
 //!   in turn. `cargo xtask fuzz SECONDS` is the package reader's.
+//! - `cargo xtask schemathesis [EXAMPLES]` — the suite's schemathesis test
+//!   (crates/xif/tests/all/schemathesis.rs) with EXAMPLES (100) per operation.
+//! - `cargo xtask soak [--minutes N]` — republishing under load with SIGKILLs for N minutes (2),
+//!   then the hostile-client probes (`soak.rs`); PASS/FAIL per part.
 //! - `cargo xtask bench` — times the studio steps on the example extension, then `bench-server`
 //!   (docs/BENCHMARKS.md).
 //! - `cargo xtask bench-server` — the Platform Server beside `../shared/floor/run.sh`, in one run:
@@ -15,6 +19,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context as _, bail};
+
+mod soak;
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -26,11 +32,13 @@ fn main() -> anyhow::Result<()> {
             run(Command::new(cargo()).current_dir(&root).args(["test", "--workspace", "--locked"]).args(&args[1..]))
         }
         Some("fuzz") => fuzz(&root, &args[1..]),
+        Some("schemathesis") => schemathesis(&root, &args[1..]),
+        Some("soak") => soak::soak(&root, &args[1..]),
         Some("bench") => bench(&root).and_then(|()| bench_server(&root)),
         Some("bench-server") => bench_server(&root),
         _ => {
             eprintln!(
-                "usage: cargo xtask fixtures | test [CARGO TEST ARGS] | fuzz [TARGET] [SECONDS] | bench | bench-server"
+                "usage: cargo xtask fixtures | test [CARGO TEST ARGS] | fuzz [TARGET] [SECONDS] | schemathesis [EXAMPLES] | soak [--minutes N] | bench | bench-server"
             );
             std::process::exit(2)
         }
@@ -72,6 +80,26 @@ fn fuzz(root: &Path, args: &[String]) -> anyhow::Result<()> {
             .arg(format!("-max_total_time={secs}")))?;
     }
     Ok(())
+}
+
+/// `cargo xtask schemathesis [EXAMPLES]`: the suite's schemathesis test, longer.
+fn schemathesis(root: &Path, args: &[String]) -> anyhow::Result<()> {
+    let examples = args.first().map(String::as_str).unwrap_or("100");
+    if examples.parse::<u32>().is_err() {
+        bail!("EXAMPLES must be a whole number, not {examples:?}");
+    }
+    fixtures(root)?;
+    run(Command::new(cargo()).current_dir(root).env("XIF_SCHEMATHESIS_EXAMPLES", examples).args([
+        "test",
+        "--locked",
+        "-p",
+        "xif",
+        "--test",
+        "all",
+        "schemathesis",
+        "--",
+        "--nocapture",
+    ]))
 }
 
 fn root() -> PathBuf {
