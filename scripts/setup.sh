@@ -42,9 +42,21 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
+SUDO_APT() { if [ "$(id -u)" != 0 ]; then sudo apt-get install -y -qq "$@"; else apt-get install -y -qq "$@"; fi >/dev/null; }
 browser_tests="$(dirname "$0")/../crates/xif-server/tests/browser"
 if [ ! -f "$browser_tests/node_modules/playwright-core/package.json" ]; then
   say Installing "playwright-core for the Service Center's browser tests (npm ci)"
   (cd "$browser_tests" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi
-say Ready "toolchain for wasm32-wasip1, Chromium and playwright-core"
+# schemathesis (PyPI, the version pinned in scripts/requirements-schemathesis.txt) for the API
+# tests against the OpenAPI document: in its own venv under target/, so it works as root in CI
+# and leaves the system's Python alone. crates/xif/tests/all/schemathesis.rs finds it there.
+root="$(cd "$(dirname "$0")/.." && pwd)"
+venv="$root/target/schemathesis"
+want=$(sed -n 's/^schemathesis==//p' "$root/scripts/requirements-schemathesis.txt")
+if [ "$("$venv/bin/schemathesis" --version 2>/dev/null | awk '{print $NF}')" != "$want" ]; then
+  say Installing "schemathesis $want (pip, in target/schemathesis)"
+  python3 -m venv "$venv" 2>/dev/null || { SUDO_APT python3-venv; python3 -m venv "$venv"; }
+  "$venv/bin/pip" install -q -r "$root/scripts/requirements-schemathesis.txt"
+fi
+say Ready "toolchain for wasm32-wasip1, Chromium, playwright-core and schemathesis $want"

@@ -4,7 +4,13 @@
 //!   `tests/extensions/` once, into one shared target folder (`target/xif-ext`), so the wasm
 //!   standard library is built once and every test finds its component fresh.
 //! - `cargo xtask test` — `fixtures`, then the whole test suite.
-//! - `cargo xtask fuzz [SECONDS]` — runs the package-reader fuzz target (needs cargo-fuzz).
+//! - `cargo xtask fuzz [TARGET] [SECONDS]` — runs one fuzz target of `fuzz/` (`read_package`, the
+//!   default, `parse_definition`, `json_value`) for SECONDS (60) with cargo-fuzz; `all` runs each
+//!   in turn. `cargo xtask fuzz SECONDS` is the package reader's.
+//! - `cargo xtask schemathesis [EXAMPLES]` — the suite's schemathesis test
+//!   (crates/xif/tests/all/schemathesis.rs) with EXAMPLES (100) per operation.
+//! - `cargo xtask soak [--minutes N]` — republishing under load with SIGKILLs for N minutes (2),
+//!   then the hostile-client probes (`soak.rs`); PASS/FAIL per part.
 //! - `cargo xtask bench` — times the studio steps on the example extension, then `bench-server`
 //!   (docs/BENCHMARKS.md).
 //! - `cargo xtask bench-server` — the Platform Server beside `../shared/floor/run.sh`, in one run:
@@ -13,6 +19,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context as _, bail};
+
+mod soak;
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -23,21 +31,75 @@ fn main() -> anyhow::Result<()> {
             fixtures(&root)?;
             run(Command::new(cargo()).current_dir(&root).args(["test", "--workspace", "--locked"]).args(&args[1..]))
         }
-        Some("fuzz") => {
-            let secs = args.get(1).map(String::as_str).unwrap_or("60");
-            run(Command::new(cargo())
-                .current_dir(root.join("fuzz"))
-                .env("RUSTC_BOOTSTRAP", "1")
-                .args(["fuzz", "run", "read_package", "--sanitizer", "none", "--"])
-                .arg(format!("-max_total_time={secs}")))
-        }
+        Some("fuzz") => fuzz(&root, &args[1..]),
+        Some("schemathesis") => schemathesis(&root, &args[1..]),
+        Some("soak") => soak::soak(&root, &args[1..]),
         Some("bench") => bench(&root).and_then(|()| bench_server(&root)),
         Some("bench-server") => bench_server(&root),
         _ => {
-            eprintln!("usage: cargo xtask fixtures | test [CARGO TEST ARGS] | fuzz [SECONDS] | bench | bench-server");
+            eprintln!(
+                "usage: cargo xtask fixtures | test [CARGO TEST ARGS] | fuzz [TARGET] [SECONDS] | schemathesis [EXAMPLES] | soak [--minutes N] | bench | bench-server"
+            );
             std::process::exit(2)
         }
     }
+}
+
+/// The fuzz targets of `fuzz/`, the first being the default.
+const FUZZ_TARGETS: &[&str] = &["read_package", "parse_definition", "json_value"];
+
+/// `cargo xtask fuzz [TARGET|all] [SECONDS]`: cargo-fuzz with the flags this toolchain needs
+/// (`--sanitizer none`: Debian's rustc has no ASan runtime; `RUSTC_BOOTSTRAP=1` for its `-Z` flags).
+fn fuzz(root: &Path, args: &[String]) -> anyhow::Result<()> {
+    let (target, secs) = match args {
+        [] => (FUZZ_TARGETS[0], "60"),
+        [one] if one.parse::<u64>().is_ok() => (FUZZ_TARGETS[0], one.as_str()),
+        [target] => (target.as_str(), "60"),
+        [target, secs, ..] => (target.as_str(), secs.as_str()),
+    };
+    if secs.parse::<u64>().is_err() {
+        bail!("SECONDS must be a whole number, not {secs:?} (cargo xtask fuzz [TARGET] [SECONDS])");
+    }
+    let targets: Vec<&str> = match target {
+        "all" => FUZZ_TARGETS.to_vec(),
+        t if FUZZ_TARGETS.contains(&t) => vec![t],
+        t => bail!("no fuzz target {t:?}; the targets are {} (or all)", FUZZ_TARGETS.join(", ")),
+    };
+    let has_cargo_fuzz = Command::new(cargo()).args(["fuzz", "--version"]).output().is_ok_and(|o| o.status.success());
+    if !has_cargo_fuzz {
+        bail!("cargo-fuzz is not installed: run `cargo install cargo-fuzz --locked` (a few minutes, once)");
+    }
+    for target in targets {
+        eprintln!(
+            "xtask: fuzzing {target} for {secs} s (corpus fuzz/corpus/{target}, crashes in fuzz/artifacts/{target})"
+        );
+        run(Command::new(cargo())
+            .current_dir(root.join("fuzz"))
+            .env("RUSTC_BOOTSTRAP", "1")
+            .args(["fuzz", "run", target, "--sanitizer", "none", "--"])
+            .arg(format!("-max_total_time={secs}")))?;
+    }
+    Ok(())
+}
+
+/// `cargo xtask schemathesis [EXAMPLES]`: the suite's schemathesis test, longer.
+fn schemathesis(root: &Path, args: &[String]) -> anyhow::Result<()> {
+    let examples = args.first().map(String::as_str).unwrap_or("100");
+    if examples.parse::<u32>().is_err() {
+        bail!("EXAMPLES must be a whole number, not {examples:?}");
+    }
+    fixtures(root)?;
+    run(Command::new(cargo()).current_dir(root).env("XIF_SCHEMATHESIS_EXAMPLES", examples).args([
+        "test",
+        "--locked",
+        "-p",
+        "xif",
+        "--test",
+        "all",
+        "schemathesis",
+        "--",
+        "--nocapture",
+    ]))
 }
 
 fn root() -> PathBuf {

@@ -45,6 +45,9 @@ pub enum Type {
     Identifier(String),
 }
 
+/// How many `List of` a type may nest (`List of List of Text` is 2).
+pub const MAX_LIST_NESTING: usize = 32;
+
 /// The basic types, with the spelling a definition uses.
 pub const BASIC: &[(&str, Type)] = &[
     ("Text", Type::Text),
@@ -102,8 +105,23 @@ impl Type {
         if t.is_empty() {
             return Err(TypeSyntaxError { message: "the type is empty".into(), help: Some(help_list()) });
         }
-        if let Some(inner) = t.strip_prefix("List of ") {
-            return Ok(Type::List(Box::new(Type::parse_in(inner, is_record)?)));
+        // `List of` without recursion, and at most MAX_LIST_NESTING of them.
+        let (mut inner, mut lists) = (t, 0);
+        while let Some(rest) = inner.strip_prefix("List of ") {
+            (inner, lists) = (rest.trim_start(), lists + 1);
+        }
+        if lists > 0 {
+            if lists > MAX_LIST_NESTING {
+                return Err(TypeSyntaxError {
+                    message: format!("\"List of\" is nested {lists} times, more than the {MAX_LIST_NESTING} allowed"),
+                    help: Some("use a structure with a list attribute instead of deeper lists".into()),
+                });
+            }
+            let mut ty = Type::parse_in(inner, is_record)?;
+            for _ in 0..lists {
+                ty = Type::List(Box::new(ty));
+            }
+            return Ok(ty);
         }
         if let Some((_, ty)) = BASIC.iter().find(|(n, _)| *n == t) {
             return Ok(ty.clone());

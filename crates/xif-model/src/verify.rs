@@ -35,6 +35,135 @@ pub fn verify(def: &Definition) -> Vec<Diagnostic> {
     v.diags
 }
 
+/// How deep structures may nest in one another (E024): deeper values would be refused by a
+/// bound anyway, and code that walks a type recursively (defaults, JSON, WIT) stays shallow.
+pub const MAX_NESTING: usize = 32;
+
+/// The records (structures, then entities) and, for each attribute, the record its type
+/// names (through any `List of`), by index; names resolve as [`Definition::record`] does.
+struct RecordGraph {
+    edges: Vec<Vec<Option<usize>>>,
+}
+
+impl RecordGraph {
+    fn new(def: &Definition) -> RecordGraph {
+        let records: Vec<&crate::definition::Record> = def.structures.iter().chain(&def.entities).collect();
+        let mut index: HashMap<&str, usize> = HashMap::new();
+        for (i, r) in records.iter().enumerate() {
+            // The first record of a name wins: structures before entities, as `record` finds them.
+            index.entry(r.name.text.as_str()).or_insert(i);
+        }
+        let edges = records
+            .iter()
+            .map(|r| {
+                r.attributes
+                    .iter()
+                    .map(|a| {
+                        let mut t = a.parsed.as_ref()?;
+                        while let Type::List(inner) = t {
+                            t = inner;
+                        }
+                        match t {
+                            Type::Record(n) => index.get(n.as_str()).copied(),
+                            _ => None,
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        RecordGraph { edges }
+    }
+
+    /// The strongly connected component of each record (Tarjan's algorithm, with an explicit
+    /// stack instead of recursion).
+    fn components(&self) -> Vec<usize> {
+        let n = self.edges.len();
+        const NONE: usize = usize::MAX;
+        let (mut order, mut low, mut comp) = (vec![NONE; n], vec![0; n], vec![NONE; n]);
+        let mut on_stack = vec![false; n];
+        let (mut stack, mut next, mut comps) = (Vec::new(), 0, 0);
+        for root in 0..n {
+            if order[root] != NONE {
+                continue;
+            }
+            // (node, next edge to look at)
+            let mut work = vec![(root, 0)];
+            order[root] = next;
+            low[root] = next;
+            next += 1;
+            stack.push(root);
+            on_stack[root] = true;
+            while let Some(&mut (v, ref mut e)) = work.last_mut() {
+                if let Some(target) = self.edges[v].get(*e) {
+                    *e += 1;
+                    let Some(w) = *target else { continue };
+                    if order[w] == NONE {
+                        order[w] = next;
+                        low[w] = next;
+                        next += 1;
+                        stack.push(w);
+                        on_stack[w] = true;
+                        work.push((w, 0));
+                    } else if on_stack[w] {
+                        low[v] = low[v].min(order[w]);
+                    }
+                    continue;
+                }
+                work.pop();
+                if let Some(&(parent, _)) = work.last() {
+                    low[parent] = low[parent].min(low[v]);
+                }
+                if low[v] == order[v] {
+                    while let Some(w) = stack.pop() {
+                        on_stack[w] = false;
+                        comp[w] = comps;
+                        if w == v {
+                            break;
+                        }
+                    }
+                    comps += 1;
+                }
+            }
+        }
+        comp
+    }
+
+    /// The first structure (by index) nested more than [`MAX_NESTING`] levels deep, with its
+    /// depth; only for a graph without cycles.
+    /// (An edge back into the path being walked, a cycle through entities, counts nothing.)
+    fn too_deep(&self, structures: usize) -> Option<(usize, usize)> {
+        let n = self.edges.len();
+        let mut depth: Vec<usize> = vec![0; n];
+        let (mut done, mut visiting) = (vec![false; n], vec![false; n]);
+        for root in 0..n {
+            if done[root] {
+                continue;
+            }
+            let mut work = vec![(root, 0)];
+            visiting[root] = true;
+            while let Some(&mut (v, ref mut e)) = work.last_mut() {
+                if let Some(target) = self.edges[v].get(*e) {
+                    *e += 1;
+                    if let Some(w) = *target
+                        && !done[w]
+                        && !visiting[w]
+                    {
+                        visiting[w] = true;
+                        work.push((w, 0));
+                    }
+                    continue;
+                }
+                depth[v] =
+                    1 + self.edges[v].iter().flatten().filter(|&&w| done[w]).map(|&w| depth[w]).max().unwrap_or(0);
+                done[v] = true;
+                visiting[v] = false;
+                work.pop();
+            }
+        }
+        depth.iter().take(structures).enumerate().find(|(_, d)| **d > MAX_NESTING).map(|(i, d)| (i, *d))
+    }
+}
+
 struct Verifier<'a> {
     def: &'a Definition,
     diags: Vec<Diagnostic>,
@@ -319,31 +448,23 @@ impl Verifier<'_> {
         }
     }
 
+    /// A structure that contains itself (E022), and structures nested deeper than
+    /// [`MAX_NESTING`] levels (E024). Linear in the size of the definition and without
+    /// recursion, so a hostile definition (thousands of chained structures) is refused quickly
+    /// instead of taking minutes or overflowing the stack.
     fn ensure_structures_not_recursive(&mut self) {
         let def = self.def;
-        fn reaches(def: &Definition, t: &Type, target: &str, seen: &mut Vec<String>) -> bool {
-            match t {
-                Type::List(inner) => reaches(def, inner, target, seen),
-                Type::Record(n) => {
-                    if n == target {
-                        return true;
-                    }
-                    if seen.contains(n) {
-                        return false;
-                    }
-                    seen.push(n.clone());
-                    def.record(n).is_some_and(|(r, _)| {
-                        r.attributes.iter().any(|a| a.parsed.as_ref().is_some_and(|t| reaches(def, t, target, seen)))
-                    })
-                }
-                _ => false,
-            }
-        }
-        for s in &def.structures {
-            for a in &s.attributes {
-                if let Some(t) = &a.parsed
-                    && reaches(def, t, &s.name.text, &mut Vec::new())
+        let graph = RecordGraph::new(def);
+        let scc = graph.components();
+        let mut cyclic = false;
+        for (si, s) in def.structures.iter().enumerate() {
+            for (a, target) in s.attributes.iter().zip(&graph.edges[si]) {
+                // Attribute `a` leads to `target`; it reaches `s` back exactly when both lie in
+                // one strongly connected component (or `target` is `s`).
+                if let Some(t) = *target
+                    && scc[t] == scc[si]
                 {
+                    cyclic = true;
                     self.push(
                         Diagnostic::error(
                             "E022",
@@ -354,6 +475,22 @@ impl Verifier<'_> {
                     );
                 }
             }
+        }
+        if cyclic {
+            return;
+        }
+        if let Some((si, depth)) = graph.too_deep(def.structures.len()) {
+            let s = &def.structures[si];
+            self.push(
+                Diagnostic::error(
+                    "E024",
+                    format!("structure {} nests {depth} levels deep, more than the {MAX_NESTING} allowed", s.name.text),
+                    Some(s.name.span.clone()),
+                )
+                .help(format!(
+                    "flatten the structures so that no chain of structures inside structures is longer than {MAX_NESTING}"
+                )),
+            );
         }
     }
 

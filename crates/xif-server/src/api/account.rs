@@ -352,7 +352,8 @@ async fn target_user(state: &AppState, name: &str) -> Result<UserRow, AppError> 
 #[utoipa::path(patch, path = "/api/v1/users/{user}", tag = "users", request_body = UpdateUser,
     params(("user" = String, Path, description = "User name")),
     responses((status = 200, description = "Updated", body = UserInfo), (status = 400, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "You cannot remove your own administrator flag", body = ErrorBody)))]
 pub async fn update_user(
     State(state): State<AppState>,
     auth: Auth,

@@ -4,13 +4,13 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value as Json_};
 use xif_model::{Definition, Type, Value};
 
-use super::{ApiJson, ApiPath, ErrorBody};
+use super::{ApiJson, ApiPath, ApiQuery, ErrorBody};
 use crate::auth::{Auth, Permission};
 use crate::entities::Store;
 use crate::error::AppError;
@@ -122,7 +122,7 @@ pub async fn list_records(
     State(state): State<AppState>,
     _auth: Auth,
     ApiPath((name, entity)): ApiPath<(String, String)>,
-    Query(params): Query<Vec<(String, String)>>,
+    ApiQuery(params): ApiQuery<Vec<(String, String)>>,
 ) -> Result<Json<RecordPage>, AppError> {
     let live = live(&state, &name)?;
     let store = store(&live, &entity)?;

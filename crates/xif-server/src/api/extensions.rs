@@ -5,7 +5,7 @@ use std::convert::Infallible;
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use utoipa::ToSchema;
 use xif_model::Definition;
 
-use super::{ApiJson, ApiPath, ErrorBody, time};
+use super::{ApiJson, ApiPath, ApiQuery, ErrorBody, time};
 use crate::auth::{Auth, Permission, Principal, check_publish};
 use crate::db::{ExtensionRow, NewVersion, VersionFacts, VersionRow, key};
 use crate::error::AppError;
@@ -593,7 +593,7 @@ pub async fn publish(
     State(state): State<AppState>,
     auth: Auth,
     ApiPath((name, number)): ApiPath<(String, i64)>,
-    Query(q): Query<PublishQuery>,
+    ApiQuery(q): ApiQuery<PublishQuery>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let options = publish::Options { force: q.force.unwrap_or(false) };
@@ -689,7 +689,7 @@ pub async fn publishes(
     State(state): State<AppState>,
     _auth: Auth,
     ApiPath(name): ApiPath<String>,
-    Query(q): Query<LogQuery>,
+    ApiQuery(q): ApiQuery<LogQuery>,
 ) -> Result<Json<Vec<PublishLogEntry>>, AppError> {
     let limit = q.limit.unwrap_or(50).clamp(1, 1000);
     let rows = state.db.publishes(&name, limit).await?;
@@ -763,7 +763,7 @@ pub async fn get_settings(
     params(("name" = String, Path, description = "Extension name")),
     responses((status = 200, description = "The settings now", body = Vec<SettingInfo>),
         (status = 400, description = "Unknown setting or bad value; names it", body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn set_settings(
     State(state): State<AppState>,
     auth: Auth,

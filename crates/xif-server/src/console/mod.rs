@@ -488,9 +488,13 @@ async fn records_page(
     Query(params): Query<Vec<(String, String)>>,
 ) -> Result<Response, ConsoleError> {
     let params = params.into_iter().filter(|(k, _)| k == "offset").collect();
-    let axum::Json(records) =
-        api::entities::list_records(State(state), session.auth.clone(), ApiPath((name.clone(), entity)), Query(params))
-            .await?;
+    let axum::Json(records) = api::entities::list_records(
+        State(state),
+        session.auth.clone(),
+        ApiPath((name.clone(), entity)),
+        api::ApiQuery(params),
+    )
+    .await?;
     Ok(page(views::records(&session, &name, &records)))
 }
 
@@ -625,7 +629,7 @@ async fn run_publish_form(
                 State(state.clone()),
                 session.auth.clone(),
                 path,
-                Query(Default::default()),
+                api::ApiQuery(Default::default()),
                 headers,
             )
             .await
@@ -663,7 +667,7 @@ async fn publish_stream(
     session.check_csrf(headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()))?;
     let mut sse = HeaderMap::new();
     sse.insert(header::ACCEPT, HeaderValue::from_static("text/event-stream"));
-    let query = Query(Default::default());
+    let query = api::ApiQuery(Default::default());
     Ok(api::extensions::publish(State(state), session.auth.clone(), ApiPath((name, number)), query, sse)
         .await
         .into_response())

@@ -12,5 +12,6 @@ mod package;
 mod publish;
 mod remote;
 mod run;
+mod schemathesis;
 mod serve;
 mod studio;
