@@ -215,8 +215,11 @@ fn listen_options(config: &Config, tls: Option<tokio_rustls::TlsAcceptor>) -> li
         idle_timeout: config.idle_timeout,
         max_connections,
         max_connections_per_address: per_address,
-        // Trusted proxies (when the configuration has them) belong here: they carry many clients.
-        exempt: Arc::new(|_| false),
+        // Trusted proxies carry many clients: the per-address cap does not apply to them.
+        exempt: {
+            let proxies = config.trusted_proxies.clone();
+            Arc::new(move |ip| proxies.iter().any(|net| net.contains(ip)))
+        },
         tls,
     }
 }

@@ -23,7 +23,7 @@ pub fn run(command: Command, ui: &Ui) -> anyhow::Result<ExitCode> {
         Command::Compile { ext, force, target_dir } => compile(&ext, force, target_dir, ui),
         Command::Save { ext, output } => save(&ext, output, ui),
         Command::Inspect { file, json } => inspect(&file, json, ui),
-        Command::Serve(args) => serve(args, ui),
+        Command::Serve(args) => serve(*args, ui),
         Command::Login { url, user, password_stdin } => remote::login(&url, user, password_stdin, ui),
         Command::Logout { server } => remote::logout(server.as_deref(), ui),
         Command::Servers { action } => remote::servers(action.unwrap_or(crate::ServersCmd::List { json: false }), ui),
@@ -417,7 +417,8 @@ fn serve(args: crate::ServeArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
     config.limits.query_rows = args.query_rows;
     config.limits.call_output_bytes = args.call_output_limit << 20;
     config.limits.failed_calls_kept = args.failed_calls_kept;
-    config.limits.failed_calls_max_age = std::time::Duration::from_secs(args.failed_calls_days.saturating_mul(24 * 3600));
+    config.limits.failed_calls_max_age =
+        std::time::Duration::from_secs(args.failed_calls_days.saturating_mul(24 * 3600));
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting Tokio")?;
     runtime.block_on(async {
         let server = xif_server::start_with_signal(config, xif_server::shutdown_signal())

@@ -98,7 +98,7 @@ enum Command {
     },
     /// Run the Platform Server (creates the administrator `admin` on first start; its password
     /// comes from XIF_ADMIN_PASSWORD or is generated and printed once).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Log in to a Platform Server; the token is kept in your config directory (mode 0600).
     Login {
         /// The server's address, `http://host:port` or `https://host:port`.

@@ -1,6 +1,7 @@
 //! Calling an action of an extension's active version.
 //!
-//! A call is checked before it costs anything: the names in the URL (at most
+//! A call is checked before it costs anything: a declared `Content-Length` over the body limit
+//! (413), the names in the URL (at most
 //! [`MAX_NAME`](xif_model::names::MAX_NAME) characters, else a 404 that is not recorded), then
 //! the extension and its action, before the body is read. The body is read under the memory
 //! budget of call inputs ([`InputBudget`](crate::registry::InputBudget)), weighed by its
@@ -57,6 +58,12 @@ pub async fn call(
     body: Body,
 ) -> Result<Response, AppError> {
     let limits = state.config.limits;
+    // A body declared over the limit is refused before anything else (the listener then reads
+    // and discards what is sent, for a bounded time, so the client reads this answer).
+    let limit = u64::try_from(limits.call_body_bytes).unwrap_or(u64::MAX);
+    if declared_length(&headers).is_some_and(|n| n > limit) {
+        return Err(AppError::TooLarge(format!("the call's input is larger than the limit of {}", size(limit))));
+    }
     // A name longer than any legal name cannot exist: refused before anything else, unrecorded.
     for (what, text) in [("extension", &name), ("action", &action)] {
         if text.chars().count() > MAX_NAME {
@@ -200,8 +207,7 @@ async fn read_body(
     let limits = state.config.limits;
     let limit = u64::try_from(limits.call_body_bytes).unwrap_or(u64::MAX);
     let too_large = || AppError::TooLarge(format!("the call's input is larger than the limit of {}", size(limit)));
-    let declared =
-        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
+    let declared = declared_length(headers);
     if declared.is_some_and(|n| n > limit) {
         return Err(too_large());
     }
@@ -226,4 +232,9 @@ async fn read_body(
         bytes.extend_from_slice(&chunk);
     }
     Ok(bytes)
+}
+
+/// The request's `Content-Length`, when it has a readable one.
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok())
 }

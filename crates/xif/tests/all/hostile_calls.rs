@@ -49,9 +49,12 @@ fn package(name: &str) -> Vec<u8> {
     if dir.join("resources").is_dir() {
         collect(&dir, &dir.join("resources"), &mut resources);
     }
+    // The manifest carries the definition's own description (the server checks they agree).
+    let text = String::from_utf8_lossy(&definition).into_owned();
+    let description = xif_model::parse(&text).0.and_then(|d| d.description).map(|d| d.value).unwrap_or_default();
     xif_package::write(&xif_package::PackageInput {
         extension: name,
-        description: "a test package",
+        description: &description,
         toolchain: "rustc (tests)",
         definition: &definition,
         component: &component,
