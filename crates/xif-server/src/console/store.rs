@@ -273,17 +273,6 @@ impl Db {
         rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
     }
 
-    /// Revokes every API token of a user; returns how many.
-    pub async fn console_revoke_api_tokens(&self, user_id: i64) -> Result<u64, AppError> {
-        let done =
-            sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE user_id = $2 AND kind = 'api' AND revoked_at IS NULL")
-                .bind(now_ms())
-                .bind(user_id)
-                .execute(self.pool())
-                .await?;
-        Ok(done.rows_affected())
-    }
-
     /// How many publishes are logged for an extension (for the page's summary).
     pub async fn console_publish_count(&self, name: &str) -> Result<i64, AppError> {
         Ok(sqlx::query("SELECT COUNT(*) FROM publishes WHERE extension_key = $1")
