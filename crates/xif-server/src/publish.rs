@@ -402,8 +402,7 @@ async fn stages(
     // Activate: the database first (with the log entry, in the schema's transaction), then the
     // registry.
     start(state, p, &facts.extension, "activate").await;
-    let mut live =
-        Live::new(&ext.name, number, extension, package.resources, state.config.call_log_hook.clone());
+    let mut live = Live::new(&ext.name, number, extension, package.resources, state.config.call_log_hook.clone());
     if let Some(store) = store {
         live = live.with_entities(store);
     }
@@ -575,8 +574,7 @@ async fn load_version(state: &AppState, name: &str, ext_id: i64, number: i64) ->
             load(state, def, native).await.map_err(AppError::internal)?
         }
     };
-    let mut live =
-        Live::new(name, number, extension, package.resources, state.config.call_log_hook.clone());
+    let mut live = Live::new(name, number, extension, package.resources, state.config.call_log_hook.clone());
     if !def_entities.entities.is_empty() {
         let mut conn = state.db.pool().acquire().await?;
         let schemas = crate::entities::load(&mut conn, name).await?;

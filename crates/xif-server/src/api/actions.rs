@@ -40,10 +40,8 @@ pub async fn call(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, AppError> {
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
+    let declared =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
     let called = ops::actions::call(&state, &auth, &name, &action, declared, body.into_data_stream()).await?;
     let mut response = Json(called.outputs).into_response();
     if let Ok(v) = HeaderValue::from_str(&called.version.to_string()) {

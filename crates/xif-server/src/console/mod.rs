@@ -24,12 +24,12 @@ use serde::Deserialize;
 
 use crate::auth::{Auth, client_ip, random_secret};
 use crate::error::AppError;
+use crate::http::{self, ApiPath};
+use crate::ops;
 use crate::ops::account::LoginRefused;
 use crate::ops::wire::{CreateUser, SetSettings, UpdateUser};
 use crate::publish;
 use crate::state::AppState;
-use crate::http::{self, ApiPath};
-use crate::ops;
 
 pub mod store;
 mod views;
@@ -164,12 +164,10 @@ impl FromRequestParts<AppState> for Session {
         let token = cookie(&parts.headers, SESSION_COOKIE).ok_or_else(login)?;
         let row = ops::account::console_session(state, &token).await?.ok_or_else(login)?;
         let flash = match row.flash {
-            Some(f) => {
-                Some(match f.strip_prefix("error:") {
-                    Some(text) => Flash { error: true, text: text.to_string() },
-                    None => Flash { error: false, text: f.strip_prefix("ok:").unwrap_or(&f).to_string() },
-                })
-            }
+            Some(f) => Some(match f.strip_prefix("error:") {
+                Some(text) => Flash { error: true, text: text.to_string() },
+                None => Flash { error: false, text: f.strip_prefix("ok:").unwrap_or(&f).to_string() },
+            }),
             None => None,
         };
         Ok(Session { id: row.id, csrf: row.csrf, flash, auth: Auth(row.who) })
@@ -588,7 +586,13 @@ async fn run_publish_form(
     let options = publish::Options::default();
     let who = session.auth.0.clone();
     let refused = match ops::extensions::publish(&state, who, name.clone(), number, kind, options, None).await {
-        Ok(task) => task.await.map_err(AppError::internal)?.error,
+        Ok(task) => match task.await {
+            Ok(outcome) => outcome.error,
+            Err(e) => {
+                tracing::error!(error = %e, "the publish task failed");
+                Some(AppError::internal(e))
+            }
+        },
         Err(e) => Some(AppError::from(e)),
     };
     let text = match &refused {

@@ -162,16 +162,7 @@ pub(crate) async fn record_failure(
     let max_age = i64::try_from(limits.failed_calls_max_age.as_millis()).unwrap_or(i64::MAX);
     let recorded = state
         .db
-        .console_record_action_error(
-            extension,
-            version,
-            action,
-            user,
-            kind,
-            message,
-            limits.failed_calls_kept,
-            max_age,
-        )
+        .console_record_action_error(extension, version, action, user, kind, message, limits.failed_calls_kept, max_age)
         .await;
     if let Err(err) = recorded {
         tracing::warn!(error = %err, "could not record a failed action call");

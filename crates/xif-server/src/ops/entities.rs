@@ -155,13 +155,7 @@ pub(crate) async fn list_records(
     let mut rows = store.query_records(&entity, q).await.map_err(store_error)?;
     let more = rows.len() > limit as usize;
     rows.truncate(limit as usize);
-    Ok(RecordPage {
-        entity,
-        offset,
-        limit,
-        more,
-        records: rows.into_iter().map(|r| to_json(&attrs, r)).collect(),
-    })
+    Ok(RecordPage { entity, offset, limit, more, records: rows.into_iter().map(|r| to_json(&attrs, r)).collect() })
 }
 
 /// One record, by its identifier. Any authenticated caller may read.
@@ -210,8 +204,10 @@ fn record_from(live: &Live, entity: &str, body: &Json_, id: Option<Value>) -> Re
             obj.insert(a.name.text.clone(), xif_model::value::to_json(&xif_model::value::field_default(def, a)));
         }
     }
-    let fields = xif_model::value::fields_from_json(def, &e.attributes, &obj, "").map_err(|e| {
-        Error::BadInput { kind: "bad_input", message: e.to_string(), parameter: Some(e.path.clone()) }
+    let fields = xif_model::value::fields_from_json(def, &e.attributes, &obj, "").map_err(|e| Error::BadInput {
+        kind: "bad_input",
+        message: e.to_string(),
+        parameter: Some(e.path.clone()),
     })?;
     Ok(fields.into_iter().map(|(_, v)| v).collect())
 }
@@ -260,13 +256,7 @@ pub(crate) async fn update_record(
 }
 
 /// Deletes the record with this identifier. Needs "Allow Foreign Entities".
-pub(crate) async fn delete_record(
-    state: &AppState,
-    who: &Principal,
-    name: &str,
-    entity: &str,
-    id: &str,
-) -> Result<()> {
+pub(crate) async fn delete_record(state: &AppState, who: &Principal, name: &str, entity: &str, id: &str) -> Result<()> {
     let live = live(state, name)?;
     let store = store(&live, entity)?;
     let entity = entity_name(live.definition(), entity);

@@ -389,20 +389,20 @@ pub(crate) async fn publishes(
     let rows = state.db.publishes(name, limit).await?;
     Ok(rows
         .into_iter()
-            .map(|r| PublishLogEntry {
-                id: r.id,
-                version: r.version,
-                digest: r.digest,
-                kind: r.kind,
-                user: r.user_name,
-                at: time(r.started_at),
-                ms: r.ms,
-                outcome: r.outcome,
-                message: r.message,
-                stages: serde_json::from_str(&r.stages).unwrap_or_default(),
-                warnings: serde_json::from_str(&r.warnings).unwrap_or_default(),
-            })
-            .collect())
+        .map(|r| PublishLogEntry {
+            id: r.id,
+            version: r.version,
+            digest: r.digest,
+            kind: r.kind,
+            user: r.user_name,
+            at: time(r.started_at),
+            ms: r.ms,
+            outcome: r.outcome,
+            message: r.message,
+            stages: serde_json::from_str(&r.stages).unwrap_or_default(),
+            warnings: serde_json::from_str(&r.warnings).unwrap_or_default(),
+        })
+        .collect())
 }
 
 fn live_definition(state: &AppState, name: &str) -> Result<Arc<crate::registry::Live>> {
@@ -421,24 +421,24 @@ pub(crate) async fn get_settings(state: &AppState, _who: &Principal, name: &str)
     let secret = publish::secret_names(state, ext.id, &ext.name, live.definition()).await?;
     Ok(live
         .definition()
-            .settings
-            .iter()
-            .map(|s| {
-                let name = &s.name.text;
-                let value = stored.values.get(name);
-                let unavailable = stored.unavailable.get(name).cloned();
-                let is_secret = s.secret || secret.contains(name);
-                SettingInfo {
-                    name: name.clone(),
-                    ty: s.ty.value.clone(),
-                    secret: is_secret,
-                    set: value.is_some() || unavailable.is_some(),
-                    value: if is_secret { None } else { value.cloned() },
-                    description: s.description.as_ref().map(|d| d.value.clone()),
-                    unavailable,
-                }
-            })
-            .collect())
+        .settings
+        .iter()
+        .map(|s| {
+            let name = &s.name.text;
+            let value = stored.values.get(name);
+            let unavailable = stored.unavailable.get(name).cloned();
+            let is_secret = s.secret || secret.contains(name);
+            SettingInfo {
+                name: name.clone(),
+                ty: s.ty.value.clone(),
+                secret: is_secret,
+                set: value.is_some() || unavailable.is_some(),
+                value: if is_secret { None } else { value.cloned() },
+                description: s.description.as_ref().map(|d| d.value.clone()),
+                unavailable,
+            }
+        })
+        .collect())
 }
 
 /// Sets settings (administrators only): each value is checked against the setting's type;
@@ -477,13 +477,12 @@ pub(crate) async fn set_settings(
         }
         let text = match (&field.parsed, json) {
             (Some(ty), _) => {
-                let value = xif_model::value::from_json(def, ty, json, setting, Some(field)).map_err(|e| {
-                    Error::BadInput {
+                let value =
+                    xif_model::value::from_json(def, ty, json, setting, Some(field)).map_err(|e| Error::BadInput {
                         kind: "bad_input",
                         message: format!("bad value for setting {setting}: {}", e.message),
                         parameter: Some(setting.clone()),
-                    }
-                })?;
+                    })?;
                 match xif_model::value::to_json(&value) {
                     serde_json::Value::String(s) => s,
                     other => other.to_string(),
