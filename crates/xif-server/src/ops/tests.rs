@@ -126,7 +126,7 @@ async fn upload_then_publish_then_call_through_the_operations() {
 }
 
 #[tokio::test]
-async fn a_failed_call_is_recorded_by_the_call_operation_and_a_busy_one_is_not() {
+async fn a_failed_call_is_recorded_by_the_call_operation_and_an_impossible_name_is_not() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = server(dir.path()).await;
     let state = &server.state;
