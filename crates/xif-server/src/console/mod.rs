@@ -163,13 +163,10 @@ impl FromRequestParts<AppState> for Session {
         };
         let token = cookie(&parts.headers, SESSION_COOKIE).ok_or_else(login)?;
         let row = ops::account::console_session(state, &token).await?.ok_or_else(login)?;
-        let flash = match row.flash {
-            Some(f) => Some(match f.strip_prefix("error:") {
-                Some(text) => Flash { error: true, text: text.to_string() },
-                None => Flash { error: false, text: f.strip_prefix("ok:").unwrap_or(&f).to_string() },
-            }),
-            None => None,
-        };
+        let flash = row.flash.map(|f| match f.strip_prefix("error:") {
+            Some(text) => Flash { error: true, text: text.to_string() },
+            None => Flash { error: false, text: f.strip_prefix("ok:").unwrap_or(&f).to_string() },
+        });
         Ok(Session { id: row.id, csrf: row.csrf, flash, auth: Auth(row.who) })
     }
 }

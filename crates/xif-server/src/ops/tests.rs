@@ -120,7 +120,7 @@ async fn upload_then_publish_then_call_through_the_operations() {
     assert!(called.outputs["Message"].as_str().is_some_and(|m| m.contains("Ada")), "{}", called.outputs);
 
     // The active version cannot be deleted; the file stays while a version has it.
-    let e = extensions::delete_version(state, &who, "ServerTest", 1).await.err().expect("refused");
+    let e = extensions::delete_version(state, &who, "ServerTest", 1).await.expect_err("refused");
     assert!(matches!(e, Error::Conflict(_)), "{e:?}");
     server.shutdown().await;
 }
