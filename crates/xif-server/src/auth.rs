@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use xif_model::Definition;
 
 use crate::config::{Backoff, IpNet, canonical};
-use crate::db::{UserRow, now_ms};
+use crate::db::now_ms;
 use crate::error::AppError;
 use crate::state::AppState;
 
@@ -254,18 +254,18 @@ impl AuthCache {
         self.map.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn get(&self, hash: &str) -> Option<Arc<Principal>> {
+    pub(crate) fn get(&self, hash: &str) -> Option<Arc<Principal>> {
         let map = self.lock();
         let (p, expires_at, cached) = map.1.get(hash)?;
         (cached.elapsed() < Self::TTL && *expires_at > now_ms()).then(|| p.clone())
     }
 
     /// The current generation: read it before looking a token up, give it to `put`.
-    fn generation(&self) -> u64 {
+    pub(crate) fn generation(&self) -> u64 {
         self.lock().0
     }
 
-    fn put(&self, hash: String, p: Arc<Principal>, expires_at: i64, generation: u64) {
+    pub(crate) fn put(&self, hash: String, p: Arc<Principal>, expires_at: i64, generation: u64) {
         let mut map = self.lock();
         if map.0 != generation {
             return;
@@ -315,25 +315,7 @@ impl FromRequestParts<AppState> for Auth {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or_else(|| AppError::Unauthorized("the Authorization header is not `Bearer <token>`".into()))?;
-        let hash = token_hash(token);
-        if let Some(p) = state.auth_cache.get(&hash) {
-            return Ok(Auth(p));
-        }
-        let generation = state.auth_cache.generation();
-        let owner = state.db.token_owner(&hash, now_ms()).await?.ok_or_else(|| {
-            AppError::Unauthorized("the token is not valid: it is unknown, expired or revoked (log in again)".into())
-        })?;
-        let permissions = state.db.permissions(owner.user_id).await?;
-        let principal = Arc::new(Principal {
-            user_id: owner.user_id,
-            name: owner.name,
-            admin: owner.is_admin,
-            permissions: permissions.iter().filter_map(|p| Permission::from_name(p)).collect(),
-            token_id: owner.token_id,
-            token_kind: if owner.kind == "api" { TokenKind::Api } else { TokenKind::Session },
-        });
-        state.auth_cache.put(hash, principal.clone(), owner.expires_at, generation);
-        Ok(Auth(principal))
+        Ok(Auth(crate::ops::account::bearer(state, token).await?))
     }
 }
 
@@ -585,77 +567,9 @@ impl LoginThrottle {
     }
 
     /// How many counts are held (for tests of the bound).
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.lock().map.len()
-    }
-
-    /// Whether no count is held.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-/// Why [`check_login`] refused.
-#[derive(Debug)]
-pub enum LoginRefused {
-    /// This (name, address) pair or this address must wait this long.
-    Throttled(Duration),
-    /// Every password-check slot stayed busy.
-    Busy,
-    /// Wrong name or password.
-    Wrong,
-    /// The check itself failed (database).
-    Failed(AppError),
-}
-
-impl LoginRefused {
-    /// As an API error (the console shows the same texts on its form).
-    pub fn into_app_error(self, user: &str) -> AppError {
-        match self {
-            LoginRefused::Throttled(wait) => {
-                let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-                AppError::TooManyAttempts {
-                    message: format!("too many failed logins for {user} from this address: try again in {secs} s"),
-                    retry_after: secs,
-                }
-            }
-            LoginRefused::Busy => {
-                AppError::Unavailable("the server is busy checking other passwords: try again in a few seconds".into())
-            }
-            LoginRefused::Wrong => AppError::Unauthorized("wrong user name or password".into()),
-            LoginRefused::Failed(e) => e,
-        }
-    }
-}
-
-/// Checks a login, for the API and the Service Center alike: reserves the attempt in the
-/// throttle first, then checks the password (in a bounded number of argon2 slots), then records
-/// the verdict. Answers the user when the password is right.
-pub async fn check_login(state: &AppState, user: &str, password: String, ip: IpAddr) -> Result<UserRow, LoginRefused> {
-    let attempt = state.throttle.reserve(user, ip).map_err(LoginRefused::Throttled)?;
-    if !attempt.delay.is_zero() {
-        tokio::time::sleep(attempt.delay).await;
-    }
-    let row = match state.db.user(user).await {
-        Ok(row) => row,
-        Err(e) => {
-            attempt.not_checked();
-            return Err(LoginRefused::Failed(e));
-        }
-    };
-    match state.passwords.verify(password, row.as_ref().map(|u| u.password_hash.clone())).await {
-        Err(Busy) => {
-            attempt.not_checked();
-            Err(LoginRefused::Busy)
-        }
-        Ok(true) => {
-            attempt.succeeded();
-            row.ok_or(LoginRefused::Wrong)
-        }
-        Ok(false) => {
-            attempt.failed();
-            Err(LoginRefused::Wrong)
-        }
     }
 }
 

@@ -264,3 +264,56 @@ impl From<std::io::Error> for AppError {
         AppError::Internal(format!("file system: {e}"))
     }
 }
+
+/// An operation's error as the front ends answer it (the mapping to a status is here, not in
+/// the operations).
+impl From<crate::ops::Error> for AppError {
+    fn from(e: crate::ops::Error) -> AppError {
+        use crate::ops::Error as E;
+        match e {
+            E::BadInput { kind, message, parameter } => AppError::BadRequest { kind, message, parameter },
+            E::Unauthenticated(m) => AppError::Unauthorized(m),
+            E::Forbidden(m) => AppError::Forbidden(m),
+            E::NotFound(m) => AppError::NotFound(m),
+            E::Conflict(m) => AppError::Conflict(m),
+            E::TooLarge(m) => AppError::TooLarge(m),
+            E::Throttled { message, retry_after } => AppError::TooManyAttempts { message, retry_after },
+            E::Unavailable(m) => AppError::Unavailable(m),
+            E::Busy { message, retry_after } => AppError::Busy { message, retry_after },
+            E::Call(e) => AppError::Call(e),
+            E::Internal(m) => AppError::Internal(m),
+        }
+    }
+}
+
+/// The errors of the parts the operations use (storage, publish) as an operation's error.
+impl From<AppError> for crate::ops::Error {
+    fn from(e: AppError) -> crate::ops::Error {
+        use crate::ops::Error as E;
+        match e {
+            AppError::BadRequest { kind, message, parameter } => E::BadInput { kind, message, parameter },
+            AppError::Unauthorized(m) => E::Unauthenticated(m),
+            AppError::Forbidden(m) => E::Forbidden(m),
+            AppError::NotFound(m) => E::NotFound(m),
+            AppError::Conflict(m) => E::Conflict(m),
+            AppError::TooLarge(m) => E::TooLarge(m),
+            AppError::TooManyAttempts { message, retry_after } => E::Throttled { message, retry_after },
+            AppError::Unavailable(m) => E::Unavailable(m),
+            AppError::Busy { message, retry_after } => E::Busy { message, retry_after },
+            AppError::Call(e) => E::Call(e),
+            AppError::Internal(m) => E::Internal(m),
+        }
+    }
+}
+
+impl From<std::io::Error> for crate::ops::Error {
+    fn from(e: std::io::Error) -> crate::ops::Error {
+        AppError::from(e).into()
+    }
+}
+
+impl From<sqlx::Error> for crate::ops::Error {
+    fn from(e: sqlx::Error) -> crate::ops::Error {
+        AppError::from(e).into()
+    }
+}

@@ -92,7 +92,7 @@ pub struct Summary {
     pub error: Option<serde_json::Value>,
 }
 
-/// What [`run`] returns.
+/// What [`run_with`] returns.
 pub struct Outcome {
     /// Every event, in order.
     pub steps: Vec<StepEvent>,
@@ -132,19 +132,6 @@ impl Progress {
     fn fail(&mut self, e: &AppError) {
         self.end(Status::Failed, e.public_message());
     }
-}
-
-/// Runs a publish or rollback of version `number` of `name` for `who`. Publishes of one
-/// extension are serialized by its lock; the function never panics on bad packages.
-pub async fn run(
-    state: AppState,
-    who: Arc<Principal>,
-    name: String,
-    number: i64,
-    kind: Kind,
-    events: Option<mpsc::UnboundedSender<StepEvent>>,
-) -> Outcome {
-    run_with(state, who, name, number, kind, events, Options::default()).await
 }
 
 /// Choices of one publish beyond its version.
@@ -209,7 +196,9 @@ async fn start(state: &AppState, p: &mut Progress, extension: &str, step: &'stat
     p.start(step);
 }
 
-/// [`run`] with [`Options`].
+/// Runs a publish or rollback of version `number` of `name` for `who`, with [`Options`].
+/// Publishes of one extension are serialized by its lock; the function never panics on bad
+/// packages.
 pub async fn run_with(
     state: AppState,
     who: Arc<Principal>,
@@ -413,8 +402,7 @@ async fn stages(
     // Activate: the database first (with the log entry, in the schema's transaction), then the
     // registry.
     start(state, p, &facts.extension, "activate").await;
-    let mut live =
-        Live::new(&ext.name, number, &version.digest, extension, package.resources, state.config.call_log_hook.clone());
+    let mut live = Live::new(&ext.name, number, extension, package.resources, state.config.call_log_hook.clone());
     if let Some(store) = store {
         live = live.with_entities(store);
     }
@@ -586,8 +574,7 @@ async fn load_version(state: &AppState, name: &str, ext_id: i64, number: i64) ->
             load(state, def, native).await.map_err(AppError::internal)?
         }
     };
-    let mut live =
-        Live::new(name, number, &version.digest, extension, package.resources, state.config.call_log_hook.clone());
+    let mut live = Live::new(name, number, extension, package.resources, state.config.call_log_hook.clone());
     if !def_entities.entities.is_empty() {
         let mut conn = state.db.pool().acquire().await?;
         let schemas = crate::entities::load(&mut conn, name).await?;

@@ -20,8 +20,6 @@ pub struct Live {
     pub name: String,
     /// The version number.
     pub version: i64,
-    /// The package digest.
-    pub digest: String,
     /// The loaded component.
     pub extension: Extension,
     /// The context of its calls (resources, log); settings are filled in per call.
@@ -36,7 +34,6 @@ impl Live {
     pub fn new(
         name: &str,
         version: i64,
-        digest: &str,
         extension: Extension,
         resources: Vec<(String, Vec<u8>)>,
         hook: Option<xif_runtime::LogHook>,
@@ -45,7 +42,7 @@ impl Live {
             .with_resources(resources.into_iter().collect())
             .with_log(log_line);
         context.log_hook = hook;
-        Live { name: name.to_string(), version, digest: digest.to_string(), extension, context, entities: None }
+        Live { name: name.to_string(), version, extension, context, entities: None }
     }
 
     /// Gives the version's calls (`xif:host/entities`) and the record routes its entity store.
@@ -186,11 +183,6 @@ impl Registry {
     /// How many extensions are live.
     pub fn len(&self) -> usize {
         self.live.read().unwrap_or_else(|p| p.into_inner()).len()
-    }
-
-    /// Whether none is.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 

@@ -13,7 +13,7 @@
 //!
 //! **Architecture Invariant:** a secret setting's plain value exists only in memory (the
 //! registry's settings, the call's context); `db.rs` only ever sees it sealed.
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -210,11 +210,6 @@ impl Secrets {
 /// The context a setting's value is sealed with: its extension and name.
 pub fn setting_context(extension_key: &str, name: &str) -> String {
     format!("setting\0{extension_key}\0{name}")
-}
-
-/// Where `xif serve` keeps the generated key when none is configured.
-pub fn default_key_file(data_dir: &Path) -> PathBuf {
-    data_dir.join("secret.key")
 }
 
 #[cfg(test)]

@@ -1,6 +1,5 @@
-//! Logging in, tokens, users and permissions.
+//! Logging in, tokens, users and permissions: adapters over [`ops::account`].
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use axum::Json;
 use axum::extract::{ConnectInfo, State};
@@ -8,10 +7,10 @@ use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{ApiJson, ApiPath, ErrorBody, time};
-use crate::auth::{Auth, LoginRefused, Permission, TokenKind, check_login, client_ip, new_token, token_hash};
-use crate::db::{UserRow, now_ms};
+use super::{ApiJson, ApiPath, ErrorBody};
+use crate::auth::{Auth, Permission, client_ip};
 use crate::error::AppError;
+use crate::ops;
 use crate::state::AppState;
 
 /// `POST /api/v1/login`.
@@ -115,55 +114,6 @@ pub struct SetPermissions {
     pub permissions: Vec<String>,
 }
 
-async fn user_info(state: &AppState, u: &UserRow) -> Result<UserInfo, AppError> {
-    let permissions = state.db.permissions(u.id).await?.iter().filter_map(|p| Permission::from_name(p)).collect();
-    Ok(UserInfo { name: u.name.clone(), admin: u.is_admin, permissions, created_at: time(u.created_at) })
-}
-
-fn check_user_name(name: &str) -> Result<(), AppError> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
-    if ok {
-        Ok(())
-    } else {
-        Err(AppError::BadRequest {
-            kind: "bad_input",
-            message: format!("invalid user name {name:?}: use 1 to 64 letters, digits, `.`, `_`, `-` or `@`"),
-            parameter: Some("name".into()),
-        })
-    }
-}
-
-fn check_password(password: &str) -> Result<(), AppError> {
-    if password.chars().count() < 8 {
-        return Err(AppError::BadRequest {
-            kind: "bad_input",
-            message: "the password is too short: use at least 8 characters".into(),
-            parameter: Some("password".into()),
-        });
-    }
-    Ok(())
-}
-
-fn parse_permissions(names: &[String]) -> Result<Vec<&'static str>, AppError> {
-    let mut out = Vec::new();
-    for n in names {
-        let p = Permission::from_name(n).ok_or_else(|| AppError::BadRequest {
-            kind: "bad_input",
-            message: format!(
-                "unknown permission {n:?}; the permissions are {}",
-                Permission::ALL.map(|p| format!("\"{}\"", p.name())).join(", ")
-            ),
-            parameter: Some("permissions".into()),
-        })?;
-        if !out.contains(&p.name()) {
-            out.push(p.name());
-        }
-    }
-    Ok(out)
-}
-
 /// Logs in: answers a session token. Failures are counted per (user name, client address)
 /// before the password is checked: past a few, that pair's next attempt waits (429 with
 /// `Retry-After`); other addresses are at most slowed down. At most a few password checks run
@@ -180,44 +130,14 @@ pub async fn login(
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Json<NewToken>, AppError> {
     let ip = client_ip(addr, &headers, &state.config.trusted_proxies);
-    let user = match check_login(&state, &req.user, req.password, ip).await {
-        Ok(user) => user,
-        Err(refused) => {
-            if matches!(refused, LoginRefused::Wrong) {
-                tracing::warn!(user = %req.user, %ip, "failed login");
-            }
-            return Err(refused.into_app_error(&req.user));
-        }
-    };
-    let lifetime = state.config.session_lifetime;
-    issue(&state, &user, &format!("login from {ip}"), TokenKind::Session, lifetime).await.map(Json)
-}
-
-async fn issue(
-    state: &AppState,
-    user: &UserRow,
-    name: &str,
-    kind: TokenKind,
-    lifetime: Duration,
-) -> Result<NewToken, AppError> {
-    let token = new_token()?;
-    let expires_at = now_ms().saturating_add(i64::try_from(lifetime.as_millis()).unwrap_or(i64::MAX));
-    let id = state.db.insert_token(user.id, name, kind.as_str(), &token_hash(&token), expires_at).await?;
-    Ok(NewToken {
-        id,
-        name: name.to_string(),
-        token,
-        expires_at: time(expires_at),
-        user: user_info(state, user).await?,
-    })
+    Ok(Json(ops::account::login(&state, &req.user, req.password, ip).await?))
 }
 
 /// Logs out: revokes the token of this request.
 #[utoipa::path(post, path = "/api/v1/logout", tag = "account",
     responses((status = 204, description = "The token no longer works")))]
 pub async fn logout(State(state): State<AppState>, auth: Auth) -> Result<StatusCode, AppError> {
-    state.db.revoke_token(auth.token_id).await?;
-    state.auth_cache.clear();
+    ops::account::logout(&state, &auth).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -225,30 +145,14 @@ pub async fn logout(State(state): State<AppState>, auth: Auth) -> Result<StatusC
 #[utoipa::path(get, path = "/api/v1/me", tag = "account",
     responses((status = 200, description = "The caller", body = UserInfo)))]
 pub async fn me(State(state): State<AppState>, auth: Auth) -> Result<Json<UserInfo>, AppError> {
-    let user =
-        state.db.user(&auth.name).await?.ok_or_else(|| AppError::Unauthorized("the user no longer exists".into()))?;
-    Ok(Json(user_info(&state, &user).await?))
+    Ok(Json(ops::account::me(&state, &auth).await?))
 }
 
 /// The caller's API tokens (an administrator's list has everyone's).
 #[utoipa::path(get, path = "/api/v1/tokens", tag = "account",
     responses((status = 200, description = "API tokens, newest first", body = Vec<TokenInfo>)))]
 pub async fn list_tokens(State(state): State<AppState>, auth: Auth) -> Result<Json<Vec<TokenInfo>>, AppError> {
-    let owner = if auth.admin { None } else { Some(auth.user_id) };
-    let tokens = state.db.tokens(owner, TokenKind::Api.as_str()).await?;
-    Ok(Json(
-        tokens
-            .into_iter()
-            .map(|t| TokenInfo {
-                id: t.id,
-                name: t.name,
-                user: t.user_name,
-                created_at: time(t.created_at),
-                expires_at: time(t.expires_at),
-                revoked_at: t.revoked_at.map(time),
-            })
-            .collect(),
-    ))
+    Ok(Json(ops::account::list_tokens(&state, &auth).await?))
 }
 
 /// Creates a named API token for the caller (for CI); the token is in this answer only.
@@ -260,35 +164,7 @@ pub async fn create_token(
     auth: Auth,
     ApiJson(req): ApiJson<CreateToken>,
 ) -> Result<(StatusCode, Json<NewToken>), AppError> {
-    let name = req.name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(AppError::BadRequest {
-            kind: "bad_input",
-            message: "a token needs a name of 1 to 100 characters".into(),
-            parameter: Some("name".into()),
-        });
-    }
-    let max_days = max_token_days(&state);
-    let days = req.expires_in_days.unwrap_or(90.min(max_days));
-    if days == 0 || days > max_days {
-        return Err(AppError::BadRequest {
-            kind: "bad_input",
-            message: format!(
-                "expires_in_days must be from 1 to {max_days} (this server's maximum token lifetime), not {days}"
-            ),
-            parameter: Some("expires_in_days".into()),
-        });
-    }
-    let user =
-        state.db.user(&auth.name).await?.ok_or_else(|| AppError::Unauthorized("the user no longer exists".into()))?;
-    let token = issue(&state, &user, name, TokenKind::Api, Duration::from_secs(u64::from(days) * 86_400)).await?;
-    tracing::info!(user = %user.name, token = token.id, "API token created");
-    Ok((StatusCode::CREATED, Json(token)))
-}
-
-/// The longest lifetime of a new API token, in whole days (at least 1).
-fn max_token_days(state: &AppState) -> u32 {
-    u32::try_from(state.config.max_token_lifetime.as_secs() / 86_400).unwrap_or(u32::MAX).max(1)
+    Ok((StatusCode::CREATED, Json(ops::account::create_token(&state, &auth, req).await?)))
 }
 
 /// Revokes a token, at once. Your own, or anyone's for an administrator.
@@ -299,27 +175,15 @@ pub async fn revoke_token(
     auth: Auth,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, AppError> {
-    match state.db.token(id).await? {
-        Some((owner, _)) if owner == auth.user_id || auth.admin => {
-            state.db.revoke_token(id).await?;
-            state.auth_cache.clear();
-            tracing::info!(by = %auth.name, token = id, "token revoked");
-            Ok(StatusCode::NO_CONTENT)
-        }
-        _ => Err(AppError::NotFound(format!("you have no token {id}"))),
-    }
+    ops::account::revoke_token(&state, &auth, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Every user (administrators only).
 #[utoipa::path(get, path = "/api/v1/users", tag = "users",
     responses((status = 200, description = "Users", body = Vec<UserInfo>), (status = 403, body = ErrorBody)))]
 pub async fn list_users(State(state): State<AppState>, auth: Auth) -> Result<Json<Vec<UserInfo>>, AppError> {
-    auth.require_admin("list users")?;
-    let mut out = Vec::new();
-    for u in state.db.users().await? {
-        out.push(user_info(&state, &u).await?);
-    }
-    Ok(Json(out))
+    Ok(Json(ops::account::list_users(&state, &auth).await?))
 }
 
 /// Creates a user (administrators only).
@@ -331,20 +195,7 @@ pub async fn create_user(
     auth: Auth,
     ApiJson(req): ApiJson<CreateUser>,
 ) -> Result<(StatusCode, Json<UserInfo>), AppError> {
-    auth.require_admin("create users")?;
-    check_user_name(&req.name)?;
-    check_password(&req.password)?;
-    let permissions = parse_permissions(&req.permissions)?;
-    let hash = state.passwords.hash(req.password).await?;
-    let id = state.db.create_user(&req.name, &hash, req.admin).await?;
-    state.db.set_permissions(id, &permissions).await?;
-    tracing::info!(by = %auth.name, user = %req.name, "user created");
-    let user = state.db.user(&req.name).await?.ok_or_else(|| AppError::internal("the new user vanished"))?;
-    Ok((StatusCode::CREATED, Json(user_info(&state, &user).await?)))
-}
-
-async fn target_user(state: &AppState, name: &str) -> Result<UserRow, AppError> {
-    state.db.user(name).await?.ok_or_else(|| AppError::NotFound(format!("there is no user named {name}")))
+    Ok((StatusCode::CREATED, Json(ops::account::create_user(&state, &auth, req).await?)))
 }
 
 /// Changes a user's password or administrator flag (administrators only). A new password
@@ -360,28 +211,7 @@ pub async fn update_user(
     ApiPath(name): ApiPath<String>,
     ApiJson(req): ApiJson<UpdateUser>,
 ) -> Result<Json<UserInfo>, AppError> {
-    auth.require_admin("change users")?;
-    let user = target_user(&state, &name).await?;
-    if req.admin == Some(false) && user.id == auth.user_id {
-        return Err(AppError::Conflict("you cannot remove your own administrator flag".into()));
-    }
-    let hash = match req.password {
-        Some(p) => {
-            check_password(&p)?;
-            Some(state.passwords.hash(p).await?)
-        }
-        None => None,
-    };
-    let reset = hash.is_some();
-    state.db.update_user(user.id, hash.as_deref(), req.admin).await?;
-    if reset {
-        // A new password ends every session and token of the user (DESIGN.md, Permissions).
-        let (tokens, sessions) = state.db.revoke_all(user.id).await?;
-        tracing::info!(by = %auth.name, user = %user.name, tokens, console_sessions = sessions, "password reset");
-    }
-    state.auth_cache.clear();
-    let user = target_user(&state, &name).await?;
-    Ok(Json(user_info(&state, &user).await?))
+    Ok(Json(ops::account::update_user(&state, &auth, &name, req).await?))
 }
 
 /// Deletes a user and their tokens (administrators only; not yourself).
@@ -393,13 +223,7 @@ pub async fn delete_user(
     auth: Auth,
     ApiPath(name): ApiPath<String>,
 ) -> Result<StatusCode, AppError> {
-    auth.require_admin("delete users")?;
-    let user = target_user(&state, &name).await?;
-    if user.id == auth.user_id {
-        return Err(AppError::Conflict("you cannot delete yourself".into()));
-    }
-    state.db.delete_user(user.id).await?;
-    state.auth_cache.clear();
+    ops::account::delete_user(&state, &auth, &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -414,13 +238,7 @@ pub async fn set_permissions(
     ApiPath(name): ApiPath<String>,
     ApiJson(req): ApiJson<SetPermissions>,
 ) -> Result<Json<UserInfo>, AppError> {
-    auth.require_admin("grant permissions")?;
-    let user = target_user(&state, &name).await?;
-    let permissions = parse_permissions(&req.permissions)?;
-    state.db.set_permissions(user.id, &permissions).await?;
-    state.auth_cache.clear();
-    tracing::info!(by = %auth.name, user = %user.name, ?permissions, "permissions set");
-    Ok(Json(user_info(&state, &user).await?))
+    Ok(Json(ops::account::set_permissions(&state, &auth, &name, &req.permissions).await?))
 }
 
 /// What `POST /api/v1/users/{user}/revoke` ended.
@@ -444,12 +262,5 @@ pub async fn revoke_all(
     auth: Auth,
     ApiPath(name): ApiPath<String>,
 ) -> Result<Json<Revoked>, AppError> {
-    let user = target_user(&state, &name).await?;
-    if user.id != auth.user_id {
-        auth.require_admin("end another user's sessions and tokens")?;
-    }
-    let (tokens, console_sessions) = state.db.revoke_all(user.id).await?;
-    state.auth_cache.clear();
-    tracing::info!(by = %auth.name, user = %user.name, tokens, console_sessions, "every credential revoked");
-    Ok(Json(Revoked { tokens, console_sessions }))
+    Ok(Json(ops::account::revoke_all(&state, &auth, &name).await?.revoked))
 }

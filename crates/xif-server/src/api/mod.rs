@@ -6,15 +6,14 @@
 use std::sync::OnceLock;
 
 use axum::Router;
-use axum::body::Body;
-use axum::extract::{FromRequest, FromRequestParts, MatchedPath, Request};
-use axum::http::{Method, request::Parts};
+use axum::extract::{MatchedPath, Request};
+use axum::http::Method;
 use axum::response::IntoResponse as _;
 use axum::routing::{MethodRouter, delete, get, patch, post, put};
-use futures_util::StreamExt as _;
-use serde::de::DeserializeOwned;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi as _;
+
+pub(crate) use crate::http::{ApiJson, ApiPath, ApiQuery};
 
 use crate::error::AppError;
 use crate::state::AppState;
@@ -260,83 +259,4 @@ pub async fn openapi_json() -> axum::Json<&'static serde_json::Value> {
     responses((status = 200, description = "`{\"status\": \"ok\"}`", body = Object)))]
 pub async fn health() -> axum::Json<serde_json::Value> {
     axum::Json(serde_json::json!({ "status": "ok" }))
-}
-
-/// `axum::Json`, with a JSON error naming the problem when the body is not the expected JSON.
-pub struct ApiJson<T>(pub T);
-
-impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
-    type Rejection = AppError;
-
-    async fn from_request(req: Request, state: &S) -> Result<ApiJson<T>, AppError> {
-        // Every JSON body of this API is an object: serde would also read a struct from an
-        // array (`[null, null]`), which the document does not allow (found by schemathesis).
-        match axum::Json::<serde_json::Value>::from_request(req, state).await {
-            Ok(axum::Json(v)) if !v.is_object() => {
-                Err(AppError::bad("bad_request", "the request body is not what this takes: send a JSON object"))
-            }
-            Ok(axum::Json(v)) => serde_json::from_value(v)
-                .map(ApiJson)
-                .map_err(|e| AppError::bad("bad_request", format!("the request body is not what this takes: {e}"))),
-            Err(r) if r.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => Err(AppError::TooLarge(r.body_text())),
-            Err(r) => {
-                Err(AppError::bad("bad_request", format!("the request body is not what this takes: {}", r.body_text())))
-            }
-        }
-    }
-}
-
-/// `axum::extract::Query`, with a JSON error naming the bad query (axum's own is plain text).
-pub struct ApiQuery<T>(pub T);
-
-impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
-    type Rejection = AppError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<ApiQuery<T>, AppError> {
-        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
-            Ok(axum::extract::Query(v)) => Ok(ApiQuery(v)),
-            Err(r) => Err(AppError::bad("bad_query", format!("invalid query: {}", r.body_text()))),
-        }
-    }
-}
-
-/// `axum::extract::Path`, with a JSON error naming the bad part of the URL.
-pub struct ApiPath<T>(pub T);
-
-impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
-    type Rejection = AppError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<ApiPath<T>, AppError> {
-        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
-            Ok(axum::extract::Path(v)) => Ok(ApiPath(v)),
-            Err(r) => Err(AppError::bad("bad_url", format!("invalid URL: {}", r.body_text()))),
-        }
-    }
-}
-
-/// Reads a request body of at most `limit` bytes; more is a 413 that says the limit.
-pub async fn read_body(body: Body, limit: u64, what: &str) -> Result<Vec<u8>, AppError> {
-    let mut stream = body.into_data_stream();
-    let mut bytes = Vec::new();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| AppError::bad("bad_request", format!("could not read {what}: {e}")))?;
-        if bytes.len() as u64 + chunk.len() as u64 > limit {
-            return Err(AppError::TooLarge(format!("{what} is larger than the limit of {}", size(limit))));
-        }
-        bytes.extend_from_slice(&chunk);
-    }
-    Ok(bytes)
-}
-
-/// A size for people: `50 MiB`, or bytes.
-pub fn size(n: u64) -> String {
-    const MIB: u64 = 1 << 20;
-    if n >= MIB && n.is_multiple_of(MIB) { format!("{} MiB", n / MIB) } else { format!("{n} bytes") }
-}
-
-/// Milliseconds since the epoch as RFC 3339 (`2026-05-01T10:00:00.000Z`).
-pub fn time(ms: i64) -> String {
-    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-        .unwrap_or_default()
 }

@@ -3,8 +3,9 @@
 //!
 //! Every page needs a browser session (`console_sessions`, cookie `xif_session`: HttpOnly,
 //! SameSite=Strict, Secure with --tls-cert or an https --public-url); every form and script request carries the session's
-//! CSRF token. The console does what the API does by calling the API's own handlers with the
-//! session's user as the principal, so permission checks and messages are the same.
+//! CSRF token. The console does what the API does by calling the same operations
+//! ([`crate::ops`]) with the session's user as the principal, so permission checks and messages
+//! are the same; it never calls the API.
 //!
 //! **Architecture Invariant:** the session cookie authorizes these routes only. They are kept
 //! out of the API's route list (and its OpenAPI document), and `auth::Auth` never reads a
@@ -14,19 +15,19 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Body;
+use axum::body::{Body, HttpBody as _};
 use axum::extract::{ConnectInfo, FromRequestParts, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
-use crate::api::{self, ApiJson, ApiPath};
-use crate::auth::{
-    Auth, LoginRefused, Permission, Principal, TokenKind, check_login, client_ip, random_secret, token_hash,
-};
-use crate::db::now_ms;
+use crate::auth::{Auth, client_ip, random_secret};
 use crate::error::AppError;
+use crate::http::{self, ApiPath};
+use crate::ops;
+use crate::ops::account::LoginRefused;
+use crate::ops::wire::{CreateUser, SetSettings, UpdateUser};
 use crate::publish;
 use crate::state::AppState;
 
@@ -111,9 +112,7 @@ impl Session {
     }
 
     async fn flash(&self, state: &AppState, error: bool, text: &str) -> Result<(), ConsoleError> {
-        let stored = format!("{}{text}", if error { "error:" } else { "ok:" });
-        state.db.console_set_flash(self.id, Some(&stored)).await?;
-        Ok(())
+        Ok(ops::account::console_flash(state, self.id, error, text).await?)
     }
 
     fn admin(&self) -> bool {
@@ -150,7 +149,7 @@ fn secure(state: &AppState, headers: &HeaderMap) -> bool {
 
 fn set_cookie(name: &str, value: &str, max_age: i64, secure: bool) -> HeaderValue {
     let secure = if secure { "; Secure" } else { "" };
-    HeaderValue::from_str(&format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"))
+    HeaderValue::from_str(&format!("{name}={value}; ApiPath=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"))
         .unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
@@ -163,28 +162,12 @@ impl FromRequestParts<AppState> for Session {
             next: if parts.method == axum::http::Method::GET { next.clone() } else { "/".into() },
         };
         let token = cookie(&parts.headers, SESSION_COOKIE).ok_or_else(login)?;
-        let row = state.db.console_session(&token_hash(&token)).await?.ok_or_else(login)?;
-        let permissions = state.db.permissions(row.user_id).await?;
-        let flash = match row.flash {
-            Some(f) => {
-                state.db.console_set_flash(row.id, None).await?;
-                Some(match f.strip_prefix("error:") {
-                    Some(text) => Flash { error: true, text: text.to_string() },
-                    None => Flash { error: false, text: f.strip_prefix("ok:").unwrap_or(&f).to_string() },
-                })
-            }
-            None => None,
-        };
-        let principal = Principal {
-            user_id: row.user_id,
-            name: row.name,
-            admin: row.is_admin,
-            permissions: permissions.iter().filter_map(|p| Permission::from_name(p)).collect(),
-            // Not a token: the API's handlers that revoke "the caller's token" are not reachable here.
-            token_id: 0,
-            token_kind: TokenKind::Session,
-        };
-        Ok(Session { id: row.id, csrf: row.csrf, flash, auth: Auth(Arc::new(principal)) })
+        let row = ops::account::console_session(state, &token).await?.ok_or_else(login)?;
+        let flash = row.flash.map(|f| match f.strip_prefix("error:") {
+            Some(text) => Flash { error: true, text: text.to_string() },
+            None => Flash { error: false, text: f.strip_prefix("ok:").unwrap_or(&f).to_string() },
+        });
+        Ok(Session { id: row.id, csrf: row.csrf, flash, auth: Auth(row.who) })
     }
 }
 
@@ -206,6 +189,12 @@ pub enum ConsoleError {
 impl From<AppError> for ConsoleError {
     fn from(e: AppError) -> ConsoleError {
         ConsoleError::App(e)
+    }
+}
+
+impl From<ops::Error> for ConsoleError {
+    fn from(e: ops::Error) -> ConsoleError {
+        ConsoleError::App(e.into())
     }
 }
 
@@ -322,15 +311,14 @@ async fn login(
     let password = form.get("password").unwrap_or_default().to_string();
     // The same throttle, address and checks as `POST /api/v1/login`.
     let ip = client_ip(addr, &headers, &state.config.trusted_proxies);
-    let user = match check_login(&state, &user_name, password, ip).await {
-        Ok(user) => user,
+    let session = match ops::account::console_login(&state, &user_name, password, ip).await {
+        Ok(session) => session,
         Err(LoginRefused::Failed(e)) => return Err(e.into()),
         Err(LoginRefused::Wrong) => {
-            tracing::warn!(user = %user_name, %ip, "failed console login");
             return login_form(&state, &headers, &next, Some("Wrong user name or password."), StatusCode::UNAUTHORIZED);
         }
         Err(refused) => {
-            let e = refused.into_app_error(&user_name);
+            let e = AppError::from(refused.into_error(&user_name));
             let mut text = e.public_message();
             if let Some(first) = text.get(..1) {
                 text = format!("{}{}.", first.to_uppercase(), &text[1..]);
@@ -338,16 +326,11 @@ async fn login(
             return login_form(&state, &headers, &next, Some(&text), e.status());
         }
     };
-    let token = random_secret(32).map_err(AppError::Internal)?;
-    let csrf = random_secret(24).map_err(AppError::Internal)?;
-    let lifetime = i64::try_from(state.config.session_lifetime.as_millis()).unwrap_or(i64::MAX);
-    state.db.console_create_session(user.id, &token_hash(&token), &csrf, now_ms().saturating_add(lifetime)).await?;
-    tracing::info!(user = %user.name, %ip, "console login");
     let target = if safe_next(&next) { next } else { "/extensions".into() };
     let mut response = Redirect::to(&target).into_response();
     let secure = secure(&state, &headers);
     let headers = response.headers_mut();
-    headers.append(header::SET_COOKIE, set_cookie(SESSION_COOKIE, &token, lifetime / 1000, secure));
+    headers.append(header::SET_COOKIE, set_cookie(SESSION_COOKIE, &session.token, session.lifetime_ms / 1000, secure));
     headers.append(header::SET_COOKIE, set_cookie(LOGIN_COOKIE, "", 0, secure));
     Ok(response)
 }
@@ -359,7 +342,7 @@ async fn logout(
     axum::Form(form): Form,
 ) -> Result<Response, ConsoleError> {
     session.check_csrf(form.get("csrf"))?;
-    state.db.console_end_session(session.id).await?;
+    ops::account::console_logout(&state, session.id).await?;
     let mut response = Redirect::to("/login").into_response();
     response.headers_mut().append(header::SET_COOKIE, set_cookie(SESSION_COOKIE, "", 0, secure(&state, &headers)));
     Ok(response)
@@ -487,14 +470,8 @@ async fn records_page(
     ApiPath((name, entity)): ApiPath<(String, String)>,
     Query(params): Query<Vec<(String, String)>>,
 ) -> Result<Response, ConsoleError> {
-    let params = params.into_iter().filter(|(k, _)| k == "offset").collect();
-    let axum::Json(records) = api::entities::list_records(
-        State(state),
-        session.auth.clone(),
-        ApiPath((name.clone(), entity)),
-        api::ApiQuery(params),
-    )
-    .await?;
+    let params: Vec<(String, String)> = params.into_iter().filter(|(k, _)| k == "offset").collect();
+    let records = ops::entities::list_records(&state, &session.auth, &name, &entity, &params).await?;
     Ok(page(views::records(&session, &name, &records)))
 }
 
@@ -507,17 +484,11 @@ async fn try_action(
     session.check_csrf(form.get("csrf"))?;
     let action = form.get("action").unwrap_or_default().to_string();
     let input = form.get("input").unwrap_or_default().to_string();
-    let answer = api::actions::call(
-        State(state.clone()),
-        session.auth.clone(),
-        ApiPath((name.clone(), action.clone())),
-        axum::http::HeaderMap::new(),
-        Body::from(input.clone()),
-    )
-    .await;
-    let response = match answer {
-        Ok(r) => r,
-        Err(e) => e.into_response(),
+    let body = futures_util::stream::once(std::future::ready(Ok::<_, std::convert::Infallible>(input.clone())));
+    // The call operation records a failure for the log, as for the API's calls.
+    let response = match ops::actions::call(&state, &session.auth, &name, &action, None, body).await {
+        Ok(called) => axum::Json(called.outputs).into_response(),
+        Err(e) => AppError::from(e).into_response(),
     };
     let status = response.status();
     let bytes = axum::body::to_bytes(response.into_body(), 16 << 20).await.map_err(AppError::internal)?;
@@ -547,41 +518,29 @@ async fn set_settings(
     axum::Form(form): Form,
 ) -> Result<Response, ConsoleError> {
     session.check_csrf(form.get("csrf"))?;
-    let Some(live) = state.registry.get(&name) else {
-        return Err(AppError::Conflict(format!(
-            "extension {name} has no active version: publish one first, then set its settings"
-        ))
-        .into());
-    };
-    let ext = state
-        .db
-        .extension(&name)
-        .await?
-        .ok_or_else(|| AppError::NotFound(format!("there is no extension named {name}")))?;
-    let secret = publish::secret_names(&state, ext.id, &ext.name, live.definition()).await?;
     let mut values = std::collections::BTreeMap::new();
-    for s in &live.definition().settings {
-        let field = format!("setting.{}", s.name.text);
-        let clear = form.get(&format!("clear.{}", s.name.text)).is_some();
+    for s in ops::extensions::editable_settings(&state, &name).await? {
+        let field = format!("setting.{}", s.name);
+        let clear = form.get(&format!("clear.{}", s.name)).is_some();
         match form.get(&field) {
             _ if clear => {
-                values.insert(s.name.text.clone(), serde_json::Value::Null);
+                values.insert(s.name, serde_json::Value::Null);
             }
             // A secret left empty keeps its value.
-            Some("") if s.secret || secret.contains(&s.name.text) => {}
+            Some("") if s.secret => {}
             Some("") => {
-                values.insert(s.name.text.clone(), serde_json::Value::Null);
+                values.insert(s.name, serde_json::Value::Null);
             }
             Some(text) => {
-                values.insert(s.name.text.clone(), setting_value(&s.ty.value, text));
+                let value = setting_value(&s.ty, text);
+                values.insert(s.name, value);
             }
             None => {}
         }
     }
-    let req = api::extensions::SetSettings { values };
-    let done =
-        api::extensions::set_settings(State(state.clone()), session.auth.clone(), ApiPath(name.clone()), ApiJson(req))
-            .await;
+    let done = ops::extensions::set_settings(&state, &session.auth, &name, &SetSettings { values })
+        .await
+        .map_err(AppError::from);
     let notice = match done {
         Ok(_) => Flash { error: false, text: "Settings saved. Calls that start now see the new values.".into() },
         Err(e) if e.status() == StatusCode::FORBIDDEN || e.status() == StatusCode::BAD_REQUEST => {
@@ -621,39 +580,26 @@ async fn run_publish_form(
     kind: publish::Kind,
 ) -> Result<Response, ConsoleError> {
     session.check_csrf(form.get("csrf"))?;
-    let headers = HeaderMap::new();
-    let path = ApiPath((name.clone(), number));
-    let response = match kind {
-        publish::Kind::Publish => {
-            api::extensions::publish(
-                State(state.clone()),
-                session.auth.clone(),
-                path,
-                api::ApiQuery(Default::default()),
-                headers,
-            )
-            .await
-        }
-        publish::Kind::Rollback => {
-            api::extensions::rollback(State(state.clone()), session.auth.clone(), path, headers).await
-        }
+    let options = publish::Options::default();
+    let who = session.auth.0.clone();
+    let refused = match ops::extensions::publish(&state, who, name.clone(), number, kind, options, None).await {
+        Ok(task) => match task.await {
+            Ok(outcome) => outcome.error,
+            Err(e) => {
+                tracing::error!(error = %e, "the publish task failed");
+                Some(AppError::internal(e))
+            }
+        },
+        Err(e) => Some(AppError::from(e)),
     };
-    let response = match response {
-        Ok(r) => r,
-        Err(e) => e.into_response(),
-    };
-    let ok = response.status().is_success();
-    let bytes = axum::body::to_bytes(response.into_body(), 16 << 20).await.map_err(AppError::internal)?;
-    let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
-    let text = if ok {
-        match kind {
+    let text = match &refused {
+        None => match kind {
             publish::Kind::Publish => format!("Published version {number} of {name}."),
             publish::Kind::Rollback => format!("Rolled back {name} to version {number}."),
-        }
-    } else {
-        format!("Version {number} was not activated: {}", body["message"].as_str().unwrap_or("the server refused it"))
+        },
+        Some(e) => format!("Version {number} was not activated: {}", e.public_message()),
     };
-    session.flash(&state, !ok, &text).await?;
+    session.flash(&state, refused.is_some(), &text).await?;
     Ok(Redirect::to(&format!("/extensions/{}", percent_encode(&name))).into_response())
 }
 
@@ -667,10 +613,8 @@ async fn publish_stream(
     session.check_csrf(headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()))?;
     let mut sse = HeaderMap::new();
     sse.insert(header::ACCEPT, HeaderValue::from_static("text/event-stream"));
-    let query = api::ApiQuery(Default::default());
-    Ok(api::extensions::publish(State(state), session.auth.clone(), ApiPath((name, number)), query, sse)
-        .await
-        .into_response())
+    let (who, kind, options) = (session.auth.0.clone(), publish::Kind::Publish, publish::Options::default());
+    Ok(http::publish(&state, who, name, number, kind, options, &sse).await.into_response())
 }
 
 async fn delete_version(
@@ -680,11 +624,8 @@ async fn delete_version(
     axum::Form(form): Form,
 ) -> Result<Response, ConsoleError> {
     session.check_csrf(form.get("csrf"))?;
-    let done =
-        api::extensions::delete_version(State(state.clone()), session.auth.clone(), ApiPath((name.clone(), number)))
-            .await;
-    match done {
-        Ok(_) => session.flash(&state, false, &format!("Deleted version {number} of {name}.")).await?,
+    match ops::extensions::delete_version(&state, &session.auth, &name, number).await.map_err(AppError::from) {
+        Ok(()) => session.flash(&state, false, &format!("Deleted version {number} of {name}.")).await?,
         Err(e) => session.flash(&state, true, &e.public_message()).await?,
     }
     Ok(Redirect::to(&format!("/extensions/{}", percent_encode(&name))).into_response())
@@ -695,7 +636,7 @@ async fn download(
     session: Session,
     ApiPath((name, number)): ApiPath<(String, i64)>,
 ) -> Result<Response, ConsoleError> {
-    Ok(api::extensions::download(State(state), session.auth.clone(), ApiPath((name, number))).await?)
+    Ok(http::download(ops::extensions::download(&state, &session.auth, &name, number).await?))
 }
 
 // ---- upload & publish ----
@@ -713,9 +654,10 @@ async fn upload(State(state): State<AppState>, session: Session, headers: Header
     }
     // The API's upload of the extension the package names: permission first, then the body
     // streamed to a scratch file.
-    match api::extensions::upload_package(&state, &session.auth, None, body).await {
-        Ok(answer) => answer.into_response(),
-        Err(e) => e.into_response(),
+    let at_least = body.size_hint().lower();
+    match ops::extensions::upload(&state, &session.auth, None, at_least, body.into_data_stream()).await {
+        Ok(uploaded) => http::uploaded(uploaded),
+        Err(e) => AppError::from(e).into_response(),
     }
 }
 
@@ -747,14 +689,14 @@ async fn create_user(
     axum::Form(form): Form,
 ) -> Result<Response, ConsoleError> {
     session.check_csrf(form.get("csrf"))?;
-    let req = api::account::CreateUser {
+    let req = CreateUser {
         name: form.get("name").unwrap_or_default().trim().to_string(),
         password: form.get("password").unwrap_or_default().to_string(),
         admin: form.get("admin").is_some(),
         permissions: form.all("permission"),
     };
     let name = req.name.clone();
-    match api::account::create_user(State(state.clone()), session.auth.clone(), ApiJson(req)).await {
+    match ops::account::create_user(&state, &session.auth, req).await.map_err(AppError::from) {
         Ok(_) => {
             session.flash(&state, false, &format!("Created user {name}.")).await?;
             Ok(Redirect::to("/users").into_response())
@@ -774,10 +716,8 @@ async fn set_permissions(
     axum::Form(form): Form,
 ) -> Result<Response, ConsoleError> {
     session.check_csrf(form.get("csrf"))?;
-    let req = api::account::SetPermissions { permissions: form.all("permission") };
-    let _user =
-        api::account::set_permissions(State(state.clone()), session.auth.clone(), ApiPath(user.clone()), ApiJson(req))
-            .await?;
+    let permissions = form.all("permission");
+    let _user = ops::account::set_permissions(&state, &session.auth, &user, &permissions).await?;
     session.flash(&state, false, &format!("Saved the permissions of {user}.")).await?;
     Ok(Redirect::to("/users").into_response())
 }
@@ -790,26 +730,23 @@ async fn revoke_tokens(
 ) -> Result<Response, ConsoleError> {
     session.check_csrf(form.get("csrf"))?;
     session.auth.require_admin("end other users' sessions and tokens")?;
-    let row =
-        state.db.user(&user).await?.ok_or_else(|| AppError::NotFound(format!("there is no user named {user}")))?;
-    let (tokens, sessions) = state.db.revoke_all(row.id).await?;
-    state.auth_cache.clear();
-    tracing::info!(by = %session.auth.name, user = %row.name, tokens, console_sessions = sessions, "every credential revoked");
+    let ended = ops::account::revoke_all(&state, &session.auth, &user).await?;
+    let (tokens, sessions) = (ended.revoked.tokens, ended.revoked.console_sessions);
     let plural = |n: u64| if n == 1 { "" } else { "s" };
     let text = format!(
         "Ended every session and token of {}: {tokens} token{}, {sessions} Service Center session{}.",
-        row.name,
+        ended.user,
         plural(tokens),
         plural(sessions)
     );
-    if row.id != session.auth.user_id {
+    if !ended.own {
         session.flash(&state, false, &text).await?;
     }
     Ok(Redirect::to("/users").into_response())
 }
 
-/// Sets a user's password (administrators only), through the API's handler: it ends every
-/// session and token of the user.
+/// Sets a user's password (administrators only), through the same operation as the API: it
+/// ends every session and token of the user.
 async fn reset_password(
     State(state): State<AppState>,
     session: Session,
@@ -817,11 +754,8 @@ async fn reset_password(
 ) -> Result<Response, ConsoleError> {
     session.check_csrf(form.get("csrf"))?;
     let user = form.get("user").unwrap_or_default().to_string();
-    let req =
-        api::account::UpdateUser { password: Some(form.get("password").unwrap_or_default().to_string()), admin: None };
-    match api::account::update_user(State(state.clone()), session.auth.clone(), ApiPath(user.clone()), ApiJson(req))
-        .await
-    {
+    let req = UpdateUser { password: Some(form.get("password").unwrap_or_default().to_string()), admin: None };
+    match ops::account::update_user(&state, &session.auth, &user, req).await.map_err(AppError::from) {
         Ok(_) => {
             if session.auth.name != user {
                 let text = format!("Set a new password for {user}; every session and token of theirs has ended.");
@@ -843,34 +777,4 @@ async fn log_page(State(state): State<AppState>, session: Session) -> Result<Res
     let publishes = state.db.console_recent_publishes(100).await?;
     let errors = state.db.console_action_errors(100).await?;
     Ok(page(views::log(&session, &publishes, &errors)))
-}
-
-/// Records a failed action call for the console's log (a failure to record is only logged).
-pub async fn record_action_error(
-    state: &AppState,
-    extension: &str,
-    version: i64,
-    action: &str,
-    user: &str,
-    e: &AppError,
-) {
-    let limits = &state.config.limits;
-    let max_age = i64::try_from(limits.failed_calls_max_age.as_millis()).unwrap_or(i64::MAX);
-    let message = e.public_message();
-    let recorded = state
-        .db
-        .console_record_action_error(
-            extension,
-            version,
-            action,
-            user,
-            e.kind(),
-            &message,
-            limits.failed_calls_kept,
-            max_age,
-        )
-        .await;
-    if let Err(err) = recorded {
-        tracing::warn!(error = %err, "could not record a failed action call");
-    }
 }

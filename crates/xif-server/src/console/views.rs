@@ -673,7 +673,7 @@ pub fn log(session: &Session, publishes: &[RecentPublish], errors: &[ActionError
 }
 
 /// An entity's records, a page at a time (the record API's list, read with the session's user).
-pub fn records(session: &Session, extension: &str, page: &crate::api::entities::RecordPage) -> Markup {
+pub fn records(session: &Session, extension: &str, page: &crate::ops::wire::RecordPage) -> Markup {
     let columns: Vec<String> =
         page.records.first().and_then(|r| r.as_object()).map(|o| o.keys().cloned().collect()).unwrap_or_default();
     let cell = |v: Option<&serde_json::Value>| match v {

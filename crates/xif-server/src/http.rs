@@ -1,0 +1,150 @@
+//! The HTTP forms of operations' answers that both front ends send as they are (the API, and
+//! the Service Center's script requests): an upload's answer, a package download, and a
+//! publish's answer (JSON, or its stages as server-sent events); and the extractors whose
+//! refusals are the JSON error shape ([`ApiJson`], [`ApiQuery`], [`ApiPath`]).
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+use tokio::sync::mpsc;
+
+use crate::error::AppError;
+use crate::ops::wire::{Published, Uploaded};
+use crate::ops::{self, Principal};
+use crate::publish::{self, Kind, StepEvent};
+use crate::state::AppState;
+
+/// An upload's answer: 201 for a new version, 200 for a package uploaded before.
+pub(crate) fn uploaded(u: Uploaded) -> Response {
+    let status = if u.created { StatusCode::CREATED } else { StatusCode::OK };
+    (status, Json(u)).into_response()
+}
+
+/// A package, as an attachment named `NAME-N.xif` with its digest as the `ETag`.
+pub(crate) fn download(d: ops::extensions::Download) -> Response {
+    let disposition = format!("attachment; filename=\"{}\"", d.file_name);
+    (
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+            (header::ETAG, format!("\"{}\"", d.digest)),
+        ],
+        d.bytes,
+    )
+        .into_response()
+}
+
+/// Runs [`ops::extensions::publish`] and answers it: with `Accept: text/event-stream`, the stages
+/// as server-sent events (`{"step","status","ms","message"}`) then `{"summary": ...}`; else one
+/// JSON answer with every stage and the summary (and, on failure, the error's status and body).
+pub(crate) async fn publish(
+    state: &AppState,
+    who: Arc<Principal>,
+    name: String,
+    number: i64,
+    kind: Kind,
+    options: publish::Options,
+    headers: &HeaderMap,
+) -> Result<Response, AppError> {
+    let sse =
+        headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/event-stream"));
+    if !sse {
+        let task = ops::extensions::publish(state, who, name, number, kind, options, None).await?;
+        let outcome = task.await.map_err(AppError::internal)?;
+        return Ok(match outcome.error {
+            None => Json(Published { steps: outcome.steps, summary: outcome.summary }).into_response(),
+            Some(e) => {
+                let mut body = e.body();
+                body["steps"] = serde_json::to_value(&outcome.steps).unwrap_or_default();
+                body["summary"] = serde_json::to_value(&outcome.summary).unwrap_or_default();
+                (e.status(), Json(body)).into_response()
+            }
+        });
+    }
+    let (tx, rx) = mpsc::unbounded_channel();
+    let task = ops::extensions::publish(state, who, name, number, kind, options, Some(tx)).await?;
+    enum Phase {
+        Events(mpsc::UnboundedReceiver<StepEvent>, tokio::task::JoinHandle<publish::Outcome>),
+        Done,
+    }
+    let stream = futures_util::stream::unfold(Phase::Events(rx, task), |phase| async move {
+        match phase {
+            Phase::Events(mut rx, task) => match rx.recv().await {
+                Some(event) => {
+                    let data = serde_json::to_string(&event).unwrap_or_default();
+                    Some((Ok::<_, Infallible>(Event::default().data(data)), Phase::Events(rx, task)))
+                }
+                None => {
+                    let data = match task.await {
+                        Ok(outcome) => serde_json::json!({ "summary": outcome.summary }),
+                        Err(e) => {
+                            tracing::error!(error = %e, "the publish task failed");
+                            serde_json::json!({ "summary": { "outcome": "failed", "error": {"error": "internal", "message": "internal server error"} } })
+                        }
+                    };
+                    Some((Ok(Event::default().data(data.to_string())), Phase::Done))
+                }
+            },
+            Phase::Done => None,
+        }
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()).into_response())
+}
+
+/// `axum::Json`, with a JSON error naming the problem when the body is not the expected JSON.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<ApiJson<T>, AppError> {
+        // Every JSON body of this API is an object: serde would also read a struct from an
+        // array (`[null, null]`), which the document does not allow (found by schemathesis).
+        match axum::Json::<serde_json::Value>::from_request(req, state).await {
+            Ok(axum::Json(v)) if !v.is_object() => {
+                Err(AppError::bad("bad_request", "the request body is not what this takes: send a JSON object"))
+            }
+            Ok(axum::Json(v)) => serde_json::from_value(v)
+                .map(ApiJson)
+                .map_err(|e| AppError::bad("bad_request", format!("the request body is not what this takes: {e}"))),
+            Err(r) if r.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => Err(AppError::TooLarge(r.body_text())),
+            Err(r) => {
+                Err(AppError::bad("bad_request", format!("the request body is not what this takes: {}", r.body_text())))
+            }
+        }
+    }
+}
+
+/// `axum::extract::Query`, with a JSON error naming the bad query (axum's own is plain text).
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<ApiQuery<T>, AppError> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(ApiQuery(v)),
+            Err(r) => Err(AppError::bad("bad_query", format!("invalid query: {}", r.body_text()))),
+        }
+    }
+}
+
+/// `axum::extract::Path`, with a JSON error naming the bad part of the URL.
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<ApiPath<T>, AppError> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(ApiPath(v)),
+            Err(r) => Err(AppError::bad("bad_url", format!("invalid URL: {}", r.body_text()))),
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! The error of an operation: what went wrong, in the domain's terms. It carries no HTTP status:
+//! the front ends map it (the API and the Service Center through [`crate::error::AppError`]).
+use xif_runtime::CallError;
+
+/// Why an operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The input (or the package) is wrong; the text names what.
+    #[error("{message}")]
+    BadInput {
+        /// A short machine-readable kind (`bad_package`, `bad_input`, ...).
+        kind: &'static str,
+        /// What is wrong.
+        message: String,
+        /// The input (or other field) at fault, when there is one.
+        parameter: Option<String>,
+    },
+    /// The caller is not (or no longer) known.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// A permission is missing; the text names it.
+    #[error("{0}")]
+    Forbidden(String),
+    /// What was named does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request conflicts with the state (deleting the active version...).
+    #[error("{0}")]
+    Conflict(String),
+    /// Something is over its limit; the text says the limit.
+    #[error("{0}")]
+    TooLarge(String),
+    /// Too many failed logins: the next attempt is checked after `retry_after` seconds.
+    #[error("{message}")]
+    Throttled {
+        /// What happened.
+        message: String,
+        /// Seconds until the next attempt is checked.
+        retry_after: u64,
+    },
+    /// The server cannot do this now (an extension failed to load, password checks are busy).
+    #[error("{0}")]
+    Unavailable(String),
+    /// No room for this now (memory for a call's input, a call slot, a queue).
+    #[error("{message}")]
+    Busy {
+        /// What is full, and what to do.
+        message: String,
+        /// Seconds to wait before retrying.
+        retry_after: u64,
+    },
+    /// A call that failed in the runtime.
+    #[error(transparent)]
+    Call(#[from] CallError),
+    /// A bug or an environment failure; the detail is for the server's log only.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// Bad input of kind `kind`, naming no parameter.
+    pub fn bad(kind: &'static str, message: impl Into<String>) -> Error {
+        Error::BadInput { kind, message: message.into(), parameter: None }
+    }
+
+    /// Bad input of kind `bad_input` naming `parameter`.
+    pub fn bad_parameter(parameter: impl Into<String>, message: impl Into<String>) -> Error {
+        Error::BadInput { kind: "bad_input", message: message.into(), parameter: Some(parameter.into()) }
+    }
+
+    /// An internal error.
+    pub fn internal(e: impl std::fmt::Display) -> Error {
+        Error::Internal(e.to_string())
+    }
+}
