@@ -20,21 +20,8 @@ use crate::state::AppState;
 /// Most records one page returns.
 pub const MAX_PAGE: u32 = 1000;
 
-/// A page of records.
-#[derive(serde::Serialize, utoipa::ToSchema)]
-pub struct RecordPage {
-    /// The entity.
-    pub entity: String,
-    /// Records skipped.
-    pub offset: u32,
-    /// Most records asked for.
-    pub limit: u32,
-    /// Whether more records follow this page.
-    pub more: bool,
-    /// The records, objects with the attributes by name.
-    #[schema(value_type = Vec<Object>)]
-    pub records: Vec<Json_>,
-}
+/// A page of records: the wire type, shared with the client.
+pub use xif_wire::RecordPage;
 
 fn live(state: &AppState, name: &str) -> Result<Arc<Live>, AppError> {
     state.registry.get(name).ok_or_else(|| {

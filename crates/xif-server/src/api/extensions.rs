@@ -9,9 +9,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
-use utoipa::ToSchema;
 use xif_model::Definition;
 
 use super::{ApiJson, ApiPath, ApiQuery, ErrorBody, time};
@@ -22,169 +20,11 @@ use crate::publish::{self, Kind, StepEvent, Summary};
 use crate::registry::one_line;
 use crate::state::AppState;
 
-/// An extension, as listed.
-#[derive(Serialize, ToSchema)]
-pub struct ExtensionInfo {
-    /// Name.
-    pub name: String,
-    /// The active version's description (or the latest upload's).
-    pub description: String,
-    /// The version serving calls.
-    pub active_version: Option<i64>,
-    /// The highest version number.
-    pub latest_version: Option<i64>,
-    /// How many versions are stored.
-    pub versions: usize,
-    /// When the active version was activated.
-    pub activated_at: Option<String>,
-    /// Where its actions are called: `POST {url}/actions/{action}`.
-    pub url: String,
-}
-
-/// An extension, in detail.
-#[derive(Serialize, ToSchema)]
-pub struct ExtensionDetail {
-    /// The summary.
-    #[serde(flatten)]
-    pub info: ExtensionInfo,
-    /// The active version's actions, with their inputs and outputs (`name: type`).
-    pub actions: Vec<ActionInfo>,
-    /// Whether the active version is loaded and serving (false when it could not be loaded).
-    pub serving: bool,
-}
-
-/// An action of the active version.
-#[derive(Serialize, ToSchema)]
-pub struct ActionInfo {
-    /// Name.
-    pub name: String,
-    /// Description.
-    pub description: Option<String>,
-    /// Inputs: name and type, in order.
-    pub inputs: Vec<FieldInfo>,
-    /// Outputs: name and type, in order.
-    pub outputs: Vec<FieldInfo>,
-}
-
-/// One input or output.
-#[derive(Serialize, ToSchema)]
-pub struct FieldInfo {
-    /// Name.
-    pub name: String,
-    /// Type as written in extension.toml.
-    #[serde(rename = "type")]
-    pub ty: String,
-    /// Whether it must be given.
-    pub mandatory: bool,
-}
-
-/// A version.
-#[derive(Serialize, ToSchema)]
-pub struct VersionInfo {
-    /// Number.
-    pub version: i64,
-    /// Package digest (SHA-256 of manifest.json).
-    pub digest: String,
-    /// Package size in bytes.
-    pub size: i64,
-    /// Description.
-    pub description: String,
-    /// The toolchain that built it.
-    pub toolchain: String,
-    /// Who uploaded it.
-    pub uploaded_by: String,
-    /// When.
-    pub uploaded_at: String,
-    /// Whether it serves calls.
-    pub active: bool,
-}
-
-/// The answer to an upload.
-#[derive(Serialize, ToSchema)]
-pub struct Uploaded {
-    /// The extension.
-    pub extension: String,
-    /// The version number: new, or the existing one for a package uploaded before.
-    pub version: i64,
-    /// The package digest.
-    pub digest: String,
-    /// Whether this upload made a new version.
-    pub created: bool,
-}
-
-/// A publish's answer (without `Accept: text/event-stream`).
-#[derive(Serialize, ToSchema)]
-pub struct Published {
-    /// Every stage event.
-    pub steps: Vec<StepEvent>,
-    /// The outcome.
-    pub summary: Summary,
-}
-
-/// One entry of the publish log.
-#[derive(Serialize, ToSchema)]
-pub struct PublishLogEntry {
-    /// Id.
-    pub id: i64,
-    /// Version.
-    pub version: i64,
-    /// Digest.
-    pub digest: String,
-    /// `publish` or `rollback`.
-    pub kind: String,
-    /// Who.
-    pub user: String,
-    /// When it started.
-    pub at: String,
-    /// How long it took.
-    pub ms: i64,
-    /// `published` or `failed`.
-    pub outcome: String,
-    /// Why it failed.
-    pub message: Option<String>,
-    /// The stages, as streamed.
-    #[schema(value_type = Vec<Object>)]
-    pub stages: serde_json::Value,
-    /// Warnings about the definition.
-    pub warnings: Vec<String>,
-}
-
-/// A setting of the active version's definition.
-#[derive(Serialize, ToSchema)]
-pub struct SettingInfo {
-    /// Name.
-    pub name: String,
-    /// Type.
-    #[serde(rename = "type")]
-    pub ty: String,
-    /// Secret: its value is never shown.
-    pub secret: bool,
-    /// Whether an administrator set it (otherwise it reads as its default).
-    pub set: bool,
-    /// The value set (never for a secret).
-    pub value: Option<String>,
-    /// Description.
-    pub description: Option<String>,
-    /// Why a value that is set cannot be read (a secret sealed with another key: the server's
-    /// log says more); the extension reads it as unavailable.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub unavailable: Option<String>,
-}
-
-/// `PUT /api/v1/extensions/{name}/settings`.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SetSettings {
-    /// Setting name → value (`null` unsets it).
-    #[schema(value_type = Object)]
-    pub values: BTreeMap<String, serde_json::Value>,
-}
-
-/// `?limit=` of the publish log.
-#[derive(Deserialize)]
-pub struct LogQuery {
-    limit: Option<i64>,
-}
+/// The bodies of these routes: the wire types, shared with the client.
+pub use xif_wire::{
+    ActionInfo, ExtensionDetail, ExtensionInfo, FieldInfo, LogQuery, PublishEvent, PublishFailed, PublishLogEntry,
+    PublishQuery, Published, SetSettings, SettingInfo, Uploaded, VersionInfo,
+};
 
 async fn extension_row(state: &AppState, name: &str) -> Result<ExtensionRow, AppError> {
     state.db.extension(name).await?.ok_or_else(|| AppError::NotFound(format!("there is no extension named {name}")))
@@ -586,7 +426,7 @@ pub async fn download(
     params(("name" = String, Path, description = "Extension name"), ("version" = i64, Path, description = "Version number"),
         ("force" = Option<bool>, Query, description = "Make entity schema changes that would otherwise be refused (`schema_refused`: narrowing, an incompatible type, a different identifier); no stored value is changed or dropped")),
     responses((status = 200, description = "Published (or, as `text/event-stream`, the stages then the summary)", body = Published),
-        (status = 400, description = "Refused: bad definition or contract (names the import or export), or an entity change that would lose data (`schema_refused`, names each attribute and why)", body = ErrorBody),
+        (status = 400, description = "Refused: bad definition or contract (names the import or export), or an entity change that would lose data (`schema_refused`, names each attribute and why); with the stages and the summary", body = PublishFailed),
         (status = 403, description = "A permission is missing; the message names it", body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 pub async fn publish(
@@ -598,13 +438,6 @@ pub async fn publish(
 ) -> Result<Response, AppError> {
     let options = publish::Options { force: q.force.unwrap_or(false) };
     run_publish(state, auth, name, number, Kind::Publish, options, &headers).await
-}
-
-/// The query of a publish.
-#[derive(Deserialize, Default)]
-pub struct PublishQuery {
-    /// See [`publish::Options::force`].
-    pub force: Option<bool>,
 }
 
 /// Rolls back: re-activates an existing version (no new number), through the same stages as a
@@ -644,38 +477,51 @@ async fn run_publish(
         return Ok(match outcome.error {
             None => Json(Published { steps: outcome.steps, summary: outcome.summary }).into_response(),
             Some(e) => {
-                let mut body = e.body();
-                body["steps"] = serde_json::to_value(&outcome.steps).unwrap_or_default();
-                body["summary"] = serde_json::to_value(&outcome.summary).unwrap_or_default();
+                let body = PublishFailed { error: e.error_body(), steps: outcome.steps, summary: outcome.summary };
                 (e.status(), Json(body)).into_response()
             }
         });
     }
     let (tx, rx) = mpsc::unbounded_channel();
+    let lost = Summary {
+        url: format!("/api/v1/extensions/{name}"),
+        extension: name.clone(),
+        version: number,
+        digest: String::new(),
+        kind,
+        outcome: publish::PublishOutcome::Failed,
+        ms: 0,
+        warnings: Vec::new(),
+        error: Some(ErrorBody::new("internal", "internal server error")),
+    };
     let task = tokio::spawn(publish::run_with(state, auth.0, name, number, kind, Some(tx), options));
     enum Phase {
         Events(mpsc::UnboundedReceiver<StepEvent>, tokio::task::JoinHandle<publish::Outcome>),
         Done,
     }
-    let stream = futures_util::stream::unfold(Phase::Events(rx, task), |phase| async move {
+    let stream = futures_util::stream::unfold(Phase::Events(rx, task), move |phase| {
+        let lost = lost.clone();
+        async move {
         match phase {
             Phase::Events(mut rx, task) => match rx.recv().await {
                 Some(event) => {
-                    let data = serde_json::to_string(&event).unwrap_or_default();
+                    let data = serde_json::to_string(&PublishEvent::Step(event)).unwrap_or_default();
                     Some((Ok::<_, Infallible>(Event::default().data(data)), Phase::Events(rx, task)))
                 }
                 None => {
-                    let data = match task.await {
-                        Ok(outcome) => serde_json::json!({ "summary": outcome.summary }),
+                    let summary = match task.await {
+                        Ok(outcome) => outcome.summary,
                         Err(e) => {
                             tracing::error!(error = %e, "the publish task failed");
-                            serde_json::json!({ "summary": { "outcome": "failed", "error": {"error": "internal", "message": "internal server error"} } })
+                            lost
                         }
                     };
-                    Some((Ok(Event::default().data(data.to_string())), Phase::Done))
+                    let data = serde_json::to_string(&PublishEvent::Summary { summary }).unwrap_or_default();
+                    Some((Ok(Event::default().data(data)), Phase::Done))
                 }
             },
             Phase::Done => None,
+        }
         }
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()).into_response())
