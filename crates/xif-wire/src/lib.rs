@@ -25,8 +25,8 @@ pub use account::{
 pub use entities::RecordPage;
 pub use error::ErrorBody;
 pub use extensions::{
-    ActionInfo, ExtensionDetail, ExtensionInfo, FieldInfo, Health, LogQuery, PublishLogEntry, SetSettings,
-    SettingInfo, Uploaded, VersionInfo,
+    ActionInfo, ExtensionDetail, ExtensionInfo, FieldInfo, Health, LogQuery, PublishLogEntry, SetSettings, SettingInfo,
+    Uploaded, VersionInfo,
 };
 pub use publish::{
     PublishEvent, PublishFailed, PublishKind, PublishOutcome, PublishQuery, Published, Status, StepEvent, Summary,

@@ -502,26 +502,26 @@ async fn run_publish(
     let stream = futures_util::stream::unfold(Phase::Events(rx, task), move |phase| {
         let lost = lost.clone();
         async move {
-        match phase {
-            Phase::Events(mut rx, task) => match rx.recv().await {
-                Some(event) => {
-                    let data = serde_json::to_string(&PublishEvent::Step(event)).unwrap_or_default();
-                    Some((Ok::<_, Infallible>(Event::default().data(data)), Phase::Events(rx, task)))
-                }
-                None => {
-                    let summary = match task.await {
-                        Ok(outcome) => outcome.summary,
-                        Err(e) => {
-                            tracing::error!(error = %e, "the publish task failed");
-                            lost
-                        }
-                    };
-                    let data = serde_json::to_string(&PublishEvent::Summary { summary }).unwrap_or_default();
-                    Some((Ok(Event::default().data(data)), Phase::Done))
-                }
-            },
-            Phase::Done => None,
-        }
+            match phase {
+                Phase::Events(mut rx, task) => match rx.recv().await {
+                    Some(event) => {
+                        let data = serde_json::to_string(&PublishEvent::Step(event)).unwrap_or_default();
+                        Some((Ok::<_, Infallible>(Event::default().data(data)), Phase::Events(rx, task)))
+                    }
+                    None => {
+                        let summary = match task.await {
+                            Ok(outcome) => outcome.summary,
+                            Err(e) => {
+                                tracing::error!(error = %e, "the publish task failed");
+                                lost
+                            }
+                        };
+                        let data = serde_json::to_string(&PublishEvent::Summary { summary }).unwrap_or_default();
+                        Some((Ok(Event::default().data(data)), Phase::Done))
+                    }
+                },
+                Phase::Done => None,
+            }
         }
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()).into_response())
