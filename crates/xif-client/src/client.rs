@@ -4,8 +4,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures_util::StreamExt as _;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
+use xif_wire::{CreateToken, ErrorBody, LoginRequest};
 
 /// Why a request failed.
 #[derive(Debug, thiserror::Error)]
@@ -92,95 +92,7 @@ impl ClientError {
     }
 }
 
-/// One of the server's publish stages (`validate`, `permissions`, `compile`, `contract`,
-/// `entities`, `activate`), as streamed.
-#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
-pub struct StageEvent {
-    /// The stage.
-    pub step: String,
-    /// `started`, `finished`, `failed`, `skipped` or `unchanged`.
-    pub status: String,
-    /// Milliseconds it took.
-    #[serde(default)]
-    pub ms: u64,
-    /// What happened.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-}
-
-/// The outcome of a publish or rollback, the last event of the stream.
-#[derive(Debug, Clone, Deserialize, serde::Serialize)]
-pub struct PublishSummary {
-    /// The extension.
-    pub extension: String,
-    /// The version.
-    pub version: i64,
-    /// Its package digest.
-    #[serde(default)]
-    pub digest: String,
-    /// `published` or `failed`.
-    pub outcome: String,
-    /// Total milliseconds on the server.
-    #[serde(default)]
-    pub ms: u64,
-    /// Warnings about the definition.
-    #[serde(default)]
-    pub warnings: Vec<String>,
-    /// `{"error": kind, "message": text}` when it failed.
-    #[serde(default)]
-    pub error: Option<Value>,
-}
-
-impl PublishSummary {
-    /// The failure message, when it failed.
-    pub fn error_message(&self) -> Option<String> {
-        if self.outcome == "published" {
-            return None;
-        }
-        Some(
-            self.error
-                .as_ref()
-                .and_then(|e| e["message"].as_str())
-                .unwrap_or("the publish failed (the server gave no reason)")
-                .to_string(),
-        )
-    }
-}
-
-/// The answer to an upload.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Uploaded {
-    /// The extension.
-    pub extension: String,
-    /// The version number (an existing one for a package uploaded before).
-    pub version: i64,
-    /// The package digest.
-    pub digest: String,
-    /// Whether this made a new version.
-    pub created: bool,
-}
-
-/// A stored version.
-#[derive(Debug, Clone, Deserialize, serde::Serialize)]
-pub struct Version {
-    /// Number.
-    pub version: i64,
-    /// Package digest.
-    pub digest: String,
-    /// Package size.
-    pub size: i64,
-    /// Description.
-    #[serde(default)]
-    pub description: String,
-    /// Who uploaded it.
-    #[serde(default)]
-    pub uploaded_by: String,
-    /// When.
-    #[serde(default)]
-    pub uploaded_at: String,
-    /// Whether it serves calls.
-    pub active: bool,
-}
+pub use xif_wire::{NewToken, PublishEvent, Revoked, StepEvent, Summary, TokenInfo, Uploaded, UserInfo, VersionInfo};
 
 /// A client for one server, with one token.
 #[derive(Clone)]
@@ -260,11 +172,12 @@ impl Client {
         }
         let status = resp.status().as_u16();
         let text = resp.text().await.unwrap_or_default();
-        let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-        let message = body["message"].as_str().map(str::to_string).unwrap_or_else(|| {
-            if text.is_empty() { format!("the server answered HTTP {status}") } else { text.clone() }
-        });
-        Err(ClientError::Http { status, kind: body["error"].as_str().unwrap_or("http").to_string(), message })
+        let (kind, message) = match serde_json::from_str::<ErrorBody>(&text) {
+            Ok(body) => (body.error, body.message),
+            Err(_) if text.is_empty() => ("http".to_string(), format!("the server answered HTTP {status}")),
+            Err(_) => ("http".to_string(), text),
+        };
+        Err(ClientError::Http { status, kind, message })
     }
 
     async fn json<T: serde::de::DeserializeOwned>(&self, req: reqwest::RequestBuilder) -> Result<T, ClientError> {
@@ -275,15 +188,9 @@ impl Client {
 
     /// Logs in; answers the session token.
     pub async fn login(&self, user: &str, password: &str) -> Result<String, ClientError> {
-        let v: Value = self
-            .json(
-                self.http.post(format!("{}/api/v1/login", self.url)).json(&json!({"user": user, "password": password})),
-            )
-            .await?;
-        v["token"].as_str().map(str::to_string).ok_or_else(|| ClientError::BadResponse {
-            url: self.url.clone(),
-            why: "the login answer has no token".into(),
-        })
+        let body = LoginRequest { user: user.to_string(), password: password.to_string() };
+        let answer: NewToken = self.json(self.http.post(format!("{}/api/v1/login", self.url)).json(&body)).await?;
+        Ok(answer.token)
     }
 
     /// Ends this token's session.
@@ -292,12 +199,12 @@ impl Client {
     }
 
     /// Who the token belongs to.
-    pub async fn me(&self) -> Result<Value, ClientError> {
+    pub async fn me(&self) -> Result<UserInfo, ClientError> {
         self.json(self.request(reqwest::Method::GET, "/api/v1/me")).await
     }
 
     /// The versions of an extension (empty when the server has no such extension).
-    pub async fn versions(&self, extension: &str) -> Result<Vec<Version>, ClientError> {
+    pub async fn versions(&self, extension: &str) -> Result<Vec<VersionInfo>, ClientError> {
         match self.json(self.request(reqwest::Method::GET, &format!("/api/v1/extensions/{extension}/versions"))).await {
             Err(ClientError::Http { status: 404, .. }) => Ok(Vec::new()),
             other => other,
@@ -357,8 +264,8 @@ impl Client {
         version: i64,
         rollback: bool,
         force_schema: bool,
-        on_stage: &mut dyn FnMut(&StageEvent),
-    ) -> Result<PublishSummary, ClientError> {
+        on_stage: &mut dyn FnMut(&StepEvent),
+    ) -> Result<Summary, ClientError> {
         let verb = if rollback { "rollback" } else { "publish" };
         let query = if force_schema { "?force=true" } else { "" };
         let req = self
@@ -381,15 +288,14 @@ impl Client {
                 if data.is_empty() {
                     continue; // a keep-alive comment
                 }
-                let v: Value = serde_json::from_str(&data)
-                    .map_err(|e| ClientError::BadResponse { url: self.url.clone(), why: format!("{e}: {data}") })?;
-                if let Some(summary) = v.get("summary") {
-                    return serde_json::from_value(summary.clone())
-                        .map_err(|e| ClientError::BadResponse { url: self.url.clone(), why: e.to_string() });
+                let event: PublishEvent = serde_json::from_str(&data).map_err(|e| ClientError::BadResponse {
+                    url: self.url.clone(),
+                    why: format!("not a publish event ({e}): {data}"),
+                })?;
+                match event {
+                    PublishEvent::Summary { summary } => return Ok(summary),
+                    PublishEvent::Step(stage) => on_stage(&stage),
                 }
-                let stage: StageEvent = serde_json::from_value(v)
-                    .map_err(|e| ClientError::BadResponse { url: self.url.clone(), why: e.to_string() })?;
-                on_stage(&stage);
             }
         }
         Err(ClientError::BadResponse {
@@ -408,15 +314,13 @@ impl Client {
     }
 
     /// Creates an API token; answers the server's answer (with the token, shown once).
-    pub async fn create_token(&self, name: &str, days: Option<u32>) -> Result<Value, ClientError> {
-        self.json(
-            self.request(reqwest::Method::POST, "/api/v1/tokens").json(&json!({"name": name, "expires_in_days": days})),
-        )
-        .await
+    pub async fn create_token(&self, name: &str, days: Option<u32>) -> Result<NewToken, ClientError> {
+        let body = CreateToken { name: name.to_string(), expires_in_days: days };
+        self.json(self.request(reqwest::Method::POST, "/api/v1/tokens").json(&body)).await
     }
 
     /// The tokens of the user.
-    pub async fn list_tokens(&self) -> Result<Vec<Value>, ClientError> {
+    pub async fn list_tokens(&self) -> Result<Vec<TokenInfo>, ClientError> {
         self.json(self.request(reqwest::Method::GET, "/api/v1/tokens")).await
     }
 
@@ -427,10 +331,9 @@ impl Client {
 
     /// Ends every credential of the logged-in user (API tokens, login sessions, Service Center
     /// sessions; the token this client uses too); answers the counts the server sends.
-    pub async fn revoke_all(&self) -> Result<Value, ClientError> {
+    pub async fn revoke_all(&self) -> Result<Revoked, ClientError> {
         let me = self.me().await?;
-        let name = me["name"].as_str().unwrap_or_default();
-        let path = format!("/api/v1/users/{}/revoke", url_segment(name));
+        let path = format!("/api/v1/users/{}/revoke", url_segment(&me.name));
         self.json(self.request(reqwest::Method::POST, &path)).await
     }
 }

@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::client::{Client, ClientError, Version};
+use crate::client::{Client, ClientError, VersionInfo};
 
 /// Why a download failed.
 #[derive(Debug, thiserror::Error)]
@@ -64,7 +64,7 @@ pub struct Downloaded {
 }
 
 /// The published version in `list`, if any.
-pub fn published(list: &[Version]) -> Option<&Version> {
+pub fn published(list: &[VersionInfo]) -> Option<&VersionInfo> {
     list.iter().find(|v| v.active)
 }
 
@@ -81,7 +81,7 @@ pub fn is_empty_dir(dir: &Path) -> bool {
 pub async fn download(
     client: &Client,
     extension: &str,
-    list: &[Version],
+    list: &[VersionInfo],
     version: i64,
     dir: &Path,
     force: bool,

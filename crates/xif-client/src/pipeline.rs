@@ -58,35 +58,9 @@ impl Step {
     }
 }
 
-/// How a step is going.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    /// It began.
-    Started,
-    /// It ended well.
-    Finished,
-    /// It failed: the run stops.
-    Failed,
-    /// It had nothing to do.
-    Skipped,
-    /// Its result was already there.
-    Unchanged,
-}
-
-impl Status {
-    /// From the server's spelling.
-    pub fn parse(s: &str) -> Option<Status> {
-        Some(match s {
-            "started" => Status::Started,
-            "finished" => Status::Finished,
-            "failed" => Status::Failed,
-            "skipped" => Status::Skipped,
-            "unchanged" => Status::Unchanged,
-            _ => return None,
-        })
-    }
-}
+/// How a step is going: the spelling of the server's stage events (the wire type), for the
+/// client's six steps too.
+pub use xif_wire::Status;
 
 /// One event (DESIGN.md's schema; `stage` only for the server's stages within Publish).
 #[derive(Debug, Clone, Serialize)]
@@ -458,11 +432,11 @@ async fn publish_step(
     r.start(Step::Publish);
     let published = {
         let on = &mut *r.on;
-        let mut forward = |s: &crate::client::StageEvent| {
+        let mut forward = |s: &xif_wire::StepEvent| {
             let e = Event {
                 step: Step::Publish,
                 stage: Some(s.step.clone()),
-                status: Status::parse(&s.status).unwrap_or(Status::Finished),
+                status: s.status,
                 ms: s.ms,
                 message: s.message.clone(),
                 diagnostics: Vec::new(),
@@ -474,9 +448,9 @@ async fn publish_step(
         // The server refuses an unpermitted publish before running any stage (a plain 403):
         // shown as its permissions stage failing, as when the stage itself refuses.
         if let Err(crate::client::ClientError::Http { status: 403, message, .. }) = &answer {
-            let stage = crate::client::StageEvent {
+            let stage = xif_wire::StepEvent {
                 step: "permissions".into(),
-                status: "failed".into(),
+                status: Status::Failed,
                 ms: 0,
                 message: Some(message.clone()),
             };

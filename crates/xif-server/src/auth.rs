@@ -14,7 +14,6 @@ use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use base64::Engine as _;
-use serde::{Deserialize, Serialize};
 use xif_model::Definition;
 
 use crate::config::{Backoff, IpNet, canonical};
@@ -22,39 +21,8 @@ use crate::db::now_ms;
 use crate::error::AppError;
 use crate::state::AppState;
 
-/// A permission a user may be granted (their names are those of DESIGN.md).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
-pub enum Permission {
-    /// Upload and publish any extension.
-    #[serde(rename = "Change & Deploy Applications")]
-    ChangeAndDeployApplications,
-    /// Upload and publish an extension that exports no entities.
-    #[serde(rename = "Allow Extensions")]
-    AllowExtensions,
-    /// With "Allow Extensions": extensions that export entities; and writing entity records.
-    #[serde(rename = "Allow Foreign Entities")]
-    AllowForeignEntities,
-}
-
-impl Permission {
-    /// Every permission.
-    pub const ALL: [Permission; 3] =
-        [Permission::ChangeAndDeployApplications, Permission::AllowExtensions, Permission::AllowForeignEntities];
-
-    /// Its name, as shown and stored.
-    pub fn name(self) -> &'static str {
-        match self {
-            Permission::ChangeAndDeployApplications => "Change & Deploy Applications",
-            Permission::AllowExtensions => "Allow Extensions",
-            Permission::AllowForeignEntities => "Allow Foreign Entities",
-        }
-    }
-
-    /// The permission of a name (exactly as [`Permission::name`] spells it).
-    pub fn from_name(name: &str) -> Option<Permission> {
-        Permission::ALL.into_iter().find(|p| p.name() == name)
-    }
-}
+/// A permission a user may be granted (the wire type: its names are those of DESIGN.md).
+pub use xif_wire::Permission;
 
 /// `session` (from a login) or `api` (named, for CI).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -4,7 +4,6 @@
 //! becomes a 500 with a generic message, and its detail is logged once, here.
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 use xif_runtime::CallError;
 
 /// Why the server could not start.
@@ -167,22 +166,21 @@ impl AppError {
 
     /// The JSON body: `{"error": kind, "message": text}`, plus `parameter` for bad input.
     pub fn body(&self) -> serde_json::Value {
-        let mut body = json!({ "error": self.kind(), "message": self.public_message() });
-        let parameter = match self {
+        serde_json::to_value(self.error_body()).unwrap_or_default()
+    }
+
+    /// The error body (the wire type): kind and message, plus `parameter` for bad input and
+    /// `panic` / `location` for an action that trapped.
+    pub fn error_body(&self) -> xif_wire::ErrorBody {
+        let mut body = xif_wire::ErrorBody::new(self.kind(), self.public_message());
+        body.parameter = match self {
             AppError::BadRequest { parameter, .. } => parameter.clone(),
             AppError::Call(CallError::BadInput(e)) if !e.path.is_empty() => Some(e.path.clone()),
             _ => None,
         };
-        if let Some(p) = parameter {
-            body["parameter"] = json!(p);
-        }
         if let AppError::Call(CallError::Trap { panic, location, .. }) = self {
-            if let Some(p) = panic {
-                body["panic"] = json!(p);
-            }
-            if let Some(l) = location {
-                body["location"] = json!(l);
-            }
+            body.panic.clone_from(panic);
+            body.location.clone_from(location);
         }
         body
     }

@@ -8,7 +8,6 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use serde::Serialize;
 use tokio::sync::mpsc;
 use xif_model::Definition;
 use xif_runtime::{Loadable, RuntimeError};
@@ -19,78 +18,11 @@ use crate::error::AppError;
 use crate::registry::{ExtensionSettings, Live, one_line};
 use crate::state::AppState;
 
-/// Publish, or rollback (re-activating an older version; logged as such).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    /// `POST .../versions/{n}/publish`.
-    Publish,
-    /// `POST .../versions/{n}/rollback`.
-    Rollback,
-}
-
-impl Kind {
-    fn as_str(self) -> &'static str {
-        match self {
-            Kind::Publish => "publish",
-            Kind::Rollback => "rollback",
-        }
-    }
-}
-
-/// How a stage is going (DESIGN.md's event schema).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    /// It began.
-    Started,
-    /// It ended well.
-    Finished,
-    /// It failed; the publish stops.
-    Failed,
-    /// It had nothing to do.
-    Skipped,
-    /// Its result was already there (native code from the cache).
-    Unchanged,
-}
-
-/// One progress event.
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
-pub struct StepEvent {
-    /// `validate`, `permissions`, `compile`, `contract`, `entities` or `activate`.
-    pub step: &'static str,
-    /// How it is going.
-    pub status: Status,
-    /// Milliseconds the stage took (0 when it starts).
-    pub ms: u64,
-    /// What happened.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-}
-
-/// The outcome, as the last event (`{"summary": ...}`) and the log entry.
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
-pub struct Summary {
-    /// The extension.
-    pub extension: String,
-    /// The version published.
-    pub version: i64,
-    /// Its package digest (empty when the version was not found).
-    pub digest: String,
-    /// `publish` or `rollback`.
-    pub kind: &'static str,
-    /// `published` or `failed`.
-    pub outcome: &'static str,
-    /// Where its actions are called.
-    pub url: String,
-    /// Total milliseconds.
-    pub ms: u64,
-    /// Verify's warnings about the definition.
-    pub warnings: Vec<String>,
-    /// The error, when it failed: `{"error": kind, "message": text}`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
-    pub error: Option<serde_json::Value>,
-}
+/// The stage events and the summary are the wire types, shared with the client: [`Kind`] says
+/// publish or rollback (re-activating an older version; logged as such), [`Status`] how a stage is
+/// going, [`StepEvent`] one progress event, [`Summary`] the outcome (the last event,
+/// `{"summary": ...}`, and the log entry).
+pub use xif_wire::{PublishKind as Kind, PublishOutcome, Status, StepEvent, Summary};
 
 /// What [`run_with`] returns.
 pub struct Outcome {
@@ -119,13 +51,13 @@ impl Progress {
 
     fn start(&mut self, step: &'static str) {
         self.current = Some((step, Instant::now()));
-        self.send(StepEvent { step, status: Status::Started, ms: 0, message: None });
+        self.send(StepEvent { step: step.into(), status: Status::Started, ms: 0, message: None });
     }
 
     fn end(&mut self, status: Status, message: impl Into<String>) {
         if let Some((step, started)) = self.current.take() {
             let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-            self.send(StepEvent { step, status, ms, message: Some(message.into()) });
+            self.send(StepEvent { step: step.into(), status, ms, message: Some(message.into()) });
         }
     }
 
@@ -229,11 +161,11 @@ pub async fn run_with(
             extension: name,
             version: number,
             digest: String::new(),
-            kind: kind.as_str(),
-            outcome: "failed",
+            kind,
+            outcome: PublishOutcome::Failed,
             ms: 0,
             warnings: Vec::new(),
-            error: Some(serde_json::json!({"error": e.kind(), "message": e.public_message()})),
+            error: Some(xif_wire::ErrorBody::new(e.kind(), e.public_message())),
         };
         return Outcome { steps: p.steps, summary, error: Some(e) };
     }
@@ -278,11 +210,11 @@ pub async fn run_with(
         extension: facts.extension,
         version: number,
         digest: facts.digest,
-        kind: kind.as_str(),
-        outcome: if error.is_none() { "published" } else { "failed" },
+        kind,
+        outcome: if error.is_none() { PublishOutcome::Published } else { PublishOutcome::Failed },
         ms,
         warnings: facts.warnings,
-        error: error.as_ref().map(|e| serde_json::json!({"error": e.kind(), "message": e.public_message()})),
+        error: error.as_ref().map(|e| xif_wire::ErrorBody::new(e.kind(), e.public_message())),
     };
     Outcome { steps: p.steps, summary, error }
 }
@@ -408,7 +340,7 @@ async fn stages(
     }
     let stages_so_far = {
         let mut s = p.steps.clone();
-        s.push(StepEvent { step: "activate", status: Status::Finished, ms: 0, message: None });
+        s.push(StepEvent { step: "activate".into(), status: Status::Finished, ms: 0, message: None });
         s
     };
     let log = NewPublish {

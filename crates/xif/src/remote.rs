@@ -433,7 +433,7 @@ pub fn download(
 }
 
 /// Lists the versions on stderr and asks for one (Enter takes the published one).
-fn pick_version(extension: &str, list: &[xif_client::client::Version]) -> anyhow::Result<i64> {
+fn pick_version(extension: &str, list: &[xif_wire::VersionInfo]) -> anyhow::Result<i64> {
     eprintln!("Versions of {extension} (* = published):");
     for v in list {
         eprintln!(
@@ -467,10 +467,10 @@ pub fn rollback(
 ) -> anyhow::Result<ExitCode> {
     let rt = runtime()?;
     let client = rt.block_on(connect(server, ui))?;
-    let mut print = |s: &xif_client::client::StageEvent| {
+    let mut print = |s: &xif_wire::StepEvent| {
         if json_out {
             println!("{}", serde_json::to_string(s).unwrap_or_default());
-        } else if s.status != "started" {
+        } else if s.status != xif_wire::Status::Started {
             eprintln!(
                 "    {:<10} {:<12} {:>9}  {}",
                 s.status,
@@ -513,17 +513,14 @@ pub fn token(action: crate::TokenCmd, ui: &Ui) -> anyhow::Result<ExitCode> {
     let result = match action {
         crate::TokenCmd::Create { name, days, .. } => rt.block_on(client.create_token(&name, days)).map(|t| {
             if json_out {
-                println!("{t}");
+                println!("{}", serde_json::to_string(&t).unwrap_or_default());
             } else {
-                println!("{}", t["token"].as_str().unwrap_or_default());
+                println!("{}", t.token);
                 ui.status(
                     "Created",
                     &format!(
                         "token {} (id {}), expires {}: shown only now; use it as XIF_TOKEN with XIF_SERVER={}",
-                        name,
-                        t["id"],
-                        t["expires_at"].as_str().unwrap_or("?"),
-                        client.url
+                        name, t.id, t.expires_at, client.url
                     ),
                 );
             }
@@ -536,24 +533,24 @@ pub fn token(action: crate::TokenCmd, ui: &Ui) -> anyhow::Result<ExitCode> {
                 for t in list {
                     println!(
                         "{:>5}  {:<24}  {:<12}  {:<26}  {}",
-                        t["id"],
-                        t["name"].as_str().unwrap_or(""),
-                        t["user"].as_str().unwrap_or(""),
-                        t["expires_at"].as_str().unwrap_or(""),
-                        t["revoked_at"].as_str().unwrap_or("")
+                        t.id,
+                        t.name,
+                        t.user,
+                        t.expires_at,
+                        t.revoked_at.as_deref().unwrap_or("")
                     );
                 }
             }
         }),
         crate::TokenCmd::Revoke { all: true, .. } => rt.block_on(client.revoke_all()).map(|r| {
             if json_out {
-                println!("{r}");
+                println!("{}", serde_json::to_string(&r).unwrap_or_default());
             } else {
                 ui.status(
                     "Revoked",
                     &format!(
                         "every credential of yours: {} token(s), {} Service Center session(s); log in again",
-                        r["tokens"], r["console_sessions"]
+                        r.tokens, r.console_sessions
                     ),
                 );
             }

@@ -4,8 +4,6 @@ use std::net::SocketAddr;
 use axum::Json;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 use super::{ApiJson, ApiPath, ErrorBody};
 use crate::auth::{Auth, Permission, client_ip};
@@ -13,106 +11,10 @@ use crate::error::AppError;
 use crate::ops;
 use crate::state::AppState;
 
-/// `POST /api/v1/login`.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct LoginRequest {
-    /// The user name.
-    pub user: String,
-    /// The password.
-    pub password: String,
-}
-
-/// A user as the API shows it.
-#[derive(Serialize, ToSchema)]
-pub struct UserInfo {
-    /// Name.
-    pub name: String,
-    /// Administrator.
-    pub admin: bool,
-    /// Granted permissions (administrators hold all of them).
-    pub permissions: Vec<Permission>,
-    /// Creation time.
-    pub created_at: String,
-}
-
-/// A new bearer token: shown once, never again.
-#[derive(Serialize, ToSchema)]
-pub struct NewToken {
-    /// Its id (to revoke it).
-    pub id: i64,
-    /// Its name.
-    pub name: String,
-    /// The token: send it as `Authorization: Bearer <token>`.
-    pub token: String,
-    /// When it stops working.
-    pub expires_at: String,
-    /// Whose it is.
-    pub user: UserInfo,
-}
-
-/// `POST /api/v1/tokens`.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateToken {
-    /// A name to recognize it by (`ci-deploy`).
-    pub name: String,
-    /// Days until it expires (default 90, at most the server's maximum token lifetime,
-    /// `xif serve --max-token-days`, 90 by default).
-    pub expires_in_days: Option<u32>,
-}
-
-/// A token, without its secret.
-#[derive(Serialize, ToSchema)]
-pub struct TokenInfo {
-    /// Id.
-    pub id: i64,
-    /// Name.
-    pub name: String,
-    /// Owner.
-    pub user: String,
-    /// Creation.
-    pub created_at: String,
-    /// Expiry.
-    pub expires_at: String,
-    /// Revocation, when revoked.
-    pub revoked_at: Option<String>,
-}
-
-/// `POST /api/v1/users`.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateUser {
-    /// Name: letters, digits, `.`, `_`, `-`, `@`; 1 to 64 characters.
-    pub name: String,
-    /// Password: at least 8 characters.
-    pub password: String,
-    /// Administrator (default false).
-    #[serde(default)]
-    pub admin: bool,
-    /// Permissions to grant.
-    #[serde(default)]
-    pub permissions: Vec<String>,
-}
-
-/// `PATCH /api/v1/users/{user}`.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateUser {
-    /// A new password.
-    pub password: Option<String>,
-    /// Make or unmake an administrator.
-    pub admin: Option<bool>,
-}
-
-/// `PUT /api/v1/users/{user}/permissions`.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SetPermissions {
-    /// The permissions the user holds from now on, by name: "Change & Deploy Applications",
-    /// "Allow Extensions", "Allow Foreign Entities".
-    pub permissions: Vec<String>,
-}
+/// The bodies of these routes: the wire types, shared with the client.
+pub use xif_wire::{
+    CreateToken, CreateUser, LoginRequest, NewToken, Revoked, SetPermissions, TokenInfo, UpdateUser, UserInfo,
+};
 
 /// Logs in: answers a session token. Failures are counted per (user name, client address)
 /// before the password is checked: past a few, that pair's next attempt waits (429 with
@@ -239,15 +141,6 @@ pub async fn set_permissions(
     ApiJson(req): ApiJson<SetPermissions>,
 ) -> Result<Json<UserInfo>, AppError> {
     Ok(Json(ops::account::set_permissions(&state, &auth, &name, &req.permissions).await?))
-}
-
-/// What `POST /api/v1/users/{user}/revoke` ended.
-#[derive(Serialize, ToSchema)]
-pub struct Revoked {
-    /// API tokens and login session tokens revoked.
-    pub tokens: u64,
-    /// Service Center sessions ended.
-    pub console_sessions: u64,
 }
 
 /// Ends every credential of a user at once: API tokens, login session tokens and Service

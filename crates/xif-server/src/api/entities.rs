@@ -11,21 +11,8 @@ use crate::error::AppError;
 use crate::ops;
 use crate::state::AppState;
 
-/// A page of records.
-#[derive(serde::Serialize, utoipa::ToSchema)]
-pub struct RecordPage {
-    /// The entity.
-    pub entity: String,
-    /// Records skipped.
-    pub offset: u32,
-    /// Most records asked for.
-    pub limit: u32,
-    /// Whether more records follow this page.
-    pub more: bool,
-    /// The records, objects with the attributes by name.
-    #[schema(value_type = Vec<Object>)]
-    pub records: Vec<Json_>,
-}
+/// A page of records: the wire type, shared with the client.
+pub use xif_wire::RecordPage;
 
 /// Lists records: `offset` (default 0), `limit` (default 100, at most 1000), `order` (attribute
 /// names separated by commas, `-` before a name for descending; the identifier breaks ties), and

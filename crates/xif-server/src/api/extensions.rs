@@ -17,177 +17,11 @@ use crate::publish::{self, Kind, StepEvent, Summary};
 use crate::state::AppState;
 use crate::{http, ops};
 
-/// An extension, as listed.
-#[derive(Serialize, ToSchema)]
-pub struct ExtensionInfo {
-    /// Name.
-    pub name: String,
-    /// The active version's description (or the latest upload's).
-    pub description: String,
-    /// The version serving calls.
-    pub active_version: Option<i64>,
-    /// The highest version number.
-    pub latest_version: Option<i64>,
-    /// How many versions are stored.
-    pub versions: usize,
-    /// When the active version was activated.
-    pub activated_at: Option<String>,
-    /// Where its actions are called: `POST {url}/actions/{action}`.
-    pub url: String,
-}
-
-/// An extension, in detail.
-#[derive(Serialize, ToSchema)]
-pub struct ExtensionDetail {
-    /// The summary.
-    #[serde(flatten)]
-    pub info: ExtensionInfo,
-    /// The active version's actions, with their inputs and outputs (`name: type`).
-    pub actions: Vec<ActionInfo>,
-    /// Whether the active version is loaded and serving (false when it could not be loaded).
-    pub serving: bool,
-}
-
-/// An action of the active version.
-#[derive(Serialize, ToSchema)]
-pub struct ActionInfo {
-    /// Name.
-    pub name: String,
-    /// Description.
-    pub description: Option<String>,
-    /// Inputs: name and type, in order.
-    pub inputs: Vec<FieldInfo>,
-    /// Outputs: name and type, in order.
-    pub outputs: Vec<FieldInfo>,
-}
-
-/// One input or output.
-#[derive(Serialize, ToSchema)]
-pub struct FieldInfo {
-    /// Name.
-    pub name: String,
-    /// Type as written in extension.toml.
-    #[serde(rename = "type")]
-    pub ty: String,
-    /// Whether it must be given.
-    pub mandatory: bool,
-}
-
-/// A version.
-#[derive(Serialize, ToSchema)]
-pub struct VersionInfo {
-    /// Number.
-    pub version: i64,
-    /// Package digest (SHA-256 of manifest.json).
-    pub digest: String,
-    /// Package size in bytes.
-    pub size: i64,
-    /// Description.
-    pub description: String,
-    /// The toolchain that built it.
-    pub toolchain: String,
-    /// Who uploaded it.
-    pub uploaded_by: String,
-    /// When.
-    pub uploaded_at: String,
-    /// Whether it serves calls.
-    pub active: bool,
-}
-
-/// The answer to an upload.
-#[derive(Serialize, ToSchema)]
-pub struct Uploaded {
-    /// The extension.
-    pub extension: String,
-    /// The version number: new, or the existing one for a package uploaded before.
-    pub version: i64,
-    /// The package digest.
-    pub digest: String,
-    /// Whether this upload made a new version.
-    pub created: bool,
-}
-
-/// A publish's answer (without `Accept: text/event-stream`).
-#[derive(Serialize, ToSchema)]
-pub struct Published {
-    /// Every stage event.
-    pub steps: Vec<StepEvent>,
-    /// The outcome.
-    pub summary: Summary,
-}
-
-/// One entry of the publish log.
-#[derive(Serialize, ToSchema)]
-pub struct PublishLogEntry {
-    /// Id.
-    pub id: i64,
-    /// Version.
-    pub version: i64,
-    /// Digest.
-    pub digest: String,
-    /// `publish` or `rollback`.
-    pub kind: String,
-    /// Who.
-    pub user: String,
-    /// When it started.
-    pub at: String,
-    /// How long it took.
-    pub ms: i64,
-    /// `published` or `failed`.
-    pub outcome: String,
-    /// Why it failed.
-    pub message: Option<String>,
-    /// The stages, as streamed.
-    #[schema(value_type = Vec<Object>)]
-    pub stages: serde_json::Value,
-    /// Warnings about the definition.
-    pub warnings: Vec<String>,
-}
-
-/// A setting of the active version's definition.
-#[derive(Serialize, ToSchema)]
-pub struct SettingInfo {
-    /// Name.
-    pub name: String,
-    /// Type.
-    #[serde(rename = "type")]
-    pub ty: String,
-    /// Secret: its value is never shown.
-    pub secret: bool,
-    /// Whether an administrator set it (otherwise it reads as its default).
-    pub set: bool,
-    /// The value set (never for a secret).
-    pub value: Option<String>,
-    /// Description.
-    pub description: Option<String>,
-    /// Why a value that is set cannot be read (a secret sealed with another key: the server's
-    /// log says more); the extension reads it as unavailable.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub unavailable: Option<String>,
-}
-
-/// `PUT /api/v1/extensions/{name}/settings`.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SetSettings {
-    /// Setting name → value (`null` unsets it).
-    #[schema(value_type = Object)]
-    pub values: BTreeMap<String, serde_json::Value>,
-}
-
-/// `?limit=` of the publish log.
-#[derive(Deserialize)]
-pub struct LogQuery {
-    /// At most this many (default 50).
-    pub limit: Option<i64>,
-}
-
-/// The query of a publish.
-#[derive(Deserialize, Default)]
-pub struct PublishQuery {
-    /// See [`publish::Options::force`].
-    pub force: Option<bool>,
-}
+/// The bodies of these routes: the wire types, shared with the client.
+pub use xif_wire::{
+    ActionInfo, ExtensionDetail, ExtensionInfo, FieldInfo, LogQuery, PublishEvent, PublishFailed, PublishLogEntry,
+    PublishQuery, Published, SetSettings, SettingInfo, Uploaded, VersionInfo,
+};
 
 /// Every extension.
 #[utoipa::path(get, path = "/api/v1/extensions", tag = "extensions",
@@ -310,7 +144,7 @@ pub async fn download(
     params(("name" = String, Path, description = "Extension name"), ("version" = i64, Path, description = "Version number"),
         ("force" = Option<bool>, Query, description = "Make entity schema changes that would otherwise be refused (`schema_refused`: narrowing, an incompatible type, a different identifier); no stored value is changed or dropped")),
     responses((status = 200, description = "Published (or, as `text/event-stream`, the stages then the summary)", body = Published),
-        (status = 400, description = "Refused: bad definition or contract (names the import or export), or an entity change that would lose data (`schema_refused`, names each attribute and why)", body = ErrorBody),
+        (status = 400, description = "Refused: bad definition or contract (names the import or export), or an entity change that would lose data (`schema_refused`, names each attribute and why); with the stages and the summary", body = PublishFailed),
         (status = 403, description = "A permission is missing; the message names it", body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 pub async fn publish(

@@ -118,7 +118,7 @@ async fn harden(req: Request, next: axum::middleware::Next) -> axum::response::R
         } else {
             format!("{path} does not take {method}; it takes {allowed}")
         };
-        let body = serde_json::json!({ "error": "method_not_allowed", "message": message });
+        let body = ErrorBody::new("method_not_allowed", message);
         let mut json = (StatusCode::METHOD_NOT_ALLOWED, axum::Json(body)).into_response();
         if let Some(v) = response.headers().get(header::ALLOW) {
             json.headers_mut().insert(header::ALLOW, v.clone());
@@ -182,6 +182,8 @@ async fn not_found(method: Method, uri: axum::http::Uri) -> AppError {
         entities::update_record,
         entities::delete_record,
     ),
+    // The data of each server-sent event of a publish stream (not a response body of its own).
+    components(schemas(xif_wire::PublishEvent)),
     modifiers(&BearerAuth),
     security(("bearer" = []))
 )]
@@ -236,16 +238,8 @@ pub fn openapi() -> &'static serde_json::Value {
     DOC.get_or_init(|| serde_json::to_value(ApiDoc::openapi()).unwrap_or_default())
 }
 
-/// The error body of every failure.
-#[derive(serde::Serialize, utoipa::ToSchema)]
-pub struct ErrorBody {
-    /// A machine-readable kind: `bad_input`, `forbidden`, `timeout`...
-    pub error: String,
-    /// What went wrong, for people.
-    pub message: String,
-    /// The input at fault, for bad input.
-    pub parameter: Option<String>,
-}
+/// The error body of every failure: the wire type, shared with the client.
+pub use xif_wire::ErrorBody;
 
 /// The OpenAPI document of this API.
 #[utoipa::path(get, path = "/api/v1/openapi.json", tag = "server", security(()),
@@ -256,7 +250,7 @@ pub async fn openapi_json() -> axum::Json<&'static serde_json::Value> {
 
 /// Whether the server is up.
 #[utoipa::path(get, path = "/api/v1/health", tag = "server", security(()),
-    responses((status = 200, description = "`{\"status\": \"ok\"}`", body = Object)))]
-pub async fn health() -> axum::Json<serde_json::Value> {
-    axum::Json(serde_json::json!({ "status": "ok" }))
+    responses((status = 200, description = "`{\"status\": \"ok\"}`", body = xif_wire::Health)))]
+pub async fn health() -> axum::Json<xif_wire::Health> {
+    axum::Json(xif_wire::Health { status: "ok".into() })
 }

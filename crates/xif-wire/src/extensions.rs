@@ -1,0 +1,179 @@
+//! Extensions, their versions, uploads, the publish log and settings:
+//! `/api/v1/extensions/...`; and the server's health.
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::publish::StepEvent;
+
+/// `GET /api/v1/health`: `{"status": "ok"}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Health {
+    /// `ok`.
+    pub status: String,
+}
+
+/// An extension, as listed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ExtensionInfo {
+    /// Name.
+    pub name: String,
+    /// The active version's description (or the latest upload's).
+    pub description: String,
+    /// The version serving calls.
+    pub active_version: Option<i64>,
+    /// The highest version number.
+    pub latest_version: Option<i64>,
+    /// How many versions are stored.
+    pub versions: usize,
+    /// When the active version was activated.
+    pub activated_at: Option<String>,
+    /// Where its actions are called: `POST {url}/actions/{action}`.
+    pub url: String,
+}
+
+/// An extension, in detail.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ExtensionDetail {
+    /// The summary.
+    #[serde(flatten)]
+    pub info: ExtensionInfo,
+    /// The active version's actions, with their inputs and outputs (`name: type`).
+    pub actions: Vec<ActionInfo>,
+    /// Whether the active version is loaded and serving (false when it could not be loaded).
+    pub serving: bool,
+}
+
+/// An action of the active version.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ActionInfo {
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Inputs: name and type, in order.
+    pub inputs: Vec<FieldInfo>,
+    /// Outputs: name and type, in order.
+    pub outputs: Vec<FieldInfo>,
+}
+
+/// One input or output.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FieldInfo {
+    /// Name.
+    pub name: String,
+    /// Type as written in extension.toml.
+    #[serde(rename = "type")]
+    pub ty: String,
+    /// Whether it must be given.
+    pub mandatory: bool,
+}
+
+/// A version.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct VersionInfo {
+    /// Number.
+    pub version: i64,
+    /// Package digest (SHA-256 of manifest.json).
+    pub digest: String,
+    /// Package size in bytes.
+    pub size: i64,
+    /// Description.
+    pub description: String,
+    /// The toolchain that built it.
+    pub toolchain: String,
+    /// Who uploaded it.
+    pub uploaded_by: String,
+    /// When.
+    pub uploaded_at: String,
+    /// Whether it serves calls.
+    pub active: bool,
+}
+
+/// The answer to an upload (`POST .../versions`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Uploaded {
+    /// The extension.
+    pub extension: String,
+    /// The version number: new, or the existing one for a package uploaded before.
+    pub version: i64,
+    /// The package digest.
+    pub digest: String,
+    /// Whether this upload made a new version.
+    pub created: bool,
+}
+
+/// One entry of the publish log (`GET .../publishes`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PublishLogEntry {
+    /// Id.
+    pub id: i64,
+    /// Version.
+    pub version: i64,
+    /// Digest.
+    pub digest: String,
+    /// `publish` or `rollback`.
+    pub kind: String,
+    /// Who.
+    pub user: String,
+    /// When it started.
+    pub at: String,
+    /// How long it took.
+    pub ms: i64,
+    /// `published` or `failed`.
+    pub outcome: String,
+    /// Why it failed.
+    pub message: Option<String>,
+    /// The stages, as streamed.
+    pub stages: Vec<StepEvent>,
+    /// Warnings about the definition.
+    pub warnings: Vec<String>,
+}
+
+/// `?limit=` of the publish log.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct LogQuery {
+    /// At most this many entries (default 50, at most 1000).
+    pub limit: Option<i64>,
+}
+
+/// A setting of the active version's definition (`GET .../settings`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SettingInfo {
+    /// Name.
+    pub name: String,
+    /// Type.
+    #[serde(rename = "type")]
+    pub ty: String,
+    /// Secret: its value is never shown.
+    pub secret: bool,
+    /// Whether an administrator set it (otherwise it reads as its default).
+    pub set: bool,
+    /// The value set (never for a secret).
+    pub value: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// Why a value that is set cannot be read (a secret sealed with another key: the server's
+    /// log says more); the extension reads it as unavailable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unavailable: Option<String>,
+}
+
+/// `PUT /api/v1/extensions/{name}/settings`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SetSettings {
+    /// Setting name → value (`null` unsets it).
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub values: BTreeMap<String, serde_json::Value>,
+}
