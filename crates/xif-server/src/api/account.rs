@@ -6,7 +6,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 
 use super::{ApiJson, ApiPath, ErrorBody};
-use crate::auth::{Auth, Permission, client_ip};
+use crate::auth::{Auth, client_ip};
 use crate::error::AppError;
 use crate::ops;
 use crate::state::AppState;

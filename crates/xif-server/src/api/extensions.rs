@@ -1,26 +1,22 @@
 //! Extensions and their versions: upload, publish, rollback, download, delete, the publish
 //! log, and settings: adapters over [`ops::extensions`].
-use std::collections::BTreeMap;
-
 use axum::Json;
 use axum::body::{Body, HttpBody as _};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 use super::{ApiJson, ApiPath, ApiQuery, ErrorBody};
 use crate::auth::Auth;
 use crate::error::AppError;
-use crate::publish::{self, Kind, StepEvent, Summary};
+use crate::publish::{self, Kind};
 use crate::state::AppState;
 use crate::{http, ops};
 
 /// The bodies of these routes: the wire types, shared with the client.
 pub use xif_wire::{
-    ActionInfo, ExtensionDetail, ExtensionInfo, FieldInfo, LogQuery, PublishEvent, PublishFailed, PublishLogEntry,
-    PublishQuery, Published, SetSettings, SettingInfo, Uploaded, VersionInfo,
+    ExtensionDetail, ExtensionInfo, LogQuery, PublishFailed, PublishLogEntry, PublishQuery, Published, SetSettings,
+    SettingInfo, Uploaded, VersionInfo,
 };
 
 /// Every extension.

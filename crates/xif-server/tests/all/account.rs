@@ -181,8 +181,7 @@ async fn repeated_failed_logins_are_slowed_down() {
     // Once the delay has passed (at most `retry` seconds), the right password logs in: poll up to 10 s.
     let started = std::time::Instant::now();
     loop {
-        let (status, body) =
-            s.post(None, "/api/v1/login", json!({"user": "admin", "password": ADMIN_PASSWORD})).await;
+        let (status, body) = s.post(None, "/api/v1/login", json!({"user": "admin", "password": ADMIN_PASSWORD})).await;
         if status == StatusCode::OK {
             break;
         }

@@ -320,7 +320,8 @@ fn fake_server(extension: &'static str, bytes: Vec<u8>) -> String {
             let (ctype, body) = if path.ends_with("/package") {
                 ("application/octet-stream", bytes.clone())
             } else if path == format!("/api/v1/extensions/{extension}/versions") {
-                let list = json!([{"version": 1, "digest": "d".repeat(64), "size": bytes.len(), "active": true}]);
+                let list = json!([{"version": 1, "digest": "d".repeat(64), "size": bytes.len(), "active": true,
+                    "description": "", "toolchain": "rustc", "uploaded_by": "admin", "uploaded_at": "2026-12-02T00:00:00Z"}]);
                 ("application/json", list.to_string().into_bytes())
             } else {
                 ("application/json", b"{\"error\":\"not_found\",\"message\":\"no\"}".to_vec())
