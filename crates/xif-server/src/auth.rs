@@ -640,7 +640,7 @@ pub async fn check_login(state: &AppState, user: &str, password: String, ip: IpA
         Ok(row) => row,
         Err(e) => {
             attempt.not_checked();
-            return Err(LoginRefused::Failed(e));
+            return Err(LoginRefused::Failed(e.into()));
         }
     };
     match state.passwords.verify(password, row.as_ref().map(|u| u.password_hash.clone())).await {

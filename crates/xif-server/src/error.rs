@@ -253,9 +253,13 @@ impl IntoResponse for AppError {
     }
 }
 
-impl From<sqlx::Error> for AppError {
-    fn from(e: sqlx::Error) -> AppError {
-        AppError::Internal(format!("database: {e}"))
+impl From<xif_store::Error> for AppError {
+    fn from(e: xif_store::Error) -> AppError {
+        match e {
+            xif_store::Error::Conflict(message) => AppError::Conflict(message),
+            xif_store::Error::SchemaRefused(message) => AppError::bad("schema_refused", message),
+            other => AppError::Internal(other.to_string()),
+        }
     }
 }
 

@@ -13,7 +13,7 @@
 //! # Ok(()) }
 //! ```
 //!
-//! The parts: [`config`] (what it is started with), `db` (sqlx, the only SQL), `files`
+//! The parts: [`config`] (what it is started with), `db` (the `xif-store` crate: all SQL), `files`
 //! (content-addressed packages and native code), `auth` (passwords, tokens, permissions),
 //! `registry` (the live version of each extension), `publish` (the stages of a publish), `api`
 //! (the axum router and the OpenAPI document), `console` (the Service Center web console under `/`).
@@ -28,7 +28,8 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod console;
-pub mod db;
+/// The storage crate, under the name the server's modules know it by.
+pub use xif_store as db;
 pub mod entities;
 pub mod error;
 pub mod files;
@@ -124,19 +125,25 @@ pub async fn start_with_signal(
     }
     let data = &config.data_dir;
     std::fs::create_dir_all(data).map_err(|source| ServerError::DataDir { path: data.clone(), source })?;
-    let files =
+    let mut files =
         Files::open(data, config.max_unpacks).map_err(|source| ServerError::DataDir { path: data.clone(), source })?;
     let url = match &config.database_url {
-        Some(url) if url.starts_with("sqlite:") => url.clone(),
+        Some(url) if xif_store::Engine::of_url(url).is_some() => url.clone(),
         Some(url) => {
             return Err(ServerError::Config(format!(
-                "the database URL {:?} is not supported: this server stores its state in SQLite (`sqlite:PATH`); PostgreSQL is not built yet",
+                "the database URL {:?} is not supported: use `sqlite:PATH` or `postgres://USER@HOST/DATABASE`",
                 url.split('@').next_back().unwrap_or_default()
             )));
         }
         None => format!("sqlite://{}", data.join("xif.db").display()),
     };
-    let db = Db::open(&url).await?;
+    let db = Db::open(&url).await.map_err(|e| ServerError::Database {
+        url: url.split('@').next_back().unwrap_or_default().to_string(),
+        message: e.to_string(),
+    })?;
+    if db.stores_packages() {
+        files.keep_packages_in(db.clone());
+    }
     // The key that seals secret settings (read or generated before anything reads a setting).
     let secrets = secrets::open(&config)?;
     tracing::info!(key = secrets.key_id(), source = %secrets.source, "secret settings sealed at rest");
@@ -227,7 +234,7 @@ fn listen_options(config: &Config, tls: Option<tokio_rustls::TlsAcceptor>) -> li
 /// Creates the administrator `admin` when there is no user; returns the generated password.
 async fn first_start(state: &AppState) -> Result<Option<String>, ServerError> {
     let internal = |e: AppError| ServerError::Internal(format!("creating the administrator: {e}"));
-    if state.db.user_count().await.map_err(internal)? > 0 {
+    if state.db.user_count().await.map_err(|e| internal(e.into()))? > 0 {
         return Ok(None);
     }
     let (password, generated) = match &state.config.admin_password {
@@ -235,7 +242,7 @@ async fn first_start(state: &AppState) -> Result<Option<String>, ServerError> {
         _ => (auth::random_secret(18).map_err(ServerError::Internal)?, true),
     };
     let hash = state.passwords.hash(password.clone()).await.map_err(internal)?;
-    state.db.create_user("admin", &hash, true).await.map_err(internal)?;
+    state.db.create_user("admin", &hash, true).await.map_err(|e| internal(e.into()))?;
     tracing::info!("created the administrator `admin`");
     Ok(generated.then_some(password))
 }

@@ -247,9 +247,7 @@ async fn check_delete(state: &AppState, who: &Principal, ext: &ExtensionRow) -> 
             None => unknown.push(number),
         }
     }
-    let mut conn = state.db.pool().acquire().await?;
-    entities.extend(crate::entities::entity_names(&mut conn, &ext.name).await?.into_iter().map(|e| (key(&e), e)));
-    drop(conn);
+    entities.extend(state.db.entity_names(&ext.name).await?.into_iter().map(|e| (key(&e), e)));
     let mut missing = Vec::new();
     if !who.has(Permission::AllowExtensions) {
         missing.push(format!(
@@ -475,7 +473,7 @@ pub async fn upload_package(
             if !state.db.digest_in_use(&digest).await.unwrap_or(true) {
                 let _ = state.files.remove_package(&digest).await;
             }
-            return Err(e);
+            return Err(e.into());
         }
     };
     tracing::info!(by = %auth.name, extension = %name, version, created, "uploaded");
