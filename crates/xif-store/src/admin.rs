@@ -190,7 +190,10 @@ pub async fn backup(source: &Source, out: &Path) -> Result<BackupReport, AdminEr
             let url = source.database_url.as_deref().unwrap_or_default();
             let dump = out.join(PG_DUMP_FILE);
             let mut cmd = Command::new(pg_tool(source.pg_bin.as_deref(), "pg_dump")?);
-            cmd.args(["--format=custom", "--no-owner", "--no-privileges", "--file"]).arg(&dump).arg("--dbname").arg(url);
+            cmd.args(["--format=custom", "--no-owner", "--no-privileges", "--file"])
+                .arg(&dump)
+                .arg("--dbname")
+                .arg(url);
             run_tool(cmd)?;
         }
     }
@@ -327,9 +330,8 @@ fn pg_tool(bin: Option<&Path>, tool: &str) -> Result<PathBuf, AdminError> {
 /// Runs a tool to its end (blocking: these are the command line's operations). Its errors name
 /// the program, not its arguments (a database URL may hold a password).
 fn run_tool(mut cmd: Command) -> Result<(), AdminError> {
-    let out = cmd
-        .output()
-        .map_err(|e| AdminError::Tool(format!("running {}: {e}", cmd.get_program().to_string_lossy())))?;
+    let out =
+        cmd.output().map_err(|e| AdminError::Tool(format!("running {}: {e}", cmd.get_program().to_string_lossy())))?;
     if !out.status.success() {
         return Err(AdminError::Tool(format!(
             "{} failed ({}): {}",
@@ -409,7 +411,9 @@ async fn refuse_postgres_with_rows(url: &str) -> Result<(), AdminError> {
     .await?;
     let mut full = Vec::new();
     for (t,) in tables {
-        let (n,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {}", quote(&t)))).fetch_one(&mut conn).await?;
+        let (n,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {}", quote(&t))))
+            .fetch_one(&mut conn)
+            .await?;
         if n > 0 {
             full.push(format!("{t} ({n} rows)"));
         }
@@ -521,9 +525,10 @@ async fn copy_table(
                 (_, Cell::Integer(n)) => q.bind(n.to_string()),
                 (_, Cell::Real(x)) => q.bind(x.to_string()),
                 (_, Cell::Text(t)) => q.bind(t),
-                (_, Cell::Blob(b)) => q.bind(String::from_utf8(b).map_err(|_| {
-                    AdminError::Refused(format!("{table}.{name}: bytes where text belongs ({ty})"))
-                })?),
+                (_, Cell::Blob(b)) => q
+                    .bind(String::from_utf8(b).map_err(|_| {
+                        AdminError::Refused(format!("{table}.{name}: bytes where text belongs ({ty})"))
+                    })?),
             };
         }
         q.execute(&mut *dst).await?;

@@ -10,7 +10,8 @@ use serde_json::{Map, Value, json};
 use crate::support::{Engine, Fixture, TestServer, config, database_url, engine, server_test};
 
 /// The largest Decimal (28 digits), its negative, and the smallest step.
-const DECIMALS: [&str; 3] = ["79228162514264337593543950335", "-79228162514264337593543950335", "0.0000000000000000000000000001"];
+const DECIMALS: [&str; 3] =
+    ["79228162514264337593543950335", "-79228162514264337593543950335", "0.0000000000000000000000000001"];
 
 /// What a server holds, as its API shows it: three extensions with several versions each,
 /// entity records at the boundaries, settings, users; and the credentials to check after.
@@ -50,8 +51,7 @@ async fn fill(s: &TestServer) -> Made {
         s.deploy("ServerTest", &server_test(v)).await;
     }
     // Version 2 active again: a rollback in the publish log.
-    let (status, body) =
-        s.post(Some(&s.admin), "/api/v1/extensions/ServerTest/versions/2/rollback", json!(null)).await;
+    let (status, body) = s.post(Some(&s.admin), "/api/v1/extensions/ServerTest/versions/2/rollback", json!(null)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let (status, body) = s
         .put(
@@ -63,7 +63,8 @@ async fn fill(s: &TestServer) -> Made {
     assert_eq!(status, StatusCode::OK, "{body}");
 
     let dev = s.user("dev", &["Allow Extensions"]).await;
-    let (status, body) = s.post(Some(&dev), "/api/v1/tokens", json!({"name": "ci-deploy", "expires_in_days": 30})).await;
+    let (status, body) =
+        s.post(Some(&dev), "/api/v1/tokens", json!({"name": "ci-deploy", "expires_in_days": 30})).await;
     assert!(status.is_success(), "{status} {body}");
     let api_token = body["token"].as_str().expect("the token").to_string();
     Made { api_token }
@@ -133,7 +134,8 @@ async fn check_works(s: &TestServer, made: &Made) {
         assert!(amounts.contains(&d), "{d} came through exactly: {amounts:?}");
     }
     // New work goes on: a new user, a new record.
-    let (status, body) = s.post(Some(&s.admin), "/api/v1/extensions/Greetings/entities/Visit", json!({"Who": "new"})).await;
+    let (status, body) =
+        s.post(Some(&s.admin), "/api/v1/extensions/Greetings/entities/Visit", json!({"Who": "new"})).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     s.user("newcomer", &[]).await;
 }
