@@ -90,7 +90,7 @@ fn default_sql(d: Dialect, a: &schema::AttributeSchema) -> Sql {
     d.encode(&v)
 }
 
-fn column_sql(d: Dialect, a: &schema::AttributeSchema) -> String {
+pub(crate) fn column_sql(d: Dialect, a: &schema::AttributeSchema) -> String {
     let ty = a.basic_type();
     if a.identifier {
         return d.identifier_column(&a.column, &ty, a.auto_number);

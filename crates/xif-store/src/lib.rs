@@ -8,6 +8,7 @@
 //! several statements is one method.
 #![deny(missing_docs)]
 
+pub mod admin;
 mod console;
 mod db;
 mod dialect;

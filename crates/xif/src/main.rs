@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod admin;
 mod cmd;
 mod remote;
 mod ui;
@@ -170,6 +171,11 @@ enum Command {
     Token {
         #[command(subcommand)]
         action: TokenCmd,
+    },
+    /// The server's state: import an SQLite data directory into PostgreSQL, back up, restore.
+    Admin {
+        #[command(subcommand)]
+        action: admin::AdminCmd,
     },
 }
 

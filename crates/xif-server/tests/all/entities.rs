@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{ADMIN_PASSWORD, Fixture, TestServer, workspace};
+use crate::support::{ADMIN_PASSWORD, Fixture, TestServer, serve_database_args, workspace};
 
 /// The largest Decimal and the smallest positive one: exact to the last digit.
 const BIG: &str = "79228162514264337593543950335";
@@ -286,6 +286,7 @@ async fn serve(data: &Path, failpoint: Option<&str>) -> Serve {
     cmd.arg("serve")
         .arg("--data")
         .arg(data)
+        .args(serve_database_args(data))
         .args(["--listen", &format!("127.0.0.1:{port}")])
         .env("XIF_ADMIN_PASSWORD", ADMIN_PASSWORD)
         .env("XIF_INSECURE_FAST_PASSWORD_HASHING", "1")
