@@ -111,7 +111,11 @@ async fn exercise(db: &Db) {
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0][0], Value::LongInteger(1));
     let q = Query {
-        filters: vec![Filter { attribute: "Who".into(), comparison: Comparison::Contains, value: Value::Text("2".into()) }],
+        filters: vec![Filter {
+            attribute: "Who".into(),
+            comparison: Comparison::Contains,
+            value: Value::Text("2".into()),
+        }],
         limit: 10,
         ..Default::default()
     };

@@ -336,7 +336,7 @@ async fn req(method: reqwest::Method, url: String, token: &str, body: Option<Vec
 
 /// The columns of the entity table, read from the database file itself.
 async fn columns(data: &Path) -> Vec<String> {
-    let url = format!("sqlite://{}", data.join("xif.db").display());
+    let url = crate::support::database_url(data);
     let mut pool = xif_store::testing::Probe::connect(&url).await.expect("the database opens");
     let rows = pool.columns("xe1_0").await.expect("columns");
     let schema = pool
@@ -496,8 +496,13 @@ async fn decimal_order_and_comparisons_are_exact_to_the_28th_digit() {
     let below = amounts(list(&s, &s.admin, "GuestBook", "?Amount.lt=1.000000000000000000000000002&order=Amount").await);
     assert_eq!(below, ascending[..5]);
     let between = amounts(
-        list(&s, &s.admin, "GuestBook", "?Amount.gt=-1.000000000000000000000000002&Amount.lt=-0.000000000000000000000000001&order=Amount")
-            .await,
+        list(
+            &s,
+            &s.admin,
+            "GuestBook",
+            "?Amount.gt=-1.000000000000000000000000002&Amount.lt=-0.000000000000000000000000001&order=Amount",
+        )
+        .await,
     );
     assert_eq!(between, ["-1.000000000000000000000000001"]);
     let equal = amounts(list(&s, &s.admin, "GuestBook", "?Amount=1.0000000000000000000000000020").await);
