@@ -603,9 +603,11 @@ impl Store {
         let mut orders = Vec::new();
         for (name, desc) in &q.order_by {
             let c = col(name)?;
-            orders.push(format!("{} {}", c.column, if *desc { "DESC" } else { "ASC" }));
+            // Qualified: PostgreSQL would take a bare name for the SELECT list's column of that
+            // name, which is a Decimal's text.
+            orders.push(format!("{}.{} {}", t.table, c.column, if *desc { "DESC" } else { "ASC" }));
         }
-        orders.push(format!("{} ASC", t.columns[t.id].column));
+        orders.push(format!("{}.{} ASC", t.table, t.columns[t.id].column));
         let mut sql = self.select(t);
         if !wheres.is_empty() {
             sql.push_str(&format!(" WHERE {}", wheres.join(" AND ")));
