@@ -30,6 +30,15 @@ for tool in python3:python3 git:git tmux:tmux aha:aha; do
   command -v "${tool%%:*}" >/dev/null || need_apt+=("${tool##*:}")
 done
 
+# PostgreSQL for the server's suite on PostgreSQL (XIF_TEST_DATABASE=postgres): only its binaries
+# are used. The tests start their own server (crates/xif-testpg: initdb into a temporary folder,
+# a free loopback port), never the cluster Debian's package may create and start; it is not needed.
+if compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
+  say Found "PostgreSQL $(ls -d /usr/lib/postgresql/*/bin/initdb | sed 's|/usr/lib/postgresql/\([^/]*\)/.*|\1|' | sort -n | tail -n 1)"
+else
+  need_apt+=(postgresql)
+fi
+
 # The Service Center's browser tests: Debian's Chromium, Node.js and npm (playwright-core drives
 # the installed Chromium; it downloads no browser of its own).
 command -v chromium >/dev/null || need_apt+=(chromium)
@@ -59,4 +68,4 @@ if [ "$("$venv/bin/schemathesis" --version 2>/dev/null | awk '{print $NF}')" != 
   python3 -m venv "$venv" 2>/dev/null || { SUDO_APT python3-venv; python3 -m venv "$venv"; }
   "$venv/bin/pip" install -q -r "$root/scripts/requirements-schemathesis.txt"
 fi
-say Ready "toolchain for wasm32-wasip1, Chromium, playwright-core and schemathesis $want"
+say Ready "toolchain for wasm32-wasip1, PostgreSQL, Chromium, playwright-core and schemathesis $want"

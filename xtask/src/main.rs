@@ -3,7 +3,9 @@
 //! - `cargo xtask fixtures` — builds `xif` and compiles every test extension under
 //!   `tests/extensions/` once, into one shared target folder (`target/xif-ext`), so the wasm
 //!   standard library is built once and every test finds its component fresh.
-//! - `cargo xtask test` — `fixtures`, then the whole test suite.
+//! - `cargo xtask test [CARGO TEST ARGS]` — `fixtures`, then the whole test suite on SQLite (with
+//!   the ARGS), then the server's suite again on PostgreSQL (`XIF_TEST_DATABASE=postgres`, with
+//!   the ARGS after `--`; the Chromium and CLI suites stay on SQLite), and the time of each pass.
 //! - `cargo xtask fuzz [TARGET] [SECONDS]` — runs one fuzz target of `fuzz/` (`read_package`, the
 //!   default, `parse_definition`, `json_value`) for SECONDS (60) with cargo-fuzz; `all` runs each
 //!   in turn. `cargo xtask fuzz SECONDS` is the package reader's.
@@ -27,10 +29,7 @@ fn main() -> anyhow::Result<()> {
     let root = root();
     match args.first().map(String::as_str) {
         Some("fixtures") => fixtures(&root),
-        Some("test") => {
-            fixtures(&root)?;
-            run(Command::new(cargo()).current_dir(&root).args(["test", "--workspace", "--locked"]).args(&args[1..]))
-        }
+        Some("test") => test(&root, &args[1..]),
         Some("fuzz") => fuzz(&root, &args[1..]),
         Some("schemathesis") => schemathesis(&root, &args[1..]),
         Some("soak") => soak::soak(&root, &args[1..]),
@@ -43,6 +42,35 @@ fn main() -> anyhow::Result<()> {
             std::process::exit(2)
         }
     }
+}
+
+/// `cargo xtask test [ARGS]`: the workspace on SQLite, then the server's suite on PostgreSQL (each
+/// test on its own database of one private PostgreSQL per test binary, crate xif-testpg). Both
+/// passes run even when the first fails, so one run shows both; it fails when either does.
+fn test(root: &Path, args: &[String]) -> anyhow::Result<()> {
+    fixtures(root)?;
+    let harness_args = args.iter().position(|a| a == "--").map_or(&[][..], |i| &args[i + 1..]);
+    let started = std::time::Instant::now();
+    let sqlite = run(Command::new(cargo())
+        .current_dir(root)
+        .env_remove("XIF_TEST_DATABASE")
+        .args(["test", "--workspace", "--locked"])
+        .args(args));
+    let sqlite_secs = started.elapsed().as_secs_f64();
+    let started = std::time::Instant::now();
+    let postgres = run(Command::new(cargo())
+        .current_dir(root)
+        .env("XIF_TEST_DATABASE", "postgres")
+        .args(["test", "--locked", "-p", "xif-server", "--test", "all", "--", "--skip", "console_in_chromium"])
+        .args(harness_args));
+    let postgres_secs = started.elapsed().as_secs_f64();
+    let verdict = |r: &anyhow::Result<()>| if r.is_ok() { "passed" } else { "FAILED" };
+    eprintln!(
+        "xtask: the workspace on SQLite {} in {sqlite_secs:.0} s; the server's suite on PostgreSQL {} in {postgres_secs:.0} s",
+        verdict(&sqlite),
+        verdict(&postgres)
+    );
+    sqlite.and(postgres)
 }
 
 /// The fuzz targets of `fuzz/`, the first being the default.

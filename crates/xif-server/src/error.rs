@@ -251,9 +251,13 @@ impl IntoResponse for AppError {
     }
 }
 
-impl From<sqlx::Error> for AppError {
-    fn from(e: sqlx::Error) -> AppError {
-        AppError::Internal(format!("database: {e}"))
+impl From<xif_store::Error> for AppError {
+    fn from(e: xif_store::Error) -> AppError {
+        match e {
+            xif_store::Error::Conflict(message) => AppError::Conflict(message),
+            xif_store::Error::SchemaRefused(message) => AppError::bad("schema_refused", message),
+            other => AppError::Internal(other.to_string()),
+        }
     }
 }
 
@@ -310,8 +314,8 @@ impl From<std::io::Error> for crate::ops::Error {
     }
 }
 
-impl From<sqlx::Error> for crate::ops::Error {
-    fn from(e: sqlx::Error) -> crate::ops::Error {
+impl From<xif_store::Error> for crate::ops::Error {
+    fn from(e: xif_store::Error) -> crate::ops::Error {
         AppError::from(e).into()
     }
 }

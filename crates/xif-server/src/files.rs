@@ -5,6 +5,10 @@
 //! into place: a crash leaves either the whole file or none. An upload streams into such a
 //! scratch file ([`Scratch`]) and is read from there, never held whole in memory.
 //!
+//! On PostgreSQL ([`Files::keep_packages_in`]) packages live in the database instead (table
+//! `packages`, by digest): an upload still streams into a bounded scratch file first, then goes
+//! into the database; the disk keeps only the cache of native code, rebuilt on demand.
+//!
 //! Packages are unpacked ([`Files::unpack`], [`Files::unpack_stored`]) at most
 //! `Config::max_unpacks` at a time: each costs up to the reader's limit of uncompressed bytes.
 use std::io::Write as _;
@@ -22,6 +26,8 @@ pub struct Files {
     counter: AtomicU64,
     /// Permits to unpack a package (read it with the hardened reader).
     unpacks: tokio::sync::Semaphore,
+    /// Where packages are kept when not in `packages/` (PostgreSQL).
+    db: Option<xif_store::Db>,
 }
 
 /// A scratch file in `tmp/` being written; removed when dropped unless
@@ -56,11 +62,6 @@ impl Scratch {
     /// Bytes written.
     pub fn len(&self) -> u64 {
         self.len
-    }
-
-    /// Whether nothing was written.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
     }
 
     /// Where it is.
@@ -100,6 +101,7 @@ impl Files {
             tmp: data_dir.join("tmp"),
             counter: AtomicU64::new(0),
             unpacks: tokio::sync::Semaphore::new(max_unpacks.max(1)),
+            db: None,
         };
         for dir in [&files.packages, &files.cache, &files.tmp] {
             std::fs::create_dir_all(dir)?;
@@ -108,6 +110,17 @@ impl Files {
             let _ = std::fs::remove_file(entry.path());
         }
         Ok(files)
+    }
+
+    /// Keeps packages in `db` (PostgreSQL, shared by every node) instead of `packages/`.
+    pub fn keep_packages_in(&mut self, db: xif_store::Db) {
+        self.db = Some(db);
+    }
+
+    async fn package_from_db(db: &xif_store::Db, digest: &str) -> std::io::Result<Vec<u8>> {
+        db.package(digest).await.map_err(std::io::Error::other)?.ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::NotFound, format!("package {digest} is not in the database"))
+        })
     }
 
     fn package_path(&self, digest: &str) -> std::io::Result<PathBuf> {
@@ -126,7 +139,8 @@ impl Files {
     }
 
     /// Stores a package under its digest (nothing to do when it is already there).
-    pub async fn put_package(&self, digest: &str, bytes: Vec<u8>) -> std::io::Result<()> {
+    #[cfg(test)]
+    async fn put_package(&self, digest: &str, bytes: Vec<u8>) -> std::io::Result<()> {
         let path = self.package_path(digest)?;
         if tokio::fs::metadata(&path).await.is_ok_and(|m| m.len() == bytes.len() as u64) {
             return Ok(());
@@ -136,6 +150,9 @@ impl Files {
 
     /// Reads a stored package.
     pub async fn get_package(&self, digest: &str) -> std::io::Result<Vec<u8>> {
+        if let Some(db) = &self.db {
+            return Self::package_from_db(db, digest).await;
+        }
         tokio::fs::read(self.package_path(digest)?).await
     }
 
@@ -151,6 +168,11 @@ impl Files {
     pub async fn put_package_file(&self, digest: &str, mut scratch: Scratch) -> std::io::Result<()> {
         let path = self.package_path(digest)?;
         scratch.finish().await?;
+        if let Some(db) = &self.db {
+            // Bounded by the upload limit; the scratch file is removed when dropped.
+            let bytes = tokio::fs::read(&scratch.path).await?;
+            return db.put_package(digest, &bytes).await.map_err(std::io::Error::other);
+        }
         if tokio::fs::metadata(&path).await.is_ok_and(|m| m.len() == scratch.len()) {
             return Ok(());
         }
@@ -188,6 +210,15 @@ impl Files {
         digest: &str,
         limits: xif_package::Limits,
     ) -> std::io::Result<Result<xif_package::Package, xif_package::ReadError>> {
+        if let Some(db) = &self.db {
+            let bytes = Self::package_from_db(db, digest).await?;
+            let _permit = self.unpacks.acquire().await.map_err(std::io::Error::other)?;
+            return tokio::task::spawn_blocking(move || {
+                Ok(xif_package::read_from(std::io::Cursor::new(bytes), &limits))
+            })
+            .await
+            .map_err(std::io::Error::other)?;
+        }
         let path = self.package_path(digest)?;
         self.unpack(&path, limits).await
     }
@@ -199,9 +230,13 @@ impl Files {
 
     /// Removes a stored package and its native code (any compatibility hash).
     pub async fn remove_package(&self, digest: &str) -> std::io::Result<()> {
-        match tokio::fs::remove_file(self.package_path(digest)?).await {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
-            _ => {}
+        if let Some(db) = &self.db {
+            db.delete_package_if_unused(digest).await.map_err(std::io::Error::other)?;
+        } else {
+            match tokio::fs::remove_file(self.package_path(digest)?).await {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
         }
         let prefix = format!("{digest}-");
         let mut dir = tokio::fs::read_dir(&self.cache).await?;

@@ -17,7 +17,7 @@
 //! and the error types): `ops` (every operation, as a plain function over the calling
 //! [`Principal`]: the core), `api` (the axum router and the OpenAPI document) and `console`
 //! (the Service Center web console under `/`), the two front ends over `ops`, with `http` (what
-//! they answer alike); `db` (sqlx, the only SQL), `files` (content-addressed packages and native
+//! they answer alike); `db` (the `xif-store` crate: all SQL, on SQLite or PostgreSQL), `files` (content-addressed packages and native
 //! code), `auth` (passwords, tokens, permissions), `registry` (the live version of each
 //! extension), `publish` (the stages of a publish).
 //!
@@ -31,15 +31,10 @@ mod api;
 mod auth;
 mod config;
 mod console;
-// Public only for the test of its write transaction (tests/all/hostile_publish.rs); the storage
-// crate takes it over.
-#[doc(hidden)]
-pub mod db;
+/// The storage crate, under the name the server's modules know it by.
+use xif_store as db;
 mod entities;
 mod error;
-// `Scratch::is_empty` and `Files::put_package` have no caller left; they go with the storage
-// crate's rewrite of this module.
-#[allow(dead_code)]
 mod files;
 mod http;
 mod listen;
@@ -136,19 +131,25 @@ pub async fn start_with_signal(
     }
     let data = &config.data_dir;
     std::fs::create_dir_all(data).map_err(|source| ServerError::DataDir { path: data.clone(), source })?;
-    let files =
+    let mut files =
         Files::open(data, config.max_unpacks).map_err(|source| ServerError::DataDir { path: data.clone(), source })?;
     let url = match &config.database_url {
-        Some(url) if url.starts_with("sqlite:") => url.clone(),
+        Some(url) if xif_store::Engine::of_url(url).is_some() => url.clone(),
         Some(url) => {
             return Err(ServerError::Config(format!(
-                "the database URL {:?} is not supported: this server stores its state in SQLite (`sqlite:PATH`); PostgreSQL is not built yet",
+                "the database URL {:?} is not supported: use `sqlite:PATH` or `postgres://USER@HOST/DATABASE`",
                 url.split('@').next_back().unwrap_or_default()
             )));
         }
         None => format!("sqlite://{}", data.join("xif.db").display()),
     };
-    let db = Db::open(&url).await?;
+    let db = Db::open(&url).await.map_err(|e| ServerError::Database {
+        url: url.split('@').next_back().unwrap_or_default().to_string(),
+        message: e.to_string(),
+    })?;
+    if db.stores_packages() {
+        files.keep_packages_in(db.clone());
+    }
     // The key that seals secret settings (read or generated before anything reads a setting).
     let secrets = secrets::open(&config)?;
     tracing::info!(key = secrets.key_id(), source = %secrets.source, "secret settings sealed at rest");
@@ -239,7 +240,7 @@ fn listen_options(config: &Config, tls: Option<tokio_rustls::TlsAcceptor>) -> li
 /// Creates the administrator `admin` when there is no user; returns the generated password.
 async fn first_start(state: &AppState) -> Result<Option<String>, ServerError> {
     let internal = |e: AppError| ServerError::Internal(format!("creating the administrator: {e}"));
-    if state.db.user_count().await.map_err(internal)? > 0 {
+    if state.db.user_count().await.map_err(|e| internal(e.into()))? > 0 {
         return Ok(None);
     }
     let (password, generated) = match &state.config.admin_password {
@@ -247,7 +248,7 @@ async fn first_start(state: &AppState) -> Result<Option<String>, ServerError> {
         _ => (auth::random_secret(18).map_err(ServerError::Internal)?, true),
     };
     let hash = state.passwords.hash(password.clone()).await.map_err(internal)?;
-    state.db.create_user("admin", &hash, true).await.map_err(internal)?;
+    state.db.create_user("admin", &hash, true).await.map_err(|e| internal(e.into()))?;
     tracing::info!("created the administrator `admin`");
     Ok(generated.then_some(password))
 }

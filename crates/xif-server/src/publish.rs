@@ -310,54 +310,59 @@ async fn stages(
     // Entities: the schema changes run in the transaction that also activates the version, so
     // a publish that fails (or a server that dies) before the commit leaves the old schema.
     start(state, p, &facts.extension, "entities").await;
-    let mut tx = state.db.begin().await?;
     let source = String::from_utf8_lossy(&package.definition).into_owned();
-    let provisioned = crate::entities::provision(&mut tx, &def, &source, kind == Kind::Rollback, options.force).await?;
-    crate::entities::failpoint("publish.schema", &state.config.data_dir).await;
-    if def.entities.is_empty() && provisioned.steps.is_empty() {
-        p.end(Status::Skipped, "exports no entities");
-    } else if provisioned.steps.is_empty() {
-        p.end(Status::Unchanged, "the entity tables already have this schema");
-    } else {
-        let mut message = provisioned.steps.join("; ");
-        if !provisioned.forced.is_empty() {
-            message.push_str(&format!(" (forced: {})", provisioned.forced.join("; ")));
-        }
-        p.end(Status::Finished, message);
-    }
-    let store = if def.entities.is_empty() {
-        None
-    } else {
-        Some(crate::entities::Store::new(state.db.pool().clone(), &def, &provisioned.schemas)?)
-    };
+    let change =
+        crate::db::SchemaChange { def: &def, source: &source, rollback: kind == Kind::Rollback, force: options.force };
+    let live = state
+        .db
+        .provision_and_activate(change, ext.id, number, async |provisioned: &crate::db::Provisioned| {
+            crate::entities::failpoint("publish.schema", &state.config.data_dir).await;
+            if def.entities.is_empty() && provisioned.steps.is_empty() {
+                p.end(Status::Skipped, "exports no entities");
+            } else if provisioned.steps.is_empty() {
+                p.end(Status::Unchanged, "the entity tables already have this schema");
+            } else {
+                let mut message = provisioned.steps.join("; ");
+                if !provisioned.forced.is_empty() {
+                    message.push_str(&format!(" (forced: {})", provisioned.forced.join("; ")));
+                }
+                p.end(Status::Finished, message);
+            }
+            let store = if def.entities.is_empty() {
+                None
+            } else {
+                Some(crate::entities::Store(state.db.entity_store(&def, &provisioned.schemas)?))
+            };
 
-    // Activate: the database first (with the log entry, in the schema's transaction), then the
-    // registry.
-    start(state, p, &facts.extension, "activate").await;
-    let mut live = Live::new(&ext.name, number, extension, package.resources, state.config.call_log_hook.clone());
-    if let Some(store) = store {
-        live = live.with_entities(store);
-    }
-    let stages_so_far = {
-        let mut s = p.steps.clone();
-        s.push(StepEvent { step: "activate".into(), status: Status::Finished, ms: 0, message: None });
-        s
-    };
-    let log = NewPublish {
-        extension: &ext.name,
-        version: number,
-        digest: &version.digest,
-        kind: kind.as_str(),
-        user_name: &who.name,
-        started_at,
-        ms: i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX),
-        outcome: "published",
-        message: None,
-        stages: serde_json::to_string(&stages_so_far).unwrap_or_else(|_| "[]".into()),
-        warnings: serde_json::to_string(&facts.warnings).unwrap_or_else(|_| "[]".into()),
-    };
-    crate::db::Db::activate_in(&mut tx, ext.id, number, &log).await?;
-    tx.commit().await?;
+            // Activate: the database first (with the log entry, in the schema's transaction),
+            // then the registry.
+            start(state, p, &facts.extension, "activate").await;
+            let mut live =
+                Live::new(&ext.name, number, extension, package.resources, state.config.call_log_hook.clone());
+            if let Some(store) = store {
+                live = live.with_entities(store);
+            }
+            let stages_so_far = {
+                let mut s = p.steps.clone();
+                s.push(StepEvent { step: "activate".into(), status: Status::Finished, ms: 0, message: None });
+                s
+            };
+            let log = NewPublish {
+                extension: &ext.name,
+                version: number,
+                digest: &version.digest,
+                kind: kind.as_str(),
+                user_name: &who.name,
+                started_at,
+                ms: i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX),
+                outcome: "published",
+                message: None,
+                stages: serde_json::to_string(&stages_so_far).unwrap_or_else(|_| "[]".into()),
+                warnings: serde_json::to_string(&facts.warnings).unwrap_or_else(|_| "[]".into()),
+            };
+            Ok::<_, AppError>((live, log))
+        })
+        .await?;
     let previous = state.registry.activate(live);
     let message = match previous {
         Some(old) if old.version != number => format!("version {number} serves new calls (was {})", old.version),
@@ -508,9 +513,8 @@ async fn load_version(state: &AppState, name: &str, ext_id: i64, number: i64) ->
     };
     let mut live = Live::new(name, number, extension, package.resources, state.config.call_log_hook.clone());
     if !def_entities.entities.is_empty() {
-        let mut conn = state.db.pool().acquire().await?;
-        let schemas = crate::entities::load(&mut conn, name).await?;
-        live = live.with_entities(crate::entities::Store::new(state.db.pool().clone(), &def_entities, &schemas)?);
+        let schemas = state.db.entity_schemas(name).await?;
+        live = live.with_entities(crate::entities::Store(state.db.entity_store(&def_entities, &schemas)?));
     }
     Ok(live)
 }

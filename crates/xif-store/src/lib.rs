@@ -8,6 +8,21 @@
 //! several statements is one method.
 #![deny(missing_docs)]
 
+pub mod admin;
+mod console;
+mod db;
+mod dialect;
+mod entities;
+mod packages;
+pub mod testing;
+
+pub use console::{ActionErrorRow, ListedExtension, MAX_MESSAGE, MAX_NAME, RecentPublish, SessionRow, UserLine};
+pub use db::{
+    Db, ExtensionRow, NewPublish, NewVersion, PublishRow, StoredSetting, TokenOwner, TokenRow, UserRow, VersionFacts,
+    VersionRow,
+};
+pub use entities::{Comparison, Filter, Provisioned, Query, RECORD_ROUTE_TIME, SchemaChange, Store, table_name};
+
 /// The database engine behind a store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Engine {
@@ -15,6 +30,19 @@ pub enum Engine {
     Sqlite,
     /// PostgreSQL, a server shared by every node.
     Postgres,
+}
+
+impl Engine {
+    /// The engine a database URL names: `sqlite:...`, or `postgres://` / `postgresql://`.
+    pub fn of_url(url: &str) -> Option<Engine> {
+        if url.starts_with("sqlite:") {
+            Some(Engine::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Engine::Postgres)
+        } else {
+            None
+        }
+    }
 }
 
 /// What can go wrong in storage. It names what failed; it never carries an HTTP status.
@@ -29,6 +57,13 @@ pub enum Error {
     /// The request conflicts with what is stored (a version number taken, a name in use...).
     #[error("{0}")]
     Conflict(String),
+    /// A publish's entity schema change would lose or corrupt data (each line names an
+    /// attribute, at its place in the definition, and why).
+    #[error("{0}")]
+    SchemaRefused(String),
+    /// The database URL names no engine this server speaks.
+    #[error("{0}")]
+    Unsupported(String),
     /// Something stored cannot be read back (a damaged schema, an unknown kind...).
     #[error("stored data is damaged: {0}")]
     Damaged(String),

@@ -40,6 +40,7 @@ pub fn run(command: Command, ui: &Ui) -> anyhow::Result<ExitCode> {
             remote::rollback(&extension, number, server.server.as_deref(), json, ui)
         }
         Command::Token { action } => remote::token(action, ui),
+        Command::Admin { action } => crate::admin::run(action, ui),
         Command::Run { action, input, settings, time_limit, memory_limit, ext, target_dir } => {
             let limits = xif_runtime::Limits {
                 call_time: std::time::Duration::from_millis(time_limit),

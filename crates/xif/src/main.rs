@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod admin;
 mod cmd;
 mod remote;
 mod ui;
@@ -171,6 +172,11 @@ enum Command {
         #[command(subcommand)]
         action: TokenCmd,
     },
+    /// The server's state: import an SQLite data directory into PostgreSQL, back up, restore.
+    Admin {
+        #[command(subcommand)]
+        action: admin::AdminCmd,
+    },
 }
 
 /// `--server NAME|URL`.
@@ -300,7 +306,8 @@ pub struct ServeArgs {
     /// The address to listen on (port 0 picks a free port).
     #[arg(long, env = "XIF_LISTEN", value_name = "ADDR", default_value = "127.0.0.1:8080")]
     listen: std::net::SocketAddr,
-    /// The database URL (default: SQLite in the data directory; only `sqlite:` so far).
+    /// The database URL: `sqlite:PATH` (default: `xif.db` in the data directory) or
+    /// `postgres://USER:PASSWORD@HOST:PORT/DATABASE` (state, packages and entity tables).
     #[arg(long, env = "XIF_DATABASE_URL", value_name = "URL")]
     database: Option<String>,
     /// Largest package an upload takes, in MiB.

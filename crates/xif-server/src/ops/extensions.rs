@@ -14,7 +14,6 @@ use super::wire::{
 use super::{Error, Principal, Result, size, time};
 use crate::auth::{Permission, check_publish};
 use crate::db::{ExtensionRow, NewVersion, VersionFacts, VersionRow, key};
-use crate::error::AppError;
 use crate::publish::{self, Kind, StepEvent};
 use crate::registry::one_line;
 use crate::state::AppState;
@@ -80,9 +79,7 @@ async fn check_delete(state: &AppState, who: &Principal, ext: &ExtensionRow) -> 
             None => unknown.push(number),
         }
     }
-    let mut conn = state.db.pool().acquire().await.map_err(AppError::from)?;
-    entities.extend(crate::entities::entity_names(&mut conn, &ext.name).await?.into_iter().map(|e| (key(&e), e)));
-    drop(conn);
+    entities.extend(state.db.entity_names(&ext.name).await?.into_iter().map(|e| (key(&e), e)));
     let mut missing = Vec::new();
     if !who.has(Permission::AllowExtensions) {
         missing.push(format!(

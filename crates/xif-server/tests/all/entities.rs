@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{ADMIN_PASSWORD, Fixture, TestServer, workspace};
+use crate::support::{ADMIN_PASSWORD, Fixture, TestServer, serve_database_args, workspace};
 
 /// The largest Decimal and the smallest positive one: exact to the last digit.
 const BIG: &str = "79228162514264337593543950335";
@@ -286,6 +286,7 @@ async fn serve(data: &Path, failpoint: Option<&str>) -> Serve {
     cmd.arg("serve")
         .arg("--data")
         .arg(data)
+        .args(serve_database_args(data))
         .args(["--listen", &format!("127.0.0.1:{port}")])
         .env("XIF_ADMIN_PASSWORD", ADMIN_PASSWORD)
         .env("XIF_INSECURE_FAST_PASSWORD_HASHING", "1")
@@ -335,25 +336,24 @@ async fn req(method: reqwest::Method, url: String, token: &str, body: Option<Vec
 
 /// The columns of the entity table, read from the database file itself.
 async fn columns(data: &Path) -> Vec<String> {
-    use sqlx::Row as _;
-    let url = format!("sqlite://{}", data.join("xif.db").display());
-    let pool = sqlx::SqlitePool::connect(&url).await.expect("the database opens");
-    let rows =
-        sqlx::query("SELECT name FROM pragma_table_info('xe1_0') ORDER BY cid").fetch_all(&pool).await.expect("pragma");
-    let schema: String = sqlx::query("SELECT schema FROM entity_tables WHERE id = 1")
-        .fetch_one(&pool)
+    let url = crate::support::database_url(data);
+    let mut pool = xif_store::testing::Probe::connect(&url).await.expect("the database opens");
+    let rows = pool.columns("xe1_0").await.expect("columns");
+    let schema = pool
+        .rows("SELECT schema FROM entity_tables WHERE id = 1", &[])
         .await
         .expect("schema row")
-        .try_get(0)
+        .first()
+        .and_then(|r| r[0].clone())
         .expect("text");
-    pool.close().await;
+    pool.close().await.expect("close");
     let attrs: Vec<String> = serde_json::from_str::<Value>(&schema).expect("json")["attributes"]
         .as_array()
         .expect("attributes")
         .iter()
         .map(|a| a["column"].as_str().unwrap_or_default().to_string())
         .collect();
-    let cols: Vec<String> = rows.iter().map(|r| r.try_get::<String, _>(0).expect("name")).collect();
+    let cols: Vec<String> = rows;
     assert_eq!(cols, attrs, "the table's columns match its recorded schema");
     cols
 }
@@ -451,4 +451,60 @@ async fn the_example_keeps_a_guest_book() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     let (_, out, _) = s.call(&s.admin, "Greetings", "Greet", json!({"Who": {"Name": "Ada"}})).await;
     assert_eq!(out["Message"], "Hello, dear Ada!");
+}
+
+/// Issue 13: Decimal ordering and `<`/`>` filters are exact, on every engine: values that differ
+/// only in their 28th significant digit are ordered and filtered as numbers (before, SQLite
+/// compared them as REAL, which holds about 16 digits).
+#[tokio::test]
+async fn decimal_order_and_comparisons_are_exact_to_the_28th_digit() {
+    let s = TestServer::start().await;
+    s.deploy("GuestBook", &Fixture::load("GuestBook").package()).await;
+    // Ascending order, written shuffled.
+    let ascending = [
+        "-1.000000000000000000000000002",
+        "-1.000000000000000000000000001",
+        "-0.000000000000000000000000001",
+        "0",
+        "1.000000000000000000000000001",
+        "1.000000000000000000000000002",
+        "1.000000000000000000000000003",
+        "9.999999999999999999999999999",
+        "10",
+        BIG,
+    ];
+    for i in [5, 0, 9, 2, 7, 4, 1, 8, 3, 6] {
+        let (status, body) = s
+            .post(
+                Some(&s.admin),
+                "/api/v1/extensions/GuestBook/entities/Visit",
+                json!({"Who": format!("v{i}"), "Amount": ascending[i]}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let amounts = |records: Vec<Value>| -> Vec<String> {
+        records.iter().map(|r| r["Amount"].as_str().unwrap_or_default().to_string()).collect()
+    };
+    let all = amounts(list(&s, &s.admin, "GuestBook", "?order=Amount").await);
+    assert_eq!(all, ascending, "ascending, exactly");
+    let mut descending = ascending.to_vec();
+    descending.reverse();
+    assert_eq!(amounts(list(&s, &s.admin, "GuestBook", "?order=-Amount").await), descending);
+    let above = amounts(list(&s, &s.admin, "GuestBook", "?Amount.gt=1.000000000000000000000000001&order=Amount").await);
+    assert_eq!(above, ascending[5..], "strictly greater, by the last digit");
+    let below = amounts(list(&s, &s.admin, "GuestBook", "?Amount.lt=1.000000000000000000000000002&order=Amount").await);
+    assert_eq!(below, ascending[..5]);
+    let between = amounts(
+        list(
+            &s,
+            &s.admin,
+            "GuestBook",
+            "?Amount.gt=-1.000000000000000000000000002&Amount.lt=-0.000000000000000000000000001&order=Amount",
+        )
+        .await,
+    );
+    assert_eq!(between, ["-1.000000000000000000000000001"]);
+    let equal = amounts(list(&s, &s.admin, "GuestBook", "?Amount=1.0000000000000000000000000020").await);
+    assert_eq!(equal, ["1.000000000000000000000000002"], "equal values are equal whatever their trailing zeros");
 }

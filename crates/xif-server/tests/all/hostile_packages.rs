@@ -108,7 +108,15 @@ async fn uploads_go_through_a_scratch_file_and_leave_nothing_behind() {
     let (status, body) = s.upload(&s.admin, "ServerTest", &server_test("1")).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let digest = body["digest"].as_str().expect("digest");
-    assert!(s.dir.path().join(format!("packages/{digest}.xif")).is_file());
+    if crate::support::engine() == crate::support::Engine::Postgres {
+        // On PostgreSQL the packages live in the database.
+        let mut db = xif_store::testing::Probe::connect(&crate::support::database_url(s.dir.path())).await.expect("db");
+        let rows = db.rows("SELECT digest FROM packages WHERE digest = $1", &[digest]).await.expect("packages");
+        assert_eq!(rows.len(), 1, "the package is stored");
+        db.close().await.expect("close");
+    } else {
+        assert!(s.dir.path().join(format!("packages/{digest}.xif")).is_file());
+    }
     let (status, _) = s.upload(&s.admin, "ServerTest", b"not a zip").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(tmp_is_empty(&s));

@@ -3,6 +3,7 @@
 //!
 //! The test extensions' components are prebuilt by `cargo xtask fixtures`.
 mod account;
+mod admin;
 mod calls;
 mod console;
 mod entities;

@@ -16,9 +16,59 @@ pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root")
 }
 
-/// A test configuration: loopback port 0, cheap password hashing, short limits.
+/// The database engine the suite runs on: `XIF_TEST_DATABASE` = `sqlite` (or unset) or `postgres`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+/// The engine of this run (`XIF_TEST_DATABASE`); any other value stops the test, naming it.
+pub fn engine() -> Engine {
+    match std::env::var("XIF_TEST_DATABASE").as_deref() {
+        Err(std::env::VarError::NotPresent) | Ok("" | "sqlite") => Engine::Sqlite,
+        Ok("postgres") => Engine::Postgres,
+        Ok(other) => panic!("XIF_TEST_DATABASE={other:?}: the suite runs on `sqlite` (the default) or `postgres`"),
+        Err(e) => panic!("XIF_TEST_DATABASE: {e}"),
+    }
+}
+
+/// The database URL of the data directory `dir`: on SQLite its `xif.db`; on PostgreSQL a
+/// database of the test process's own server (crate xif-testpg), made for this directory the first
+/// time it is asked for, so a restart on the same directory finds the same database.
+pub fn database_url(dir: &Path) -> String {
+    match engine() {
+        Engine::Sqlite => format!("sqlite://{}", dir.join("xif.db").display()),
+        Engine::Postgres => {
+            static DATABASES: std::sync::Mutex<Vec<(PathBuf, String)>> = std::sync::Mutex::new(Vec::new());
+            let mut databases = DATABASES.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((_, url)) = databases.iter().find(|(d, _)| d == dir) {
+                return url.clone();
+            }
+            let hint = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let url = xif_testpg::database(&format!("xif{hint}"));
+            databases.push((dir.to_path_buf(), url.clone()));
+            url
+        }
+    }
+}
+
+/// The `--database URL` arguments for a `xif serve` on the data directory `dir`: none on SQLite
+/// (its default is the directory's `xif.db`).
+pub fn serve_database_args(dir: &Path) -> Vec<String> {
+    match engine() {
+        Engine::Sqlite => Vec::new(),
+        Engine::Postgres => vec!["--database".into(), database_url(dir)],
+    }
+}
+
+/// A test configuration: loopback port 0, cheap password hashing, short limits; on PostgreSQL,
+/// the data directory's own database ([`database_url`]).
 pub fn config(dir: &Path) -> Config {
     let mut c = Config::new(dir);
+    if engine() == Engine::Postgres {
+        c.database_url = Some(database_url(dir));
+    }
     c.listen = "127.0.0.1:0".parse().expect("address");
     c.admin_password = Some(ADMIN_PASSWORD.into());
     c.insecure_fast_password_hashing = true;

@@ -1,41 +1,57 @@
-//! The server's state in SQL, through sqlx.
+//! The server's state in SQL, through `sqlx::Any` (one pool, SQLite or PostgreSQL by the URL).
 //!
-//! Queries are plain strings with `$N` binds (no compile-time macros), written in SQL that
-//! SQLite and PostgreSQL both take, so that the PostgreSQL engine needs only its own pool type
-//! and migrations. Transactions that write begin with `BEGIN IMMEDIATE` ([`Db::begin`]), so
-//! SQLite takes its write lock at once (waiting up to the busy timeout) instead of failing with
-//! `SQLITE_BUSY_SNAPSHOT` when a read inside it meets a write committed by another connection.
+//! Queries are plain strings with `$N` binds (no compile-time macros). What differs between the
+//! engines is in [`crate::dialect`] and in the per-engine migrations. Write transactions begin
+//! with `BEGIN IMMEDIATE` on SQLite ([`Db::begin`]), so SQLite takes its write lock at once
+//! (waiting up to the busy timeout) instead of failing with `SQLITE_BUSY_SNAPSHOT` when a read
+//! inside it meets a write committed by another connection. On PostgreSQL, every read-then-write
+//! step locks what it reads in the database (`SELECT ... FOR UPDATE` on the extension's row, or a
+//! transaction-scoped advisory lock), so several nodes on one database stay correct.
 //!
-//! **Architecture Invariant:** only this module writes SQL (and `console::store`, the Service
-//! Center's own tables).
+//! Booleans are read as `CASE WHEN x THEN 1 ELSE 0 END` (the Any driver reads neither a SQLite
+//! `BOOLEAN` column nor decodes an integer as `bool`), see [`flag`].
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr as _;
 use std::time::Duration;
 
+use sqlx::AnyPool;
 use sqlx::Row as _;
+use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
-use crate::error::{AppError, ServerError};
+use crate::dialect::Dialect;
+use crate::{Engine, Error, key, now_ms};
 
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
+/// The migrations of `crates/xif-store/migrations/sqlite` (unchanged from the server's own,
+/// so an existing data directory's checksums still match), embedded.
+static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+/// The migrations of `crates/xif-store/migrations/postgres`, embedded.
+static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// How long a statement waits for a lock (SQLite's busy timeout).
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A write transaction (internal: no transaction type leaves this crate).
+pub(crate) type Tx = sqlx::Transaction<'static, sqlx::Any>;
+
+/// A boolean column read as `CASE WHEN col THEN 1 ELSE 0 END AS name`.
+pub(crate) fn flag(row: &AnyRow, name: &str) -> Result<bool, sqlx::Error> {
+    Ok(row.try_get::<i64, _>(name)? != 0)
 }
-
-/// The migrations of `crates/xif-server/migrations`, embedded.
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// The database.
 #[derive(Clone, Debug)]
 pub struct Db {
-    pool: SqlitePool,
+    pub(crate) pool: AnyPool,
+    /// On SQLite, a second pool of native connections for entity records, whose statements
+    /// are interrupted at a call's deadline (`entities::Timed`).
+    pub(crate) sqlite: Option<SqlitePool>,
+    pub(crate) dialect: Dialect,
+    url: String,
 }
 
 /// A user.
-#[derive(Clone, Debug, sqlx::FromRow)]
+#[derive(Clone, Debug)]
 pub struct UserRow {
     /// Id.
     pub id: i64,
@@ -50,7 +66,7 @@ pub struct UserRow {
 }
 
 /// The user a valid token belongs to.
-#[derive(Clone, Debug, sqlx::FromRow)]
+#[derive(Clone, Debug)]
 pub struct TokenOwner {
     /// Token id.
     pub token_id: i64,
@@ -64,6 +80,31 @@ pub struct TokenOwner {
     pub name: String,
     /// Administrator.
     pub is_admin: bool,
+}
+
+impl sqlx::FromRow<'_, AnyRow> for UserRow {
+    fn from_row(r: &AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(UserRow {
+            id: r.try_get("id")?,
+            name: r.try_get("name")?,
+            password_hash: r.try_get("password_hash")?,
+            is_admin: flag(r, "is_admin")?,
+            created_at: r.try_get("created_at")?,
+        })
+    }
+}
+
+impl sqlx::FromRow<'_, AnyRow> for TokenOwner {
+    fn from_row(r: &AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(TokenOwner {
+            token_id: r.try_get("token_id")?,
+            kind: r.try_get("kind")?,
+            expires_at: r.try_get("expires_at")?,
+            user_id: r.try_get("user_id")?,
+            name: r.try_get("name")?,
+            is_admin: flag(r, "is_admin")?,
+        })
+    }
 }
 
 /// A token, without its secret.
@@ -208,45 +249,85 @@ pub struct PublishRow {
     pub warnings: String,
 }
 
-/// The key names are unique by.
-pub fn key(name: &str) -> String {
-    name.to_lowercase()
-}
-
 impl Db {
-    /// Opens (creating) the database and applies the migrations.
-    pub async fn open(url: &str) -> Result<Db, ServerError> {
-        let err = |message: String| ServerError::Database { url: url.to_string(), message };
-        let options = SqliteConnectOptions::from_str(url)
-            .map_err(|e| err(e.to_string()))?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            // Deleted and overwritten content is zeroed, so a secret that was once stored in
-            // plain text (before it was sealed) does not linger in free pages.
-            .pragma("secure_delete", "ON")
-            .busy_timeout(Duration::from_secs(10));
-        let pool =
-            SqlitePoolOptions::new().max_connections(8).connect_with(options).await.map_err(|e| err(e.to_string()))?;
-        MIGRATOR.run(&pool).await.map_err(|e| err(format!("migrating: {e}")))?;
-        Ok(Db { pool })
+    /// Opens (creating, for SQLite) the database named by `url` and applies the migrations:
+    /// `sqlite:PATH` (WAL, synchronous NORMAL, foreign keys, secure delete, a 10 s busy
+    /// timeout) or `postgres://...` / `postgresql://...`.
+    pub async fn open(url: &str) -> Result<Db, Error> {
+        sqlx::any::install_default_drivers();
+        let engine = Engine::of_url(url).ok_or_else(|| {
+            Error::Unsupported(format!(
+                "the database URL {url:?} is not supported: use `sqlite:PATH` or `postgres://USER@HOST/DATABASE`"
+            ))
+        })?;
+        match engine {
+            Engine::Sqlite => {
+                let options = SqliteConnectOptions::from_str(url)?
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .foreign_keys(true)
+                    // Deleted and overwritten content is zeroed, so a secret that was once stored
+                    // in plain text (before it was sealed) does not linger in free pages.
+                    .pragma("secure_delete", "ON")
+                    .busy_timeout(BUSY_TIMEOUT);
+                // The native pool creates the file and sets WAL (which persists in the file).
+                let sqlite = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
+                let pool = AnyPoolOptions::new()
+                    .max_connections(8)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            use sqlx::Executor as _;
+                            conn.execute(
+                                "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; PRAGMA secure_delete = ON; \
+                                 PRAGMA busy_timeout = 10000;",
+                            )
+                            .await?;
+                            Ok(())
+                        })
+                    })
+                    .connect(url)
+                    .await?;
+                SQLITE_MIGRATOR.run(&pool).await?;
+                let db = Db { pool, sqlite: Some(sqlite), dialect: Dialect(engine), url: url.to_string() };
+                crate::entities::reencode_decimals(&db).await?;
+                Ok(db)
+            }
+            Engine::Postgres => {
+                let pool = AnyPoolOptions::new().max_connections(16).connect(url).await?;
+                POSTGRES_MIGRATOR.run(&pool).await?;
+                Ok(Db { pool, sqlite: None, dialect: Dialect(engine), url: url.to_string() })
+            }
+        }
+    }
+
+    /// The engine behind this database.
+    pub fn engine(&self) -> Engine {
+        self.dialect.0
+    }
+
+    /// The URL it was opened with.
+    pub fn url(&self) -> &str {
+        &self.url
     }
 
     /// Closes every connection (at shutdown).
     pub async fn close(&self) {
         self.pool.close().await;
+        if let Some(p) = &self.sqlite {
+            p.close().await;
+        }
     }
 
     // ---- users ----
 
     /// How many users there are.
-    pub async fn user_count(&self) -> Result<i64, AppError> {
+    pub async fn user_count(&self) -> Result<i64, Error> {
         Ok(sqlx::query("SELECT COUNT(*) FROM users").fetch_one(&self.pool).await?.try_get(0)?)
     }
 
     /// Creates a user; a 409 when the name is taken.
-    pub async fn create_user(&self, name: &str, password_hash: &str, is_admin: bool) -> Result<i64, AppError> {
+    pub async fn create_user(&self, name: &str, password_hash: &str, is_admin: bool) -> Result<i64, Error> {
         let row = sqlx::query(
             "INSERT INTO users (name, name_key, password_hash, is_admin, created_at) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (name_key) DO NOTHING RETURNING id",
@@ -260,14 +341,14 @@ impl Db {
         .await?;
         match row {
             Some(row) => Ok(row.try_get(0)?),
-            None => Err(AppError::Conflict(format!("a user named {name} already exists"))),
+            None => Err(Error::Conflict(format!("a user named {name} already exists"))),
         }
     }
 
     /// A user by name (case-insensitively).
-    pub async fn user(&self, name: &str) -> Result<Option<UserRow>, AppError> {
+    pub async fn user(&self, name: &str) -> Result<Option<UserRow>, Error> {
         Ok(sqlx::query_as::<_, UserRow>(
-            "SELECT id, name, password_hash, is_admin, created_at FROM users WHERE name_key = $1",
+            "SELECT id, name, password_hash, CASE WHEN is_admin THEN 1 ELSE 0 END AS is_admin, created_at FROM users WHERE name_key = $1",
         )
         .bind(key(name))
         .fetch_optional(&self.pool)
@@ -275,27 +356,22 @@ impl Db {
     }
 
     /// Every user, by name.
-    pub async fn users(&self) -> Result<Vec<UserRow>, AppError> {
+    pub async fn users(&self) -> Result<Vec<UserRow>, Error> {
         Ok(sqlx::query_as::<_, UserRow>(
-            "SELECT id, name, password_hash, is_admin, created_at FROM users ORDER BY name_key",
+            "SELECT id, name, password_hash, CASE WHEN is_admin THEN 1 ELSE 0 END AS is_admin, created_at FROM users ORDER BY name_key",
         )
         .fetch_all(&self.pool)
         .await?)
     }
 
     /// Deletes a user (and, by cascade, their tokens and permissions).
-    pub async fn delete_user(&self, id: i64) -> Result<(), AppError> {
+    pub async fn delete_user(&self, id: i64) -> Result<(), Error> {
         sqlx::query("DELETE FROM users WHERE id = $1").bind(id).execute(&self.pool).await?;
         Ok(())
     }
 
     /// Changes a user's password hash and administrator flag.
-    pub async fn update_user(
-        &self,
-        id: i64,
-        password_hash: Option<&str>,
-        is_admin: Option<bool>,
-    ) -> Result<(), AppError> {
+    pub async fn update_user(&self, id: i64, password_hash: Option<&str>, is_admin: Option<bool>) -> Result<(), Error> {
         if let Some(hash) = password_hash {
             sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
                 .bind(hash)
@@ -314,16 +390,16 @@ impl Db {
     }
 
     /// A user's permissions, by name.
-    pub async fn permissions(&self, user_id: i64) -> Result<Vec<String>, AppError> {
+    pub async fn permissions(&self, user_id: i64) -> Result<Vec<String>, Error> {
         let rows = sqlx::query("SELECT permission FROM permissions WHERE user_id = $1 ORDER BY permission")
             .bind(user_id)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(|r| r.try_get::<String, _>(0).map_err(AppError::from)).collect()
+        Ok(rows.iter().map(|r| r.try_get::<String, _>(0)).collect::<Result<_, _>>()?)
     }
 
     /// Replaces a user's permissions.
-    pub async fn set_permissions(&self, user_id: i64, permissions: &[&str]) -> Result<(), AppError> {
+    pub async fn set_permissions(&self, user_id: i64, permissions: &[&str]) -> Result<(), Error> {
         let mut tx = self.begin().await?;
         sqlx::query("DELETE FROM permissions WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
         let now = now_ms();
@@ -349,7 +425,7 @@ impl Db {
         kind: &str,
         token_hash: &str,
         expires_at: i64,
-    ) -> Result<i64, AppError> {
+    ) -> Result<i64, Error> {
         let row = sqlx::query(
             "INSERT INTO tokens (user_id, name, kind, token_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)
              RETURNING id",
@@ -366,9 +442,10 @@ impl Db {
     }
 
     /// The owner of a token that is neither expired nor revoked.
-    pub async fn token_owner(&self, token_hash: &str, now: i64) -> Result<Option<TokenOwner>, AppError> {
+    pub async fn token_owner(&self, token_hash: &str, now: i64) -> Result<Option<TokenOwner>, Error> {
         Ok(sqlx::query_as::<_, TokenOwner>(
-            "SELECT t.id AS token_id, t.kind, t.expires_at, u.id AS user_id, u.name, u.is_admin
+            "SELECT t.id AS token_id, t.kind, t.expires_at, u.id AS user_id, u.name,
+                    CASE WHEN u.is_admin THEN 1 ELSE 0 END AS is_admin
              FROM tokens t JOIN users u ON u.id = t.user_id
              WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND t.expires_at > $2",
         )
@@ -379,7 +456,7 @@ impl Db {
     }
 
     /// Tokens of a user (`None`: of everyone), newest first; `kind` filters.
-    pub async fn tokens(&self, user_id: Option<i64>, kind: &str) -> Result<Vec<TokenRow>, AppError> {
+    pub async fn tokens(&self, user_id: Option<i64>, kind: &str) -> Result<Vec<TokenRow>, Error> {
         Ok(sqlx::query_as::<_, TokenRow>(
             "SELECT t.id, u.name AS user_name, t.name, t.kind, t.created_at, t.expires_at, t.revoked_at
              FROM tokens t JOIN users u ON u.id = t.user_id
@@ -392,7 +469,7 @@ impl Db {
     }
 
     /// A token by id: its owner's id, and whether it is already revoked.
-    pub async fn token(&self, id: i64) -> Result<Option<(i64, bool)>, AppError> {
+    pub async fn token(&self, id: i64) -> Result<Option<(i64, bool)>, Error> {
         let row = sqlx::query("SELECT user_id, revoked_at FROM tokens WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
@@ -404,7 +481,7 @@ impl Db {
     }
 
     /// Revokes a token.
-    pub async fn revoke_token(&self, id: i64) -> Result<(), AppError> {
+    pub async fn revoke_token(&self, id: i64) -> Result<(), Error> {
         sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
             .bind(now_ms())
             .bind(id)
@@ -415,8 +492,8 @@ impl Db {
 
     /// Ends every credential of a user, in one transaction: revokes their tokens (API and
     /// login sessions) and deletes their Service Center sessions. Answers how many of each.
-    pub async fn revoke_all(&self, user_id: i64) -> Result<(u64, u64), AppError> {
-        let mut tx = self.pool.begin().await?;
+    pub async fn revoke_all(&self, user_id: i64) -> Result<(u64, u64), Error> {
+        let mut tx = self.begin().await?;
         let tokens = sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
             .bind(now_ms())
             .bind(user_id)
@@ -435,7 +512,7 @@ impl Db {
     // ---- extensions and versions ----
 
     /// An extension by name (case-insensitively).
-    pub async fn extension(&self, name: &str) -> Result<Option<ExtensionRow>, AppError> {
+    pub async fn extension(&self, name: &str) -> Result<Option<ExtensionRow>, Error> {
         Ok(sqlx::query_as::<_, ExtensionRow>(
             "SELECT id, name, active_version, created_at, activated_at FROM extensions WHERE name_key = $1",
         )
@@ -445,7 +522,7 @@ impl Db {
     }
 
     /// Every extension, by name.
-    pub async fn extensions(&self) -> Result<Vec<ExtensionRow>, AppError> {
+    pub async fn extensions(&self) -> Result<Vec<ExtensionRow>, Error> {
         Ok(sqlx::query_as::<_, ExtensionRow>(
             "SELECT id, name, active_version, created_at, activated_at FROM extensions ORDER BY name_key",
         )
@@ -454,7 +531,7 @@ impl Db {
     }
 
     /// The versions of an extension, oldest first.
-    pub async fn versions(&self, extension_id: i64) -> Result<Vec<VersionRow>, AppError> {
+    pub async fn versions(&self, extension_id: i64) -> Result<Vec<VersionRow>, Error> {
         Ok(sqlx::query_as::<_, VersionRow>(
             "SELECT number, digest, size, description, toolchain, uploaded_by, uploaded_at
              FROM versions WHERE extension_id = $1 ORDER BY number",
@@ -465,7 +542,7 @@ impl Db {
     }
 
     /// One version.
-    pub async fn version(&self, extension_id: i64, number: i64) -> Result<Option<VersionRow>, AppError> {
+    pub async fn version(&self, extension_id: i64, number: i64) -> Result<Option<VersionRow>, Error> {
         Ok(sqlx::query_as::<_, VersionRow>(
             "SELECT number, digest, size, description, toolchain, uploaded_by, uploaded_at
              FROM versions WHERE extension_id = $1 AND number = $2",
@@ -479,9 +556,11 @@ impl Db {
     /// Records an uploaded package: creates the extension when new, and gives the package the
     /// next number, or answers the existing number when the extension has this digest already.
     /// Returns the number and whether it is new.
-    pub async fn add_version(&self, v: &NewVersion<'_>) -> Result<(i64, bool), AppError> {
+    pub async fn add_version(&self, v: &NewVersion<'_>) -> Result<(i64, bool), Error> {
         let now = now_ms();
         let mut tx = self.begin().await?;
+        // Two uploads of one extension (on any node) give their numbers one after the other.
+        self.lock_key(&mut tx, "extension", v.extension).await?;
         sqlx::query(
             "INSERT INTO extensions (name, name_key, last_version, created_at) VALUES ($1, $2, 0, $3)
              ON CONFLICT (name_key) DO NOTHING",
@@ -532,47 +611,54 @@ impl Db {
     }
 
     /// Makes `number` the active version and logs the publish, in one transaction.
-    pub async fn activate(&self, extension_id: i64, number: i64, log: &NewPublish<'_>) -> Result<(), AppError> {
+    pub async fn activate(&self, extension_id: i64, number: i64, log: &NewPublish<'_>) -> Result<(), Error> {
         let mut tx = self.begin().await?;
-        Db::activate_in(&mut tx, extension_id, number, log).await?;
+        self.lock_extension(&mut tx, extension_id).await?;
+        activate_in(&mut tx, extension_id, number, log).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    /// [`Db::activate`] inside a transaction the caller commits (with the entity schema changes
-    /// of the same publish, `crate::entities::provision`).
-    pub async fn activate_in(
-        tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
-        extension_id: i64,
-        number: i64,
-        log: &NewPublish<'_>,
-    ) -> Result<(), AppError> {
-        sqlx::query("UPDATE extensions SET active_version = $1, activated_at = $2 WHERE id = $3")
-            .bind(number)
-            .bind(now_ms())
-            .bind(extension_id)
-            .execute(&mut **tx)
-            .await?;
-        insert_publish(tx, log).await?;
+    /// A write transaction (for a publish's schema changes and activation together, and every
+    /// other write of more than one statement). On SQLite `BEGIN IMMEDIATE`, so it holds the
+    /// write lock from its first statement on and a read inside it can never be overtaken by
+    /// another connection's commit (`SQLITE_BUSY_SNAPSHOT`); other writers wait up to the busy
+    /// timeout. On PostgreSQL a plain `BEGIN`: what a step reads and then writes, it locks
+    /// ([`Db::lock_extension`], [`Db::lock_key`]).
+    pub(crate) async fn begin(&self) -> Result<Tx, Error> {
+        Ok(match self.dialect.0 {
+            Engine::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Engine::Postgres => self.pool.begin().await?,
+        })
+    }
+
+    /// Locks an extension's row until the end of `tx` (PostgreSQL; SQLite's write lock is
+    /// already held): publishes, deletions and uploads of one extension are serialized by the
+    /// database, across every node.
+    pub(crate) async fn lock_extension(&self, tx: &mut Tx, extension_id: i64) -> Result<(), Error> {
+        if self.dialect.0 == Engine::Postgres {
+            sqlx::query("SELECT id FROM extensions WHERE id = $1 FOR UPDATE")
+                .bind(extension_id)
+                .execute(&mut **tx)
+                .await?;
+        }
         Ok(())
     }
 
-    /// A write transaction (for a publish's schema changes and activation together, and every
-    /// other write of more than one statement): `BEGIN IMMEDIATE`, so it holds SQLite's write
-    /// lock from its first statement on and a read inside it can never be overtaken by another
-    /// connection's commit (`SQLITE_BUSY_SNAPSHOT`); other writers wait up to the busy timeout.
-    pub async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, AppError> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
-    }
-
-    /// The pool (the entity store of `crate::entities` writes records through it, and the
-    /// Service Center's own queries in `console::store` read through it).
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
+    /// Takes a transaction-scoped advisory lock on a name (PostgreSQL; nothing on SQLite, whose
+    /// `BEGIN IMMEDIATE` already serializes writers), for steps with no row to lock yet.
+    pub(crate) async fn lock_key(&self, tx: &mut Tx, what: &str, name: &str) -> Result<(), Error> {
+        if self.dialect.0 == Engine::Postgres {
+            sqlx::query("SELECT CAST(pg_advisory_xact_lock(hashtextextended($1, 0)) AS TEXT)")
+                .bind(format!("{what}:{}", key(name)))
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Deletes one version (never the active one: the caller checks under the extension's lock).
-    pub async fn delete_version(&self, extension_id: i64, number: i64) -> Result<(), AppError> {
+    pub async fn delete_version(&self, extension_id: i64, number: i64) -> Result<(), Error> {
         sqlx::query("DELETE FROM versions WHERE extension_id = $1 AND number = $2")
             .bind(extension_id)
             .bind(number)
@@ -582,7 +668,7 @@ impl Db {
     }
 
     /// Whether any version of any extension is this package.
-    pub async fn digest_in_use(&self, digest: &str) -> Result<bool, AppError> {
+    pub async fn digest_in_use(&self, digest: &str) -> Result<bool, Error> {
         Ok(sqlx::query("SELECT 1 FROM versions WHERE digest = $1")
             .bind(digest)
             .fetch_optional(&self.pool)
@@ -592,7 +678,7 @@ impl Db {
 
     /// The stored facts of one version (`None` when not known yet: uploaded before migration 0004
     /// and not filled in since).
-    pub async fn version_facts(&self, extension_id: i64, number: i64) -> Result<Option<VersionFacts>, AppError> {
+    pub async fn version_facts(&self, extension_id: i64, number: i64) -> Result<Option<VersionFacts>, Error> {
         let row = sqlx::query("SELECT facts FROM versions WHERE extension_id = $1 AND number = $2")
             .bind(extension_id)
             .bind(number)
@@ -605,7 +691,7 @@ impl Db {
     }
 
     /// The stored facts of every version of an extension, oldest first (`None` where unknown).
-    pub async fn all_version_facts(&self, extension_id: i64) -> Result<Vec<(i64, Option<VersionFacts>)>, AppError> {
+    pub async fn all_version_facts(&self, extension_id: i64) -> Result<Vec<(i64, Option<VersionFacts>)>, Error> {
         let rows = sqlx::query("SELECT number, facts FROM versions WHERE extension_id = $1 ORDER BY number")
             .bind(extension_id)
             .fetch_all(&self.pool)
@@ -614,7 +700,7 @@ impl Db {
     }
 
     /// Versions whose facts are unknown: (extension id, extension name, number, digest).
-    pub async fn versions_without_facts(&self) -> Result<Vec<(i64, String, i64, String)>, AppError> {
+    pub async fn versions_without_facts(&self) -> Result<Vec<(i64, String, i64, String)>, Error> {
         let rows = sqlx::query(
             "SELECT v.extension_id, e.name, v.number, v.digest FROM versions v JOIN extensions e ON e.id = v.extension_id
              WHERE v.facts IS NULL ORDER BY v.extension_id, v.number",
@@ -625,12 +711,7 @@ impl Db {
     }
 
     /// Records the facts of a version.
-    pub async fn set_version_facts(
-        &self,
-        extension_id: i64,
-        number: i64,
-        facts: &VersionFacts,
-    ) -> Result<(), AppError> {
+    pub async fn set_version_facts(&self, extension_id: i64, number: i64, facts: &VersionFacts) -> Result<(), Error> {
         sqlx::query("UPDATE versions SET facts = $1 WHERE extension_id = $2 AND number = $3")
             .bind(facts.to_json())
             .bind(extension_id)
@@ -642,7 +723,7 @@ impl Db {
 
     /// Every setting name any stored version of any extension declares secret: extension key →
     /// names.
-    pub async fn secret_setting_names(&self) -> Result<HashMap<String, HashSet<String>>, AppError> {
+    pub async fn secret_setting_names(&self) -> Result<HashMap<String, HashSet<String>>, Error> {
         let rows = sqlx::query("SELECT e.name_key, v.facts FROM versions v JOIN extensions e ON e.id = v.extension_id")
             .fetch_all(&self.pool)
             .await?;
@@ -659,10 +740,12 @@ impl Db {
     /// Deletes an extension, its versions, its settings and its entity tables with their
     /// records, in one transaction (the publish log stays), so that an extension created later
     /// under the same name starts with no records.
-    pub async fn delete_extension(&self, extension_id: i64, name: &str) -> Result<(), AppError> {
+    pub async fn delete_extension(&self, extension_id: i64, name: &str) -> Result<(), Error> {
         let mut tx = self.begin().await?;
+        self.lock_key(&mut tx, "extension", name).await?;
+        self.lock_extension(&mut tx, extension_id).await?;
         sqlx::query("DELETE FROM settings WHERE extension_key = $1").bind(key(name)).execute(&mut *tx).await?;
-        crate::entities::drop_tables(&mut tx, name).await?;
+        crate::entities::drop_tables(self, &mut tx, name).await?;
         sqlx::query("DELETE FROM versions WHERE extension_id = $1").bind(extension_id).execute(&mut *tx).await?;
         sqlx::query("DELETE FROM extensions WHERE id = $1").bind(extension_id).execute(&mut *tx).await?;
         tx.commit().await?;
@@ -672,7 +755,7 @@ impl Db {
     // ---- publish log ----
 
     /// Logs a publish that did not activate anything.
-    pub async fn log_publish(&self, log: &NewPublish<'_>) -> Result<(), AppError> {
+    pub async fn log_publish(&self, log: &NewPublish<'_>) -> Result<(), Error> {
         let mut tx = self.begin().await?;
         insert_publish(&mut tx, log).await?;
         tx.commit().await?;
@@ -680,7 +763,7 @@ impl Db {
     }
 
     /// The publish log of an extension, newest first.
-    pub async fn publishes(&self, name: &str, limit: i64) -> Result<Vec<PublishRow>, AppError> {
+    pub async fn publishes(&self, name: &str, limit: i64) -> Result<Vec<PublishRow>, Error> {
         Ok(sqlx::query_as::<_, PublishRow>(
             "SELECT id, extension, version, digest, kind, user_name, started_at, ms, outcome, message, stages, warnings
              FROM publishes WHERE extension_key = $1 ORDER BY id DESC LIMIT $2",
@@ -694,8 +777,8 @@ impl Db {
     // ---- settings ----
 
     /// Every setting of every extension, as stored (secrets sealed).
-    pub async fn all_settings(&self) -> Result<Vec<StoredSetting>, AppError> {
-        let rows = sqlx::query("SELECT extension_key, name, value, secret FROM settings ORDER BY extension_key, name")
+    pub async fn all_settings(&self) -> Result<Vec<StoredSetting>, Error> {
+        let rows = sqlx::query("SELECT extension_key, name, value, CASE WHEN secret THEN 1 ELSE 0 END AS secret FROM settings ORDER BY extension_key, name")
             .fetch_all(&self.pool)
             .await?;
         rows.into_iter()
@@ -704,14 +787,14 @@ impl Db {
                     extension_key: r.try_get(0)?,
                     name: r.try_get(1)?,
                     value: r.try_get(2)?,
-                    secret: r.try_get(3)?,
+                    secret: r.try_get::<i64, _>(3)? != 0,
                 })
             })
             .collect()
     }
 
     /// The names of an extension's settings stored as secrets.
-    pub async fn secret_settings_of(&self, extension: &str) -> Result<HashSet<String>, AppError> {
+    pub async fn secret_settings_of(&self, extension: &str) -> Result<HashSet<String>, Error> {
         let rows = sqlx::query("SELECT name FROM settings WHERE extension_key = $1 AND secret = TRUE")
             .bind(key(extension))
             .fetch_all(&self.pool)
@@ -721,13 +804,7 @@ impl Db {
 
     /// Replaces a plain-text value by its sealed form and marks it secret (the start-up step that
     /// seals values set before secrets were sealed), unless it changed meanwhile.
-    pub async fn seal_setting(
-        &self,
-        extension_key: &str,
-        name: &str,
-        plain: &str,
-        sealed: &str,
-    ) -> Result<(), AppError> {
+    pub async fn seal_setting(&self, extension_key: &str, name: &str, plain: &str, sealed: &str) -> Result<(), Error> {
         sqlx::query(
             "UPDATE settings SET value = $1, secret = TRUE WHERE extension_key = $2 AND name = $3 AND value = $4 AND secret = FALSE",
         )
@@ -747,7 +824,7 @@ impl Db {
         extension: &str,
         values: &[(String, Option<(String, bool)>)],
         by: &str,
-    ) -> Result<(), AppError> {
+    ) -> Result<(), Error> {
         let mut tx = self.begin().await?;
         let now = now_ms();
         for (name, value) in values {
@@ -809,7 +886,23 @@ pub struct NewPublish<'a> {
     pub warnings: String,
 }
 
-async fn insert_publish(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, log: &NewPublish<'_>) -> Result<(), AppError> {
+/// Makes `number` the active version and logs the publish, inside `tx`.
+pub(crate) async fn activate_in(
+    tx: &mut Tx,
+    extension_id: i64,
+    number: i64,
+    log: &NewPublish<'_>,
+) -> Result<(), Error> {
+    sqlx::query("UPDATE extensions SET active_version = $1, activated_at = $2 WHERE id = $3")
+        .bind(number)
+        .bind(now_ms())
+        .bind(extension_id)
+        .execute(&mut **tx)
+        .await?;
+    insert_publish(tx, log).await
+}
+
+async fn insert_publish(tx: &mut Tx, log: &NewPublish<'_>) -> Result<(), Error> {
     sqlx::query(
         "INSERT INTO publishes (extension, extension_key, version, digest, kind, user_name, started_at, ms, outcome,
                                 message, stages, warnings)
