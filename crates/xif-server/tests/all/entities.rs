@@ -336,7 +336,7 @@ async fn req(method: reqwest::Method, url: String, token: &str, body: Option<Vec
 
 /// The columns of the entity table, read from the database file itself.
 async fn columns(data: &Path) -> Vec<String> {
-    let url = format!("sqlite://{}", data.join("xif.db").display());
+    let url = crate::support::database_url(data);
     let mut pool = xif_store::testing::Probe::connect(&url).await.expect("the database opens");
     let rows = pool.columns("xe1_0").await.expect("columns");
     let schema = pool

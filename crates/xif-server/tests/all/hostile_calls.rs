@@ -17,6 +17,11 @@ use crate::support::{Fixture, TestServer, config, server_test};
 async fn database_bytes(dir: &Path) -> u64 {
     let db = dir.join("xif.db");
     let mut conn = sqlite(dir).await;
+    if crate::support::engine() == crate::support::Engine::Postgres {
+        let size = conn.count("SELECT pg_database_size(current_database())").await.expect("the database's size");
+        conn.close().await.expect("close");
+        return u64::try_from(size).unwrap_or(0);
+    }
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").await.expect("checkpoint");
     conn.close().await.expect("close");
     let len = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
@@ -24,8 +29,8 @@ async fn database_bytes(dir: &Path) -> u64 {
 }
 
 async fn sqlite(dir: &Path) -> xif_store::testing::Probe {
-    let url = format!("sqlite://{}", dir.join("xif.db").display());
-    xif_store::testing::Probe::connect(&url).await.expect("a second connection to xif.db")
+    let url = crate::support::database_url(dir);
+    xif_store::testing::Probe::connect(&url).await.expect("a second connection to the database")
 }
 
 async fn failed_calls(dir: &Path, extension: &str) -> Vec<(String, String)> {
@@ -253,7 +258,17 @@ async fn entity_work_stops_at_the_call_deadline() {
     s.deploy("GuestBook", &Fixture::load("GuestBook").package()).await;
 
     let mut lock = sqlite(dir.path()).await;
-    lock.execute("BEGIN EXCLUSIVE").await.expect("lock the database");
+    if crate::support::engine() == crate::support::Engine::Postgres {
+        // PostgreSQL has no lock of the whole database: lock the entity's tables.
+        let tables = lock.entity_tables().await.expect("the entity tables");
+        assert!(!tables.is_empty(), "GuestBook has its table");
+        lock.execute("BEGIN").await.expect("begin");
+        for t in tables {
+            lock.execute(&format!("LOCK TABLE {t} IN ACCESS EXCLUSIVE MODE")).await.expect("lock a table");
+        }
+    } else {
+        lock.execute("BEGIN EXCLUSIVE").await.expect("lock the database");
+    }
     let started = Instant::now();
     let (status, body, _) = s.call(&s.admin, "GuestBook", "Sign", json!({"Who": "late"})).await;
     let took = started.elapsed();

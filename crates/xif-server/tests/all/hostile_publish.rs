@@ -44,12 +44,22 @@ fn setting<'a>(settings: &'a Value, name: &str) -> &'a Value {
 }
 
 async fn sqlite(dir: &Path) -> xif_store::testing::Probe {
-    let url = format!("sqlite://{}", dir.join("xif.db").display());
+    let url = crate::support::database_url(dir);
     xif_store::testing::Probe::connect(&url).await.expect("the database opens")
 }
 
-/// Every byte of the data directory's database files (the database, its WAL and shared memory).
+/// Every byte of the data directory's database files (the database, its WAL and shared memory);
+/// on PostgreSQL, a `pg_dump` of its database.
 fn database_bytes(dir: &Path) -> Vec<u8> {
+    if crate::support::engine() == crate::support::Engine::Postgres {
+        let out = std::process::Command::new(xif_testpg::bin_dir().join("pg_dump"))
+            .arg("--dbname")
+            .arg(crate::support::database_url(dir))
+            .output()
+            .expect("pg_dump runs");
+        assert!(out.status.success(), "pg_dump: {}", String::from_utf8_lossy(&out.stderr));
+        return out.stdout;
+    }
     let mut all = Vec::new();
     for name in ["xif.db", "xif.db-wal", "xif.db-shm"] {
         if let Ok(bytes) = std::fs::read(dir.join(name)) {
@@ -182,7 +192,13 @@ async fn unpermitted_publishes_take_no_lock_read_no_package_and_log_nothing() {
     assert_eq!(status, StatusCode::OK, "{body}");
 
     // No package read: with version 2's package gone, the refusal is still a 403 (not a 500).
-    std::fs::remove_file(dir.path().join("packages").join(format!("{digest}.xif"))).expect("the package file");
+    if crate::support::engine() == crate::support::Engine::Postgres {
+        let mut db = sqlite(dir.path()).await;
+        db.execute_with("DELETE FROM packages WHERE digest = $1", &[digest.as_str()]).await.expect("the package row");
+        db.close().await.expect("close");
+    } else {
+        std::fs::remove_file(dir.path().join("packages").join(format!("{digest}.xif"))).expect("the package file");
+    }
     let (status, body) = s.publish(&ext, "Greetings", 2).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
 
