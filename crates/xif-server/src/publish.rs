@@ -390,7 +390,8 @@ async fn stages(
     // a publish that fails (or a server that dies) before the commit leaves the old schema.
     start(state, p, &facts.extension, "entities").await;
     let source = String::from_utf8_lossy(&package.definition).into_owned();
-    let change = crate::db::SchemaChange { def: &def, source: &source, rollback: kind == Kind::Rollback, force: options.force };
+    let change =
+        crate::db::SchemaChange { def: &def, source: &source, rollback: kind == Kind::Rollback, force: options.force };
     let live = state
         .db
         .provision_and_activate(change, ext.id, number, async |provisioned: &crate::db::Provisioned| {

@@ -14,8 +14,8 @@ use std::collections::{HashMap, HashSet};
 use std::str::FromStr as _;
 use std::time::Duration;
 
-use sqlx::Row as _;
 use sqlx::AnyPool;
+use sqlx::Row as _;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
@@ -371,12 +371,7 @@ impl Db {
     }
 
     /// Changes a user's password hash and administrator flag.
-    pub async fn update_user(
-        &self,
-        id: i64,
-        password_hash: Option<&str>,
-        is_admin: Option<bool>,
-    ) -> Result<(), Error> {
+    pub async fn update_user(&self, id: i64, password_hash: Option<&str>, is_admin: Option<bool>) -> Result<(), Error> {
         if let Some(hash) = password_hash {
             sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
                 .bind(hash)
@@ -642,7 +637,10 @@ impl Db {
     /// database, across every node.
     pub(crate) async fn lock_extension(&self, tx: &mut Tx, extension_id: i64) -> Result<(), Error> {
         if self.dialect.0 == Engine::Postgres {
-            sqlx::query("SELECT id FROM extensions WHERE id = $1 FOR UPDATE").bind(extension_id).execute(&mut **tx).await?;
+            sqlx::query("SELECT id FROM extensions WHERE id = $1 FOR UPDATE")
+                .bind(extension_id)
+                .execute(&mut **tx)
+                .await?;
         }
         Ok(())
     }
@@ -713,12 +711,7 @@ impl Db {
     }
 
     /// Records the facts of a version.
-    pub async fn set_version_facts(
-        &self,
-        extension_id: i64,
-        number: i64,
-        facts: &VersionFacts,
-    ) -> Result<(), Error> {
+    pub async fn set_version_facts(&self, extension_id: i64, number: i64, facts: &VersionFacts) -> Result<(), Error> {
         sqlx::query("UPDATE versions SET facts = $1 WHERE extension_id = $2 AND number = $3")
             .bind(facts.to_json())
             .bind(extension_id)
@@ -811,13 +804,7 @@ impl Db {
 
     /// Replaces a plain-text value by its sealed form and marks it secret (the start-up step that
     /// seals values set before secrets were sealed), unless it changed meanwhile.
-    pub async fn seal_setting(
-        &self,
-        extension_key: &str,
-        name: &str,
-        plain: &str,
-        sealed: &str,
-    ) -> Result<(), Error> {
+    pub async fn seal_setting(&self, extension_key: &str, name: &str, plain: &str, sealed: &str) -> Result<(), Error> {
         sqlx::query(
             "UPDATE settings SET value = $1, secret = TRUE WHERE extension_key = $2 AND name = $3 AND value = $4 AND secret = FALSE",
         )
@@ -900,7 +887,12 @@ pub struct NewPublish<'a> {
 }
 
 /// Makes `number` the active version and logs the publish, inside `tx`.
-pub(crate) async fn activate_in(tx: &mut Tx, extension_id: i64, number: i64, log: &NewPublish<'_>) -> Result<(), Error> {
+pub(crate) async fn activate_in(
+    tx: &mut Tx,
+    extension_id: i64,
+    number: i64,
+    log: &NewPublish<'_>,
+) -> Result<(), Error> {
     sqlx::query("UPDATE extensions SET active_version = $1, activated_at = $2 WHERE id = $3")
         .bind(number)
         .bind(now_ms())

@@ -88,7 +88,9 @@ impl Dialect {
         match s {
             Sql::Int(i) => i.to_string(),
             Sql::Bool(b) => if *b { "TRUE" } else { "FALSE" }.to_string(),
-            Sql::Text(t) if self.pg() && *ty == Type::Decimal => format!("CAST('{}' AS NUMERIC)", t.replace('\'', "''")),
+            Sql::Text(t) if self.pg() && *ty == Type::Decimal => {
+                format!("CAST('{}' AS NUMERIC)", t.replace('\'', "''"))
+            }
             Sql::Text(t) => format!("'{}'", t.replace('\'', "''")),
             Sql::Blob(b) if self.pg() => format!("CAST('\\x{}' AS BYTEA)", hex::encode(b)),
             Sql::Blob(b) => format!("X'{}'", hex::encode(b)),
@@ -161,11 +163,8 @@ pub(crate) mod decimal {
         let d = d.normalize();
         let scale = d.scale() as usize;
         let digits = d.mantissa().unsigned_abs().to_string();
-        let (int, frac) = if digits.len() > scale {
-            digits.split_at(digits.len() - scale)
-        } else {
-            ("", digits.as_str())
-        };
+        let (int, frac) =
+            if digits.len() > scale { digits.split_at(digits.len() - scale) } else { ("", digits.as_str()) };
         let mut body = String::with_capacity(INT + FRAC + 1);
         body.push_str(&"0".repeat(INT.saturating_sub(int.len())));
         body.push_str(int);
@@ -174,8 +173,10 @@ pub(crate) mod decimal {
         body.push_str(frac);
         body.push_str(&"0".repeat(FRAC.saturating_sub(scale)));
         if d.is_sign_negative() && !d.is_zero() {
-            let flipped: String =
-                body.chars().map(|c| if c.is_ascii_digit() { char::from(b'9' - (c as u8 - b'0')) } else { c }).collect();
+            let flipped: String = body
+                .chars()
+                .map(|c| if c.is_ascii_digit() { char::from(b'9' - (c as u8 - b'0')) } else { c })
+                .collect();
             format!("n{flipped}")
         } else {
             format!("p{body}")

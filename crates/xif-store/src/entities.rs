@@ -18,13 +18,13 @@
 //!   to what is left; on PostgreSQL `statement_timeout` is set to what is left.
 use std::time::{Duration, Instant};
 
-use sqlx::Row as _;
 use sqlx::AnyConnection;
+use sqlx::Row as _;
 use xif_model::schema::{self, EntitySchema, Step};
 use xif_model::{Definition, Type, Value};
 
 use crate::db::{BUSY_TIMEOUT, NewPublish, Tx, activate_in};
-use crate::dialect::{Dialect, Sql, decode, decimal};
+use crate::dialect::{Dialect, Sql, decimal, decode};
 use crate::{Db, Engine, Error, key, now_ms};
 
 /// The physical table of an entity row and generation.
@@ -156,8 +156,11 @@ impl Db {
         let extension = &def.name.text;
         let current = load(tx, extension).await?;
         let schemas: Vec<EntitySchema> = current.iter().map(|(_, s)| s.clone()).collect();
-        let plan =
-            if change.rollback { schema::plan_rollback(&schemas, def) } else { schema::plan(&schemas, def, change.force) };
+        let plan = if change.rollback {
+            schema::plan_rollback(&schemas, def)
+        } else {
+            schema::plan(&schemas, def, change.force)
+        };
         let describe = |diag: &xif_model::Diagnostic| match diag.line_col(change.source) {
             Some((line, col)) => format!("extension.toml:{line}:{col}: error {}: {}", diag.code, diag.message),
             None => format!("extension.toml: error {}: {}", diag.code, diag.message),
@@ -209,8 +212,7 @@ impl Db {
                         .rev()
                         .find(|a| !a.retired && a.name.eq_ignore_ascii_case(attribute))
                         .ok_or_else(|| Error::Damaged(format!("planned attribute {entity}.{attribute} is missing")))?;
-                    let sql =
-                        format!("ALTER TABLE {} ADD COLUMN {}", table_name(id, s.generation), column_sql(d, a));
+                    let sql = format!("ALTER TABLE {} ADD COLUMN {}", table_name(id, s.generation), column_sql(d, a));
                     sqlx::query(audited(sql)).execute(&mut **tx).await?;
                 }
                 Step::Describe { .. } => {}
@@ -247,8 +249,9 @@ impl Db {
                 let stored = s
                     .attribute(&a.name.text)
                     .or_else(|| s.attributes.iter().find(|x| !x.retired && x.name.eq_ignore_ascii_case(&a.name.text)));
-                let stored = stored
-                    .ok_or_else(|| Error::Damaged(format!("attribute {}.{} has no column", e.name.text, a.name.text)))?;
+                let stored = stored.ok_or_else(|| {
+                    Error::Damaged(format!("attribute {}.{} has no column", e.name.text, a.name.text))
+                })?;
                 let ty = a.parsed.as_ref().and_then(|t| def.resolve(t)).unwrap_or(Type::Text);
                 if a.identifier {
                     idx = columns.len();
@@ -543,7 +546,13 @@ impl Store {
         }
         binds.push(d.encode(&values[t.id]));
         let key = &t.columns[t.id];
-        let sql = format!("UPDATE {} SET {} WHERE {} = {}", t.table, sets.join(", "), key.column, d.bind(binds.len(), &key.ty));
+        let sql = format!(
+            "UPDATE {} SET {} WHERE {} = {}",
+            t.table,
+            sets.join(", "),
+            key.column,
+            d.bind(binds.len(), &key.ty)
+        );
         let mut c = Timed::start(&self.db, deadline).await?;
         let done = c.execute(sql, binds).await;
         c.done().await;
@@ -768,11 +777,13 @@ impl Timed {
     ) -> Result<Vec<Vec<Value>>, Failure> {
         match self.conn.as_mut().ok_or_else(Self::gone).map_err(Failure::Db)? {
             Conn::Sqlite(c) => {
-                let rows = bind_all!(sqlx::query(audited(sql)), binds).fetch_all(&mut **c).await.map_err(Failure::Db)?;
+                let rows =
+                    bind_all!(sqlx::query(audited(sql)), binds).fetch_all(&mut **c).await.map_err(Failure::Db)?;
                 rows.iter().map(|r| decode_row(r, types)).collect()
             }
             Conn::Any(c) => {
-                let rows = bind_all!(sqlx::query(audited(sql)), binds).fetch_all(&mut **c).await.map_err(Failure::Db)?;
+                let rows =
+                    bind_all!(sqlx::query(audited(sql)), binds).fetch_all(&mut **c).await.map_err(Failure::Db)?;
                 rows.iter().map(|r| decode_row(r, types)).collect()
             }
         }

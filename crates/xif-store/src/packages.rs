@@ -27,7 +27,8 @@ impl Db {
 
     /// A stored package's bytes.
     pub async fn package(&self, digest: &str) -> Result<Option<Vec<u8>>, Error> {
-        let row = sqlx::query("SELECT bytes FROM packages WHERE digest = $1").bind(digest).fetch_optional(&self.pool).await?;
+        let row =
+            sqlx::query("SELECT bytes FROM packages WHERE digest = $1").bind(digest).fetch_optional(&self.pool).await?;
         Ok(match row {
             Some(r) => Some(r.try_get(0)?),
             None => None,
@@ -36,7 +37,11 @@ impl Db {
 
     /// Whether a package is stored.
     pub async fn has_package(&self, digest: &str) -> Result<bool, Error> {
-        Ok(sqlx::query("SELECT 1 FROM packages WHERE digest = $1").bind(digest).fetch_optional(&self.pool).await?.is_some())
+        Ok(sqlx::query("SELECT 1 FROM packages WHERE digest = $1")
+            .bind(digest)
+            .fetch_optional(&self.pool)
+            .await?
+            .is_some())
     }
 
     /// Deletes a package no version uses any more (in one statement, so a version added

@@ -1,9 +1,9 @@
 //! Support for tests that inspect or alter a server's database from outside the server (a
 //! second connection, as an operator's tool would): plain SQL on one connection of its own.
 //! Not for the server's own use.
+use sqlx::AnyConnection;
 use sqlx::Connection as _;
 use sqlx::Row as _;
-use sqlx::AnyConnection;
 
 use crate::{Engine, Error};
 
@@ -23,8 +23,8 @@ impl Probe {
     /// Connects to the database at `url` (`sqlite:...` or `postgres://...`).
     pub async fn connect(url: &str) -> Result<Probe, Error> {
         sqlx::any::install_default_drivers();
-        let engine =
-            Engine::of_url(url).ok_or_else(|| Error::Unsupported(format!("the database URL {url:?} is not supported")))?;
+        let engine = Engine::of_url(url)
+            .ok_or_else(|| Error::Unsupported(format!("the database URL {url:?} is not supported")))?;
         Ok(Probe { conn: AnyConnection::connect(url).await?, engine })
     }
 

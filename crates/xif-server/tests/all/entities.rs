@@ -496,8 +496,13 @@ async fn decimal_order_and_comparisons_are_exact_to_the_28th_digit() {
     let below = amounts(list(&s, &s.admin, "GuestBook", "?Amount.lt=1.000000000000000000000000002&order=Amount").await);
     assert_eq!(below, ascending[..5]);
     let between = amounts(
-        list(&s, &s.admin, "GuestBook", "?Amount.gt=-1.000000000000000000000000002&Amount.lt=-0.000000000000000000000000001&order=Amount")
-            .await,
+        list(
+            &s,
+            &s.admin,
+            "GuestBook",
+            "?Amount.gt=-1.000000000000000000000000002&Amount.lt=-0.000000000000000000000000001&order=Amount",
+        )
+        .await,
     );
     assert_eq!(between, ["-1.000000000000000000000000001"]);
     let equal = amounts(list(&s, &s.admin, "GuestBook", "?Amount=1.0000000000000000000000000020").await);
