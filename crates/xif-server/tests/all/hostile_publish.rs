@@ -186,7 +186,13 @@ async fn unpermitted_publishes_take_no_lock_read_no_package_and_log_nothing() {
     assert_eq!(status, StatusCode::OK, "{body}");
 
     // No package read: with version 2's package gone, the refusal is still a 403 (not a 500).
-    std::fs::remove_file(dir.path().join("packages").join(format!("{digest}.xif"))).expect("the package file");
+    if crate::support::engine() == crate::support::Engine::Postgres {
+        let mut db = sqlite(dir.path()).await;
+        db.execute_with("DELETE FROM packages WHERE digest = $1", &[digest.as_str()]).await.expect("the package row");
+        db.close().await.expect("close");
+    } else {
+        std::fs::remove_file(dir.path().join("packages").join(format!("{digest}.xif"))).expect("the package file");
+    }
     let (status, body) = s.publish(&ext, "Greetings", 2).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
 
