@@ -58,11 +58,15 @@ fn test(root: &Path, args: &[String]) -> anyhow::Result<()> {
         .args(args));
     let sqlite_secs = started.elapsed().as_secs_f64();
     let started = std::time::Instant::now();
-    let postgres = run(Command::new(cargo())
-        .current_dir(root)
-        .env("XIF_TEST_DATABASE", "postgres")
-        .args(["test", "--locked", "-p", "xif-server", "--test", "all", "--", "--skip", "console_in_chromium"])
-        .args(harness_args));
+    // The server's test binary as the workspace build made it (`cargo test -p xif-server` would
+    // unify features differently and build wasmtime and its dependents a second time).
+    let postgres = server_suite_binary(root).and_then(|binary| {
+        run(Command::new(binary)
+            .current_dir(root.join("crates/xif-server"))
+            .env("XIF_TEST_DATABASE", "postgres")
+            .args(["--skip", "console_in_chromium"])
+            .args(harness_args))
+    });
     let postgres_secs = started.elapsed().as_secs_f64();
     let verdict = |r: &anyhow::Result<()>| if r.is_ok() { "passed" } else { "FAILED" };
     eprintln!(
@@ -71,6 +75,30 @@ fn test(root: &Path, args: &[String]) -> anyhow::Result<()> {
         verdict(&postgres)
     );
     sqlite.and(postgres)
+}
+
+/// The path of crates/xif-server's `all` test binary of the workspace build (built if needed).
+fn server_suite_binary(root: &Path) -> anyhow::Result<PathBuf> {
+    let out = Command::new(cargo())
+        .current_dir(root)
+        .args(["test", "--workspace", "--locked", "--no-run", "--message-format=json"])
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .context("building the tests")?;
+    if !out.status.success() {
+        bail!("building the tests failed");
+    }
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let Ok(msg) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+        let is_server = msg["manifest_path"].as_str().is_some_and(|m| m.ends_with("crates/xif-server/Cargo.toml"));
+        if is_server
+            && msg["target"]["name"] == "all"
+            && let Some(exe) = msg["executable"].as_str()
+        {
+            return Ok(PathBuf::from(exe));
+        }
+    }
+    bail!("cargo built no `all` test binary of crates/xif-server")
 }
 
 /// The fuzz targets of `fuzz/`, the first being the default.
@@ -274,15 +302,77 @@ fn bench_server(root: &Path) -> anyhow::Result<()> {
         .and_then(|v| v.parse::<f64>().ok())
         .context("call_bench's figure")?;
 
-    // The server.
+    // The server, on each engine: SQLite in its data directory, then a private PostgreSQL
+    // (crate xif-testpg, as the tests use it; fsync off, so the figures are the server's, not
+    // the disk's).
+    let sqlite = bench_engine(&xif, &scratch, &package, input, "sqlite", None)?;
+    let pg = xif_testpg::Postgres::start();
+    let url = pg.database("bench");
+    let postgres = bench_engine(&xif, &scratch, &package, input, "postgres", Some(&url))?;
+    let ours = &sqlite.calls;
+    println!();
+    println!("| measure | xif | floor | ratio | aim |");
+    println!("|---|---|---|---|---|");
+    println!(
+        "| action call over HTTP (`Greet`, bearer token, JSON typing), wrk -t2 -c32 | {:.0} req/s | {:.0} req/s (`/call`) | {:.2}× | ≥ 0.8× |",
+        ours.0,
+        floor_call.0,
+        ours.0 / floor_call.0
+    );
+    println!("| latency p50 / p99 | {} / {} | {} / {} | | |", ours.1, ours.2, floor_call.1, floor_call.2);
+    println!(
+        "| in-process instantiate + call (`Greet`, JSON in/out) | {in_process:.2} µs | {floor_pooling:.2} µs (pooling, trivial `add`) | {:.2}× | ≤ 2× |",
+        in_process / floor_pooling
+    );
+    println!("| publish, cold (compile to native), server-side | {} ms | | | < 300 ms |", sqlite.cold);
+    println!(
+        "| publish again (native code cached), server-side, median of 5 | {} ms | | | < 30 ms |",
+        sqlite.cached_median
+    );
+    println!();
+    println!("| on each storage engine | SQLite | PostgreSQL |");
+    println!("|---|---|---|");
+    println!("| action call over HTTP, wrk -t2 -c32 | {:.0} req/s | {:.0} req/s |", sqlite.calls.0, postgres.calls.0);
+    println!(
+        "| latency p50 / p99 | {} / {} | {} / {} |",
+        sqlite.calls.1, sqlite.calls.2, postgres.calls.1, postgres.calls.2
+    );
+    println!("| publish, cold, server-side | {} ms | {} ms |", sqlite.cold, postgres.cold);
+    println!("| publish again, cached, median of 5 | {} ms | {} ms |", sqlite.cached_median, postgres.cached_median);
+    println!();
+    println!("floor output:\n{floor_out}");
+    Ok(())
+}
+
+/// What one server run measures on one storage engine.
+struct EngineFigures {
+    /// wrk's requests per second, p50 and p99.
+    calls: (f64, String, String),
+    /// Publish, cold (ms, server-side).
+    cold: u64,
+    /// Publish again, native code cached, median of 5 (ms, server-side).
+    cached_median: u64,
+}
+
+/// `xif serve` on `database` (`None`: SQLite in its data directory): upload, publish cold and
+/// cached, then wrk on the `Greet` action.
+fn bench_engine(
+    xif: &Path,
+    scratch: &Path,
+    package: &Path,
+    input: &str,
+    engine: &str,
+    database: Option<&str>,
+) -> anyhow::Result<EngineFigures> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let base = format!("http://127.0.0.1:{port}");
     let server = Command::new(&xif)
         .arg("serve")
         .arg("--data")
-        .arg(scratch.join("data"))
+        .arg(scratch.join(format!("data-{engine}")))
         .args(["--listen", &format!("127.0.0.1:{port}")])
         .env("XIF_ADMIN_PASSWORD", "bench-admin-password")
+        .args(database.map(|url| vec!["--database".to_string(), url.to_string()]).unwrap_or_default())
         .env("XIF_LOG", "warn")
         .stdout(std::process::Stdio::null())
         .spawn()?;
@@ -328,7 +418,7 @@ fn bench_server(root: &Path) -> anyhow::Result<()> {
     sorted.sort_unstable();
     let cached_median = sorted[sorted.len() / 2];
 
-    let lua = scratch.join("greet.lua");
+    let lua = scratch.join(format!("greet-{engine}.lua"));
     std::fs::write(
         &lua,
         format!(
@@ -347,26 +437,7 @@ fn bench_server(root: &Path) -> anyhow::Result<()> {
         bail!("some calls failed:\n{wrk_out}");
     }
     let ours = wrk_summary(&wrk_out).context("wrk's figures")?;
-
-    println!();
-    println!("| measure | xif | floor | ratio | aim |");
-    println!("|---|---|---|---|---|");
-    println!(
-        "| action call over HTTP (`Greet`, bearer token, JSON typing), wrk -t2 -c32 | {:.0} req/s | {:.0} req/s (`/call`) | {:.2}× | ≥ 0.8× |",
-        ours.0,
-        floor_call.0,
-        ours.0 / floor_call.0
-    );
-    println!("| latency p50 / p99 | {} / {} | {} / {} | | |", ours.1, ours.2, floor_call.1, floor_call.2);
-    println!(
-        "| in-process instantiate + call (`Greet`, JSON in/out) | {in_process:.2} µs | {floor_pooling:.2} µs (pooling, trivial `add`) | {:.2}× | ≤ 2× |",
-        in_process / floor_pooling
-    );
-    println!("| publish, cold (compile to native), server-side | {cold} ms | | | < 300 ms |");
-    println!("| publish again (native code cached), server-side, median of 5 | {cached_median} ms | | | < 30 ms |");
-    println!();
-    println!("floor output:\n{floor_out}");
-    Ok(())
+    Ok(EngineFigures { calls: ours, cold, cached_median })
 }
 
 struct KillOnDrop(std::process::Child);

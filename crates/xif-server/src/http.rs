@@ -60,38 +60,57 @@ pub(crate) async fn publish(
         return Ok(match outcome.error {
             None => Json(Published { steps: outcome.steps, summary: outcome.summary }).into_response(),
             Some(e) => {
-                let mut body = e.body();
-                body["steps"] = serde_json::to_value(&outcome.steps).unwrap_or_default();
-                body["summary"] = serde_json::to_value(&outcome.summary).unwrap_or_default();
+                let body = xif_wire::PublishFailed {
+                    error: e.error_body(),
+                    steps: outcome.steps,
+                    summary: Some(outcome.summary),
+                };
                 (e.status(), Json(body)).into_response()
             }
         });
     }
     let (tx, rx) = mpsc::unbounded_channel();
+    // What the stream ends with if the publish task itself is lost (a panic): a whole summary.
+    let lost = xif_wire::Summary {
+        url: format!("/api/v1/extensions/{name}"),
+        extension: name.clone(),
+        version: number,
+        digest: String::new(),
+        kind,
+        outcome: xif_wire::PublishOutcome::Failed,
+        ms: 0,
+        warnings: Vec::new(),
+        error: Some(xif_wire::ErrorBody::new("internal", "internal server error")),
+    };
     let task = ops::extensions::publish(state, who, name, number, kind, options, Some(tx)).await?;
     enum Phase {
         Events(mpsc::UnboundedReceiver<StepEvent>, tokio::task::JoinHandle<publish::Outcome>),
         Done,
     }
-    let stream = futures_util::stream::unfold(Phase::Events(rx, task), |phase| async move {
-        match phase {
-            Phase::Events(mut rx, task) => match rx.recv().await {
-                Some(event) => {
-                    let data = serde_json::to_string(&event).unwrap_or_default();
-                    Some((Ok::<_, Infallible>(Event::default().data(data)), Phase::Events(rx, task)))
-                }
-                None => {
-                    let data = match task.await {
-                        Ok(outcome) => serde_json::json!({ "summary": outcome.summary }),
-                        Err(e) => {
-                            tracing::error!(error = %e, "the publish task failed");
-                            serde_json::json!({ "summary": { "outcome": "failed", "error": {"error": "internal", "message": "internal server error"} } })
-                        }
-                    };
-                    Some((Ok(Event::default().data(data.to_string())), Phase::Done))
-                }
-            },
-            Phase::Done => None,
+    let stream = futures_util::stream::unfold(Phase::Events(rx, task), move |phase| {
+        let lost = lost.clone();
+        async move {
+            match phase {
+                Phase::Events(mut rx, task) => match rx.recv().await {
+                    Some(event) => {
+                        let data = serde_json::to_string(&xif_wire::PublishEvent::Step(event)).unwrap_or_default();
+                        Some((Ok::<_, Infallible>(Event::default().data(data)), Phase::Events(rx, task)))
+                    }
+                    None => {
+                        let summary = match task.await {
+                            Ok(outcome) => outcome.summary,
+                            Err(e) => {
+                                tracing::error!(error = %e, "the publish task failed");
+                                lost
+                            }
+                        };
+                        let data =
+                            serde_json::to_string(&xif_wire::PublishEvent::Summary { summary }).unwrap_or_default();
+                        Some((Ok(Event::default().data(data)), Phase::Done))
+                    }
+                },
+                Phase::Done => None,
+            }
         }
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()).into_response())

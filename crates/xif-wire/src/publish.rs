@@ -171,10 +171,13 @@ pub struct PublishFailed {
     /// What refused it.
     #[serde(flatten)]
     pub error: ErrorBody,
-    /// The stage events, up to the one that failed.
+    /// The stage events, up to the one that failed (none when the request itself was refused,
+    /// e.g. a bad `?force=`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub steps: Vec<StepEvent>,
-    /// The outcome (`failed`).
-    pub summary: Summary,
+    /// The outcome (`failed`), when a publish ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<Summary>,
 }
 
 /// The query of a publish (`?force=true`).

@@ -57,6 +57,9 @@ fn error_bodies_leave_out_what_they_lack() {
         "summary": {"extension": "G", "version": 2, "digest": "d", "kind": "publish", "outcome": "failed",
             "url": "/api/v1/extensions/G", "ms": 1, "warnings": [], "error": {"error": "schema_refused", "message": "m"}}});
     round_trip::<PublishFailed>(failed);
+    // A publish refused before it ran (a bad query) answers the plain error body: also a PublishFailed.
+    let refused: PublishFailed = round_trip(json!({"error": "bad_query", "message": "m"}));
+    assert!(refused.summary.is_none() && refused.steps.is_empty());
 }
 
 #[test]

@@ -121,13 +121,13 @@ async fn runaway_actions_are_stopped_and_do_not_stall_others() {
     };
     let runaways = [spawn("Spin"), spawn("Spin"), spawn("Hog")];
     tokio::time::sleep(Duration::from_millis(300)).await;
-    // Meanwhile, normal calls answer, while the runaways still run (none has ended yet: they
-    // end only at their 2 s limit).
+    // Meanwhile, normal calls answer, while the spinning runaways still run (they end only at
+    // their 2 s limit; the hog ends when it runs out of memory).
     for _ in 0..5 {
         let (status, out, _) = s.call(&s.admin, "ServerTest", "Hello", json!({"Who": "Ada"})).await;
         assert_eq!(status, StatusCode::OK, "{out}");
     }
-    assert!(runaways.iter().all(|r| !r.is_finished()), "the normal calls answered while the runaways ran");
+    assert!(runaways[..2].iter().all(|r| !r.is_finished()), "the normal calls answered while the runaways spun");
     let mut results = Vec::new();
     for r in runaways {
         results.push(r.await.expect("task"));
