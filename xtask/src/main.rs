@@ -366,7 +366,7 @@ fn bench_engine(
 ) -> anyhow::Result<EngineFigures> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let base = format!("http://127.0.0.1:{port}");
-    let server = Command::new(&xif)
+    let server = Command::new(xif)
         .arg("serve")
         .arg("--data")
         .arg(scratch.join(format!("data-{engine}")))

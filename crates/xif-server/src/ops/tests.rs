@@ -63,8 +63,9 @@ async fn login_checks_the_password_and_issues_a_token_that_authenticates() {
     let server = server(dir.path()).await;
     let state = &server.state;
 
-    let wrong = account::login(state, "admin", "not the password".into(), IP).await.err().expect("refused");
+    let wrong = account::login(state, "admin", "not the password".into(), IP).await.expect_err("refused");
     assert!(matches!(&wrong, Error::Unauthenticated(m) if m == "wrong user name or password"), "{wrong:?}");
+    #[allow(clippy::err_expect)] // a new session is not Debug: it holds a token
     let refused = account::console_login(state, "nobody", PASSWORD.into(), IP).await.err().expect("refused");
     assert!(matches!(refused, LoginRefused::Wrong), "{refused:?}");
 
@@ -96,7 +97,7 @@ async fn upload_then_publish_then_call_through_the_operations() {
     let package = server_test_package();
 
     // A package named otherwise than the extension asked for is refused, and nothing is kept.
-    let e = extensions::upload(state, &who, Some("Other"), 0, body(package.clone())).await.err().expect("refused");
+    let e = extensions::upload(state, &who, Some("Other"), 0, body(package.clone())).await.expect_err("refused");
     assert!(matches!(&e, Error::BadInput { kind: "bad_package", .. }), "{e:?}");
     assert!(extensions::list_extensions(state, &who).await.expect("list").is_empty());
 
