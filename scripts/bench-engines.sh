@@ -9,7 +9,7 @@ $xif new Greetings --path $w >/dev/null
 $xif compile --path $w/Greetings --target-dir $root/target/xif-ext >/dev/null 2>&1
 $xif save --path $w/Greetings -o $w/Greetings.xif >/dev/null
 pgdir=$w/pg; mkdir -p $pgdir; chown postgres $pgdir
-bin=/usr/lib/postgresql/15/bin
+bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
 runuser -u postgres -- $bin/initdb -D $pgdir/data -A trust -U postgres >/dev/null
 pport=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
 runuser -u postgres -- $bin/pg_ctl -D $pgdir/data -o "-p $pport -k $pgdir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off" -l $pgdir/log start >/dev/null
