@@ -16,7 +16,8 @@
 //! - `cargo xtask bench` — times the studio steps on the example extension, then `bench-server`
 //!   (docs/BENCHMARKS.md).
 //! - `cargo xtask bench-server` — the Platform Server beside `../shared/floor/run.sh`, in one run:
-//!   action calls over HTTP (wrk), the in-process call, publish times.
+//!   action calls over HTTP (wrk), the in-process call, publish times, on SQLite and on a private
+//!   PostgreSQL (xif-testpg).
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
