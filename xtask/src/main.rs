@@ -18,11 +18,14 @@
 //! - `cargo xtask bench-server` — the Platform Server beside `../shared/floor/run.sh`, in one run:
 //!   action calls over HTTP (wrk), the in-process call, publish times, on SQLite and on a private
 //!   PostgreSQL (xif-testpg).
+//! - `cargo xtask bench-cluster` — three nodes on one private PostgreSQL: activation propagation
+//!   (p50/p99 over 20 publishes) and call throughput with 1, 2 and 3 nodes (`cluster.rs`).
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context as _, bail};
 
+mod cluster;
 mod soak;
 
 fn main() -> anyhow::Result<()> {
@@ -36,9 +39,10 @@ fn main() -> anyhow::Result<()> {
         Some("soak") => soak::soak(&root, &args[1..]),
         Some("bench") => bench(&root).and_then(|()| bench_server(&root)),
         Some("bench-server") => bench_server(&root),
+        Some("bench-cluster") => cluster::bench_cluster(&root),
         _ => {
             eprintln!(
-                "usage: cargo xtask fixtures | test [CARGO TEST ARGS] | fuzz [TARGET] [SECONDS] | schemathesis [EXAMPLES] | soak [--minutes N] | bench | bench-server"
+                "usage: cargo xtask fixtures | test [CARGO TEST ARGS] | fuzz [TARGET] [SECONDS] | schemathesis [EXAMPLES] | soak [--minutes N] | bench | bench-server | bench-cluster"
             );
             std::process::exit(2)
         }

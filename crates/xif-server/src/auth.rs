@@ -210,12 +210,16 @@ pub struct AuthCache {
     map: Mutex<(u64, HashMap<String, Cached>)>,
 }
 
-/// A principal, its token's expiry (ms), and when it was cached.
-type Cached = (Arc<Principal>, i64, Instant);
+/// A principal, its token's expiry (ms), when it was checked in the database, and whether it is
+/// still fresh (not marked for a check by [`AuthCache::expire_all`]).
+type Cached = (Arc<Principal>, i64, Instant, bool);
 
 impl AuthCache {
     /// How long a cached principal is trusted.
     pub const TTL: Duration = Duration::from_secs(30);
+    /// How long a principal checked once may still be trusted while the database cannot be
+    /// reached (a node that lost the database keeps serving calls for this long).
+    pub const STALE: Duration = Duration::from_secs(15 * 60);
     const MAX: usize = 10_000;
 
     fn lock(&self) -> MutexGuard<'_, (u64, HashMap<String, Cached>)> {
@@ -224,8 +228,8 @@ impl AuthCache {
 
     pub(crate) fn get(&self, hash: &str) -> Option<Arc<Principal>> {
         let map = self.lock();
-        let (p, expires_at, cached) = map.1.get(hash)?;
-        (cached.elapsed() < Self::TTL && *expires_at > now_ms()).then(|| p.clone())
+        let (p, expires_at, cached, fresh) = map.1.get(hash)?;
+        (*fresh && cached.elapsed() < Self::TTL && *expires_at > now_ms()).then(|| p.clone())
     }
 
     /// The current generation: read it before looking a token up, give it to `put`.
@@ -239,12 +243,29 @@ impl AuthCache {
             return;
         }
         if map.1.len() >= Self::MAX {
-            map.1.retain(|_, (_, expires_at, cached)| cached.elapsed() < Self::TTL && *expires_at > now_ms());
+            map.1.retain(|_, (_, expires_at, cached, _)| cached.elapsed() < Self::STALE && *expires_at > now_ms());
             if map.1.len() >= Self::MAX {
                 map.1.clear();
             }
         }
-        map.1.insert(hash, (p, expires_at, Instant::now()));
+        map.1.insert(hash, (p, expires_at, Instant::now(), true));
+    }
+
+    /// A principal cached at most [`AuthCache::STALE`] ago whose token has not expired, however
+    /// old its check: for when the database cannot be reached to check it again.
+    pub(crate) fn get_stale(&self, hash: &str) -> Option<Arc<Principal>> {
+        let map = self.lock();
+        let (p, expires_at, cached, _) = map.1.get(hash)?;
+        (cached.elapsed() < Self::STALE && *expires_at > now_ms()).then(|| p.clone())
+    }
+
+    /// Makes every cached principal be checked again on its next use, keeping it for
+    /// [`AuthCache::get_stale`] (the periodic reconcile of several nodes).
+    pub(crate) fn expire_all(&self) {
+        let mut map = self.lock();
+        for (_, _, _, fresh) in map.1.values_mut() {
+            *fresh = false;
+        }
     }
 
     /// Forgets everything (after any change to tokens, users or permissions).

@@ -11,7 +11,7 @@ pub struct Config {
     /// The address to listen on (`127.0.0.1:0` picks a free port).
     pub listen: SocketAddr,
     /// The database URL; `None` is the SQLite database `xif.db` in the data directory.
-    /// Only `sqlite:` URLs are supported so far.
+    /// `postgres://` URLs let several nodes share one database.
     pub database_url: Option<String>,
     /// The limits of uploads and calls.
     pub limits: Limits,
@@ -73,6 +73,11 @@ pub struct Config {
     /// Awaited at the start of each publish stage with (extension, stage), when set. **Tests
     /// only**: it lets a test hold a publish (and its extension's lock) at a stage.
     pub publish_stage_hook: Option<StageHook>,
+    /// On PostgreSQL, how often a node compares what it serves (active versions, settings,
+    /// cached principals) with the database, besides following the other nodes' notifications
+    /// (`xif serve --reconcile-ms`): a notification that was missed heals within this. Default
+    /// 5 s.
+    pub reconcile_interval: Duration,
 }
 
 /// The PEM files of a server that terminates TLS itself.
@@ -127,6 +132,7 @@ impl Config {
             secret_key_file: None,
             secret_key: None,
             publish_stage_hook: None,
+            reconcile_interval: Duration::from_secs(5),
         }
     }
 }

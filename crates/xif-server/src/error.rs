@@ -256,6 +256,7 @@ impl From<xif_store::Error> for AppError {
         match e {
             xif_store::Error::Conflict(message) => AppError::Conflict(message),
             xif_store::Error::SchemaRefused(message) => AppError::bad("schema_refused", message),
+            e @ xif_store::Error::Unreachable(_) => AppError::Unavailable(e.to_string()),
             other => AppError::Internal(other.to_string()),
         }
     }

@@ -29,6 +29,7 @@
 
 mod api;
 mod auth;
+mod cluster;
 mod config;
 mod console;
 /// The storage crate, under the name the server's modules know it by.
@@ -68,6 +69,8 @@ pub struct RunningServer {
     pub admin_password: Option<String>,
     stop: tokio::sync::watch::Sender<bool>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    /// The task following the other nodes (PostgreSQL).
+    follower: Option<tokio::task::JoinHandle<()>>,
     state: AppState,
     tls: bool,
 }
@@ -98,6 +101,10 @@ impl RunningServer {
             Ok(Ok(())) => {}
             Ok(Err(e)) => tracing::error!(error = %e, "the server stopped with an error"),
             Err(e) => tracing::error!(error = %e, "the server task failed"),
+        }
+        if let Some(follower) = self.follower {
+            let _ = self.stop.send(true);
+            let _ = follower.await;
         }
         self.state.db.close().await;
         tracing::info!("stopped");
@@ -180,6 +187,7 @@ pub async fn start_with_signal(
         auth_cache: AuthCache::default(),
         passwords,
         secrets,
+        node: auth::random_secret(6).map_err(ServerError::Internal)?,
     }));
     let admin_password = first_start(&state).await?;
     publish::load_active(&state).await.map_err(|e| ServerError::Internal(e.to_string()))?;
@@ -188,6 +196,10 @@ pub async fn start_with_signal(
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| ServerError::Listen { addr, source })?;
     let addr = listener.local_addr().map_err(|source| ServerError::Listen { addr, source })?;
     let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    // Several nodes on one PostgreSQL: follow the others' changes.
+    let follower = cluster::spawn(state.clone(), stop.subscribe())
+        .await
+        .map_err(|e| ServerError::Internal(format!("cannot listen for other nodes' changes: {e}")))?;
     let options = listen_options(&state.config, tls);
     let tls = options.tls.is_some();
     tracing::info!(
@@ -205,8 +217,8 @@ pub async fn start_with_signal(
             _ = signal => {}
         }
     }));
-    tracing::info!(%addr, extensions = state.registry.len(), "listening");
-    Ok(RunningServer { addr, admin_password, stop, task, state, tls })
+    tracing::info!(%addr, extensions = state.registry.len(), node = %state.node, "listening");
+    Ok(RunningServer { addr, admin_password, stop, task, follower, state, tls })
 }
 
 /// The accept loop's options from the configuration: raises the open-file limit and fits the
@@ -248,7 +260,12 @@ async fn first_start(state: &AppState) -> Result<Option<String>, ServerError> {
         _ => (auth::random_secret(18).map_err(ServerError::Internal)?, true),
     };
     let hash = state.passwords.hash(password.clone()).await.map_err(internal)?;
-    state.db.create_user("admin", &hash, true).await.map_err(|e| internal(e.into()))?;
+    match state.db.create_user("admin", &hash, true).await {
+        Ok(_) => {}
+        // Another node sharing the database created it first.
+        Err(crate::db::Error::Conflict(_)) => return Ok(None),
+        Err(e) => return Err(internal(e.into())),
+    }
     tracing::info!("created the administrator `admin`");
     Ok(generated.then_some(password))
 }

@@ -145,13 +145,22 @@ pub async fn run_with(
     // Permissions first: a refusal takes no lock, reads no package and logs nothing.
     let refused = authorize(&state, &who, &name, number).await.err().map(|e| ("permissions", e));
     // Unknown names get no lock (the map of locks only holds extensions that exist).
-    let refused = match refused {
+    let mut refused = match refused {
         Some(r) => Some(r),
         None => match state.db.extension(&name).await {
             Ok(None) => Some(("validate", AppError::NotFound(format!("there is no extension named {name}")))),
-            _ => None,
+            Err(e) => Some(("validate", e.into())),
+            Ok(Some(_)) => None,
         },
     };
+    // Serialized with every other publish, upload and deletion of the extension, on every node.
+    let mut _serialized = None;
+    if refused.is_none() {
+        match state.lock_extension(&name).await {
+            Ok(guard) => _serialized = Some(guard),
+            Err(e) => refused = Some(("validate", e)),
+        }
+    }
     if let Some((step, e)) = refused {
         let mut p = Progress { steps: Vec::new(), events, current: None };
         p.start(step);
@@ -169,13 +178,14 @@ pub async fn run_with(
         };
         return Outcome { steps: p.steps, summary, error: Some(e) };
     }
-    let lock = state.registry.lock_for(&name);
-    let _serialized = lock.lock().await;
     let mut p = Progress { steps: Vec::new(), events, current: None };
     let mut facts = Facts { extension: name.clone(), digest: String::new(), warnings: Vec::new() };
     let result = stages(&state, &who, number, kind, options, &mut p, &mut facts, started_at, started).await;
     let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let error = result.err();
+    if error.is_none() {
+        crate::cluster::announce(&state, crate::cluster::Change::Extension(facts.extension.clone())).await;
+    }
     if let Some(e) = &error {
         p.fail(e);
         let log = NewPublish {
@@ -484,7 +494,7 @@ pub async fn load_active(state: &AppState) -> Result<(), AppError> {
     Ok(())
 }
 
-async fn load_version(state: &AppState, name: &str, ext_id: i64, number: i64) -> Result<Live, AppError> {
+pub(crate) async fn load_version(state: &AppState, name: &str, ext_id: i64, number: i64) -> Result<Live, AppError> {
     let version = state
         .db
         .version(ext_id, number)
@@ -562,10 +572,22 @@ pub async fn seal_plain_secrets(state: &AppState) -> Result<(), AppError> {
 /// Reads every extension's settings into the registry, opening the secrets. A secret that does
 /// not open (sealed with another key) is left unavailable, with a log line naming the cause.
 pub async fn load_settings(state: &AppState) -> Result<(), AppError> {
-    let mut all: std::collections::HashMap<String, (std::collections::HashMap<String, String>, ExtensionSettings)> =
-        std::collections::HashMap::new();
+    let mut all: std::collections::HashMap<String, Vec<crate::db::StoredSetting>> = std::collections::HashMap::new();
     for row in state.db.all_settings().await? {
-        let (values, settings) = all.entry(row.extension_key.clone()).or_default();
+        all.entry(row.extension_key.clone()).or_default().push(row);
+    }
+    for (ext, rows) in all {
+        state.registry.set_settings(&ext, settings_from_rows(state, rows));
+    }
+    Ok(())
+}
+
+/// One extension's stored settings as calls read them, the secrets opened. A secret that does
+/// not open (sealed with another key) is left unavailable, with a log line naming the cause.
+pub(crate) fn settings_from_rows(state: &AppState, rows: Vec<crate::db::StoredSetting>) -> ExtensionSettings {
+    let mut values = std::collections::HashMap::new();
+    let mut settings = ExtensionSettings::default();
+    for row in rows {
         if !row.secret {
             values.insert(row.name, row.value);
             continue;
@@ -586,11 +608,8 @@ pub async fn load_settings(state: &AppState) -> Result<(), AppError> {
             }
         }
     }
-    for (ext, (values, mut settings)) in all {
-        settings.values = Arc::new(values);
-        state.registry.set_settings(&ext, settings);
-    }
-    Ok(())
+    settings.values = Arc::new(values);
+    settings
 }
 
 /// The names of an extension's settings whose values are never shown: those `def` declares

@@ -180,6 +180,11 @@ impl Registry {
             .clone()
     }
 
+    /// The names of the live extensions.
+    pub fn names(&self) -> Vec<String> {
+        self.live.read().unwrap_or_else(|p| p.into_inner()).values().map(|l| l.name.clone()).collect()
+    }
+
     /// How many extensions are live.
     pub fn len(&self) -> usize {
         self.live.read().unwrap_or_else(|p| p.into_inner()).len()

@@ -7,6 +7,12 @@ use crate::db::Db;
 use crate::files::Files;
 use crate::registry::Registry;
 
+/// One extension's lock, this node's and the database's (see [`Inner::lock_extension`]).
+pub struct ExtensionGuard {
+    _database: crate::db::ExtensionLock,
+    _local: tokio::sync::OwnedMutexGuard<()>,
+}
+
 /// What every handler reaches.
 #[derive(Clone)]
 pub struct AppState(pub Arc<Inner>);
@@ -31,8 +37,21 @@ pub struct Inner {
     pub passwords: Arc<Passwords>,
     /// The key that seals secret settings at rest.
     pub secrets: crate::secrets::Secrets,
+    /// This node's name among the nodes on one database (random, new at each start).
+    pub node: String,
     /// The memory budget of call inputs in flight.
     pub call_memory: crate::registry::InputBudget,
+}
+
+impl Inner {
+    /// Takes the lock that serializes uploads, publishes, rollbacks, settings changes and
+    /// deletions of one extension: this node's first (so a node waits in the database once per
+    /// extension), then the database's, held across every node until the guard is dropped.
+    pub async fn lock_extension(&self, name: &str) -> Result<ExtensionGuard, crate::error::AppError> {
+        let _local = self.registry.lock_for(name).lock_owned().await;
+        let _database = self.db.extension_lock(name).await?;
+        Ok(ExtensionGuard { _database, _local })
+    }
 }
 
 impl std::ops::Deref for AppState {

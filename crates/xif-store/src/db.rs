@@ -31,6 +31,12 @@ static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations
 /// How long a statement waits for a lock (SQLite's busy timeout).
 pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The connections of a node to PostgreSQL (plus one that listens for other nodes' changes).
+const POSTGRES_CONNECTIONS: u32 = 16;
+
+/// How long a statement waits for a free connection (PostgreSQL).
+pub(crate) const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// A write transaction (internal: no transaction type leaves this crate).
 pub(crate) type Tx = sqlx::Transaction<'static, sqlx::Any>;
 
@@ -48,6 +54,9 @@ pub struct Db {
     pub(crate) sqlite: Option<SqlitePool>,
     pub(crate) dialect: Dialect,
     url: String,
+    /// The connections [`Db::extension_lock`] may hold at once (half the pool), so that the
+    /// holders always find one left for their work.
+    pub(crate) lock_slots: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 /// A user.
@@ -220,6 +229,16 @@ pub struct StoredSetting {
     pub secret: bool,
 }
 
+/// A row of `SELECT extension_key, name, value, secret-as-0/1 FROM settings`.
+fn setting_row(r: &AnyRow) -> Result<StoredSetting, sqlx::Error> {
+    Ok(StoredSetting {
+        extension_key: r.try_get(0)?,
+        name: r.try_get(1)?,
+        value: r.try_get(2)?,
+        secret: r.try_get::<i64, _>(3)? != 0,
+    })
+}
+
 /// One entry of the publish log.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct PublishRow {
@@ -288,15 +307,32 @@ impl Db {
                     })
                     .connect(url)
                     .await?;
+                crate::cluster::check_schema(&pool, engine, &SQLITE_MIGRATOR).await?;
                 SQLITE_MIGRATOR.run(&pool).await?;
-                let db = Db { pool, sqlite: Some(sqlite), dialect: Dialect(engine), url: url.to_string() };
+                let db = Db {
+                    pool,
+                    sqlite: Some(sqlite),
+                    dialect: Dialect(engine),
+                    url: url.to_string(),
+                    lock_slots: std::sync::Arc::new(tokio::sync::Semaphore::new(0)),
+                };
                 crate::entities::reencode_decimals(&db).await?;
                 Ok(db)
             }
             Engine::Postgres => {
-                let pool = AnyPoolOptions::new().max_connections(16).connect(url).await?;
+                // A bounded wait for a connection: with the database gone, a write answers
+                // "unreachable" within seconds instead of hanging.
+                let pool = AnyPoolOptions::new()
+                    .max_connections(POSTGRES_CONNECTIONS)
+                    .acquire_timeout(ACQUIRE_TIMEOUT)
+                    .connect(url)
+                    .await?;
+                crate::cluster::check_schema(&pool, engine, &POSTGRES_MIGRATOR).await?;
+                // The migrator holds an advisory lock while it runs: nodes that start together
+                // apply the migrations one at a time.
                 POSTGRES_MIGRATOR.run(&pool).await?;
-                Ok(Db { pool, sqlite: None, dialect: Dialect(engine), url: url.to_string() })
+                let lock_slots = std::sync::Arc::new(tokio::sync::Semaphore::new(POSTGRES_CONNECTIONS as usize / 2));
+                Ok(Db { pool, sqlite: None, dialect: Dialect(engine), url: url.to_string(), lock_slots })
             }
         }
     }
@@ -781,16 +817,16 @@ impl Db {
         let rows = sqlx::query("SELECT extension_key, name, value, CASE WHEN secret THEN 1 ELSE 0 END AS secret FROM settings ORDER BY extension_key, name")
             .fetch_all(&self.pool)
             .await?;
-        rows.into_iter()
-            .map(|r| {
-                Ok(StoredSetting {
-                    extension_key: r.try_get(0)?,
-                    name: r.try_get(1)?,
-                    value: r.try_get(2)?,
-                    secret: r.try_get::<i64, _>(3)? != 0,
-                })
-            })
-            .collect()
+        rows.iter().map(|r| Ok(setting_row(r)?)).collect()
+    }
+
+    /// The stored settings of one extension (by name, any case).
+    pub async fn settings_of(&self, extension: &str) -> Result<Vec<StoredSetting>, Error> {
+        let rows = sqlx::query("SELECT extension_key, name, value, CASE WHEN secret THEN 1 ELSE 0 END AS secret FROM settings WHERE extension_key = $1 ORDER BY name")
+            .bind(key(extension))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok(setting_row(r)?)).collect()
     }
 
     /// The names of an extension's settings stored as secrets.

@@ -9,6 +9,7 @@
 #![deny(missing_docs)]
 
 pub mod admin;
+mod cluster;
 mod console;
 mod db;
 mod dialect;
@@ -16,6 +17,7 @@ mod entities;
 mod packages;
 pub mod testing;
 
+pub use cluster::{CHANNEL, ExtensionLock, Listener, Received};
 pub use console::{ActionErrorRow, ListedExtension, MAX_MESSAGE, MAX_NAME, RecentPublish, SessionRow, UserLine};
 pub use db::{
     Db, ExtensionRow, NewPublish, NewVersion, PublishRow, StoredSetting, TokenOwner, TokenRow, UserRow, VersionFacts,
@@ -48,9 +50,25 @@ impl Engine {
 /// What can go wrong in storage. It names what failed; it never carries an HTTP status.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The database refused or failed a statement, or could not be reached.
+    /// The database refused or failed a statement.
     #[error("database: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
+    /// The database cannot be reached now (refused or lost connections, no free connection
+    /// within the pool's wait): nothing was changed; try again once it is back.
+    #[error("the database is unreachable ({0}): nothing was changed; try again once it is back")]
+    Unreachable(String),
+    /// The database's schema was migrated by a newer build than this one.
+    #[error(
+        "the database's schema is at migration {found} ({description:?}), which this build of xif does not know (it knows up to {known}): run the newer xif that migrated it on every node, or restore a backup taken before the upgrade"
+    )]
+    SchemaTooNew {
+        /// The unknown migration's version.
+        found: i64,
+        /// Its description.
+        description: String,
+        /// The newest migration this build knows.
+        known: i64,
+    },
     /// The migrations could not be applied.
     #[error("database migrations: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
@@ -67,6 +85,25 @@ pub enum Error {
     /// Something stored cannot be read back (a damaged schema, an unknown kind...).
     #[error("stored data is damaged: {0}")]
     Damaged(String),
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Error {
+        if is_unreachable(&e) { Error::Unreachable(e.to_string()) } else { Error::Database(e) }
+    }
+}
+
+/// Whether an error means the database cannot be reached (rather than that it refused a
+/// statement): a connection refused, reset or lost, no connection free within the wait, or the
+/// server shutting down (SQLSTATE class 08, and 57P01..57P03).
+fn is_unreachable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) => true,
+        sqlx::Error::Database(db) => {
+            db.code().is_some_and(|c| c.starts_with("08") || matches!(c.as_ref(), "57P01" | "57P02" | "57P03"))
+        }
+        _ => false,
+    }
 }
 
 /// The key of an extension or user name: names are unique regardless of case.

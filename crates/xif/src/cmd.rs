@@ -386,6 +386,7 @@ fn serve(args: crate::ServeArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
     let mut config = xif_server::Config::new(&args.data);
     config.listen = args.listen;
     config.database_url = args.database;
+    config.reconcile_interval = std::time::Duration::from_millis(args.reconcile_ms);
     config.admin_password = std::env::var("XIF_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty());
     config.insecure_fast_password_hashing = args.insecure_fast_password_hashing;
     config.trusted_proxies = args.trusted_proxies;

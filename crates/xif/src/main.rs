@@ -310,6 +310,10 @@ pub struct ServeArgs {
     /// `postgres://USER:PASSWORD@HOST:PORT/DATABASE` (state, packages and entity tables).
     #[arg(long, env = "XIF_DATABASE_URL", value_name = "URL")]
     database: Option<String>,
+    /// On PostgreSQL, how often this node compares what it serves with the database, besides
+    /// following the other nodes' notifications (a missed one heals within this), in ms.
+    #[arg(long, default_value_t = 5_000, value_name = "MS", value_parser = clap::value_parser!(u64).range(100..=3_600_000))]
+    reconcile_ms: u64,
     /// Largest package an upload takes, in MiB.
     #[arg(long, default_value_t = 50, value_name = "MIB")]
     package_limit: u64,

@@ -6,7 +6,7 @@
 use std::sync::OnceLock;
 
 use axum::Router;
-use axum::extract::{MatchedPath, Request};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::Method;
 use axum::response::IntoResponse as _;
 use axum::routing::{MethodRouter, delete, get, patch, post, put};
@@ -43,6 +43,7 @@ fn routes() -> Routes {
     Routes { router: Router::new(), served: Vec::new() }
         .add(Method::GET, "/api/v1/openapi.json", get(openapi_json))
         .add(Method::GET, "/api/v1/health", get(health))
+        .add(Method::GET, "/api/v1/ready", get(ready))
         .add(Method::POST, "/api/v1/login", post(a::login))
         .add(Method::POST, "/api/v1/logout", post(a::logout))
         .add(Method::GET, "/api/v1/me", get(a::me))
@@ -150,6 +151,7 @@ async fn not_found(method: Method, uri: axum::http::Uri) -> AppError {
     paths(
         openapi_json,
         health,
+        ready,
         account::login,
         account::logout,
         account::me,
@@ -253,4 +255,17 @@ pub async fn openapi_json() -> axum::Json<&'static serde_json::Value> {
     responses((status = 200, description = "`{\"status\": \"ok\"}`", body = xif_wire::Health)))]
 pub async fn health() -> axum::Json<xif_wire::Health> {
     axum::Json(xif_wire::Health { status: "ok".into() })
+}
+
+/// Whether this node can serve every request now: its database answers. A load balancer sends
+/// writes only to ready nodes; a node that is not ready still answers calls to the versions it
+/// has loaded.
+#[utoipa::path(get, path = "/api/v1/ready", tag = "server", security(()),
+    responses(
+        (status = 200, description = "`{\"status\": \"ready\"}`", body = xif_wire::Health),
+        (status = 503, description = "Not ready; the message names the cause (the database is unreachable)", body = xif_wire::ErrorBody),
+    ))]
+pub async fn ready(State(state): State<AppState>) -> Result<axum::Json<xif_wire::Health>, AppError> {
+    crate::cluster::ready(&state).await?;
+    Ok(axum::Json(xif_wire::Health { status: "ready".into() }))
 }

@@ -38,11 +38,23 @@ pub(crate) async fn bearer(state: &AppState, token: &str) -> Result<Arc<Principa
         return Ok(p);
     }
     let generation = state.auth_cache.generation();
-    let owner = state.db.token_owner(&hash, now_ms()).await?.ok_or_else(|| {
+    let owner = match state.db.token_owner(&hash, now_ms()).await {
+        Ok(owner) => owner,
+        // The database is gone: a token checked lately still serves calls (to loaded versions).
+        Err(e @ crate::db::Error::Unreachable(_)) => {
+            return state.auth_cache.get_stale(&hash).ok_or_else(|| crate::error::AppError::from(e).into());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let owner = owner.ok_or_else(|| {
         Error::Unauthenticated("the token is not valid: it is unknown, expired or revoked (log in again)".into())
     })?;
     let kind = if owner.kind == "api" { TokenKind::Api } else { TokenKind::Session };
-    let p = Arc::new(principal(state, owner.user_id, owner.name, owner.is_admin, owner.token_id, kind).await?);
+    let p = match principal(state, owner.user_id, owner.name, owner.is_admin, owner.token_id, kind).await {
+        Ok(p) => Arc::new(p),
+        Err(e @ Error::Unavailable(_)) => return state.auth_cache.get_stale(&hash).ok_or(e),
+        Err(e) => return Err(e),
+    };
     state.auth_cache.put(hash, p.clone(), owner.expires_at, generation);
     Ok(p)
 }
@@ -208,14 +220,14 @@ pub(crate) async fn logout(state: &AppState, who: &Principal) -> Result<()> {
 /// Revokes one token, at once (the cache of principals is cleared).
 async fn revoke(state: &AppState, token_id: i64) -> Result<()> {
     state.db.revoke_token(token_id).await?;
-    state.auth_cache.clear();
+    crate::cluster::auth_changed(state).await;
     Ok(())
 }
 
 /// Ends every credential of a user: API tokens, login session tokens, console sessions.
 async fn revoke_everything(state: &AppState, user_id: i64) -> Result<(u64, u64)> {
     let ended = state.db.revoke_all(user_id).await?;
-    state.auth_cache.clear();
+    crate::cluster::auth_changed(state).await;
     Ok(ended)
 }
 
@@ -391,7 +403,7 @@ pub(crate) async fn update_user(state: &AppState, who: &Principal, name: &str, r
         let (tokens, sessions) = revoke_everything(state, user.id).await?;
         tracing::info!(by = %who.name, user = %user.name, tokens, console_sessions = sessions, "password reset");
     }
-    state.auth_cache.clear();
+    crate::cluster::auth_changed(state).await;
     let user = target_user(state, name).await?;
     user_info(state, &user).await
 }
@@ -404,7 +416,7 @@ pub(crate) async fn delete_user(state: &AppState, who: &Principal, name: &str) -
         return Err(Error::Conflict("you cannot delete yourself".into()));
     }
     state.db.delete_user(user.id).await?;
-    state.auth_cache.clear();
+    crate::cluster::auth_changed(state).await;
     Ok(())
 }
 
@@ -419,7 +431,7 @@ pub(crate) async fn set_permissions(
     let user = target_user(state, name).await?;
     let permissions = parse_permissions(permissions)?;
     state.db.set_permissions(user.id, &permissions).await?;
-    state.auth_cache.clear();
+    crate::cluster::auth_changed(state).await;
     tracing::info!(by = %who.name, user = %user.name, ?permissions, "permissions set");
     user_info(state, &user).await
 }

@@ -1,6 +1,6 @@
 //! Extensions and their versions: upload, publish, rollback, download, delete, the publish
 //! log, and settings (validated here against the active version's definition).
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use futures_util::{Stream, StreamExt as _};
@@ -149,13 +149,13 @@ pub(crate) async fn delete_extension(state: &AppState, who: &Principal, name: &s
     // one; judged again under it (a publish may have added entities meanwhile).
     let ext = extension_row(state, name).await?;
     check_delete(state, who, &ext).await?;
-    let lock = state.registry.lock_for(name);
-    let _serialized = lock.lock().await;
+    let _serialized = state.lock_extension(name).await?;
     let ext = extension_row(state, name).await?;
     check_delete(state, who, &ext).await?;
     let versions = state.db.versions(ext.id).await?;
     state.db.delete_extension(ext.id, &ext.name).await?;
     state.registry.remove(&ext.name);
+    crate::cluster::announce(state, crate::cluster::Change::Extension(ext.name.clone())).await;
     for v in versions {
         remove_unused_package(state, &v.digest).await?;
     }
@@ -245,8 +245,7 @@ pub(crate) async fn upload<B: AsRef<[u8]>, E: std::fmt::Display>(
     let (description, toolchain) = (package.manifest.description.clone(), package.manifest.toolchain.clone());
     drop(package);
 
-    let lock = state.registry.lock_for(&name);
-    let _serialized = lock.lock().await;
+    let _serialized = state.lock_extension(&name).await?;
     if let Some(ext) = state.db.extension(&name).await?
         && ext.name != name
     {
@@ -319,8 +318,7 @@ pub(crate) async fn get_version(state: &AppState, _who: &Principal, name: &str, 
 pub(crate) async fn delete_version(state: &AppState, auth: &Principal, name: &str, number: i64) -> Result<()> {
     let ext = extension_row(state, name).await?;
     check_delete(state, auth, &ext).await?;
-    let lock = state.registry.lock_for(name);
-    let _serialized = lock.lock().await;
+    let _serialized = state.lock_extension(name).await?;
     let ext = extension_row(state, name).await?;
     let v = version_row(state, &ext, number).await?;
     check_delete(state, auth, &ext).await?;
@@ -448,8 +446,7 @@ pub(crate) async fn set_settings(
 ) -> Result<Vec<SettingInfo>> {
     auth.require_admin("set extension settings")?;
     let ext = extension_row(state, name).await?;
-    let lock = state.registry.lock_for(&ext.name);
-    let _serialized = lock.lock().await;
+    let _serialized = state.lock_extension(&ext.name).await?;
     let live = live_definition(state, &ext.name)?;
     let def = live.definition();
     let secret = publish::secret_names(state, ext.id, &ext.name, def).await?;
@@ -504,20 +501,9 @@ pub(crate) async fn set_settings(
         stored.push((setting.clone(), value));
     }
     state.db.set_settings(&ext.name, &stored, &auth.name).await?;
-    let mut current = (*state.registry.settings(&ext.name)).clone();
-    let mut values: HashMap<String, String> = (*current.values).clone();
-    for ((k, v), (_, s)) in changes.into_iter().zip(stored) {
-        current.unavailable.remove(&k);
-        if let Some((_, true)) = s {
-            current.secret.insert(k.clone());
-        }
-        match v {
-            Some(v) => values.insert(k, v),
-            None => values.remove(&k),
-        };
-    }
-    current.values = std::sync::Arc::new(values);
-    state.registry.set_settings(&ext.name, current);
+    // What calls read now is what the database holds (with other nodes' changes too).
+    crate::cluster::reload_settings(state, &ext.name).await?;
+    crate::cluster::announce(state, crate::cluster::Change::Settings(ext.name.clone())).await;
     tracing::info!(by = %one_line(&auth.name), extension = %ext.name, "settings changed");
     get_settings(state, auth, name).await
 }

@@ -412,6 +412,10 @@ async fn a_guest_cannot_forge_a_line_of_the_servers_log() {
         .finish();
     // The test's runtime is single-threaded: the server's tasks log on this thread.
     let _guard = tracing::subscriber::set_default(subscriber);
+    // While only one dispatcher exists, tracing-core computes the interest of a callsite first
+    // hit on another thread (another test's) from that thread's default, which has none: the
+    // callsite would then be off for this test too. A second dispatcher makes it ask them all.
+    let _second = tracing::Dispatch::new(tracing_subscriber::registry());
     let s = TestServer::start().await;
     s.deploy("RuntimeTest", &Fixture::load("RuntimeTest").package()).await;
     let (status, body, _) = s.call(&s.admin, "RuntimeTest", "Log", json!({"Message": "a\nFAKE LOG LINE"})).await;

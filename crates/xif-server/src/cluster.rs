@@ -1,0 +1,268 @@
+//! Several nodes on one PostgreSQL: what one node changes, every node follows.
+//!
+//! A node that changes what calls see (activates, rolls back or deletes an extension, changes
+//! its settings) or what credentials mean (revokes a token, resets a password, changes a user or
+//! their permissions) commits the change, then [`announce`]s it with `NOTIFY`. Every node runs
+//! [`spawn`]'s task, which `LISTEN`s and applies each change by reading the database again (the
+//! notification says what changed, never what it now is), so a late or repeated notification is
+//! harmless. Every [`Config::reconcile_interval`](crate::Config) (and whenever the listening
+//! connection was lost) the task compares the whole of what it serves with the database, so a
+//! missed notification heals by itself.
+//!
+//! Applying a change to one extension takes the node's own lock of that extension (the one a
+//! local publish holds), so the node never activates an older version over a newer one it has
+//! just published itself. A digest this node has not compiled yet is compiled when the change
+//! arrives (and cached, in the data directory).
+//!
+//! **Architecture Invariant:** the database is the truth; the registry and the auth cache are
+//! caches of it that may lag by one notification (or one reconcile interval), never diverge.
+//! On SQLite there is one node and no listener.
+use std::time::Duration;
+
+use crate::error::AppError;
+use crate::publish;
+use crate::registry::one_line;
+use crate::state::AppState;
+
+/// What changed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Change {
+    /// The active version of an extension (published, rolled back, deleted).
+    Extension(String),
+    /// The settings of an extension.
+    Settings(String),
+    /// Tokens, users or permissions.
+    Auth,
+}
+
+impl Change {
+    /// `NODE KIND [NAME]`.
+    fn payload(&self, node: &str) -> String {
+        match self {
+            Change::Extension(name) => format!("{node} extension {name}"),
+            Change::Settings(name) => format!("{node} settings {name}"),
+            Change::Auth => format!("{node} auth"),
+        }
+    }
+
+    /// The sending node and the change (`None`: not one of ours).
+    fn parse(payload: &str) -> Option<(&str, Change)> {
+        let mut parts = payload.splitn(3, ' ');
+        let node = parts.next()?;
+        let change = match (parts.next()?, parts.next()) {
+            ("extension", Some(name)) if !name.is_empty() => Change::Extension(name.to_string()),
+            ("settings", Some(name)) if !name.is_empty() => Change::Settings(name.to_string()),
+            ("auth", None) => Change::Auth,
+            _ => return None,
+        };
+        Some((node, change))
+    }
+}
+
+/// Tells the other nodes about a committed change (nothing on SQLite). A notification that
+/// cannot be sent is logged: the other nodes' reconcile picks the change up.
+pub(crate) async fn announce(state: &AppState, change: Change) {
+    if let Err(e) = state.db.notify(&change.payload(&state.node)).await {
+        tracing::warn!(
+            error = %one_line(&e.to_string()),
+            ?change,
+            "could not notify the other nodes; they pick the change up at their next reconcile"
+        );
+    }
+}
+
+/// Tokens, users or permissions changed here: forgets this node's cached principals and tells
+/// the others to forget theirs.
+pub(crate) async fn auth_changed(state: &AppState) {
+    state.auth_cache.clear();
+    announce(state, Change::Auth).await;
+}
+
+/// Whether this node can serve writes: its database answers within 2 s.
+pub(crate) async fn ready(state: &AppState) -> Result<(), AppError> {
+    match tokio::time::timeout(Duration::from_secs(2), state.db.ping()).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(AppError::Unavailable(format!("not ready: {e}"))),
+        Err(_) => Err(AppError::Unavailable(
+            "not ready: the database did not answer within 2 s: nothing was changed; try again once it is back".into(),
+        )),
+    }
+}
+
+/// Starts following the other nodes (PostgreSQL): listens until `stop` turns true. On SQLite
+/// there is nothing to follow and no task.
+pub(crate) async fn spawn(
+    state: AppState,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<Option<tokio::task::JoinHandle<()>>, AppError> {
+    let Some(mut listener) = state.db.listen().await? else { return Ok(None) };
+    let every = state.config.reconcile_interval;
+    // The listening connection is read by a task of its own, so that a reconcile never holds
+    // it up and its reads are never cancelled half-way.
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let reader = tokio::spawn(async move {
+        loop {
+            let event = match listener.recv().await {
+                Ok(xif_store::Received::Message(payload)) => Some(payload),
+                Ok(xif_store::Received::Reconnected) => {
+                    tracing::warn!(
+                        "the connection that listens for other nodes' changes was lost and is made again: reading the state again"
+                    );
+                    None
+                }
+                Err(e) => {
+                    tracing::warn!(error = %one_line(&e.to_string()), "cannot listen for other nodes' changes; retrying every 500 ms");
+                    // Subscribing again connects; then what was missed is read again.
+                    loop {
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                        if listener.subscribe().await.is_ok() {
+                            break;
+                        }
+                    }
+                    tracing::info!("listening for other nodes' changes again: reading the state again");
+                    None
+                }
+            };
+            if tx.send(event).is_err() {
+                return;
+            }
+        }
+    });
+    Ok(Some(tokio::spawn(async move {
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = stopped(&mut stop) => break,
+                _ = tick.tick() => reconcile(&state).await,
+                event = rx.recv() => match event {
+                    Some(Some(payload)) => apply(&state, &payload),
+                    Some(None) => reconcile(&state).await,
+                    None => break,
+                },
+            }
+        }
+        reader.abort();
+    })))
+}
+
+/// Completes once `stop` turns true (or its sender is gone).
+async fn stopped(stop: &mut tokio::sync::watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
+
+/// Applies one notification (another node's; this node's own are already applied).
+fn apply(state: &AppState, payload: &str) {
+    let Some((node, change)) = Change::parse(payload) else {
+        tracing::warn!(payload = %one_line(payload), "ignored a notification that is not one of Xif's");
+        return;
+    };
+    if node == state.node {
+        return;
+    }
+    match change {
+        Change::Auth => state.auth_cache.clear(),
+        Change::Extension(name) => {
+            let state = state.clone();
+            tokio::spawn(async move {
+                if let Err(e) = refresh_extension(&state, &name).await {
+                    tracing::error!(extension = %one_line(&name), error = %one_line(&e.to_string()), "cannot follow the change of another node");
+                }
+            });
+        }
+        Change::Settings(name) => {
+            let state = state.clone();
+            tokio::spawn(async move {
+                if let Err(e) = reload_settings(&state, &name).await {
+                    tracing::error!(extension = %one_line(&name), error = %one_line(&e.to_string()), "cannot read the changed settings");
+                }
+            });
+        }
+    }
+}
+
+/// Serves what the database says is the active version of `name` (loading, compiling when this
+/// node has not, or removing it), and its settings.
+pub(crate) async fn refresh_extension(state: &AppState, name: &str) -> Result<(), AppError> {
+    let lock = state.registry.lock_for(name);
+    let _local = lock.lock().await;
+    let serving = state.registry.get(name).map(|l| l.version);
+    let ext = state.db.extension(name).await?;
+    match ext.as_ref().and_then(|e| e.active_version.map(|n| (e, n))) {
+        None => {
+            if serving.is_some() {
+                state.registry.remove(name);
+                tracing::info!(extension = %one_line(name), "no longer served: changed on another node");
+            }
+        }
+        Some((_, number)) if serving == Some(number) => {}
+        Some((ext, number)) => {
+            let live = publish::load_version(state, &ext.name, ext.id, number).await?;
+            state.registry.activate(live);
+            tracing::info!(extension = %ext.name, version = number, was = ?serving, "serves a version activated on another node");
+        }
+    }
+    if ext.is_some() {
+        reload_settings(state, name).await?;
+    }
+    Ok(())
+}
+
+/// Reads one extension's settings again.
+pub(crate) async fn reload_settings(state: &AppState, name: &str) -> Result<(), AppError> {
+    let rows = state.db.settings_of(name).await?;
+    state.registry.set_settings(name, publish::settings_from_rows(state, rows));
+    Ok(())
+}
+
+/// Compares everything this node serves with the database and follows it: the active
+/// versions, every extension's settings; cached principals are checked again on their next use.
+async fn reconcile(state: &AppState) {
+    let extensions = match state.db.extensions().await {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::debug!(error = %one_line(&e.to_string()), "reconcile: the database is not reachable");
+            return;
+        }
+    };
+    state.auth_cache.expire_all();
+    let mut known = std::collections::HashSet::new();
+    for ext in &extensions {
+        known.insert(crate::db::key(&ext.name));
+        let serving = state.registry.get(&ext.name).map(|l| l.version);
+        let result = if serving != ext.active_version {
+            refresh_extension(state, &ext.name).await
+        } else {
+            reload_settings(state, &ext.name).await
+        };
+        if let Err(e) = result {
+            tracing::error!(extension = %ext.name, error = %one_line(&e.to_string()), "reconcile: cannot follow the database");
+        }
+    }
+    for name in state.registry.names() {
+        if !known.contains(&crate::db::key(&name)) {
+            let lock = state.registry.lock_for(&name);
+            let _local = lock.lock().await;
+            if matches!(state.db.extension(&name).await, Ok(None)) {
+                state.registry.remove(&name);
+                tracing::info!(extension = %one_line(&name), "no longer served: deleted on another node");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Change;
+
+    #[test]
+    fn payloads_read_back_as_what_was_sent() {
+        for change in [Change::Extension("Greetings".into()), Change::Settings("A B".into()), Change::Auth] {
+            let payload = change.payload("n1");
+            assert_eq!(Change::parse(&payload), Some(("n1", change)), "{payload}");
+        }
+        assert_eq!(Change::parse("n1 extension"), None);
+        assert_eq!(Change::parse("n1 auth extra"), None);
+        assert_eq!(Change::parse("garbage"), None);
+    }
+}

@@ -1,0 +1,174 @@
+//! What several nodes on one PostgreSQL share beyond the tables: a lock per extension that is
+//! held across nodes for the whole of a publish, upload or deletion ([`Db::extension_lock`]);
+//! change notifications (`LISTEN`/`NOTIFY` on [`CHANNEL`]: [`Db::notify`], [`Db::listen`]); the
+//! database's reachability ([`Db::ping`]); and the schema check that keeps a node off a database
+//! migrated by a newer build ([`check_schema`]).
+//!
+//! On SQLite (one node, one file) the lock is the caller's own in-process lock, nothing is
+//! notified and there is nothing to listen to.
+use sqlx::Row as _;
+use sqlx::pool::PoolConnection;
+
+use crate::{Db, Engine, Error, key};
+
+/// The notification channel every node listens on.
+pub const CHANNEL: &str = "xif_changes";
+
+/// The longest payload sent (PostgreSQL's own limit is 8000 bytes).
+const MAX_PAYLOAD: usize = 7000;
+
+/// A lock on one extension held across every node until dropped (PostgreSQL: a session-level
+/// advisory lock on a connection of its own; released with the connection if the node dies).
+/// On SQLite it holds nothing.
+#[must_use = "the lock is released when dropped"]
+pub struct ExtensionLock {
+    conn: Option<PoolConnection<sqlx::Any>>,
+    _slot: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+impl std::fmt::Debug for ExtensionLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExtensionLock").field("held_in_database", &self.conn.is_some()).finish()
+    }
+}
+
+impl Drop for ExtensionLock {
+    fn drop(&mut self) {
+        let Some(mut conn) = self.conn.take() else { return };
+        // Unlock, then give the connection back; a connection that cannot unlock is closed,
+        // which releases the lock too.
+        let unlock = async move {
+            match sqlx::query("SELECT pg_advisory_unlock_all()").execute(&mut *conn).await {
+                Ok(_) => drop(conn),
+                Err(_) => {
+                    let _ = conn.close().await;
+                }
+            }
+        };
+        // Without a runtime (a test's teardown) the connection is dropped, and with it the lock.
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            handle.spawn(unlock);
+        }
+    }
+}
+
+/// A notification received by [`Listener::recv`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Received {
+    /// A payload sent with [`Db::notify`].
+    Message(String),
+    /// The connection was lost and is being made again: notifications sent meanwhile are lost,
+    /// so the receiver should read the state again.
+    Reconnected,
+}
+
+/// Listens on [`CHANNEL`] (PostgreSQL).
+pub struct Listener {
+    inner: sqlx::postgres::PgListener,
+}
+
+impl std::fmt::Debug for Listener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Listener").finish_non_exhaustive()
+    }
+}
+
+impl Listener {
+    /// Connects again when the connection was lost (listening on [`CHANNEL`] again): `Ok` once
+    /// listening.
+    pub async fn subscribe(&mut self) -> Result<(), Error> {
+        sqlx::query("SELECT 1").execute(&mut self.inner).await?;
+        Ok(())
+    }
+
+    /// The next notification, or [`Received::Reconnected`] after the connection was lost. An
+    /// error means the database cannot be reached now: wait, then call again (it reconnects).
+    pub async fn recv(&mut self) -> Result<Received, Error> {
+        match self.inner.try_recv().await {
+            Ok(Some(n)) => Ok(Received::Message(n.payload().to_string())),
+            Ok(None) => Ok(Received::Reconnected),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+impl Db {
+    /// Takes the lock that serializes uploads, publishes, rollbacks, settings changes and
+    /// deletions of one extension across every node on this database, waiting for it. Take the
+    /// node's own lock first, so that a node waits in the database once per extension.
+    pub async fn extension_lock(&self, name: &str) -> Result<ExtensionLock, Error> {
+        if self.engine() != Engine::Postgres {
+            return Ok(ExtensionLock { conn: None, _slot: None });
+        }
+        // At most half the pool waits for or holds these locks; the rest stays for the work.
+        let slot = self.lock_slots.clone().acquire_owned().await.map_err(|_| Error::Unreachable("closed".into()))?;
+        let mut conn = self.pool.acquire().await?;
+        sqlx::query("SELECT CAST(pg_advisory_lock(hashtextextended($1, 0)) AS TEXT)")
+            .bind(format!("xif.extension-lock:{}", key(name)))
+            .execute(&mut *conn)
+            .await?;
+        Ok(ExtensionLock { conn: Some(conn), _slot: Some(slot) })
+    }
+
+    /// Tells every node listening (including this one) `payload`, after any transaction of this
+    /// database has committed (PostgreSQL; nothing on SQLite). Payloads over 7000 bytes are
+    /// refused.
+    pub async fn notify(&self, payload: &str) -> Result<(), Error> {
+        if self.engine() != Engine::Postgres {
+            return Ok(());
+        }
+        if payload.len() > MAX_PAYLOAD {
+            return Err(Error::Conflict(format!("a notification of {} bytes is over {MAX_PAYLOAD}", payload.len())));
+        }
+        sqlx::query("SELECT CAST(pg_notify($1, $2) AS TEXT)").bind(CHANNEL).bind(payload).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Starts listening on [`CHANNEL`] on a connection of its own (PostgreSQL); `None` on
+    /// SQLite.
+    pub async fn listen(&self) -> Result<Option<Listener>, Error> {
+        if self.engine() != Engine::Postgres {
+            return Ok(None);
+        }
+        let mut inner = sqlx::postgres::PgListener::connect(self.url()).await?;
+        inner.listen(CHANNEL).await?;
+        Ok(Some(Listener { inner }))
+    }
+
+    /// Whether the database answers now (`SELECT 1`).
+    pub async fn ping(&self) -> Result<(), Error> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}
+
+/// Refuses a database whose schema a newer build has migrated past what `known` (this build's
+/// migrations) holds: run before the migrations, so that an old node neither starts on nor
+/// changes a schema it does not know.
+pub(crate) async fn check_schema(
+    pool: &sqlx::AnyPool,
+    engine: Engine,
+    known: &sqlx::migrate::Migrator,
+) -> Result<(), Error> {
+    let exists = match engine {
+        Engine::Postgres => {
+            "SELECT COUNT(*) FROM pg_catalog.pg_tables WHERE tablename = '_sqlx_migrations' AND schemaname = current_schema()"
+        }
+        Engine::Sqlite => "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+    };
+    let n: i64 = sqlx::query(exists).fetch_one(pool).await?.try_get(0)?;
+    if n == 0 {
+        return Ok(());
+    }
+    let rows =
+        sqlx::query("SELECT version, description FROM _sqlx_migrations ORDER BY version").fetch_all(pool).await?;
+    let newest_known = known.iter().map(|m| m.version).max().unwrap_or(0);
+    for row in rows {
+        let version: i64 = row.try_get(0)?;
+        let description: String = row.try_get(1)?;
+        if !known.iter().any(|m| m.version == version) {
+            return Err(Error::SchemaTooNew { found: version, description, known: newest_known });
+        }
+    }
+    Ok(())
+}
