@@ -359,3 +359,61 @@ async fn a_node_refuses_a_database_migrated_by_a_newer_build() {
     let newest = xif_testpg::shared().psql(name, "SELECT MAX(version) FROM _sqlx_migrations").expect("psql");
     assert_eq!(newest, "99990101000000");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_restarted_one_by_one_join_with_the_active_version_and_no_call_fails() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let database = xif_testpg::database("rolling_restart");
+    let mut nodes: Vec<Option<Node>> = three(root.path(), &database).into_iter().map(Some).collect();
+    let client = Client::new();
+    let token = client.admin(&nodes[0].as_ref().expect("a").url).await;
+    let first = nodes[0].as_ref().expect("a").url.clone();
+    let v1 = client.upload(&first, &token, "ServerTest", server_test("one")).await;
+    assert_eq!(client.publish(&first, &token, "ServerTest", v1).await.0, StatusCode::OK);
+    for node in nodes.iter().flatten() {
+        serves(&client, node, &token, v1, "one").await;
+    }
+
+    // A load balancer: calls go to the nodes that are up, in turn.
+    let up = Arc::new(std::sync::Mutex::new(nodes.iter().flatten().map(|n| n.url.clone()).collect::<Vec<_>>()));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let failed = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let calls = Arc::new(AtomicU64::new(0));
+    let caller = {
+        let (client, token, up, stop, failed, calls) =
+            (client.clone(), token.clone(), up.clone(), stop.clone(), failed.clone(), calls.clone());
+        tokio::spawn(async move {
+            let mut i = 0usize;
+            while !stop.load(Ordering::Relaxed) {
+                let url = {
+                    let up = up.lock().expect("lock");
+                    up[i % up.len()].clone()
+                };
+                i += 1;
+                let (status, body, version) = client.which(&url, &token).await;
+                calls.fetch_add(1, Ordering::Relaxed);
+                if status != StatusCode::OK || version != Some(v1) {
+                    failed.lock().expect("lock").push(format!("{url}: {status} {version:?} {body}"));
+                }
+            }
+        })
+    };
+    for (i, name) in ["a", "b", "c"].into_iter().enumerate() {
+        let old = nodes[i].take().expect("running");
+        up.lock().expect("lock").retain(|u| *u != old.url);
+        // Out of the balancer first, then stopped (SIGTERM: it drains), then started again.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        old.terminate();
+        let node = Node::start(root.path(), name, &database, NodeOptions::default());
+        assert!(node.log().contains("loaded"), "a node that starts loads the active version: {}", node.log());
+        serves(&client, &node, &token, v1, "one").await;
+        up.lock().expect("lock").push(node.url.clone());
+        nodes[i] = Some(node);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    caller.await.expect("the caller");
+    let failed = failed.lock().expect("lock");
+    assert!(calls.load(Ordering::Relaxed) > 0);
+    assert!(failed.is_empty(), "{} of {} calls failed: {:#?}", failed.len(), calls.load(Ordering::Relaxed), *failed);
+}

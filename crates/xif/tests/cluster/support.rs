@@ -81,6 +81,17 @@ impl Node {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// SIGTERM, and waits until the node has drained and ended.
+    pub fn terminate(mut self) {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let started = Instant::now();
+        while matches!(self.child.try_wait(), Ok(None)) {
+            assert!(started.elapsed() < WAIT, "node {} did not stop on SIGTERM:\n{}", self.name, self.log());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// SIGKILL: the process ends at once, wherever it is.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
