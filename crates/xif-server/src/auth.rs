@@ -251,6 +251,12 @@ impl AuthCache {
         map.1.insert(hash, (p, expires_at, Instant::now(), true));
     }
 
+    /// Forgets one token (the database says it is no longer valid), so that an outage cannot
+    /// bring it back through [`AuthCache::get_stale`].
+    pub(crate) fn forget(&self, hash: &str) {
+        self.lock().1.remove(hash);
+    }
+
     /// A principal cached at most [`AuthCache::STALE`] ago whose token has not expired, however
     /// old its check: for when the database cannot be reached to check it again.
     pub(crate) fn get_stale(&self, hash: &str) -> Option<Arc<Principal>> {

@@ -80,12 +80,15 @@ pub(crate) async fn auth_changed(state: &AppState) {
 
 /// Whether this node can serve writes: its database answers within 2 s.
 pub(crate) async fn ready(state: &AppState) -> Result<(), AppError> {
+    if state.database_lost.load(std::sync::atomic::Ordering::SeqCst) {
+        return Err(AppError::Unavailable(
+            "not ready: the connection to the database is lost (the node reconnects by itself)".into(),
+        ));
+    }
     match tokio::time::timeout(Duration::from_secs(2), state.db.ping()).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(AppError::Unavailable(format!("not ready: {e}"))),
-        Err(_) => Err(AppError::Unavailable(
-            "not ready: the database did not answer within 2 s: nothing was changed; try again once it is back".into(),
-        )),
+        Err(_) => Err(AppError::Unavailable("not ready: the database did not answer within 2 s".into())),
     }
 }
 
@@ -100,7 +103,9 @@ pub(crate) async fn spawn(
     // The listening connection is read by a task of its own, so that a reconcile never holds
     // it up and its reads are never cancelled half-way.
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let reader_state = state.clone();
     let reader = tokio::spawn(async move {
+        let (db, lost) = (&reader_state.db, &reader_state.database_lost);
         loop {
             let event = match listener.recv().await {
                 Ok(xif_store::Received::Message(payload)) => Some(payload),
@@ -111,14 +116,17 @@ pub(crate) async fn spawn(
                     None
                 }
                 Err(e) => {
+                    lost.store(true, std::sync::atomic::Ordering::SeqCst);
                     tracing::warn!(error = %one_line(&e.to_string()), "cannot listen for other nodes' changes; retrying every 500 ms");
-                    // Subscribing again connects; then what was missed is read again.
+                    // A listener of a new connection; then what was missed is read again.
                     loop {
                         tokio::time::sleep(Duration::from_millis(500)).await;
-                        if listener.subscribe().await.is_ok() {
+                        if let Ok(Some(fresh)) = db.listen().await {
+                            listener = fresh;
                             break;
                         }
                     }
+                    lost.store(false, std::sync::atomic::Ordering::SeqCst);
                     tracing::info!("listening for other nodes' changes again: reading the state again");
                     None
                 }
@@ -137,7 +145,11 @@ pub(crate) async fn spawn(
                 _ = tick.tick() => reconcile(&state).await,
                 event = rx.recv() => match event {
                     Some(Some(payload)) => apply(&state, &payload),
-                    Some(None) => reconcile(&state).await,
+                    Some(None) => {
+                        // Revocations may have been missed: every principal is checked again.
+                        state.auth_cache.clear();
+                        reconcile(&state).await;
+                    }
                     None => break,
                 },
             }
@@ -173,6 +185,8 @@ fn apply(state: &AppState, payload: &str) {
         Change::Settings(name) => {
             let state = state.clone();
             tokio::spawn(async move {
+                let lock = state.registry.lock_for(&name);
+                let _local = lock.lock().await;
                 if let Err(e) = reload_settings(&state, &name).await {
                     tracing::error!(extension = %one_line(&name), error = %one_line(&e.to_string()), "cannot read the changed settings");
                 }
@@ -186,7 +200,7 @@ fn apply(state: &AppState, payload: &str) {
 pub(crate) async fn refresh_extension(state: &AppState, name: &str) -> Result<(), AppError> {
     let lock = state.registry.lock_for(name);
     let _local = lock.lock().await;
-    let serving = state.registry.get(name).map(|l| l.version);
+    let serving = served(state, name);
     let ext = state.db.extension(name).await?;
     match ext.as_ref().and_then(|e| e.active_version.map(|n| (e, n))) {
         None => {
@@ -195,11 +209,11 @@ pub(crate) async fn refresh_extension(state: &AppState, name: &str) -> Result<()
                 tracing::info!(extension = %one_line(name), "no longer served: changed on another node");
             }
         }
-        Some((_, number)) if serving == Some(number) => {}
+        Some((ext, number)) if serving == Some((ext.id, number)) => {}
         Some((ext, number)) => {
             let live = publish::load_version(state, &ext.name, ext.id, number).await?;
             state.registry.activate(live);
-            tracing::info!(extension = %ext.name, version = number, was = ?serving, "serves a version activated on another node");
+            tracing::info!(extension = %ext.name, version = number, was = ?serving.map(|s| s.1), "serves a version activated on another node");
         }
     }
     if ext.is_some() {
@@ -208,7 +222,14 @@ pub(crate) async fn refresh_extension(state: &AppState, name: &str) -> Result<()
     Ok(())
 }
 
-/// Reads one extension's settings again.
+/// The (extension id, version) this node serves for `name`: a deleted and re-created extension
+/// numbers from 1 again, under a new id.
+fn served(state: &AppState, name: &str) -> Option<(i64, i64)> {
+    state.registry.get(name).map(|l| (l.extension_id, l.version))
+}
+
+/// Reads one extension's settings again (the caller holds the extension's lock on this node,
+/// so that an older read never lands after a newer one).
 pub(crate) async fn reload_settings(state: &AppState, name: &str) -> Result<(), AppError> {
     let rows = state.db.settings_of(name).await?;
     state.registry.set_settings(name, publish::settings_from_rows(state, rows));
@@ -229,10 +250,12 @@ async fn reconcile(state: &AppState) {
     let mut known = std::collections::HashSet::new();
     for ext in &extensions {
         known.insert(crate::db::key(&ext.name));
-        let serving = state.registry.get(&ext.name).map(|l| l.version);
-        let result = if serving != ext.active_version {
+        let serving = served(state, &ext.name);
+        let result = if serving != ext.active_version.map(|n| (ext.id, n)) {
             refresh_extension(state, &ext.name).await
         } else {
+            let lock = state.registry.lock_for(&ext.name);
+            let _local = lock.lock().await;
             reload_settings(state, &ext.name).await
         };
         if let Err(e) = result {

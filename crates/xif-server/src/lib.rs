@@ -188,6 +188,7 @@ pub async fn start_with_signal(
         passwords,
         secrets,
         node: auth::random_secret(6).map_err(ServerError::Internal)?,
+        database_lost: std::sync::atomic::AtomicBool::new(false),
     }));
     let admin_password = first_start(&state).await?;
     publish::load_active(&state).await.map_err(|e| ServerError::Internal(e.to_string()))?;

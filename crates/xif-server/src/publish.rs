@@ -348,7 +348,7 @@ async fn stages(
             // then the registry.
             start(state, p, &facts.extension, "activate").await;
             let mut live =
-                Live::new(&ext.name, number, extension, package.resources, state.config.call_log_hook.clone());
+                Live::new(&ext.name, ext.id, number, extension, package.resources, state.config.call_log_hook.clone());
             if let Some(store) = store {
                 live = live.with_entities(store);
             }
@@ -521,7 +521,7 @@ pub(crate) async fn load_version(state: &AppState, name: &str, ext_id: i64, numb
             load(state, def, native).await.map_err(AppError::internal)?
         }
     };
-    let mut live = Live::new(name, number, extension, package.resources, state.config.call_log_hook.clone());
+    let mut live = Live::new(name, ext_id, number, extension, package.resources, state.config.call_log_hook.clone());
     if !def_entities.entities.is_empty() {
         let schemas = state.db.entity_schemas(name).await?;
         live = live.with_entities(crate::entities::Store(state.db.entity_store(&def_entities, &schemas)?));

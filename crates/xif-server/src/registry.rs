@@ -18,6 +18,9 @@ use crate::db::key;
 pub struct Live {
     /// The extension's name.
     pub name: String,
+    /// The extension's id in the database (a deleted and re-created extension has a new one,
+    /// and numbers its versions from 1 again).
+    pub extension_id: i64,
     /// The version number.
     pub version: i64,
     /// The loaded component.
@@ -33,6 +36,7 @@ impl Live {
     /// tagged with extension and version, `hook` is [`Config::call_log_hook`](crate::Config).
     pub fn new(
         name: &str,
+        extension_id: i64,
         version: i64,
         extension: Extension,
         resources: Vec<(String, Vec<u8>)>,
@@ -42,7 +46,7 @@ impl Live {
             .with_resources(resources.into_iter().collect())
             .with_log(log_line);
         context.log_hook = hook;
-        Live { name: name.to_string(), version, extension, context, entities: None }
+        Live { name: name.to_string(), extension_id, version, extension, context, entities: None }
     }
 
     /// Gives the version's calls (`xif:host/entities`) and the record routes its entity store.

@@ -39,6 +39,9 @@ pub struct Inner {
     pub secrets: crate::secrets::Secrets,
     /// This node's name among the nodes on one database (random, new at each start).
     pub node: String,
+    /// Set while this node's connection that listens for the other nodes is lost (the database
+    /// is unreachable): tokens checked lately are then trusted without asking the database.
+    pub database_lost: std::sync::atomic::AtomicBool,
     /// The memory budget of call inputs in flight.
     pub call_memory: crate::registry::InputBudget,
 }

@@ -35,19 +35,24 @@ impl std::fmt::Debug for ExtensionLock {
 impl Drop for ExtensionLock {
     fn drop(&mut self) {
         let Some(mut conn) = self.conn.take() else { return };
-        // Unlock, then give the connection back; a connection that cannot unlock is closed,
-        // which releases the lock too.
-        let unlock = async move {
-            match sqlx::query("SELECT pg_advisory_unlock_all()").execute(&mut *conn).await {
-                Ok(_) => drop(conn),
-                Err(_) => {
-                    let _ = conn.close().await;
-                }
+        let slot = self._slot.take();
+        match tokio::runtime::Handle::try_current() {
+            // Unlock, then give the connection back (and the slot); a connection that cannot
+            // unlock is closed, which releases the lock too.
+            Ok(handle) => {
+                handle.spawn(async move {
+                    match sqlx::query("SELECT pg_advisory_unlock_all()").execute(&mut *conn).await {
+                        Ok(_) => drop(conn),
+                        Err(_) => {
+                            let _ = conn.close().await;
+                        }
+                    }
+                    drop(slot);
+                });
             }
-        };
-        // Without a runtime (a test's teardown) the connection is dropped, and with it the lock.
-        if let Ok(handle) = tokio::runtime::Handle::try_current() {
-            handle.spawn(unlock);
+            // No runtime (a teardown): the connection leaves the pool and closes, and the
+            // lock with it.
+            Err(_) => drop(conn.detach()),
         }
     }
 }
@@ -74,13 +79,6 @@ impl std::fmt::Debug for Listener {
 }
 
 impl Listener {
-    /// Connects again when the connection was lost (listening on [`CHANNEL`] again): `Ok` once
-    /// listening.
-    pub async fn subscribe(&mut self) -> Result<(), Error> {
-        sqlx::query("SELECT 1").execute(&mut self.inner).await?;
-        Ok(())
-    }
-
     /// The next notification, or [`Received::Reconnected`] after the connection was lost. An
     /// error means the database cannot be reached now: wait, then call again (it reconnects).
     pub async fn recv(&mut self) -> Result<Received, Error> {
@@ -102,12 +100,21 @@ impl Db {
         }
         // At most half the pool waits for or holds these locks; the rest stays for the work.
         let slot = self.lock_slots.clone().acquire_owned().await.map_err(|_| Error::Unreachable("closed".into()))?;
-        let mut conn = self.pool.acquire().await?;
-        sqlx::query("SELECT CAST(pg_advisory_lock(hashtextextended($1, 0)) AS TEXT)")
-            .bind(format!("xif.extension-lock:{}", key(name)))
-            .execute(&mut *conn)
-            .await?;
-        Ok(ExtensionLock { conn: Some(conn), _slot: Some(slot) })
+        let pool = self.pool.clone();
+        let lock_name = format!("xif.extension-lock:{}", key(name));
+        // In a task of its own: a caller that gives up while waiting (a client gone) drops the
+        // handle, and the task still ends with an `ExtensionLock` whose drop unlocks; the
+        // connection never goes back to the pool holding the lock.
+        tokio::spawn(async move {
+            let mut conn = pool.acquire().await?;
+            sqlx::query("SELECT CAST(pg_advisory_lock(hashtextextended($1, 0)) AS TEXT)")
+                .bind(lock_name)
+                .execute(&mut *conn)
+                .await?;
+            Ok(ExtensionLock { conn: Some(conn), _slot: Some(slot) })
+        })
+        .await
+        .map_err(|e| Error::Unreachable(format!("the task taking the lock failed: {e}")))?
     }
 
     /// Tells every node listening (including this one) `payload`, after any transaction of this

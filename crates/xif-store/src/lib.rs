@@ -54,8 +54,8 @@ pub enum Error {
     #[error("database: {0}")]
     Database(sqlx::Error),
     /// The database cannot be reached now (refused or lost connections, no free connection
-    /// within the pool's wait): nothing was changed; try again once it is back.
-    #[error("the database is unreachable ({0}): nothing was changed; try again once it is back")]
+    /// within the pool's wait): what was asked may not have been applied; try again once it is back.
+    #[error("the database is unreachable ({0}): the change may not have been applied; try again once it is back")]
     Unreachable(String),
     /// The database's schema was migrated by a newer build than this one.
     #[error(
@@ -95,12 +95,16 @@ impl From<sqlx::Error> for Error {
 
 /// Whether an error means the database cannot be reached (rather than that it refused a
 /// statement): a connection refused, reset or lost, no connection free within the wait, or the
-/// server shutting down (SQLSTATE class 08, and 57P01..57P03).
+/// server shutting down or out of connections (SQLSTATE classes 08 and 53, and 57P01..57P03).
 fn is_unreachable(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) => true,
         sqlx::Error::Database(db) => {
-            db.code().is_some_and(|c| c.starts_with("08") || matches!(c.as_ref(), "57P01" | "57P02" | "57P03"))
+            // 08: connection exceptions; 53: insufficient resources (too many connections...);
+            // 57P01..03: the server shutting down or not yet accepting connections.
+            db.code().is_some_and(|c| {
+                c.starts_with("08") || c.starts_with("53") || matches!(c.as_ref(), "57P01" | "57P02" | "57P03")
+            })
         }
         _ => false,
     }

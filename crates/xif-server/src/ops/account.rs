@@ -37,6 +37,13 @@ pub(crate) async fn bearer(state: &AppState, token: &str) -> Result<Arc<Principa
     if let Some(p) = state.auth_cache.get(&hash) {
         return Ok(p);
     }
+    // The database is known to be gone: a token checked lately serves at once, without waiting
+    // for the database to answer.
+    if state.database_lost.load(std::sync::atomic::Ordering::SeqCst)
+        && let Some(p) = state.auth_cache.get_stale(&hash)
+    {
+        return Ok(p);
+    }
     let generation = state.auth_cache.generation();
     let owner = match state.db.token_owner(&hash, now_ms()).await {
         Ok(owner) => owner,
@@ -46,9 +53,12 @@ pub(crate) async fn bearer(state: &AppState, token: &str) -> Result<Arc<Principa
         }
         Err(e) => return Err(e.into()),
     };
-    let owner = owner.ok_or_else(|| {
-        Error::Unauthenticated("the token is not valid: it is unknown, expired or revoked (log in again)".into())
-    })?;
+    let Some(owner) = owner else {
+        state.auth_cache.forget(&hash);
+        return Err(Error::Unauthenticated(
+            "the token is not valid: it is unknown, expired or revoked (log in again)".into(),
+        ));
+    };
     let kind = if owner.kind == "api" { TokenKind::Api } else { TokenKind::Session };
     let p = match principal(state, owner.user_id, owner.name, owner.is_admin, owner.token_id, kind).await {
         Ok(p) => Arc::new(p),

@@ -198,7 +198,25 @@ async fn a_node_killed_during_a_publish_leaves_every_node_on_the_old_version() {
     };
     let marker = b.data.join("failpoint-publish.schema");
     eventually("node B pauses inside its publish", || async { marker.exists().then_some(()) }).await;
+    // B holds the extension's lock in the database: a settings change through A waits for it.
+    let changing = {
+        let (client, token, url) = (client.clone(), token.clone(), a.url.clone());
+        tokio::spawn(async move {
+            client
+                .put(
+                    &url,
+                    "/api/v1/extensions/ServerTest/settings",
+                    Some(&token),
+                    json!({"values": {"Greeting": "Hej"}}),
+                )
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!changing.is_finished(), "a settings change on A waits while B holds the extension's lock");
     b.kill();
+    let (status, body, _) = changing.await.expect("the settings task");
+    assert_eq!(status, StatusCode::OK, "the settings change goes through once B is gone: {body}");
     let (status, _, _) = publishing.await.expect("the publish request");
     assert!(!status.is_success(), "the killed node's publish did not answer success: {status}");
 
@@ -268,6 +286,11 @@ async fn twenty_republishes_through_alternating_nodes_fail_no_call() {
         let version = if i % 2 == 0 { v2 } else { v1 };
         let (status, body, _) = client.publish(&node.url, &token, "ServerTest", version).await;
         assert_eq!(status, StatusCode::OK, "publish {i} through node {}: {body}", node.name);
+        // Every node follows each publish (while the callers keep calling).
+        let tag = if version == v1 { "one" } else { "two" };
+        for node in &nodes {
+            serves(&client, node, &token, version, tag).await;
+        }
     }
     // The last publish was of v1: every node ends there.
     for node in &nodes {
@@ -289,7 +312,9 @@ async fn a_node_that_loses_the_database_keeps_serving_calls_and_heals_by_itself(
     // Its own PostgreSQL: this test stops it.
     let pg = xif_testpg::Postgres::start();
     let database = pg.database("loses_the_database");
-    let a = Node::start(root.path(), "a", &database, NodeOptions::default());
+    // A reconciles every second: its cached principals are then due for a check in the
+    // database, so the calls below, with the database gone, take the stale path.
+    let a = Node::start(root.path(), "a", &database, NodeOptions { reconcile_ms: 1_000, ..NodeOptions::default() });
     let b = Node::start(root.path(), "b", &database, NodeOptions::default());
     let client = Client::new();
     let token = client.admin(&a.url).await;
@@ -297,12 +322,32 @@ async fn a_node_that_loses_the_database_keeps_serving_calls_and_heals_by_itself(
     assert_eq!(client.publish(&a.url, &token, "ServerTest", v1).await.0, StatusCode::OK);
     serves(&client, &a, &token, v1, "one").await;
     assert_eq!(client.get(&a.url, "/api/v1/ready", None).await.0, StatusCode::OK);
+    // A token A has seen, revoked through B: it must not come back while the database is gone.
+    let (status, created, _) =
+        client.post(&a.url, "/api/v1/tokens", Some(&token), json!({"name": "revoked", "expires_in_days": 1})).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let revoked = created["token"].as_str().expect("token").to_string();
+    assert_eq!(client.which(&a.url, &revoked).await.0, StatusCode::OK);
+    let id = created["id"].as_i64().expect("id");
+    assert!(client.delete(&b.url, &format!("/api/v1/tokens/{id}"), Some(&token)).await.0.is_success());
+    eventually("A refuses the token revoked on B", || async {
+        (client.which(&a.url, &revoked).await.0 == StatusCode::UNAUTHORIZED).then_some(())
+    })
+    .await;
+    // The revocation cleared A's cache: the token in use is checked (and cached) again.
+    assert_eq!(client.which(&a.url, &token).await.0, StatusCode::OK);
+    // Past one reconcile of A (every second) with the database still there, which marks the
+    // cached principals for a check.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
 
     pg.stop();
     for _ in 0..5 {
         let (status, body, version) = client.which(&a.url, &token).await;
         assert_eq!((status, version), (StatusCode::OK, Some(v1)), "a loaded version still answers: {body}");
     }
+    assert!(a.log().contains("cannot listen for other nodes' changes"), "A noticed the loss: {}", a.log());
+    let (status, body, _) = client.which(&a.url, &revoked).await;
+    assert_ne!(status, StatusCode::OK, "a revoked token stays refused while the database is gone: {body}");
     let (status, body, _) = client.get(&a.url, "/api/v1/ready", None).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert!(body["message"].as_str().is_some_and(|m| m.contains("database")), "{body}");

@@ -7,8 +7,10 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-/// How long a test waits for anything to happen (propagation, a start, a reconnect).
+/// How long a test waits for something to propagate or heal.
 pub const WAIT: Duration = Duration::from_secs(10);
+/// How long a node may take to start or stop (several start at once on a loaded machine).
+const START_WAIT: Duration = Duration::from_secs(30);
 pub const PASSWORD: &str = "cluster-admin-password";
 const SECRET_KEY: &str = "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a";
 
@@ -51,9 +53,9 @@ impl Node {
             if let Ok(Some(status)) = child.try_wait() {
                 panic!("node {name} ended ({status}) before listening:\n{text}");
             }
-            if started.elapsed() > WAIT {
+            if started.elapsed() > START_WAIT {
                 let _ = child.kill();
-                panic!("node {name} is not listening after {WAIT:?}:\n{text}");
+                panic!("node {name} is not listening after {START_WAIT:?}:\n{text}");
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -68,7 +70,7 @@ impl Node {
             if let Ok(Some(status)) = child.try_wait() {
                 return (status.code(), std::fs::read_to_string(&log).unwrap_or_default());
             }
-            if started.elapsed() > WAIT {
+            if started.elapsed() > START_WAIT {
                 let _ = child.kill();
                 panic!("node {name} did not stop:\n{}", std::fs::read_to_string(&log).unwrap_or_default());
             }
@@ -87,7 +89,7 @@ impl Node {
         let _ = Command::new("kill").args(["-TERM", &pid]).status();
         let started = Instant::now();
         while matches!(self.child.try_wait(), Ok(None)) {
-            assert!(started.elapsed() < WAIT, "node {} did not stop on SIGTERM:\n{}", self.name, self.log());
+            assert!(started.elapsed() < START_WAIT, "node {} did not stop on SIGTERM:\n{}", self.name, self.log());
             std::thread::sleep(Duration::from_millis(20));
         }
     }
