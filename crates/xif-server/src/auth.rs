@@ -482,28 +482,62 @@ impl LoginThrottle {
         c.pending == 0 && now.saturating_duration_since(c.last) >= self.policy.forget_after
     }
 
-    /// Reserves an attempt to log in as `user` from `ip`, or `Err(wait)` when this pair or this
-    /// address must wait first.
-    pub fn reserve(&self, user: &str, ip: IpAddr) -> Result<Attempt<'_>, Duration> {
-        let now = Instant::now();
+    /// The keys an attempt to log in as `user` from `ip` is counted under: the pair, the address,
+    /// the name.
+    pub fn keys(user: &str, ip: IpAddr) -> [String; 3] {
         let name = name_key(user);
         let address = address_key(ip);
-        let pair = format!("p:{name}\n{address}");
-        let address = format!("a:{address}");
-        let name = format!("n:{name}");
+        [format!("p:{name}\n{address}"), format!("a:{address}"), format!("n:{name}")]
+    }
+
+    /// How long a count idle for is forgotten, in ms.
+    pub fn forget_ms(&self) -> i64 {
+        i64::try_from(self.policy.forget_after.as_millis()).unwrap_or(i64::MAX)
+    }
+
+    /// Reserves an attempt to log in as `user` from `ip`, or `Err(wait)` when this pair or this
+    /// address must wait first (this node's counts only).
+    #[cfg(test)]
+    pub fn reserve(&self, user: &str, ip: IpAddr) -> Result<Attempt<'_>, Duration> {
+        self.reserve_shared(user, ip, &HashMap::new())
+    }
+
+    /// [`LoginThrottle::reserve`], also counting the failures every node recorded in the
+    /// database (`shared`: key → (failures, last ms), from `Db::login_failures`).
+    pub fn reserve_shared(
+        &self,
+        user: &str,
+        ip: IpAddr,
+        shared: &HashMap<String, (u32, i64)>,
+    ) -> Result<Attempt<'_>, Duration> {
+        let now = Instant::now();
+        let now_ms = now_ms();
+        let [pair, address, name] = Self::keys(user, ip);
         let mut counts = self.lock();
         self.sweep(&mut counts, now);
+        // A key's count: this node's, with the failures of every node when they are more.
+        let count = |counts: &Counts, key: &String| -> Option<Count> {
+            let local = counts.map.get(key).filter(|c| !self.stale(c, now)).copied();
+            let Some(&(failures, last_ms)) = shared.get(key) else { return local };
+            let ago = Duration::from_millis(u64::try_from(now_ms.saturating_sub(last_ms)).unwrap_or(0));
+            let last = now.checked_sub(ago).unwrap_or(now);
+            let mut c = local.unwrap_or(Count { failures: 0, pending: 0, last });
+            if failures > c.failures {
+                c.failures = failures;
+                c.last = c.last.max(last);
+            }
+            Some(c).filter(|c| !self.stale(c, now))
+        };
         let mut longest = Duration::ZERO;
         for (key, free) in [(&pair, self.policy.free_failures), (&address, self.policy.free_failures_per_address)] {
-            if let Some(c) = counts.map.get(key).filter(|c| !self.stale(c, now)) {
-                longest = longest.max(self.wait(c, free, now));
+            if let Some(c) = count(&counts, key) {
+                longest = longest.max(self.wait(&c, free, now));
             }
         }
         if !longest.is_zero() {
             return Err(longest);
         }
-        let past_ceiling =
-            counts.map.get(&name).is_some_and(|c| !self.stale(c, now) && c.failures >= self.policy.name_ceiling);
+        let past_ceiling = count(&counts, &name).is_some_and(|c| c.failures >= self.policy.name_ceiling);
         for key in [&pair, &address, &name] {
             let c = counts.map.entry(key.clone()).or_insert(Count { failures: 0, pending: 0, last: now });
             if self.stale(c, now) {

@@ -149,6 +149,73 @@ impl Db {
     }
 }
 
+impl Db {
+    /// The failed-login counts of `keys` not idle for `forget_ms` (PostgreSQL: shared by the
+    /// nodes; empty on SQLite, whose one node counts in memory): key → (failures, last ms).
+    pub async fn login_failures(
+        &self,
+        keys: &[&str],
+        now_ms: i64,
+        forget_ms: i64,
+    ) -> Result<std::collections::HashMap<String, (u32, i64)>, Error> {
+        let mut out = std::collections::HashMap::new();
+        if self.engine() != Engine::Postgres {
+            return Ok(out);
+        }
+        for key in keys {
+            let row = sqlx::query("SELECT failures, last_at FROM login_failures WHERE key = $1 AND last_at >= $2")
+                .bind(*key)
+                .bind(now_ms.saturating_sub(forget_ms))
+                .fetch_optional(&self.pool)
+                .await?;
+            if let Some(row) = row {
+                let failures: i64 = row.try_get(0)?;
+                out.insert(key.to_string(), (u32::try_from(failures).unwrap_or(u32::MAX), row.try_get(1)?));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Adds `delta` (+1 when an attempt starts, −1 when it is not held against anyone) to the
+    /// counts of `keys`, a count idle for `forget_ms` starting again from zero; `reset` keys are
+    /// deleted (a right password clears its pair). Old counts are deleted on the way. Nothing
+    /// on SQLite.
+    pub async fn count_login(
+        &self,
+        keys: &[&str],
+        delta: i64,
+        reset: &[&str],
+        now_ms: i64,
+        forget_ms: i64,
+    ) -> Result<(), Error> {
+        if self.engine() != Engine::Postgres {
+            return Ok(());
+        }
+        let stale = now_ms.saturating_sub(forget_ms);
+        let mut tx = self.pool.begin().await?;
+        for key in keys {
+            sqlx::query(
+                "INSERT INTO login_failures (key, failures, last_at) VALUES ($1, GREATEST($2, 0), $3)
+                 ON CONFLICT (key) DO UPDATE SET
+                   failures = GREATEST(CASE WHEN login_failures.last_at < $4 THEN 0 ELSE login_failures.failures END + $2, 0),
+                   last_at = $3",
+            )
+            .bind(*key)
+            .bind(delta)
+            .bind(now_ms)
+            .bind(stale)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for key in reset {
+            sqlx::query("DELETE FROM login_failures WHERE key = $1").bind(*key).execute(&mut *tx).await?;
+        }
+        sqlx::query("DELETE FROM login_failures WHERE last_at < $1").bind(stale).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
 /// Refuses a database whose schema a newer build has migrated past what `known` (this build's
 /// migrations) holds: run before the migrations, so that an old node neither starts on nor
 /// changes a schema it does not know.

@@ -111,7 +111,26 @@ pub(crate) async fn check_login(
     password: String,
     ip: IpAddr,
 ) -> Result<UserRow, LoginRefused> {
-    let attempt = state.throttle.reserve(user, ip).map_err(LoginRefused::Throttled)?;
+    // Every node's failures (PostgreSQL), so that N nodes allow no more attempts than one.
+    let keys = crate::auth::LoginThrottle::keys(user, ip);
+    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let forget = state.throttle.forget_ms();
+    let shared = state.db.login_failures(&keys, now_ms(), forget).await.map_err(|e| LoginRefused::Failed(e.into()))?;
+    let attempt = state.throttle.reserve_shared(user, ip, &shared).map_err(LoginRefused::Throttled)?;
+    // Counted as failed from now until the verdict: an attempt abandoned half-way stays counted.
+    let counted = state.db.count_login(&keys, 1, &[], now_ms(), forget).await;
+    if let Err(e) = counted {
+        attempt.not_checked();
+        return Err(LoginRefused::Failed(e.into()));
+    }
+    // Takes back the count of an attempt not held against anyone, or clears the pair's.
+    let uncount = async |reset_pair: bool| {
+        let reset: &[&str] = if reset_pair { &keys[..1] } else { &[] };
+        let undo = if reset_pair { &keys[1..] } else { &keys[..] };
+        if let Err(e) = state.db.count_login(undo, -1, reset, now_ms(), forget).await {
+            tracing::warn!(error = %crate::registry::one_line(&e.to_string()), "could not update the shared login count");
+        }
+    };
     if !attempt.delay.is_zero() {
         tokio::time::sleep(attempt.delay).await;
     }
@@ -119,16 +138,19 @@ pub(crate) async fn check_login(
         Ok(row) => row,
         Err(e) => {
             attempt.not_checked();
+            uncount(false).await;
             return Err(LoginRefused::Failed(e.into()));
         }
     };
     match state.passwords.verify(password, row.as_ref().map(|u| u.password_hash.clone())).await {
         Err(Busy) => {
             attempt.not_checked();
+            uncount(false).await;
             Err(LoginRefused::Busy)
         }
         Ok(true) => {
             attempt.succeeded();
+            uncount(true).await;
             row.ok_or(LoginRefused::Wrong)
         }
         Ok(false) => {

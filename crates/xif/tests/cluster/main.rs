@@ -462,3 +462,30 @@ async fn nodes_restarted_one_by_one_join_with_the_active_version_and_no_call_fai
     assert!(calls.load(Ordering::Relaxed) > 0);
     assert!(failed.is_empty(), "{} of {} calls failed: {:#?}", failed.len(), calls.load(Ordering::Relaxed), *failed);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_logins_count_on_every_node() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let database = xif_testpg::database("shared_login_throttle");
+    let nodes = three(root.path(), &database);
+    let client = Client::new();
+    let wrong = json!({"user": "admin", "password": "not the password"});
+    // Three failures through A and two through B: the pair's five free ones.
+    for (node, times) in [(&nodes[0], 3), (&nodes[1], 2)] {
+        for _ in 0..times {
+            let (status, body, _) = client.post(&node.url, "/api/v1/login", None, wrong.clone()).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "node {}: {body}", node.name);
+        }
+    }
+    // C has seen none of them, and still makes the pair wait.
+    let (status, body, _) = client.post(&nodes[2].url, "/api/v1/login", None, wrong.clone()).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "node C counts the other nodes' failures: {body}");
+    // Once the wait is over, the right password clears the pair on every node.
+    let right = json!({"user": "admin", "password": support::PASSWORD});
+    eventually("the right password is taken once the wait is over", || async {
+        (client.post(&nodes[2].url, "/api/v1/login", None, right.clone()).await.0 == StatusCode::OK).then_some(())
+    })
+    .await;
+    let (status, body, _) = client.post(&nodes[0].url, "/api/v1/login", None, wrong).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "a fresh count on A after the success on C: {body}");
+}
