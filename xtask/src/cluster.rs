@@ -11,18 +11,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 
-use crate::{KillOnDrop, curl, ext_target, json_field, run, wrk_summary};
-
-const PASSWORD: &str = "bench-admin-password";
+use crate::{
+    BENCH_PASSWORD, KillOnDrop, bench_login, bench_upload, compile_and_save, curl, release_xif, run, wrk_script,
+    wrk_summary,
+};
 
 pub fn bench_cluster(root: &Path) -> anyhow::Result<()> {
-    let target =
-        std::env::var_os("CARGO_TARGET_DIR").map(std::path::PathBuf::from).unwrap_or_else(|| root.join("target"));
-    run(Command::new(crate::cargo()).current_dir(root).args(["build", "--release", "--locked", "-p", "xif"]))?;
-    let xif = target.join("release/xif");
-    let scratch = target.join("bench-cluster");
-    let _ = std::fs::remove_dir_all(&scratch);
-    std::fs::create_dir_all(&scratch)?;
+    let (xif, scratch) = release_xif(root, "bench-cluster")?;
 
     // Two versions of the example: the second differs by a comment, so by its digest.
     run(Command::new(&xif).args(["new", "Greetings", "--path"]).arg(&scratch))?;
@@ -35,8 +30,7 @@ pub fn bench_cluster(root: &Path) -> anyhow::Result<()> {
             std::fs::write(&lib, format!("{text}\n// the second version\n"))?;
         }
         let package = scratch.join(format!("Greetings-{n}.xif"));
-        run(Command::new(&xif).arg("compile").arg("--path").arg(&dir).arg("--target-dir").arg(ext_target(root)))?;
-        run(Command::new(&xif).arg("save").arg("--path").arg(&dir).arg("-o").arg(&package))?;
+        compile_and_save(&xif, root, &dir, &package)?;
         packages.push(package);
     }
 
@@ -47,22 +41,10 @@ pub fn bench_cluster(root: &Path) -> anyhow::Result<()> {
         nodes.push(start_node(&xif, &scratch, name, &database)?);
     }
     let base: Vec<String> = nodes.iter().map(|n| n.1.clone()).collect();
-    let token = login(&base[0])?;
+    let token = bench_login(&base[0])?;
     let auth = format!("authorization: Bearer {token}");
-    let mut versions = Vec::new();
-    for package in &packages {
-        let out = curl(&[
-            "-sf",
-            "-X",
-            "POST",
-            "-H",
-            &auth,
-            "--data-binary",
-            &format!("@{}", package.display()),
-            &format!("{}/api/v1/extensions/Greetings/versions", base[0]),
-        ])?;
-        versions.push(json_field(&out, "version")?.as_i64().context("a version")?);
-    }
+    let versions: Vec<i64> =
+        packages.iter().map(|p| bench_upload(&base[0], &auth, p)).collect::<anyhow::Result<_>>()?;
     let publish = |version: i64| -> anyhow::Result<()> {
         curl(&[
             "-sf",
@@ -102,12 +84,7 @@ pub fn bench_cluster(root: &Path) -> anyhow::Result<()> {
     // Throughput: wrk on 1, 2, 3 nodes at once, 32 connections in all.
     let input = r#"{"Who": {"Name": "Ada", "Age": 36}}"#;
     let lua = scratch.join("greet.lua");
-    std::fs::write(
-        &lua,
-        format!(
-            "wrk.method = \"POST\"\nwrk.body = '{input}'\nwrk.headers[\"Content-Type\"] = \"application/json\"\nwrk.headers[\"Authorization\"] = \"Bearer {token}\"\n"
-        ),
-    )?;
+    wrk_script(&lua, input, &token)?;
     let secs = std::env::var("FLOOR_SECONDS").unwrap_or_else(|_| "8".into());
     let mut throughput = Vec::new();
     for k in 1..=3usize {
@@ -167,7 +144,7 @@ fn start_node(xif: &Path, scratch: &Path, name: &str, database: &str) -> anyhow:
         .arg("--data")
         .arg(scratch.join(format!("node-{name}")))
         .args(["--listen", &format!("127.0.0.1:{port}"), "--database", database])
-        .env("XIF_ADMIN_PASSWORD", PASSWORD)
+        .env("XIF_ADMIN_PASSWORD", BENCH_PASSWORD)
         .env("XIF_SECRET_KEY", "42".repeat(32))
         .env("XIF_LOG", "warn")
         .stdout(std::process::Stdio::null())
@@ -181,20 +158,6 @@ fn start_node(xif: &Path, scratch: &Path, name: &str, database: &str) -> anyhow:
         std::thread::sleep(Duration::from_millis(50));
     }
     Ok((node, base))
-}
-
-fn login(base: &str) -> anyhow::Result<String> {
-    let out = curl(&[
-        "-sf",
-        "-X",
-        "POST",
-        "-H",
-        "content-type: application/json",
-        "-d",
-        &format!(r#"{{"user": "admin", "password": "{PASSWORD}"}}"#),
-        &format!("{base}/api/v1/login"),
-    ])?;
-    Ok(json_field(&out, "token")?.as_str().context("a token")?.to_string())
 }
 
 /// Calls `Greet` on `base` over one keep-alive connection until the `xif-version` header is

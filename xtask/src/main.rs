@@ -253,8 +253,8 @@ fn bench(root: &Path) -> anyhow::Result<()> {
 /// measured in one run: calls/s and latency of the example's action over HTTP (wrk, 2 threads,
 /// 32 connections), the in-process instantiate + call, and the server-side publish time.
 fn bench_server(root: &Path) -> anyhow::Result<()> {
-    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
-    run(Command::new(cargo()).current_dir(root).args(["build", "--release", "--locked", "-p", "xif"]))?;
+    let (xif, scratch) = release_xif(root, "bench-server")?;
+    let target = xif.parent().and_then(Path::parent).context("the target folder")?.to_path_buf();
     run(Command::new(cargo()).current_dir(root).args([
         "build",
         "--release",
@@ -264,15 +264,10 @@ fn bench_server(root: &Path) -> anyhow::Result<()> {
         "--example",
         "call_bench",
     ]))?;
-    let xif = target.join("release/xif");
-    let scratch = target.join("bench-server");
-    let _ = std::fs::remove_dir_all(&scratch);
-    std::fs::create_dir_all(&scratch)?;
     run(Command::new(&xif).args(["new", "Greetings", "--path"]).arg(&scratch))?;
     let dir = scratch.join("Greetings");
     let package = scratch.join("Greetings.xif");
-    run(Command::new(&xif).arg("compile").arg("--path").arg(&dir).arg("--target-dir").arg(ext_target(root)))?;
-    run(Command::new(&xif).arg("save").arg("--path").arg(&dir).arg("-o").arg(&package))?;
+    compile_and_save(&xif, root, &dir, &package)?;
     let input = r#"{"Who": {"Name": "Ada", "Age": 36}}"#;
 
     // The floor first, alone on the machine.
@@ -376,7 +371,7 @@ fn bench_engine(
         .arg("--data")
         .arg(scratch.join(format!("data-{engine}")))
         .args(["--listen", &format!("127.0.0.1:{port}")])
-        .env("XIF_ADMIN_PASSWORD", "bench-admin-password")
+        .env("XIF_ADMIN_PASSWORD", BENCH_PASSWORD)
         .args(database.map(|url| vec!["--database".to_string(), url.to_string()]).unwrap_or_default())
         .env("XIF_LOG", "warn")
         .stdout(std::process::Stdio::null())
@@ -389,29 +384,9 @@ fn bench_engine(
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    let login = curl(&[
-        "-sf",
-        "-X",
-        "POST",
-        "-H",
-        "content-type: application/json",
-        "-d",
-        r#"{"user": "admin", "password": "bench-admin-password"}"#,
-        &format!("{base}/api/v1/login"),
-    ])?;
-    let token = json_field(&login, "token")?.as_str().context("a token")?.to_string();
+    let token = bench_login(&base)?;
     let auth = format!("authorization: Bearer {token}");
-    let upload = curl(&[
-        "-sf",
-        "-X",
-        "POST",
-        "-H",
-        &auth,
-        "--data-binary",
-        &format!("@{}", package.display()),
-        &format!("{base}/api/v1/extensions/Greetings/versions"),
-    ])?;
-    let version = json_field(&upload, "version")?;
+    let version = bench_upload(&base, &auth, package)?;
     let publish_url = format!("{base}/api/v1/extensions/Greetings/versions/{version}/publish");
     let publish_ms = || -> anyhow::Result<u64> {
         let out = curl(&["-sf", "-X", "POST", "-H", &auth, &publish_url])?;
@@ -424,12 +399,7 @@ fn bench_engine(
     let cached_median = sorted[sorted.len() / 2];
 
     let lua = scratch.join(format!("greet-{engine}.lua"));
-    std::fs::write(
-        &lua,
-        format!(
-            "wrk.method = \"POST\"\nwrk.body = '{input}'\nwrk.headers[\"Content-Type\"] = \"application/json\"\nwrk.headers[\"Authorization\"] = \"Bearer {token}\"\n"
-        ),
-    )?;
+    wrk_script(&lua, input, &token)?;
     let secs = std::env::var("FLOOR_SECONDS").unwrap_or_else(|_| "8".into());
     let out = Command::new("wrk")
         .args(["-t2", "-c32", &format!("-d{secs}s"), "--latency", "-s"])
@@ -443,6 +413,67 @@ fn bench_engine(
     }
     let ours = wrk_summary(&wrk_out).context("wrk's figures")?;
     Ok(EngineFigures { calls: ours, cold, cached_median })
+}
+
+/// The administrator password of the servers the benchmarks start.
+const BENCH_PASSWORD: &str = "bench-admin-password";
+
+/// Builds `xif` (release) and empties the scratch folder `name` of the target folder: the
+/// binary and the folder.
+fn release_xif(root: &Path, name: &str) -> anyhow::Result<(PathBuf, PathBuf)> {
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
+    run(Command::new(cargo()).current_dir(root).args(["build", "--release", "--locked", "-p", "xif"]))?;
+    let scratch = target.join(name);
+    let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::create_dir_all(&scratch)?;
+    Ok((target.join("release/xif"), scratch))
+}
+
+/// `xif compile` then `xif save` of the extension folder `dir` into `package`.
+fn compile_and_save(xif: &Path, root: &Path, dir: &Path, package: &Path) -> anyhow::Result<()> {
+    run(Command::new(xif).arg("compile").arg("--path").arg(dir).arg("--target-dir").arg(ext_target(root)))?;
+    run(Command::new(xif).arg("save").arg("--path").arg(dir).arg("-o").arg(package))
+}
+
+/// Logs in to `base` as `admin` (password [`BENCH_PASSWORD`]): a token.
+fn bench_login(base: &str) -> anyhow::Result<String> {
+    let out = curl(&[
+        "-sf",
+        "-X",
+        "POST",
+        "-H",
+        "content-type: application/json",
+        "-d",
+        &format!(r#"{{"user": "admin", "password": "{BENCH_PASSWORD}"}}"#),
+        &format!("{base}/api/v1/login"),
+    ])?;
+    Ok(json_field(&out, "token")?.as_str().context("a token")?.to_string())
+}
+
+/// Uploads the package file to `base` with `auth` (an `authorization:` header): its version.
+fn bench_upload(base: &str, auth: &str, package: &Path) -> anyhow::Result<i64> {
+    let out = curl(&[
+        "-sf",
+        "-X",
+        "POST",
+        "-H",
+        auth,
+        "--data-binary",
+        &format!("@{}", package.display()),
+        &format!("{base}/api/v1/extensions/Greetings/versions"),
+    ])?;
+    json_field(&out, "version")?.as_i64().context("a version number")
+}
+
+/// A wrk script that posts `input` to an action with `token`.
+fn wrk_script(path: &Path, input: &str, token: &str) -> anyhow::Result<()> {
+    std::fs::write(
+        path,
+        format!(
+            "wrk.method = \"POST\"\nwrk.body = '{input}'\nwrk.headers[\"Content-Type\"] = \"application/json\"\nwrk.headers[\"Authorization\"] = \"Bearer {token}\"\n"
+        ),
+    )?;
+    Ok(())
 }
 
 struct KillOnDrop(std::process::Child);
