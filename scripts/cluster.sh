@@ -56,7 +56,7 @@ for node in a b c; do
   echo $! > "$root/node-$node.pid"
 done
 for node in a b c; do
-  for _ in $(seq 300); do grep -q 'Listening on' "$root/node-$node.log" && break; sleep 0.1; done
+  for _ in $(seq 300); do grep -qs 'Listening on' "$root/node-$node.log" && break; sleep 0.1; done
   url[$node]=$(grep -o 'http://[0-9.:]*' "$root/node-$node.log" | head -1)
   [ -n "${url[$node]}" ] || { cat "$root/node-$node.log" >&2; echo "node $node did not start" >&2; exit 1; }
   "$xif" login "${url[$node]}" --user admin --password-stdin < "$root/admin-password" >/dev/null
