@@ -109,16 +109,14 @@ pub(crate) async fn spawn(
         loop {
             let event = match listener.recv().await {
                 Ok(xif_store::Received::Message(payload)) => Some(payload),
-                Ok(xif_store::Received::Reconnected) => {
-                    tracing::warn!(
-                        "the connection that listens for other nodes' changes was lost and is made again: reading the state again"
-                    );
-                    None
-                }
-                Err(e) => {
+                lost_or_error => {
                     lost.store(true, std::sync::atomic::Ordering::SeqCst);
-                    tracing::warn!(error = %one_line(&e.to_string()), "cannot listen for other nodes' changes; retrying every 500 ms");
-                    // A listener of a new connection; then what was missed is read again.
+                    let why = match lost_or_error {
+                        Err(e) => one_line(&e.to_string()).into_owned(),
+                        _ => "the connection was lost".to_string(),
+                    };
+                    tracing::warn!(error = %why, "cannot listen for other nodes' changes; retrying every 500 ms");
+                    // A listener on a new connection; then what was missed is read again.
                     loop {
                         tokio::time::sleep(Duration::from_millis(500)).await;
                         if let Ok(Some(fresh)) = db.listen().await {

@@ -62,9 +62,9 @@ impl Drop for ExtensionLock {
 pub enum Received {
     /// A payload sent with [`Db::notify`].
     Message(String),
-    /// The connection was lost and is being made again: notifications sent meanwhile are lost,
-    /// so the receiver should read the state again.
-    Reconnected,
+    /// The connection was lost: make a new listener ([`Db::listen`]) and read the state again,
+    /// as notifications sent meanwhile are lost.
+    Lost,
 }
 
 /// Listens on [`CHANNEL`] (PostgreSQL).
@@ -79,12 +79,12 @@ impl std::fmt::Debug for Listener {
 }
 
 impl Listener {
-    /// The next notification, or [`Received::Reconnected`] after the connection was lost. An
-    /// error means the database cannot be reached now: wait, then call again (it reconnects).
+    /// The next notification, or [`Received::Lost`] as soon as the connection is lost (it is
+    /// not made again here: an error means the same).
     pub async fn recv(&mut self) -> Result<Received, Error> {
         match self.inner.try_recv().await {
             Ok(Some(n)) => Ok(Received::Message(n.payload().to_string())),
-            Ok(None) => Ok(Received::Reconnected),
+            Ok(None) => Ok(Received::Lost),
             Err(e) => Err(e.into()),
         }
     }
@@ -137,7 +137,17 @@ impl Db {
         if self.engine() != Engine::Postgres {
             return Ok(None);
         }
-        let mut inner = sqlx::postgres::PgListener::connect(self.url()).await?;
+        // A pool of its one connection that gives up within 2 s (sqlx's own listener pool waits
+        // 30 s), so that a lost database is noticed and retried at once.
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(std::time::Duration::from_secs(2))
+            .max_lifetime(None)
+            .idle_timeout(None)
+            .connect_lazy(self.url())?;
+        let mut inner = sqlx::postgres::PgListener::connect_with(&pool).await?;
+        inner.eager_reconnect(false);
+        inner.ignore_pool_close_event(true);
         inner.listen(CHANNEL).await?;
         Ok(Some(Listener { inner }))
     }
