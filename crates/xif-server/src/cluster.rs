@@ -183,8 +183,6 @@ fn apply(state: &AppState, payload: &str) {
         Change::Settings(name) => {
             let state = state.clone();
             tokio::spawn(async move {
-                let lock = state.registry.lock_for(&name);
-                let _local = lock.lock().await;
                 if let Err(e) = reload_settings(&state, &name).await {
                     tracing::error!(extension = %one_line(&name), error = %one_line(&e.to_string()), "cannot read the changed settings");
                 }
@@ -215,7 +213,7 @@ pub(crate) async fn refresh_extension(state: &AppState, name: &str) -> Result<()
         }
     }
     if ext.is_some() {
-        reload_settings(state, name).await?;
+        read_settings(state, name).await?;
     }
     Ok(())
 }
@@ -226,9 +224,16 @@ fn served(state: &AppState, name: &str) -> Option<(i64, i64)> {
     state.registry.get(name).map(|l| (l.extension_id, l.version))
 }
 
-/// Reads one extension's settings again (the caller holds the extension's lock on this node,
-/// so that an older read never lands after a newer one).
-pub(crate) async fn reload_settings(state: &AppState, name: &str) -> Result<(), AppError> {
+/// Reads one extension's settings again under this node's lock of the extension, so that an
+/// older read never lands after a newer one.
+async fn reload_settings(state: &AppState, name: &str) -> Result<(), AppError> {
+    let lock = state.registry.lock_for(name);
+    let _local = lock.lock().await;
+    read_settings(state, name).await
+}
+
+/// [`reload_settings`] for a caller that holds the extension's lock already.
+pub(crate) async fn read_settings(state: &AppState, name: &str) -> Result<(), AppError> {
     let rows = state.db.settings_of(name).await?;
     state.registry.set_settings(name, publish::settings_from_rows(state, rows));
     Ok(())
@@ -252,8 +257,6 @@ async fn reconcile(state: &AppState) {
         let result = if serving != ext.active_version.map(|n| (ext.id, n)) {
             refresh_extension(state, &ext.name).await
         } else {
-            let lock = state.registry.lock_for(&ext.name);
-            let _local = lock.lock().await;
             reload_settings(state, &ext.name).await
         };
         if let Err(e) = result {

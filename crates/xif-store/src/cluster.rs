@@ -172,16 +172,22 @@ impl Db {
         if self.engine() != Engine::Postgres {
             return Ok(out);
         }
+        if keys.is_empty() {
+            return Ok(out);
+        }
+        // One round trip for all the keys: `key IN ($2, $3, ...)`.
+        let placeholders: Vec<String> = (0..keys.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "SELECT key, failures, last_at FROM login_failures WHERE last_at >= $1 AND key IN ({})",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now_ms.saturating_sub(forget_ms));
         for key in keys {
-            let row = sqlx::query("SELECT failures, last_at FROM login_failures WHERE key = $1 AND last_at >= $2")
-                .bind(*key)
-                .bind(now_ms.saturating_sub(forget_ms))
-                .fetch_optional(&self.pool)
-                .await?;
-            if let Some(row) = row {
-                let failures: i64 = row.try_get(0)?;
-                out.insert(key.to_string(), (u32::try_from(failures).unwrap_or(u32::MAX), row.try_get(1)?));
-            }
+            query = query.bind(*key);
+        }
+        for row in query.fetch_all(&self.pool).await? {
+            let failures: i64 = row.try_get(1)?;
+            out.insert(row.try_get(0)?, (u32::try_from(failures).unwrap_or(u32::MAX), row.try_get(2)?));
         }
         Ok(out)
     }

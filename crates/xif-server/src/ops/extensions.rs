@@ -502,7 +502,7 @@ pub(crate) async fn set_settings(
     }
     state.db.set_settings(&ext.name, &stored, &auth.name).await?;
     // What calls read now is what the database holds (with other nodes' changes too).
-    crate::cluster::reload_settings(state, &ext.name).await?;
+    crate::cluster::read_settings(state, &ext.name).await?;
     crate::cluster::announce(state, crate::cluster::Change::Settings(ext.name.clone())).await;
     tracing::info!(by = %one_line(&auth.name), extension = %ext.name, "settings changed");
     get_settings(state, auth, name).await
