@@ -44,7 +44,7 @@ pub fn bench_cluster(root: &Path) -> anyhow::Result<()> {
     let token = bench_login(&base[0])?;
     let auth = format!("authorization: Bearer {token}");
     let versions: Vec<i64> =
-        packages.iter().map(|p| bench_upload(&base[0], &auth, p)).collect::<anyhow::Result<_>>()?;
+        packages.iter().map(|p| bench_upload(&base[0], &auth, p, "Greetings")).collect::<anyhow::Result<_>>()?;
     let publish = |version: i64| -> anyhow::Result<()> {
         curl(&[
             "-sf",

@@ -15,9 +15,11 @@
 //!   then the hostile-client probes (`soak.rs`); PASS/FAIL per part.
 //! - `cargo xtask bench` — times the studio steps on the example extension, then `bench-server`
 //!   (docs/BENCHMARKS.md).
-//! - `cargo xtask bench-server` — the Platform Server beside `../shared/floor/run.sh`, in one run:
-//!   action calls over HTTP (wrk), the in-process call, publish times, on SQLite and on a private
-//!   PostgreSQL (xif-testpg).
+//! - `cargo xtask bench-server` — the Platform Server beside `../shared/floor/run.sh` and
+//!   `wasmtime serve`, in one run: action calls over HTTP (wrk) with the server's CPU and page
+//!   faults per call, a stubbed sandbox, each instance reset, a profile, the in-process call,
+//!   memory with 100 extensions, publish times, on SQLite and on a private PostgreSQL
+//!   (`bench_server.rs`).
 //! - `cargo xtask bench-cluster` — three nodes on one private PostgreSQL: activation propagation
 //!   (p50/p99 over 20 publishes) and call throughput with 1, 2 and 3 nodes (`cluster.rs`).
 use std::path::{Path, PathBuf};
@@ -25,6 +27,7 @@ use std::process::Command;
 
 use anyhow::{Context as _, bail};
 
+mod bench_server;
 mod cluster;
 mod soak;
 
@@ -37,8 +40,8 @@ fn main() -> anyhow::Result<()> {
         Some("fuzz") => fuzz(&root, &args[1..]),
         Some("schemathesis") => schemathesis(&root, &args[1..]),
         Some("soak") => soak::soak(&root, &args[1..]),
-        Some("bench") => bench(&root).and_then(|()| bench_server(&root)),
-        Some("bench-server") => bench_server(&root),
+        Some("bench") => bench(&root).and_then(|()| bench_server::bench_server(&root)),
+        Some("bench-server") => bench_server::bench_server(&root),
         Some("bench-cluster") => cluster::bench_cluster(&root),
         _ => {
             eprintln!(
@@ -249,172 +252,6 @@ fn bench(root: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The Platform Server's figures beside the floor of this machine (`../shared/floor/run.sh`),
-/// measured in one run: calls/s and latency of the example's action over HTTP (wrk, 2 threads,
-/// 32 connections), the in-process instantiate + call, and the server-side publish time.
-fn bench_server(root: &Path) -> anyhow::Result<()> {
-    let (xif, scratch) = release_xif(root, "bench-server")?;
-    let target = xif.parent().and_then(Path::parent).context("the target folder")?.to_path_buf();
-    run(Command::new(cargo()).current_dir(root).args([
-        "build",
-        "--release",
-        "--locked",
-        "-p",
-        "xif-server",
-        "--example",
-        "call_bench",
-    ]))?;
-    run(Command::new(&xif).args(["new", "Greetings", "--path"]).arg(&scratch))?;
-    let dir = scratch.join("Greetings");
-    let package = scratch.join("Greetings.xif");
-    compile_and_save(&xif, root, &dir, &package)?;
-    let input = r#"{"Who": {"Name": "Ada", "Age": 36}}"#;
-
-    // The floor first, alone on the machine.
-    let floor = root.join("../shared/floor/run.sh");
-    // The floor builds in its own target folder (its default), whatever ours is.
-    let out = Command::new("bash")
-        .arg(&floor)
-        .env_remove("CARGO_TARGET_DIR")
-        .output()
-        .with_context(|| format!("running {}", floor.display()))?;
-    if !out.status.success() {
-        bail!("{} failed: {}", floor.display(), String::from_utf8_lossy(&out.stderr));
-    }
-    let floor_out = String::from_utf8_lossy(&out.stdout).into_owned();
-    let floor_pooling = floor_out
-        .lines()
-        .find_map(|l| l.strip_prefix("instantiate+call, pooling:"))
-        .and_then(|r| r.trim().trim_end_matches("us").trim().parse::<f64>().ok())
-        .context("the floor's pooling figure")?;
-    let floor_call =
-        floor_out.lines().find(|l| l.starts_with("call")).map(wrk_line).context("the floor's call route")?;
-
-    // In-process: the runtime alone.
-    let example = target.join("release/examples/call_bench");
-    let out = Command::new(&example).arg(&package).args(["Greet", input]).output()?;
-    if !out.status.success() {
-        bail!("call_bench failed: {}", String::from_utf8_lossy(&out.stderr));
-    }
-    let in_process = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .find_map(|l| l.strip_prefix("instantiate+call:").map(|r| r.trim().trim_end_matches("us").trim().to_string()))
-        .and_then(|v| v.parse::<f64>().ok())
-        .context("call_bench's figure")?;
-
-    // The server, on each engine: SQLite in its data directory, then a private PostgreSQL
-    // (crate xif-testpg, as the tests use it; fsync off, so the figures are the server's, not
-    // the disk's).
-    let sqlite = bench_engine(&xif, &scratch, &package, input, "sqlite", None)?;
-    let pg = xif_testpg::Postgres::start();
-    let url = pg.database("bench");
-    let postgres = bench_engine(&xif, &scratch, &package, input, "postgres", Some(&url))?;
-    let ours = &sqlite.calls;
-    println!();
-    println!("| measure | xif | floor | ratio | aim |");
-    println!("|---|---|---|---|---|");
-    println!(
-        "| action call over HTTP (`Greet`, bearer token, JSON typing), wrk -t2 -c32 | {:.0} req/s | {:.0} req/s (`/call`) | {:.2}× | ≥ 0.8× |",
-        ours.0,
-        floor_call.0,
-        ours.0 / floor_call.0
-    );
-    println!("| latency p50 / p99 | {} / {} | {} / {} | | |", ours.1, ours.2, floor_call.1, floor_call.2);
-    println!(
-        "| in-process instantiate + call (`Greet`, JSON in/out) | {in_process:.2} µs | {floor_pooling:.2} µs (pooling, trivial `add`) | {:.2}× | ≤ 2× |",
-        in_process / floor_pooling
-    );
-    println!("| publish, cold (compile to native), server-side | {} ms | | | < 300 ms |", sqlite.cold);
-    println!(
-        "| publish again (native code cached), server-side, median of 5 | {} ms | | | < 30 ms |",
-        sqlite.cached_median
-    );
-    println!();
-    println!("| on each storage engine | SQLite | PostgreSQL |");
-    println!("|---|---|---|");
-    println!("| action call over HTTP, wrk -t2 -c32 | {:.0} req/s | {:.0} req/s |", sqlite.calls.0, postgres.calls.0);
-    println!(
-        "| latency p50 / p99 | {} / {} | {} / {} |",
-        sqlite.calls.1, sqlite.calls.2, postgres.calls.1, postgres.calls.2
-    );
-    println!("| publish, cold, server-side | {} ms | {} ms |", sqlite.cold, postgres.cold);
-    println!("| publish again, cached, median of 5 | {} ms | {} ms |", sqlite.cached_median, postgres.cached_median);
-    println!();
-    println!("floor output:\n{floor_out}");
-    Ok(())
-}
-
-/// What one server run measures on one storage engine.
-struct EngineFigures {
-    /// wrk's requests per second, p50 and p99.
-    calls: (f64, String, String),
-    /// Publish, cold (ms, server-side).
-    cold: u64,
-    /// Publish again, native code cached, median of 5 (ms, server-side).
-    cached_median: u64,
-}
-
-/// `xif serve` on `database` (`None`: SQLite in its data directory): upload, publish cold and
-/// cached, then wrk on the `Greet` action.
-fn bench_engine(
-    xif: &Path,
-    scratch: &Path,
-    package: &Path,
-    input: &str,
-    engine: &str,
-    database: Option<&str>,
-) -> anyhow::Result<EngineFigures> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let base = format!("http://127.0.0.1:{port}");
-    let server = Command::new(xif)
-        .arg("serve")
-        .arg("--data")
-        .arg(scratch.join(format!("data-{engine}")))
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .env("XIF_ADMIN_PASSWORD", BENCH_PASSWORD)
-        .args(database.map(|url| vec!["--database".to_string(), url.to_string()]).unwrap_or_default())
-        .env("XIF_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .spawn()?;
-    let _server = KillOnDrop(server);
-    let started = std::time::Instant::now();
-    while curl(&["-sf", &format!("{base}/api/v1/health")]).is_err() {
-        if started.elapsed() > std::time::Duration::from_secs(20) {
-            bail!("the server did not answer within 20 s");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    let token = bench_login(&base)?;
-    let auth = format!("authorization: Bearer {token}");
-    let version = bench_upload(&base, &auth, package)?;
-    let publish_url = format!("{base}/api/v1/extensions/Greetings/versions/{version}/publish");
-    let publish_ms = || -> anyhow::Result<u64> {
-        let out = curl(&["-sf", "-X", "POST", "-H", &auth, &publish_url])?;
-        json_field(&out, "summary")?["ms"].as_u64().context("summary.ms")
-    };
-    let cold = publish_ms()?;
-    let cached: Vec<u64> = (0..5).map(|_| publish_ms()).collect::<anyhow::Result<_>>()?;
-    let mut sorted = cached.clone();
-    sorted.sort_unstable();
-    let cached_median = sorted[sorted.len() / 2];
-
-    let lua = scratch.join(format!("greet-{engine}.lua"));
-    wrk_script(&lua, input, &token)?;
-    let secs = std::env::var("FLOOR_SECONDS").unwrap_or_else(|_| "8".into());
-    let out = Command::new("wrk")
-        .args(["-t2", "-c32", &format!("-d{secs}s"), "--latency", "-s"])
-        .arg(&lua)
-        .arg(format!("{base}/api/v1/extensions/Greetings/actions/Greet"))
-        .output()
-        .context("running wrk (apt-get install wrk)")?;
-    let wrk_out = String::from_utf8_lossy(&out.stdout).into_owned();
-    if wrk_out.contains("Non-2xx") {
-        bail!("some calls failed:\n{wrk_out}");
-    }
-    let ours = wrk_summary(&wrk_out).context("wrk's figures")?;
-    Ok(EngineFigures { calls: ours, cold, cached_median })
-}
-
 /// The administrator password of the servers the benchmarks start.
 const BENCH_PASSWORD: &str = "bench-admin-password";
 
@@ -450,8 +287,9 @@ fn bench_login(base: &str) -> anyhow::Result<String> {
     Ok(json_field(&out, "token")?.as_str().context("a token")?.to_string())
 }
 
-/// Uploads the package file to `base` with `auth` (an `authorization:` header): its version.
-fn bench_upload(base: &str, auth: &str, package: &Path) -> anyhow::Result<i64> {
+/// Uploads the package file to `base` with `auth` (an `authorization:` header) as extension
+/// `name`: its version.
+fn bench_upload(base: &str, auth: &str, package: &Path, name: &str) -> anyhow::Result<i64> {
     let out = curl(&[
         "-sf",
         "-X",
@@ -460,7 +298,7 @@ fn bench_upload(base: &str, auth: &str, package: &Path) -> anyhow::Result<i64> {
         auth,
         "--data-binary",
         &format!("@{}", package.display()),
-        &format!("{base}/api/v1/extensions/Greetings/versions"),
+        &format!("{base}/api/v1/extensions/{name}/versions"),
     ])?;
     json_field(&out, "version")?.as_i64().context("a version number")
 }

@@ -17,6 +17,8 @@
 //! so a runaway action never stalls other requests.
 #![deny(missing_docs)]
 
+#[doc(hidden)]
+pub mod bench;
 mod call;
 mod contract;
 mod convert;
@@ -43,6 +45,10 @@ pub use host::OUTPUT_CAPACITY;
 
 use host::{CallState, Capture};
 
+/// Whether this build's calls skip the sandbox (the benchmark-only feature `stub-sandbox`): every
+/// call answers its outputs' defaults without running the component.
+pub const STUB_SANDBOX: bool = cfg!(feature = "stub-sandbox");
+
 /// How often the epoch advances: the granularity of the time limit, and how long a running
 /// guest keeps its thread before yielding to the executor.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -65,6 +71,75 @@ pub struct Limits {
     /// Largest JSON output of a call, in bytes (default 10 MiB, the call body limit); a bigger
     /// one is [`CallError::OutputTooLarge`]. An action error's message is cut at this size.
     pub output_bytes: usize,
+    /// How an ended call's instance slot is made ready for the next call (default
+    /// [`Reset::InPlace`]).
+    pub reset: Reset,
+}
+
+/// How the memory and tables of an ended call's instance slot are brought back to the
+/// component's initial state for the next call. Every choice gives each call a fresh instance:
+/// they differ in cost, not in isolation (tests/runtime.rs, `a_call_finds_nothing_of_the_calls_before`,
+/// runs under each).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Reset {
+    /// The first 2 MiB of memory and 64 KiB of tables are reset in place, the rest decommitted:
+    /// only the pages the call wrote, found with `PAGEMAP_SCAN` where the kernel has it (Linux
+    /// 6.7+) and no swap is configured, else the low pages by `memset` ([`Reset::Memset`]).
+    /// See [`Runtime::reset_in_effect`].
+    #[default]
+    InPlace,
+    /// As [`Reset::InPlace`], always by `memset` of the low pages (no `PAGEMAP_SCAN`).
+    Memset,
+    /// Nothing kept: memories and tables decommitted with `madvise` when a call ends, and
+    /// faulted in again by the next (wasmtime's default; the most page-table work per call).
+    Decommit,
+}
+
+/// The reset a [`Runtime`] applies: what [`Reset`] became on this machine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ResetInEffect {
+    /// In place, the written pages found with `PAGEMAP_SCAN`.
+    PagemapScan,
+    /// In place, the low pages by `memset`.
+    Memset,
+    /// Decommitted with `madvise`.
+    Decommit,
+}
+
+impl ResetInEffect {
+    /// A short name for logs and reports: `pagemap-scan`, `memset`, `decommit`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResetInEffect::PagemapScan => "pagemap-scan",
+            ResetInEffect::Memset => "memset",
+            ResetInEffect::Decommit => "decommit",
+        }
+    }
+}
+
+impl Reset {
+    /// What this choice becomes here. `PAGEMAP_SCAN` finds the pages a call wrote among those
+    /// *present*: a written page swapped out would be missed and keep the call's data for the
+    /// next one, so with swap configured (any line in `/proc/swaps`) the reset is by `memset`.
+    /// Swap turned on after the runtime started is not seen: restart the server after `swapon`.
+    fn in_effect(self) -> ResetInEffect {
+        match self {
+            Reset::Decommit => ResetInEffect::Decommit,
+            Reset::Memset => ResetInEffect::Memset,
+            Reset::InPlace if PoolingAllocationConfig::is_pagemap_scan_available() && !swap_configured() => {
+                ResetInEffect::PagemapScan
+            }
+            Reset::InPlace => ResetInEffect::Memset,
+        }
+    }
+}
+
+/// Whether any swap area is configured (`/proc/swaps` lists one); unreadable counts as yes.
+fn swap_configured() -> bool {
+    match std::fs::read_to_string("/proc/swaps") {
+        Ok(text) => text.lines().skip(1).any(|l| !l.trim().is_empty()),
+        Err(_) => true,
+    }
 }
 
 impl Default for Limits {
@@ -76,6 +151,7 @@ impl Default for Limits {
             slot_wait: Duration::from_secs(10),
             query_rows: 1000,
             output_bytes: 10 << 20,
+            reset: Reset::InPlace,
         }
     }
 }
@@ -179,6 +255,8 @@ struct Shared {
     linker: wasmtime::component::Linker<CallState>,
     /// One permit per instance the pool holds: calls beyond it wait instead of failing.
     permits: tokio::sync::Semaphore,
+    /// How ended instances are reset, as decided at start.
+    reset: ResetInEffect,
     ticker: Option<(mpsc::Sender<()>, JoinHandle<()>)>,
 }
 
@@ -221,7 +299,7 @@ const KEEP_RESIDENT_TABLE: usize = 64 << 10;
 const MEMORIES_PER_COMPONENT: u32 = 1;
 const TABLES_PER_COMPONENT: u32 = 4;
 
-fn engine(limits: &Limits) -> wasmtime::Result<Engine> {
+fn engine(limits: &Limits, reset: ResetInEffect) -> wasmtime::Result<Engine> {
     let n = limits.max_instances;
     let mut pool = PoolingAllocationConfig::new();
     pool.total_component_instances(n)
@@ -232,17 +310,26 @@ fn engine(limits: &Limits) -> wasmtime::Result<Engine> {
         .max_core_instances_per_component(CORE_INSTANCES_PER_COMPONENT)
         .max_memories_per_component(MEMORIES_PER_COMPONENT)
         .max_tables_per_component(TABLES_PER_COMPONENT)
-        .max_memory_size(limits.call_memory)
-        // When an instance ends, its memory's first 2 MiB and its tables' first 64 KiB are reset
-        // to their initial contents in place (only the pages resident, found with PAGEMAP_SCAN
-        // where the kernel has it, Linux 6.7+; else the low pages by memset) instead of being
-        // decommitted with madvise: the next call takes no page faults there and no other core
-        // is interrupted to flush its TLB. The next instance still starts from the component's
-        // initial memory (tests/runtime.rs, `a_call_finds_nothing_of_the_calls_before`). Cost:
-        // up to 2 MiB stays resident per slot used (128 MiB for the default 64 slots).
-        .linear_memory_keep_resident(KEEP_RESIDENT_MEMORY)
-        .table_keep_resident(KEEP_RESIDENT_TABLE)
-        .pagemap_scan(wasmtime::Enabled::Auto);
+        .max_memory_size(limits.call_memory);
+    // In place (the default): when an instance ends, its memory's first 2 MiB and its tables'
+    // first 64 KiB are reset to their initial contents where they lie (only the pages written,
+    // found with PAGEMAP_SCAN, or the low pages by memset) instead of being decommitted with
+    // madvise: the next call takes no page faults there and no other core is interrupted to
+    // flush its TLB. Cost: up to 2 MiB stays resident per slot used (128 MiB for 64 slots).
+    match reset {
+        ResetInEffect::PagemapScan | ResetInEffect::Memset => {
+            pool.linear_memory_keep_resident(KEEP_RESIDENT_MEMORY)
+                .table_keep_resident(KEEP_RESIDENT_TABLE)
+                .pagemap_scan(if reset == ResetInEffect::PagemapScan {
+                    wasmtime::Enabled::Yes
+                } else {
+                    wasmtime::Enabled::No
+                });
+        }
+        ResetInEffect::Decommit => {
+            pool.pagemap_scan(wasmtime::Enabled::No);
+        }
+    }
     let mut config = Config::new();
     config.epoch_interruption(true).allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     Engine::new(&config)
@@ -266,7 +353,8 @@ impl Runtime {
                 limits.max_instances
             )));
         }
-        let engine = engine(&limits).map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
+        let reset = limits.reset.in_effect();
+        let engine = engine(&limits, reset).map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
         let linker = host::linker(&engine).map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
         let (stop, ticks) = mpsc::channel::<()>();
         let ticking = engine.clone();
@@ -284,6 +372,7 @@ impl Runtime {
                 limits,
                 linker,
                 permits: tokio::sync::Semaphore::new(limits.max_instances as usize),
+                reset,
                 ticker: Some((stop, thread)),
             }),
         })
@@ -292,6 +381,12 @@ impl Runtime {
     /// The limits this runtime applies.
     pub fn limits(&self) -> Limits {
         self.shared.limits
+    }
+
+    /// How this runtime resets an ended call's instance slot ([`Limits::reset`] as it turned
+    /// out on this machine).
+    pub fn reset_in_effect(&self) -> ResetInEffect {
+        self.shared.reset
     }
 
     /// Names the compiler settings and version native code depends on: cache compiled code by
@@ -470,20 +565,19 @@ impl Extension {
             Ok(permit) => permit.map_err(|e| CallError::Internal(e.to_string()))?,
             Err(_) => return Err(CallError::Busy { waited: limits.slot_wait }),
         };
+        if cfg!(feature = "stub-sandbox") {
+            // Benchmarks only (the feature is off in every shipped build): the outputs' defaults,
+            // without the component, so the cost of everything around the sandbox is measured.
+            drop(params);
+            let outputs: Vec<Value> = act.outputs.iter().map(|f| xif_model::value::field_default(def, f)).collect();
+            let json = xif_model::value::outputs_to_json(act, &outputs);
+            return Ok(CallOutput { json, stdout: String::new(), stderr: String::new(), elapsed: started.elapsed() });
+        }
         let stdout = Capture::new();
         let stderr = Capture::new();
         let running = Instant::now();
         let state = CallState::new(def.clone(), ctx, &limits, running + limits.call_time, &stdout, &stderr);
-        let mut store = Store::new(&shared.engine, state);
-        store.limiter(|s| &mut s.limiter);
-        store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(move |_| {
-            Ok(if running.elapsed() >= limits.call_time {
-                UpdateDeadline::Interrupt
-            } else {
-                UpdateDeadline::YieldCustom(1, Box::pin(tokio::task::yield_now()))
-            })
-        });
+        let mut store = call_store(shared, state, running);
         let run = async {
             let instance = inner.pre.instantiate_async(&mut store).await?;
             let func = instance
@@ -521,6 +615,23 @@ impl Extension {
         }
         Ok(CallOutput { json, stdout: out, stderr: err, elapsed: started.elapsed() })
     }
+}
+
+/// A call's store: its state, the memory limiter, and the epoch deadline that yields to the
+/// executor every tick and stops the guest when the call's time (from `running`) is up.
+fn call_store(shared: &Shared, state: CallState, running: Instant) -> Store<CallState> {
+    let limits = shared.limits;
+    let mut store = Store::new(&shared.engine, state);
+    store.limiter(|s| &mut s.limiter);
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(move |_| {
+        Ok(if running.elapsed() >= limits.call_time {
+            UpdateDeadline::Interrupt
+        } else {
+            UpdateDeadline::YieldCustom(1, Box::pin(tokio::task::yield_now()))
+        })
+    });
+    store
 }
 
 /// Counts the bytes of JSON written through it; fails past `limit`.

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use xif_runtime::{
-    CallContext, CallError, Extension, Limits, Loadable, LogLevel, LogLine, LogSource, Runtime, RuntimeError,
+    CallContext, CallError, Extension, Limits, Loadable, LogLevel, LogLine, LogSource, Reset, ResetInEffect, Runtime,
+    RuntimeError,
 };
 
 fn runtime(limits: Limits) -> Runtime {
@@ -407,24 +408,44 @@ fn types_are_shareable() {
     shareable::<CallContext>();
 }
 
-/// Every call gets a fresh instance, also now that the pool resets the low pages of a memory
-/// with memset instead of decommitting them: with one instance slot (so each call reuses the
+/// Every call gets a fresh instance, whichever way the pool resets a slot (the written pages
+/// found by PAGEMAP_SCAN, the low pages by memset, or all decommitted): with one instance slot (so each call reuses the
 /// slot of the one before), what a call left in a static, on the heap and in a static buffer is
 /// found by none of the calls after it — by value, and by scanning the whole linear memory.
 #[tokio::test]
 async fn a_call_finds_nothing_of_the_calls_before() {
-    let ext = load(&runtime(Limits { max_instances: 1, ..Limits::default() }));
-    let secret = "xif-isolation-7f3a9c5e";
-    let probe: String = secret.chars().rev().collect();
-    let first = ext.call("Remember", &json!({"Secret": secret, "Probe": probe}), ctx()).await.expect("call 1").json;
-    assert_eq!((&first["Previous"], &first["Calls"]), (&json!(""), &json!(0)), "{first}");
-    // The scan sees what this call wrote: the static's string, the heap copy, the buffer, the
-    // input, and the pattern searched for.
-    assert!(first["Copies"].as_i64().is_some_and(|n| n >= 4), "the scan finds the copies call 1 made: {first}");
-    for n in 2..=4 {
-        let out = ext.call("Remember", &json!({"Secret": "", "Probe": probe}), ctx()).await.expect("a later call").json;
-        assert_eq!(out["Previous"], "", "call {n} sees no static of the calls before: {out}");
-        assert_eq!(out["Calls"], 0, "call {n} runs in a fresh instance: {out}");
-        assert_eq!(out["Copies"], 1, "call {n} finds only its own pattern in linear memory: {out}");
+    // Each way of resetting a slot: the default (PAGEMAP_SCAN where the kernel has it and no
+    // swap is configured, else memset), memset forced, and decommit.
+    for (reset, expected) in [
+        (Reset::InPlace, None),
+        (Reset::Memset, Some(ResetInEffect::Memset)),
+        (Reset::Decommit, Some(ResetInEffect::Decommit)),
+    ] {
+        let rt = runtime(Limits { max_instances: 1, reset, ..Limits::default() });
+        let in_effect = rt.reset_in_effect();
+        if let Some(expected) = expected {
+            assert_eq!(in_effect, expected, "{reset:?}");
+        } else {
+            assert_ne!(in_effect, ResetInEffect::Decommit, "the default resets in place");
+            eprintln!("the default reset here: {}", in_effect.as_str());
+        }
+        let ext = load(&rt);
+        let secret = "xif-isolation-7f3a9c5e";
+        let probe: String = secret.chars().rev().collect();
+        let first = ext.call("Remember", &json!({"Secret": secret, "Probe": probe}), ctx()).await.expect("call 1").json;
+        assert_eq!((&first["Previous"], &first["Calls"]), (&json!(""), &json!(0)), "{reset:?}: {first}");
+        // The scan sees what this call wrote: the static's string, the heap copy, the buffer, the
+        // input, and the pattern searched for.
+        assert!(
+            first["Copies"].as_i64().is_some_and(|n| n >= 4),
+            "{reset:?}: the scan finds the copies call 1 made: {first}"
+        );
+        for n in 2..=4 {
+            let out =
+                ext.call("Remember", &json!({"Secret": "", "Probe": probe}), ctx()).await.expect("a later call").json;
+            assert_eq!(out["Previous"], "", "{reset:?}: call {n} sees no static of the calls before: {out}");
+            assert_eq!(out["Calls"], 0, "{reset:?}: call {n} runs in a fresh instance: {out}");
+            assert_eq!(out["Copies"], 1, "{reset:?}: call {n} finds only its own pattern in linear memory: {out}");
+        }
     }
 }

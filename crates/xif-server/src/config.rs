@@ -197,6 +197,8 @@ pub struct Limits {
     pub failed_calls_kept: u32,
     /// How long failed calls are kept (default 7 days).
     pub failed_calls_max_age: Duration,
+    /// How an ended call's instance slot is reset for the next call (default in place).
+    pub reset: xif_runtime::Reset,
 }
 
 impl Default for Limits {
@@ -216,6 +218,7 @@ impl Default for Limits {
             call_output_bytes: runtime.output_bytes,
             failed_calls_kept: 1000,
             failed_calls_max_age: Duration::from_secs(7 * 24 * 3600),
+            reset: runtime.reset,
         }
     }
 }

@@ -167,7 +167,14 @@ pub async fn start_with_signal(
         slot_wait: config.limits.call_queue_wait,
         query_rows: config.limits.query_rows,
         output_bytes: config.limits.call_output_bytes,
+        reset: config.limits.reset,
     })?;
+    tracing::info!(target: "xif_server::reset", reset = %runtime.reset_in_effect().as_str(), "call instances reset");
+    if xif_runtime::STUB_SANDBOX {
+        tracing::warn!(
+            "this build runs no extension code (feature stub-sandbox): calls answer their outputs' defaults; for benchmarks only"
+        );
+    }
     let passwords = Arc::new(
         Passwords::new(config.insecure_fast_password_hashing, config.max_password_checks, config.password_check_wait)
             .map_err(ServerError::Internal)?,

@@ -417,6 +417,11 @@ fn serve(args: crate::ServeArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
     config.limits.call_queue_per_extension = args.call_queue;
     config.limits.call_queue_wait = std::time::Duration::from_millis(args.call_queue_wait);
     config.limits.query_rows = args.query_rows;
+    config.limits.reset = match args.instance_reset {
+        crate::InstanceReset::InPlace => xif_runtime::Reset::InPlace,
+        crate::InstanceReset::Memset => xif_runtime::Reset::Memset,
+        crate::InstanceReset::Decommit => xif_runtime::Reset::Decommit,
+    };
     config.limits.call_output_bytes = args.call_output_limit << 20;
     config.limits.failed_calls_kept = args.failed_calls_kept;
     config.limits.failed_calls_max_age =

@@ -400,6 +400,23 @@ pub struct ServeArgs {
     /// How long failed calls are kept, in days.
     #[arg(long, default_value_t = 7, value_name = "DAYS")]
     failed_calls_days: u64,
+    /// How an ended call's instance is reset for the next call: `in-place` resets the pages the
+    /// call wrote (found with PAGEMAP_SCAN on Linux 6.7+ without swap, else by memset);
+    /// `memset` never uses PAGEMAP_SCAN; `decommit` returns all memory to the kernel after
+    /// each call (slowest). Every choice gives each call a fresh instance.
+    #[arg(long, value_enum, default_value_t = InstanceReset::InPlace, value_name = "HOW")]
+    instance_reset: InstanceReset,
+}
+
+/// `xif serve --instance-reset`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum InstanceReset {
+    /// Reset in place the pages a call wrote.
+    InPlace,
+    /// Reset in place by memset of the low pages.
+    Memset,
+    /// Decommit all memory after each call.
+    Decommit,
 }
 
 fn main() -> ExitCode {

@@ -96,3 +96,39 @@ fn serve_creates_admin_once_and_stops_on_sigterm() {
     assert!(ok);
     assert!(!stdout.contains("password"), "printed only once: {stdout}");
 }
+
+/// `--instance-reset` reaches the runtime (it logs the reset it applies before listening), and a
+/// value it does not know is refused naming the ones it does.
+#[test]
+fn serve_resets_instances_as_told() {
+    for (how, logged) in [("memset", "reset=memset"), ("decommit", "reset=decommit")] {
+        let data = tempfile::tempdir().expect("tempdir");
+        let mut child = xif()
+            .args(["serve", "--listen", "127.0.0.1:0", "--instance-reset", how, "--data"])
+            .arg(data.path())
+            .env("XIF_INSECURE_FAST_PASSWORD_HASHING", "1")
+            .env("XIF_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("xif serve starts");
+        let mut stderr = BufReader::new(child.stderr.take().expect("stderr is piped"));
+        let mut before = String::new();
+        loop {
+            let mut line = String::new();
+            assert!(stderr.read_line(&mut line).expect("read") > 0, "xif serve ended before listening: {before}");
+            if line.contains("Listening on http://") {
+                break;
+            }
+            before.push_str(&line);
+        }
+        assert!(before.contains(logged), "--instance-reset {how} is logged as {logged}: {before}");
+        std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+        let (ok, _) = stop(child);
+        assert!(ok);
+    }
+    let out = xif().args(["serve", "--instance-reset", "sometimes"]).output().expect("xif runs");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("in-place") && stderr.contains("memset") && stderr.contains("decommit"), "{stderr}");
+}
