@@ -22,8 +22,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 
 use crate::{
-    BENCH_PASSWORD, KillOnDrop, bench_login, bench_upload, cargo, compile_and_save, curl, json_field, release_xif, run,
-    wrk_line, wrk_script, wrk_summary,
+    BENCH_PASSWORD, KillOnDrop, bench_login, bench_publish, bench_upload, cargo, compile_and_save, curl, json_field,
+    release_xif, run, wrk_line, wrk_script, wrk_summary,
 };
 
 /// The body every `Greet` call posts.
@@ -279,7 +279,12 @@ pub fn bench_server(root: &Path) -> anyhow::Result<()> {
         memory.called,
         (memory.called - memory.published) * 1024.0 / 100.0
     );
-    println!("| each called 10 more times, 32 at once | {:.1} MiB | |", memory.loaded);
+    println!("| each called 10 more times, 32 callers at once | {:.1} MiB | |", memory.loaded);
+    println!(
+        "| an instance slot used by a `Greet` call and kept for the next (in-process: 64 calls held until all run at once, RSS growth / 64) | {:.0} KiB per slot, at most {:.1} MiB for the default 64 slots | |",
+        greet_ip.slot_kib,
+        greet_ip.slot_kib * 64.0 / 1024.0
+    );
     println!();
     println!("| on each storage engine | SQLite | PostgreSQL |");
     println!("|---|---|---|");
@@ -298,6 +303,8 @@ struct InProcess {
     faults: f64,
     floor_bare: f64,
     floor_store: f64,
+    /// RSS per instance slot after 64 calls ran at once, KiB.
+    slot_kib: f64,
 }
 
 fn call_bench(example: &Path, package: &Path, action: &str, input: &str) -> anyhow::Result<InProcess> {
@@ -309,7 +316,8 @@ fn call_bench(example: &Path, package: &Path, action: &str, input: &str) -> anyh
     let figure = |prefix: &str| {
         text.lines()
             .find_map(|l| l.strip_prefix(prefix))
-            .and_then(|r| r.trim().trim_end_matches("us").trim().parse::<f64>().ok())
+            // Without its unit (`us`, `KiB`).
+            .and_then(|r| r.trim().trim_end_matches(char::is_alphabetic).trim().parse::<f64>().ok())
             .with_context(|| format!("call_bench's `{prefix}` in:\n{text}"))
     };
     Ok(InProcess {
@@ -317,6 +325,7 @@ fn call_bench(example: &Path, package: &Path, action: &str, input: &str) -> anyh
         faults: figure("minor faults per call:")?,
         floor_bare: figure("floor component, bare store:")?,
         floor_store: figure("floor component, call store:")?,
+        slot_kib: figure("resident per instance slot:")?,
     })
 }
 
@@ -332,7 +341,7 @@ fn peer(root: &Path, target: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
             .args([
                 "--no-default-features",
                 "--features",
-                "run,serve,cranelift,pooling-allocator,parallel-compilation,cache",
+                "run,serve,component-model-async,cranelift,pooling-allocator,parallel-compilation,cache",
                 "--root",
             ])
             .arg(target.join("peer"))
@@ -409,9 +418,8 @@ impl Server {
     fn publish(&self, package: &Path, name: &str) -> anyhow::Result<(u64, u64)> {
         let auth = format!("authorization: Bearer {}", self.token);
         let version = bench_upload(&self.base, &auth, package, name)?;
-        let url = format!("{}/api/v1/extensions/{name}/versions/{version}/publish", self.base);
         let publish_ms = || -> anyhow::Result<u64> {
-            let out = curl(&["-sf", "-X", "POST", "-H", &auth, &url])?;
+            let out = bench_publish(&self.base, &auth, name, version)?;
             json_field(&out, "summary")?["ms"].as_u64().context("summary.ms")
         };
         let cold = publish_ms()?;
@@ -561,15 +569,18 @@ fn profile(pid: u32, url: &str, lua: &Path, secs: u64, scratch: &Path) -> anyhow
     let mut parts: Vec<(&'static str, f64)> = Vec::new();
     let mut samples = 0;
     for line in text.lines() {
-        // `    12.34%   567  xif   [.] hyper::proto::h1::role::parse_headers`
-        let mut words = line.split_whitespace();
-        let (Some(share), Some(count), Some(dso)) = (words.next(), words.next(), words.next()) else { continue };
-        let Ok(share) = share.trim_end_matches('%').parse::<f64>() else { continue };
-        samples += count.parse::<u64>().unwrap_or(0);
-        let rest: Vec<&str> = words.collect();
-        let kernel = rest.first() == Some(&"[k]");
-        let sym = rest.get(1..).map(|s| s.join(" ")).unwrap_or_default();
-        let part = classify(dso, kernel, &sym);
+        // `    12.34%   567  xif   [.] hyper::proto::h1::role::parse_headers` (the library may be
+        // several words: `[JIT] tid 123`).
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let Some(mark) = words.iter().position(|w| *w == "[.]" || *w == "[k]") else { continue };
+        if mark < 3 {
+            continue;
+        }
+        let Ok(share) = words[0].trim_end_matches('%').parse::<f64>() else { continue };
+        samples += words[1].parse::<u64>().unwrap_or(0);
+        let dso = words[2..mark].join(" ");
+        let sym = words[mark + 1..].join(" ");
+        let part = classify(&dso, words[mark] == "[k]", &sym);
         match parts.iter_mut().find(|(p, _)| *p == part) {
             Some((_, s)) => *s += share,
             None => parts.push((part, share)),
@@ -598,8 +609,18 @@ fn classify(dso: &str, kernel: bool, sym: &str) -> &'static str {
         if has(&["tcp", "ip_", "sock", "skb", "net_", "__dev_queue", "loopback", "epoll", "inet"]) {
             return "kernel: TCP on loopback, epoll";
         }
-        if has(&["futex", "schedule", "switch_to", "finish_task_switch", "wake", "enqueue", "dequeue"]) {
-            return "kernel: scheduling, futexes";
+        if has(&[
+            "futex",
+            "schedule",
+            "switch_to",
+            "task_switch",
+            "wake",
+            "enqueue",
+            "dequeue",
+            "spin_unlock_irq",
+            "irqentry_exit",
+        ]) {
+            return "kernel: scheduling, wake-ups, futexes";
         }
         return "kernel: other (syscall entry, timers, …)";
     }
@@ -607,8 +628,8 @@ fn classify(dso: &str, kernel: bool, sym: &str) -> &'static str {
     {
         return "guest code (compiled WebAssembly), trampolines";
     }
-    if dso.starts_with("libc") || dso.starts_with("ld-linux") {
-        return "libc (malloc, free, memcpy, memset)";
+    if dso.starts_with("libc") || dso.starts_with("ld-linux") || dso.starts_with("[vdso]") {
+        return "libc (malloc, free, memcpy, memset), vDSO clock";
     }
     if has(&["wasmtime_wasi", "WasiCtx"]) {
         return "WASI context (wasmtime-wasi)";
@@ -683,14 +704,7 @@ fn hundred_extensions(xif: &Path, scratch: &Path, greetings: &Path) -> anyhow::R
         let file = dir.join(format!("{name}.xif"));
         std::fs::write(&file, &written.bytes)?;
         let version = bench_upload(&server.base, &auth, &file, name)?;
-        curl(&[
-            "-sf",
-            "-X",
-            "POST",
-            "-H",
-            &auth,
-            &format!("{}/api/v1/extensions/{name}/versions/{version}/publish", server.base),
-        ])?;
+        bench_publish(&server.base, &auth, name, version)?;
     }
     let published = rss_mib(server.pid)?;
     let call = |name: &str| -> anyhow::Result<()> {

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 
 use crate::{
-    BENCH_PASSWORD, KillOnDrop, bench_login, bench_upload, compile_and_save, curl, release_xif, run, wrk_script,
-    wrk_summary,
+    BENCH_PASSWORD, KillOnDrop, bench_login, bench_publish, bench_upload, compile_and_save, curl, release_xif, run,
+    wrk_script, wrk_summary,
 };
 
 pub fn bench_cluster(root: &Path) -> anyhow::Result<()> {
@@ -45,17 +45,7 @@ pub fn bench_cluster(root: &Path) -> anyhow::Result<()> {
     let auth = format!("authorization: Bearer {token}");
     let versions: Vec<i64> =
         packages.iter().map(|p| bench_upload(&base[0], &auth, p, "Greetings")).collect::<anyhow::Result<_>>()?;
-    let publish = |version: i64| -> anyhow::Result<()> {
-        curl(&[
-            "-sf",
-            "-X",
-            "POST",
-            "-H",
-            &auth,
-            &format!("{}/api/v1/extensions/Greetings/versions/{version}/publish", base[0]),
-        ])
-        .map(drop)
-    };
+    let publish = |version: i64| bench_publish(&base[0], &auth, "Greetings", version).map(drop);
     // Every node compiles both versions once (not measured).
     for &v in &versions {
         publish(v)?;

@@ -303,6 +303,11 @@ fn bench_upload(base: &str, auth: &str, package: &Path, name: &str) -> anyhow::R
     json_field(&out, "version")?.as_i64().context("a version number")
 }
 
+/// Publishes version `version` of extension `name` on `base` with `auth`: the response's body.
+fn bench_publish(base: &str, auth: &str, name: &str, version: i64) -> anyhow::Result<String> {
+    curl(&["-sf", "-X", "POST", "-H", auth, &format!("{base}/api/v1/extensions/{name}/versions/{version}/publish")])
+}
+
 /// A wrk script that posts `input` to an action with `token`.
 fn wrk_script(path: &Path, input: &str, token: &str) -> anyhow::Result<()> {
     std::fs::write(

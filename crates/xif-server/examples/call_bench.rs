@@ -7,7 +7,10 @@
 //! - `minor faults per call: 0.01` — the process's minor page faults during those calls;
 //! - `floor component, bare store: 3.21 us` and `floor component, call store: 5.67 us` — the
 //!   floor's trivial component (`../shared/floor`) on the same engine, in a store holding
-//!   nothing, then in a store holding a call's whole state (WASI context, limiter, epochs, async).
+//!   nothing, then in a store holding a call's whole state (WASI context, limiter, epochs, async);
+//! - `resident per instance slot: 123 KiB` — the process's RSS growth after 64 calls held at
+//!   their first host log line until all 64 run at once (64 instance slots used, then reset in
+//!   place and kept), divided by 64. The action must write a host log line (`Greet` does).
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -45,7 +48,36 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let store = xif_runtime::bench::floor_component(&runtime, calls, true).await?;
     println!("floor component, bare store: {bare:.2} us");
     println!("floor component, call store: {store:.2} us");
+
+    // 64 instances alive at once: each call waits at its first log line for the others.
+    let slots = xif_runtime::Limits::default().max_instances as usize;
+    let barrier = Arc::new(tokio::sync::Barrier::new(slots));
+    let hook: xif_runtime::LogHook = Arc::new(move |_| {
+        let barrier = barrier.clone();
+        Some(Box::pin(async move {
+            barrier.wait().await;
+        }))
+    });
+    let before = rss_kib()?;
+    let mut calls = tokio::task::JoinSet::new();
+    for _ in 0..slots {
+        let (ext, action, input) = (ext.clone(), action.clone(), input.clone());
+        let ctx = ctx.clone().with_log_hook(hook.clone());
+        calls.spawn(async move { ext.call(&action, &input, ctx).await.map(drop) });
+    }
+    while let Some(done) = calls.join_next().await {
+        done??;
+    }
+    let after = rss_kib()?;
+    println!("resident per instance slot: {:.0} KiB", (after.saturating_sub(before)) as f64 / slots as f64);
     Ok(())
+}
+
+/// The process's resident memory (`VmRSS` of `/proc/self/status`), KiB.
+fn rss_kib() -> Result<u64, Box<dyn std::error::Error>> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    let line = status.lines().find_map(|l| l.strip_prefix("VmRSS:")).ok_or("no VmRSS")?;
+    Ok(line.split_whitespace().next().ok_or("no VmRSS")?.parse()?)
 }
 
 /// The process's minor page faults so far (`/proc/self/stat`, field 10).

@@ -23,17 +23,24 @@ fn http(addr: &str, method: &str, path: &str, token: Option<&str>, body: &str) -
 
 /// Starts `xif serve` on a free port; returns the child and its address once it listens.
 fn serve(data: &std::path::Path) -> (Child, String) {
-    let mut child = xif()
+    let mut child = spawn_serve(data, &[]);
+    let addr = listening_address(&mut child);
+    (child, addr)
+}
+
+/// Spawns `xif serve` on a free port with `args` (stdout and stderr piped, the log at `info`).
+fn spawn_serve(data: &std::path::Path, args: &[&str]) -> Child {
+    xif()
         .args(["serve", "--listen", "127.0.0.1:0", "--data"])
         .arg(data)
+        .args(args)
         .env("XIF_INSECURE_FAST_PASSWORD_HASHING", "1")
+        .env("XIF_LOG", "info")
         .env_remove("XIF_ADMIN_PASSWORD")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("xif serve starts");
-    let addr = listening_address(&mut child);
-    (child, addr)
+        .expect("xif serve starts")
 }
 
 /// Reads a started `xif serve`'s stderr (piped) up to its "Listening on" line and answers the
@@ -103,15 +110,7 @@ fn serve_creates_admin_once_and_stops_on_sigterm() {
 fn serve_resets_instances_as_told() {
     for (how, logged) in [("memset", "reset=memset"), ("decommit", "reset=decommit")] {
         let data = tempfile::tempdir().expect("tempdir");
-        let mut child = xif()
-            .args(["serve", "--listen", "127.0.0.1:0", "--instance-reset", how, "--data"])
-            .arg(data.path())
-            .env("XIF_INSECURE_FAST_PASSWORD_HASHING", "1")
-            .env("XIF_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("xif serve starts");
+        let mut child = spawn_serve(data.path(), &["--instance-reset", how]);
         let mut stderr = BufReader::new(child.stderr.take().expect("stderr is piped"));
         let mut before = String::new();
         loop {
