@@ -136,10 +136,12 @@ impl Reset {
 
 /// Whether any swap area is configured (`/proc/swaps` lists one); unreadable counts as yes.
 fn swap_configured() -> bool {
-    match std::fs::read_to_string("/proc/swaps") {
-        Ok(text) => text.lines().skip(1).any(|l| !l.trim().is_empty()),
-        Err(_) => true,
-    }
+    std::fs::read_to_string("/proc/swaps").map_or(true, |text| swap_listed(&text))
+}
+
+/// Whether the text of `/proc/swaps` lists a swap area (a line after its header).
+fn swap_listed(proc_swaps: &str) -> bool {
+    proc_swaps.lines().skip(1).any(|l| !l.trim().is_empty())
 }
 
 impl Default for Limits {
@@ -742,5 +744,21 @@ fn failure(e: wasmtime::Error, out_of_memory: bool, limits: &Limits, stderr: &st
         panic,
         location,
         backtrace: e.downcast_ref::<wasmtime::WasmBacktrace>().map(|b| b.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::swap_listed;
+
+    #[test]
+    fn swap_is_what_proc_swaps_lists_after_its_header() {
+        let header = "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n";
+        assert!(!swap_listed(header), "only the header: no swap");
+        assert!(!swap_listed(""), "empty: no swap");
+        assert!(swap_listed(&format!("{header}/swapfile                               file\t\t2097148\t\t0\t\t-2\n")));
+        assert!(swap_listed(&format!(
+            "{header}/dev/zram0                              partition\t4194300\t\t0\t\t100\n"
+        )));
     }
 }
