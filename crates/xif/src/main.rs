@@ -406,6 +406,19 @@ pub struct ServeArgs {
     /// each call (slowest). Every choice gives each call a fresh instance.
     #[arg(long, value_enum, default_value_t = InstanceReset::InPlace, value_name = "HOW")]
     instance_reset: InstanceReset,
+    /// How the server's own log lines are written to stderr: `text` for people, `json` for log
+    /// collectors (one JSON object a line: timestamp, level, target, fields).
+    #[arg(long, env = "XIF_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, value_name = "FORMAT")]
+    log_format: LogFormat,
+}
+
+/// `xif serve --log-format`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Lines for people (colours at a terminal).
+    Text,
+    /// One JSON object a line.
+    Json,
 }
 
 /// `xif serve --instance-reset`.

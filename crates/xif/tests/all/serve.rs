@@ -131,3 +131,42 @@ fn serve_resets_instances_as_told() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("in-place") && stderr.contains("memset") && stderr.contains("decommit"), "{stderr}");
 }
+
+/// `--log-format json`: every log line the server writes is one JSON object with its time,
+/// level, target and fields (the start's line about the instance reset among them).
+#[test]
+fn serve_logs_json_lines_when_asked() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let mut child = spawn_serve(data.path(), &["--log-format", "json", "--instance-reset", "memset"]);
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr is piped"));
+    let mut logged = Vec::new();
+    loop {
+        let mut line = String::new();
+        assert!(stderr.read_line(&mut line).expect("read") > 0, "xif serve ended before listening: {logged:?}");
+        if line.contains("Listening on http://") {
+            break;
+        }
+        // The status lines for people (`Listening`, the admin password notice) are not log lines.
+        if line.trim_start().starts_with('{') {
+            let v: serde_json::Value =
+                serde_json::from_str(line.trim()).unwrap_or_else(|e| panic!("not one JSON object ({e}): {line}"));
+            logged.push(v);
+        }
+    }
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    assert!(!logged.is_empty(), "the server logged at start");
+    for v in &logged {
+        assert!(v["timestamp"].is_string() && v["level"].is_string() && v["target"].is_string(), "{v}");
+    }
+    let reset = logged
+        .iter()
+        .find(|v| v["fields"]["message"] == "call instances reset")
+        .unwrap_or_else(|| panic!("the reset is logged: {logged:?}"));
+    assert_eq!(
+        (&reset["level"], &reset["target"]),
+        (&serde_json::json!("INFO"), &serde_json::json!("xif_server::reset"))
+    );
+    assert_eq!(reset["fields"]["reset"], "memset", "{reset}");
+    let (ok, _) = stop(child);
+    assert!(ok);
+}
