@@ -88,7 +88,8 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             let path = req.extensions().get::<MatchedPath>().map(MatchedPath::as_str).unwrap_or("-");
-            tracing::info_span!("request", method = %req.method(), path)
+            let id = req.extensions().get::<RequestId>().map_or("-", |id| id.0.as_str());
+            tracing::info_span!("request", id = %id, method = %req.method(), path)
         }))
         .with_state(state);
     // Outside the routes: axum adds a 405's `Allow` header as the answer leaves a route, after
@@ -105,13 +106,46 @@ pub fn served_routes() -> Vec<(String, String)> {
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
      connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
-/// Every response: `X-Content-Type-Options: nosniff`; HTML pages also a Content-Security-Policy
-/// and `X-Frame-Options: DENY`; the router's bodiless 405 becomes the JSON error shape, naming
-/// the methods the path takes.
-async fn harden(req: Request, next: axum::middleware::Next) -> axum::response::Response {
+/// The response header that names a request; every log line of the request carries the same id
+/// (`request{id=…}`).
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// A request's id: 16 hex digits, unique in this process (a counter through a bijective mix,
+/// from a random start), so the lines of one failed call can be found in the log.
+#[derive(Clone, Debug)]
+struct RequestId(String);
+
+impl RequestId {
+    fn next() -> RequestId {
+        static START: std::sync::LazyLock<u64> = std::sync::LazyLock::new(|| {
+            let mut bytes = [0u8; 8];
+            // A fixed start when the system has no randomness: ids stay unique, only guessable.
+            let _ = getrandom::fill(&mut bytes);
+            u64::from_le_bytes(bytes)
+        });
+        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = START.wrapping_add(COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        // splitmix64's finalizer: a bijection, so distinct counters give distinct ids.
+        let mut z = n;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        RequestId(format!("{:016x}", z ^ (z >> 31)))
+    }
+}
+
+/// Every response: an `X-Request-Id` (also in the request's log span); `X-Content-Type-Options:
+/// nosniff`; HTML pages also a Content-Security-Policy and `X-Frame-Options: DENY`; the router's
+/// bodiless 405 becomes the JSON error shape, naming the methods the path takes.
+async fn harden(mut req: Request, next: axum::middleware::Next) -> axum::response::Response {
     use axum::http::{HeaderValue, StatusCode, header};
     let (method, path) = (req.method().clone(), req.uri().path().to_string());
+    let id = RequestId::next();
+    let id_header = HeaderValue::from_str(&id.0).ok();
+    req.extensions_mut().insert(id);
     let mut response = next.run(req).await;
+    if let Some(v) = id_header {
+        response.headers_mut().insert(REQUEST_ID_HEADER, v);
+    }
     if response.status() == StatusCode::METHOD_NOT_ALLOWED && !response.headers().contains_key(header::CONTENT_TYPE) {
         let allowed = response.headers().get(header::ALLOW).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
         let message = if allowed.is_empty() {

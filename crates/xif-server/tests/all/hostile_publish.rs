@@ -435,3 +435,50 @@ async fn a_guest_cannot_forge_a_line_of_the_servers_log() {
         assert!(!line.contains('\u{1b}') && !line.contains('\r'), "control characters are escaped: {line:?}");
     }
 }
+
+/// Every response names its request (`x-request-id`, 16 hex digits, a new one each time), and
+/// every log line written while the request ran carries the same id, so one call's lines can be
+/// found in the server's log.
+#[tokio::test(flavor = "current_thread")]
+async fn every_response_names_its_request_and_its_log_lines_carry_the_id() {
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(captured.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .finish();
+    // As in `a_guest_cannot_forge_a_line_of_the_servers_log`: this thread's default, and a second
+    // dispatcher so that no callsite's interest is decided by another test's thread.
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let _second = tracing::Dispatch::new(tracing_subscriber::registry());
+    let s = TestServer::start().await;
+    s.deploy("RuntimeTest", &Fixture::load("RuntimeTest").package()).await;
+    let mut ids = Vec::new();
+    for message in ["the first request's line", "the second request's line"] {
+        let resp = s
+            .client
+            .post(s.url("/api/v1/extensions/RuntimeTest/actions/Log"))
+            .bearer_auth(&s.admin)
+            .json(&json!({ "Message": message }))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(resp.status(), StatusCode::OK);
+        let id = resp.headers().get("x-request-id").and_then(|v| v.to_str().ok()).expect("an id").to_string();
+        assert!(id.len() == 16 && id.chars().all(|c| c.is_ascii_hexdigit()), "{id}");
+        ids.push((id, message));
+    }
+    assert_ne!(ids[0].0, ids[1].0, "each request its own id");
+    // Also a route that is not an action, and an error.
+    let resp = s.client.get(s.url("/api/v1/nothing-here")).send().await.expect("request");
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    assert!(resp.headers().contains_key("x-request-id"), "an error names its request too");
+    let text = String::from_utf8_lossy(&captured.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned();
+    for (id, message) in &ids {
+        let lines: Vec<&str> = text.lines().filter(|l| l.contains(message)).collect();
+        assert!(!lines.is_empty(), "the action's line is logged:\n{text}");
+        for line in lines {
+            assert!(line.contains(&format!("id={id}")), "the line carries its request's id {id}: {line}");
+        }
+    }
+}
