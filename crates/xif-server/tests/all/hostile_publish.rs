@@ -378,6 +378,23 @@ async fn a_write_transaction_is_not_overtaken_between_its_read_and_its_write() {
     db.close().await;
 }
 
+/// Captures this thread's log lines at info and above (the server's tasks log on the thread of a
+/// current-thread test runtime) until the guards are dropped.
+fn capture_logs() -> (Captured, (tracing::subscriber::DefaultGuard, tracing::Dispatch)) {
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(captured.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .finish();
+    let guard = tracing::subscriber::set_default(subscriber);
+    // While only one dispatcher exists, tracing-core computes the interest of a callsite first
+    // hit on another thread (another test's) from that thread's default, which has none: the
+    // callsite would then be off for this test too. A second dispatcher makes it ask them all.
+    let second = tracing::Dispatch::new(tracing_subscriber::registry());
+    (captured, (guard, second))
+}
+
 /// Writes formatted log output into a shared buffer.
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
@@ -404,18 +421,7 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
 /// LINE" came out as two lines, the second looking like one of the server's own.
 #[tokio::test]
 async fn a_guest_cannot_forge_a_line_of_the_servers_log() {
-    let captured = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(captured.clone())
-        .with_ansi(false)
-        .with_max_level(tracing::Level::INFO)
-        .finish();
-    // The test's runtime is single-threaded: the server's tasks log on this thread.
-    let _guard = tracing::subscriber::set_default(subscriber);
-    // While only one dispatcher exists, tracing-core computes the interest of a callsite first
-    // hit on another thread (another test's) from that thread's default, which has none: the
-    // callsite would then be off for this test too. A second dispatcher makes it ask them all.
-    let _second = tracing::Dispatch::new(tracing_subscriber::registry());
+    let (captured, _guards) = capture_logs();
     let s = TestServer::start().await;
     s.deploy("RuntimeTest", &Fixture::load("RuntimeTest").package()).await;
     let (status, body, _) = s.call(&s.admin, "RuntimeTest", "Log", json!({"Message": "a\nFAKE LOG LINE"})).await;
@@ -441,16 +447,7 @@ async fn a_guest_cannot_forge_a_line_of_the_servers_log() {
 /// found in the server's log.
 #[tokio::test(flavor = "current_thread")]
 async fn every_response_names_its_request_and_its_log_lines_carry_the_id() {
-    let captured = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(captured.clone())
-        .with_ansi(false)
-        .with_max_level(tracing::Level::INFO)
-        .finish();
-    // As in `a_guest_cannot_forge_a_line_of_the_servers_log`: this thread's default, and a second
-    // dispatcher so that no callsite's interest is decided by another test's thread.
-    let _guard = tracing::subscriber::set_default(subscriber);
-    let _second = tracing::Dispatch::new(tracing_subscriber::registry());
+    let (captured, _guards) = capture_logs();
     let s = TestServer::start().await;
     s.deploy("RuntimeTest", &Fixture::load("RuntimeTest").package()).await;
     let mut ids = Vec::new();

@@ -59,6 +59,23 @@ pub fn listening_address(child: &mut Child) -> String {
     addr
 }
 
+/// The lines a spawned `xif serve` writes to stderr before its "Listening on" line; then keeps
+/// draining stderr so the server never blocks on a full pipe.
+fn lines_before_listening(child: &mut Child) -> Vec<String> {
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr is piped"));
+    let mut before = Vec::new();
+    loop {
+        let mut line = String::new();
+        assert!(stderr.read_line(&mut line).expect("read") > 0, "xif serve ended before listening: {before:?}");
+        if line.contains("Listening on http://") {
+            break;
+        }
+        before.push(line);
+    }
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    before
+}
+
 /// Stops the server with SIGTERM; returns whether it exited successfully, and its stdout.
 fn stop(mut child: Child) -> (bool, String) {
     let pid = child.id().to_string();
@@ -111,18 +128,8 @@ fn serve_resets_instances_as_told() {
     for (how, logged) in [("memset", "reset=memset"), ("decommit", "reset=decommit")] {
         let data = tempfile::tempdir().expect("tempdir");
         let mut child = spawn_serve(data.path(), &["--instance-reset", how]);
-        let mut stderr = BufReader::new(child.stderr.take().expect("stderr is piped"));
-        let mut before = String::new();
-        loop {
-            let mut line = String::new();
-            assert!(stderr.read_line(&mut line).expect("read") > 0, "xif serve ended before listening: {before}");
-            if line.contains("Listening on http://") {
-                break;
-            }
-            before.push_str(&line);
-        }
+        let before = lines_before_listening(&mut child).join("");
         assert!(before.contains(logged), "--instance-reset {how} is logged as {logged}: {before}");
-        std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
         let (ok, _) = stop(child);
         assert!(ok);
     }
@@ -138,22 +145,12 @@ fn serve_resets_instances_as_told() {
 fn serve_logs_json_lines_when_asked() {
     let data = tempfile::tempdir().expect("tempdir");
     let mut child = spawn_serve(data.path(), &["--log-format", "json", "--instance-reset", "memset"]);
-    let mut stderr = BufReader::new(child.stderr.take().expect("stderr is piped"));
-    let mut logged = Vec::new();
-    loop {
-        let mut line = String::new();
-        assert!(stderr.read_line(&mut line).expect("read") > 0, "xif serve ended before listening: {logged:?}");
-        if line.contains("Listening on http://") {
-            break;
-        }
-        // The status lines for people (`Listening`, the admin password notice) are not log lines.
-        if line.trim_start().starts_with('{') {
-            let v: serde_json::Value =
-                serde_json::from_str(line.trim()).unwrap_or_else(|e| panic!("not one JSON object ({e}): {line}"));
-            logged.push(v);
-        }
-    }
-    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    let logged: Vec<serde_json::Value> = lines_before_listening(&mut child)
+        .iter()
+        // The status lines for people (the admin password notice) are not log lines.
+        .filter(|line| line.trim_start().starts_with('{'))
+        .map(|line| serde_json::from_str(line.trim()).unwrap_or_else(|e| panic!("not one JSON object ({e}): {line}")))
+        .collect();
     assert!(!logged.is_empty(), "the server logged at start");
     for v in &logged {
         assert!(v["timestamp"].is_string() && v["level"].is_string() && v["target"].is_string(), "{v}");
