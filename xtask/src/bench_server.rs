@@ -103,14 +103,10 @@ pub fn bench_server(root: &Path) -> anyhow::Result<()> {
     let reset = server.reset.clone();
     let (cold, cached) = server.publish(&greetings, "Greetings")?;
     server.publish(&runtime_test, "RuntimeTest")?;
-    let greet_url = format!("{}/api/v1/extensions/Greetings/actions/Greet", server.base);
-    let greet_lua = scratch.join("greet.lua");
-    wrk_script(&greet_lua, GREET_INPUT, &server.token)?;
+    let (greet_url, greet_lua) = server.action(&scratch, "Greetings", "Greet", GREET_INPUT)?;
     let greet = load(server.pid, &greet_url, &greet_lua, secs)?;
-    let noop_lua = scratch.join("noop.lua");
-    wrk_script(&noop_lua, "{}", &server.token)?;
-    let noop =
-        load(server.pid, &format!("{}/api/v1/extensions/RuntimeTest/actions/Noop", server.base), &noop_lua, secs)?;
+    let (noop_url, noop_lua) = server.action(&scratch, "RuntimeTest", "Noop", "{}")?;
+    let noop = load(server.pid, &noop_url, &noop_lua, secs)?;
     let greet_profile =
         if profiling { Some(profile(server.pid, &greet_url, &greet_lua, secs, &scratch)?) } else { None };
     drop(server);
@@ -121,18 +117,14 @@ pub fn bench_server(root: &Path) -> anyhow::Result<()> {
         let server =
             Server::start(&xif, &scratch.join(format!("data-{how}")), &["--instance-reset".into(), how.into()], None)?;
         server.publish(&greetings, "Greetings")?;
-        let lua = scratch.join(format!("greet-{how}.lua"));
-        wrk_script(&lua, GREET_INPUT, &server.token)?;
-        let url = format!("{}/api/v1/extensions/Greetings/actions/Greet", server.base);
+        let (url, lua) = server.action(&scratch, "Greetings", "Greet", GREET_INPUT)?;
         resets.push((how, server.reset.clone(), load(server.pid, &url, &lua, secs)?));
     }
 
     // The stub: everything but the sandbox.
     let server = Server::start(&stub, &scratch.join("data-stub"), &[], None)?;
     server.publish(&greetings, "Greetings")?;
-    let lua = scratch.join("greet-stub.lua");
-    wrk_script(&lua, GREET_INPUT, &server.token)?;
-    let url = format!("{}/api/v1/extensions/Greetings/actions/Greet", server.base);
+    let (url, lua) = server.action(&scratch, "Greetings", "Greet", GREET_INPUT)?;
     let stubbed = load(server.pid, &url, &lua, secs)?;
     let stub_profile = if profiling { Some(profile(server.pid, &url, &lua, secs, &scratch)?) } else { None };
     drop(server);
@@ -149,9 +141,8 @@ pub fn bench_server(root: &Path) -> anyhow::Result<()> {
     let url = pg.database("bench");
     let server = Server::start(&xif, &scratch.join("data-postgres"), &[], Some(&url))?;
     let (pg_cold, pg_cached) = server.publish(&greetings, "Greetings")?;
-    let lua = scratch.join("greet-postgres.lua");
-    wrk_script(&lua, GREET_INPUT, &server.token)?;
-    let pg_greet = load(server.pid, &format!("{}/api/v1/extensions/Greetings/actions/Greet", server.base), &lua, secs)?;
+    let (url, lua) = server.action(&scratch, "Greetings", "Greet", GREET_INPUT)?;
+    let pg_greet = load(server.pid, &url, &lua, secs)?;
     drop(server);
 
     // Memory with 100 extensions.
@@ -411,6 +402,14 @@ impl Server {
             .to_string();
         let token = bench_login(&base)?;
         Ok(Server { _child: child, pid, base, token, reset })
+    }
+
+    /// The URL of `action` of `extension`, and a wrk script (in `scratch`) that posts `input` to
+    /// it with this server's token.
+    fn action(&self, scratch: &Path, extension: &str, action: &str, input: &str) -> anyhow::Result<(String, PathBuf)> {
+        let lua = scratch.join(format!("{}-{action}.lua", self.pid));
+        wrk_script(&lua, input, &self.token)?;
+        Ok((format!("{}/api/v1/extensions/{extension}/actions/{action}", self.base), lua))
     }
 
     /// Uploads `package` as extension `name` and publishes it: the cold publish's server-side

@@ -30,7 +30,6 @@ pub async fn floor_component(runtime: &Runtime, calls: u32, call_state: bool) ->
     let component = Component::new(engine, FLOOR_WAT).map_err(|e| format!("{e:#}"))?;
     let def =
         Arc::new(xif_model::parse("[extension]\nname = \"Floor\"\n").0.ok_or("the floor's definition does not parse")?);
-    let limits = shared.limits;
     let with_state = Linker::<CallState>::new(engine).instantiate_pre(&component).map_err(|e| format!("{e:#}"))?;
     let bare = Linker::<()>::new(engine).instantiate_pre(&component).map_err(|e| format!("{e:#}"))?;
     let once = |i: i32| {
@@ -38,10 +37,7 @@ pub async fn floor_component(runtime: &Runtime, calls: u32, call_state: bool) ->
         async move {
             if call_state {
                 let (stdout, stderr) = (Capture::new(), Capture::new());
-                let running = Instant::now();
-                let ctx = CallContext::new("Floor", 1);
-                let state = CallState::new(def, ctx, &limits, running + limits.call_time, &stdout, &stderr);
-                let mut store = call_store(shared, state, running);
+                let mut store = call_store(shared, def, CallContext::new("Floor", 1), &stdout, &stderr);
                 let instance = with_state.instantiate_async(&mut store).await?;
                 let add = instance.get_typed_func::<(i32, i32), (i32,)>(&mut store, "add")?;
                 Ok::<i32, wasmtime::Error>(add.call_async(&mut store, (i, 1)).await?.0)

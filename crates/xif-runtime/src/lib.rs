@@ -318,20 +318,10 @@ fn engine(limits: &Limits, reset: ResetInEffect) -> wasmtime::Result<Engine> {
     // found with PAGEMAP_SCAN, or the low pages by memset) instead of being decommitted with
     // madvise: the next call takes no page faults there and no other core is interrupted to
     // flush its TLB. Cost: up to 2 MiB stays resident per slot used (128 MiB for 64 slots).
-    match reset {
-        ResetInEffect::PagemapScan | ResetInEffect::Memset => {
-            pool.linear_memory_keep_resident(KEEP_RESIDENT_MEMORY)
-                .table_keep_resident(KEEP_RESIDENT_TABLE)
-                .pagemap_scan(if reset == ResetInEffect::PagemapScan {
-                    wasmtime::Enabled::Yes
-                } else {
-                    wasmtime::Enabled::No
-                });
-        }
-        ResetInEffect::Decommit => {
-            pool.pagemap_scan(wasmtime::Enabled::No);
-        }
+    if reset != ResetInEffect::Decommit {
+        pool.linear_memory_keep_resident(KEEP_RESIDENT_MEMORY).table_keep_resident(KEEP_RESIDENT_TABLE);
     }
+    pool.pagemap_scan(if reset == ResetInEffect::PagemapScan { wasmtime::Enabled::Yes } else { wasmtime::Enabled::No });
     let mut config = Config::new();
     config.epoch_interruption(true).allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     Engine::new(&config)
@@ -577,9 +567,7 @@ impl Extension {
         }
         let stdout = Capture::new();
         let stderr = Capture::new();
-        let running = Instant::now();
-        let state = CallState::new(def.clone(), ctx, &limits, running + limits.call_time, &stdout, &stderr);
-        let mut store = call_store(shared, state, running);
+        let mut store = call_store(shared, def.clone(), ctx, &stdout, &stderr);
         let run = async {
             let instance = inner.pre.instantiate_async(&mut store).await?;
             let func = instance
@@ -619,10 +607,19 @@ impl Extension {
     }
 }
 
-/// A call's store: its state, the memory limiter, and the epoch deadline that yields to the
-/// executor every tick and stops the guest when the call's time (from `running`) is up.
-fn call_store(shared: &Shared, state: CallState, running: Instant) -> Store<CallState> {
+/// A call's store, its time counted from now: a fresh state (the sandboxed WASI context writing
+/// to the captures), the memory limiter, and the epoch deadline that yields to the executor every
+/// tick and stops the guest when the call's time is up.
+fn call_store(
+    shared: &Shared,
+    def: Arc<Definition>,
+    ctx: CallContext,
+    stdout: &Capture,
+    stderr: &Capture,
+) -> Store<CallState> {
     let limits = shared.limits;
+    let running = Instant::now();
+    let state = CallState::new(def, ctx, &limits, running + limits.call_time, stdout, stderr);
     let mut store = Store::new(&shared.engine, state);
     store.limiter(|s| &mut s.limiter);
     store.set_epoch_deadline(1);
