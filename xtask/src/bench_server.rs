@@ -746,3 +746,82 @@ fn hundred_extensions(xif: &Path, scratch: &Path, greetings: &Path) -> anyhow::R
     let loaded = rss_mib(server.pid)?;
     Ok(Memory { started, published, called, loaded })
 }
+
+/// `cargo xtask bench-observe`: what counting calls and keeping their log lines costs. The
+/// example's `Greet` (which logs one line per call) under wrk, on servers started with `--observe
+/// on` and `--observe off` in turn, `ROUNDS` times each (`FLOOR_SECONDS` per run, default 8), a
+/// fresh data directory per server; the medians of requests/s and of the server's CPU time per
+/// request, and the log lines written and dropped under the load.
+pub fn bench_observe(root: &Path) -> anyhow::Result<()> {
+    const ROUNDS: usize = 3;
+    let (xif, scratch) = release_xif(root, "bench-observe")?;
+    run(Command::new(&xif).args(["new", "Greetings", "--path"]).arg(&scratch))?;
+    let greetings = scratch.join("Greetings.xif");
+    compile_and_save(&xif, root, &scratch.join("Greetings"), &greetings)?;
+    let secs: u64 = std::env::var("FLOOR_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(8);
+    let mut runs: [Vec<Load>; 2] = [Vec::new(), Vec::new()];
+    let mut lines = (0.0, 0.0);
+    for round in 0..ROUNDS {
+        for (i, mode) in ["on", "off"].into_iter().enumerate() {
+            let data = scratch.join(format!("data-{mode}-{round}"));
+            let server = Server::start(&xif, &data, &["--observe".into(), mode.into()], None)?;
+            server.publish(&greetings, "Greetings")?;
+            let (url, lua) = server.action(&scratch, "Greetings", "Greet", GREET_INPUT)?;
+            // A short warm-up: the native code loaded, the connections made.
+            load(server.pid, &url, &lua, 1)?;
+            let l = load(server.pid, &url, &lua, secs)?;
+            eprintln!(
+                "bench-observe: round {round}, --observe {mode}: {:.0} req/s, {:.1} µs CPU/request",
+                l.rps, l.cpu_us
+            );
+            if mode == "on" {
+                let text = curl(&[
+                    "-sf",
+                    "-H",
+                    &format!("authorization: Bearer {}", server.token),
+                    &format!("{}/metrics", server.base),
+                ])?;
+                let sample = |name: &str| -> f64 {
+                    text.lines()
+                        .find_map(|l| l.strip_prefix(name).and_then(|r| r.trim().parse().ok()))
+                        .unwrap_or(f64::NAN)
+                };
+                lines = (sample("xif_log_lines_written_total "), sample("xif_log_lines_dropped_total "));
+                let calls: f64 = text
+                    .lines()
+                    .filter(|l| l.starts_with("xif_action_calls_total{extension=\"Greetings\""))
+                    .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))
+                    .sum();
+                if calls < l.rps * secs as f64 * 0.9 {
+                    bail!("/metrics counted {calls} calls of Greet, fewer than wrk made");
+                }
+            }
+            runs[i].push(l);
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let rps = |i: usize| median(&mut runs[i].iter().map(|l| l.rps).collect());
+    let cpu = |i: usize| median(&mut runs[i].iter().map(|l| l.cpu_us).collect());
+    let (on, off) = (rps(0), rps(1));
+    let (cpu_on, cpu_off) = (cpu(0), cpu(1));
+    println!();
+    println!("| `Greet` over HTTP, wrk -t2 -c32, {secs} s × {ROUNDS} | `--observe on` | `--observe off` | cost |");
+    println!("|---|---|---|---|");
+    println!("| requests/s (median) | {on:.0} | {off:.0} | {:.1}% |", (off - on) / off * 100.0);
+    println!(
+        "| server CPU per request (median) | {cpu_on:.1} µs | {cpu_off:.1} µs | {:.1}% |",
+        (cpu_on - cpu_off) / cpu_off * 100.0
+    );
+    println!(
+        "| p50 / p99 (last round) | {} / {} | {} / {} | |",
+        runs[0][ROUNDS - 1].p50,
+        runs[0][ROUNDS - 1].p99,
+        runs[1][ROUNDS - 1].p50,
+        runs[1][ROUNDS - 1].p99
+    );
+    println!("| log lines written / dropped (last `on` round) | {:.0} / {:.0} | — | |", lines.0, lines.1);
+    Ok(())
+}

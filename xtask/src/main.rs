@@ -20,6 +20,8 @@
 //!   faults per call, a stubbed sandbox, each instance reset, a profile, the in-process call,
 //!   memory with 100 extensions, publish times, on SQLite and on a private PostgreSQL
 //!   (`bench_server.rs`).
+//! - `cargo xtask bench-observe` — what `/metrics` and the extension log store cost: `Greet`
+//!   under wrk with `--observe on` and `off` in turn (`bench_server.rs`).
 //! - `cargo xtask bench-cluster` — three nodes on one private PostgreSQL: activation propagation
 //!   (p50/p99 over 20 publishes) and call throughput with 1, 2 and 3 nodes (`cluster.rs`).
 use std::path::{Path, PathBuf};
@@ -43,9 +45,10 @@ fn main() -> anyhow::Result<()> {
         Some("bench") => bench(&root).and_then(|()| bench_server::bench_server(&root)),
         Some("bench-server") => bench_server::bench_server(&root),
         Some("bench-cluster") => cluster::bench_cluster(&root),
+        Some("bench-observe") => bench_server::bench_observe(&root),
         _ => {
             eprintln!(
-                "usage: cargo xtask fixtures | test [CARGO TEST ARGS] | fuzz [TARGET] [SECONDS] | schemathesis [EXAMPLES] | soak [--minutes N] | bench | bench-server | bench-cluster"
+                "usage: cargo xtask fixtures | test [CARGO TEST ARGS] | fuzz [TARGET] [SECONDS] | schemathesis [EXAMPLES] | soak [--minutes N] | bench | bench-server | bench-observe | bench-cluster"
             );
             std::process::exit(2)
         }

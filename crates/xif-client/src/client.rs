@@ -70,6 +70,24 @@ pub enum ClientError {
     },
 }
 
+/// Largest server-sent event the client reads (a log line is at most 2 KiB of text).
+pub const MAX_EVENT_BYTES: usize = 1 << 20;
+
+/// Which lines of an extension's log to read.
+#[derive(Clone, Debug, Default)]
+pub struct LogFilter {
+    /// Only lines after this id.
+    pub after: Option<i64>,
+    /// Only this action's lines.
+    pub action: Option<String>,
+    /// Only lines of this level or above.
+    pub level: Option<String>,
+    /// Only this call's lines.
+    pub call: Option<String>,
+    /// How many lines (a page), or how many of the newest to start from (following).
+    pub limit: Option<u32>,
+}
+
 /// Largest package [`Client::package`] downloads: 64 MiB, above the server's default package
 /// limit (50 MiB).
 pub const MAX_PACKAGE_BYTES: u64 = 64 << 20;
@@ -92,7 +110,10 @@ impl ClientError {
     }
 }
 
-pub use xif_wire::{NewToken, PublishEvent, Revoked, StepEvent, Summary, TokenInfo, Uploaded, UserInfo, VersionInfo};
+pub use xif_wire::{
+    ExtensionLogLine, ExtensionLogPage, NewToken, PublishEvent, Revoked, StepEvent, Summary, TokenInfo, Uploaded,
+    UserInfo, VersionInfo,
+};
 
 /// A client for one server, with one token.
 #[derive(Clone)]
@@ -272,6 +293,35 @@ impl Client {
             .request(reqwest::Method::POST, &format!("/api/v1/extensions/{extension}/versions/{version}/{verb}{query}"))
             .header(reqwest::header::ACCEPT, "text/event-stream");
         let resp = self.send(req).await?;
+        let mut summary = None;
+        self.read_events(resp, &mut |data| {
+            let event: PublishEvent = serde_json::from_str(data).map_err(|e| ClientError::BadResponse {
+                url: self.url.clone(),
+                why: format!("not a publish event ({e}): {data}"),
+            })?;
+            match event {
+                PublishEvent::Summary { summary: s } => {
+                    summary = Some(s);
+                    return Ok(false);
+                }
+                PublishEvent::Step(stage) => on_stage(&stage),
+            }
+            Ok(true)
+        })
+        .await?;
+        summary.ok_or_else(|| ClientError::BadResponse {
+            url: self.url.clone(),
+            why: format!("the {verb} stream ended without a summary"),
+        })
+    }
+
+    /// Reads server-sent events from `resp`, handing each event's data to `on_data` until it
+    /// answers `false` or the stream ends. One event may hold at most [`MAX_EVENT_BYTES`].
+    async fn read_events(
+        &self,
+        resp: reqwest::Response,
+        on_data: &mut dyn FnMut(&str) -> Result<bool, ClientError>,
+    ) -> Result<(), ClientError> {
         let mut stream = resp.bytes_stream();
         let mut buf: Vec<u8> = Vec::new();
         while let Some(chunk) = stream.next().await {
@@ -288,20 +338,87 @@ impl Client {
                 if data.is_empty() {
                     continue; // a keep-alive comment
                 }
-                let event: PublishEvent = serde_json::from_str(&data).map_err(|e| ClientError::BadResponse {
-                    url: self.url.clone(),
-                    why: format!("not a publish event ({e}): {data}"),
-                })?;
-                match event {
-                    PublishEvent::Summary { summary } => return Ok(summary),
-                    PublishEvent::Step(stage) => on_stage(&stage),
+                if !on_data(&data)? {
+                    return Ok(());
                 }
             }
+            if buf.len() > MAX_EVENT_BYTES {
+                return Err(ClientError::TooLarge {
+                    url: self.url.clone(),
+                    what: "an event",
+                    limit: MAX_EVENT_BYTES as u64,
+                });
+            }
         }
-        Err(ClientError::BadResponse {
-            url: self.url.clone(),
-            why: format!("the {verb} stream ended without a summary"),
+        Ok(())
+    }
+
+    /// The path and query of an extension's log.
+    fn logs_path(&self, extension: &str, filter: &LogFilter, follow: bool) -> String {
+        let mut url = match reqwest::Url::parse("http://x/") {
+            Ok(u) => u,
+            Err(_) => return format!("/api/v1/extensions/{extension}/logs"),
+        };
+        url.set_path(&format!("/api/v1/extensions/{extension}/logs"));
+        {
+            let mut q = url.query_pairs_mut();
+            if let Some(after) = filter.after {
+                q.append_pair("after", &after.to_string());
+            }
+            if let Some(a) = &filter.action {
+                q.append_pair("action", a);
+            }
+            if let Some(l) = &filter.level {
+                q.append_pair("level", l);
+            }
+            if let Some(c) = &filter.call {
+                q.append_pair("call", c);
+            }
+            if let Some(n) = filter.limit {
+                q.append_pair("limit", &n.to_string());
+            }
+            if follow {
+                q.append_pair("follow", "true");
+            }
+        }
+        match url.query() {
+            Some(q) if !q.is_empty() => format!("{}?{q}", url.path()),
+            _ => url.path().to_string(),
+        }
+    }
+
+    /// A page of an extension's log, oldest first: the newest `limit` lines, or those after
+    /// `after`.
+    pub async fn logs(&self, extension: &str, filter: &LogFilter) -> Result<Vec<ExtensionLogLine>, ClientError> {
+        let page: ExtensionLogPage =
+            self.json(self.request(reqwest::Method::GET, &self.logs_path(extension, filter, false))).await?;
+        Ok(page.lines)
+    }
+
+    /// Follows an extension's log: `on_connected` once the server accepted, then `on_line` for
+    /// each line as it is written (the newest `limit` first, or those after `after`), until the
+    /// connection ends (answers `Ok`: reconnect with `after` set to the last id seen) or
+    /// `on_line` answers `false`.
+    pub async fn follow_logs(
+        &self,
+        extension: &str,
+        filter: &LogFilter,
+        on_connected: &mut dyn FnMut(),
+        on_line: &mut dyn FnMut(ExtensionLogLine) -> bool,
+    ) -> Result<(), ClientError> {
+        let req = self
+            .request(reqwest::Method::GET, &self.logs_path(extension, filter, true))
+            .header(reqwest::header::ACCEPT, "text/event-stream");
+        let resp = self.send(req).await?;
+        on_connected();
+        self.read_events(resp, &mut |data| {
+            let line: ExtensionLogLine = serde_json::from_str(data).map_err(|e| ClientError::BadResponse {
+                url: self.url.clone(),
+                why: format!("not a log line ({e}): {data}"),
+            })?;
+            Ok(on_line(line))
         })
+        .await
     }
 
     /// Calls an action; answers its outputs.

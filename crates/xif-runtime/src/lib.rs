@@ -516,7 +516,9 @@ impl Extension {
         self.action_index(action).map(|i| &def.actions[i])
     }
 
-    fn action_index(&self, action: &str) -> Result<usize, CallError> {
+    /// The index in the definition's actions of `action` (its exact name, else the one that
+    /// matches it case-insensitively).
+    pub fn action_index(&self, action: &str) -> Result<usize, CallError> {
         let def = &self.inner.def;
         def.actions
             .iter()

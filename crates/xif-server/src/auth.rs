@@ -297,21 +297,26 @@ impl FromRequestParts<AppState> for Auth {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Auth, AppError> {
-        let header = parts.headers.get(AUTHORIZATION).ok_or_else(|| {
-            AppError::Unauthorized(
-                "this needs a bearer token: send `Authorization: Bearer <token>` (from POST /api/v1/login or an API token)"
-                    .into(),
-            )
-        })?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| AppError::Unauthorized("the Authorization header is not `Bearer <token>`".into()))?;
+        let token = bearer_token(&parts.headers)?;
         Ok(Auth(crate::ops::account::bearer(state, token).await?))
     }
+}
+
+/// The token of an `Authorization: Bearer <token>` header, or why there is none.
+pub fn bearer_token(headers: &HeaderMap) -> Result<&str, AppError> {
+    let header = headers.get(AUTHORIZATION).ok_or_else(|| {
+        AppError::Unauthorized(
+            "this needs a bearer token: send `Authorization: Bearer <token>` (from POST /api/v1/login or an API token)"
+                .into(),
+        )
+    })?;
+    header
+        .to_str()
+        .ok()
+        .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| AppError::Unauthorized("the Authorization header is not `Bearer <token>`".into()))
 }
 
 /// The client address of a request: the TCP peer's, or, when the peer is a trusted proxy

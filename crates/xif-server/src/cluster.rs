@@ -33,6 +33,8 @@ pub(crate) enum Change {
     Settings(String),
     /// Tokens, users or permissions.
     Auth,
+    /// Extension log lines were written (followers read the store again).
+    Logs,
 }
 
 impl Change {
@@ -42,6 +44,7 @@ impl Change {
             Change::Extension(name) => format!("{node} extension {name}"),
             Change::Settings(name) => format!("{node} settings {name}"),
             Change::Auth => format!("{node} auth"),
+            Change::Logs => format!("{node} logs"),
         }
     }
 
@@ -53,6 +56,7 @@ impl Change {
             ("extension", Some(name)) if !name.is_empty() => Change::Extension(name.to_string()),
             ("settings", Some(name)) if !name.is_empty() => Change::Settings(name.to_string()),
             ("auth", None) => Change::Auth,
+            ("logs", None) => Change::Logs,
             _ => return None,
         };
         Some((node, change))
@@ -172,6 +176,11 @@ fn apply(state: &AppState, payload: &str) {
     }
     match change {
         Change::Auth => state.auth_cache.clear(),
+        Change::Logs => {
+            if let Some(logs) = &state.logs {
+                logs.written_elsewhere();
+            }
+        }
         Change::Extension(name) => {
             let state = state.clone();
             tokio::spawn(async move {
@@ -281,7 +290,9 @@ mod tests {
 
     #[test]
     fn payloads_read_back_as_what_was_sent() {
-        for change in [Change::Extension("Greetings".into()), Change::Settings("A B".into()), Change::Auth] {
+        for change in
+            [Change::Extension("Greetings".into()), Change::Settings("A B".into()), Change::Auth, Change::Logs]
+        {
             let payload = change.payload("n1");
             assert_eq!(Change::parse(&payload), Some(("n1", change)), "{payload}");
         }

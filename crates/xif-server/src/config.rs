@@ -78,6 +78,15 @@ pub struct Config {
     /// (`xif serve --reconcile-ms`): a notification that was missed heals within this. Default
     /// 5 s.
     pub reconcile_interval: Duration,
+    /// Count calls for `/metrics` and keep extensions' log lines in the log store (default on;
+    /// `xif serve --observe off` turns both off, for the benchmark that measures their cost).
+    pub observe: bool,
+    /// The scrape token of `GET /metrics` besides administrators' bearer tokens (`xif serve
+    /// --metrics-token-file`, `XIF_METRICS_TOKEN`): at least 16 characters.
+    pub metrics_token: Option<String>,
+    /// How often this node adds what it counted to the calls per minute in the database (the
+    /// Service Center's charts); default 10 s.
+    pub minutes_flush_interval: Duration,
 }
 
 /// The PEM files of a server that terminates TLS itself.
@@ -133,6 +142,9 @@ impl Config {
             secret_key: None,
             publish_stage_hook: None,
             reconcile_interval: Duration::from_secs(5),
+            observe: true,
+            metrics_token: None,
+            minutes_flush_interval: Duration::from_secs(10),
         }
     }
 }
@@ -199,6 +211,8 @@ pub struct Limits {
     pub failed_calls_max_age: Duration,
     /// How an ended call's instance slot is reset for the next call (default in place).
     pub reset: xif_runtime::Reset,
+    /// Extension log lines kept per extension in the log store (newest kept; default 10 000).
+    pub log_lines_kept: u32,
 }
 
 impl Default for Limits {
@@ -219,6 +233,7 @@ impl Default for Limits {
             failed_calls_kept: 1000,
             failed_calls_max_age: Duration::from_secs(7 * 24 * 3600),
             reset: runtime.reset,
+            log_lines_kept: 10_000,
         }
     }
 }

@@ -167,3 +167,26 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
         }
     }
 }
+
+/// A request's id: 16 hex digits, unique in this process (a counter through a bijective mix,
+/// from a random start), so the lines of one failed call can be found in the log.
+#[derive(Clone, Debug)]
+pub(crate) struct RequestId(pub(crate) String);
+
+impl RequestId {
+    pub(crate) fn next() -> RequestId {
+        static START: std::sync::LazyLock<u64> = std::sync::LazyLock::new(|| {
+            let mut bytes = [0u8; 8];
+            // A fixed start when the system has no randomness: ids stay unique, only guessable.
+            let _ = getrandom::fill(&mut bytes);
+            u64::from_le_bytes(bytes)
+        });
+        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = START.wrapping_add(COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        // splitmix64's finalizer: a bijection, so distinct counters give distinct ids.
+        let mut z = n;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        RequestId(format!("{:016x}", z ^ (z >> 31)))
+    }
+}

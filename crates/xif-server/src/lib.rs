@@ -39,6 +39,8 @@ mod error;
 mod files;
 mod http;
 mod listen;
+mod logs;
+mod metrics;
 mod ops;
 mod publish;
 mod registry;
@@ -136,6 +138,14 @@ pub async fn start_with_signal(
             )));
         }
     }
+    if let Some(token) = &config.metrics_token
+        && (token.chars().count() < 16 || token.chars().any(|c| c.is_whitespace() || c.is_control()))
+    {
+        return Err(ServerError::Config(
+            "the metrics scrape token must be at least 16 characters, without spaces (for example `openssl rand -hex 16`)"
+                .into(),
+        ));
+    }
     let data = &config.data_dir;
     std::fs::create_dir_all(data).map_err(|source| ServerError::DataDir { path: data.clone(), source })?;
     let mut files =
@@ -183,6 +193,12 @@ pub async fn start_with_signal(
         tracing::warn!("password hashing uses the cheapest argon2id parameters: for tests only");
     }
     let call_memory = crate::registry::InputBudget::new(config.limits.call_input_memory);
+    let (logs, log_rx) = if config.observe {
+        let (logs, rx) = logs::Logs::new();
+        (Some(logs), Some(rx))
+    } else {
+        (None, None)
+    };
     let state = AppState(Arc::new(Inner {
         throttle: LoginThrottle::new(config.login_backoff),
         config,
@@ -196,7 +212,12 @@ pub async fn start_with_signal(
         secrets,
         node: auth::random_secret(6).map_err(ServerError::Internal)?,
         database_lost: std::sync::atomic::AtomicBool::new(false),
+        logs,
     }));
+    if let Some(rx) = log_rx {
+        logs::spawn_writer(&state, rx);
+        metrics::spawn_flusher(&state);
+    }
     let admin_password = first_start(&state).await?;
     publish::load_active(&state).await.map_err(|e| ServerError::Internal(e.to_string()))?;
 

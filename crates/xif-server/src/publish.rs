@@ -176,6 +176,7 @@ pub async fn run_with(
             warnings: Vec::new(),
             error: Some(xif_wire::ErrorBody::new(e.kind(), e.public_message())),
         };
+        state.registry.metrics.publish("failed", started.elapsed());
         return Outcome { steps: p.steps, summary, error: Some(e) };
     }
     let mut p = Progress { steps: Vec::new(), events, current: None };
@@ -226,6 +227,7 @@ pub async fn run_with(
         warnings: facts.warnings,
         error: error.as_ref().map(|e| xif_wire::ErrorBody::new(e.kind(), e.public_message())),
     };
+    state.registry.metrics.publish(if error.is_none() { "published" } else { "failed" }, started.elapsed());
     Outcome { steps: p.steps, summary, error }
 }
 

@@ -13,6 +13,7 @@ use xif_model::Definition;
 use xif_runtime::{CallContext, Extension, LogLevel, LogLine};
 
 use crate::db::key;
+use crate::metrics::{Metrics, VersionMetrics};
 
 /// An active version, loaded.
 pub struct Live {
@@ -29,6 +30,8 @@ pub struct Live {
     context: CallContext,
     /// Its entities' records, as this version sees them (none when it has no entities).
     pub entities: Option<Arc<crate::entities::Store>>,
+    /// Its calls' counts (kept across a replacement by [`Registry::activate`]).
+    pub metrics: Arc<VersionMetrics>,
 }
 
 impl Live {
@@ -46,7 +49,8 @@ impl Live {
             .with_resources(resources.into_iter().collect())
             .with_log(log_line);
         context.log_hook = hook;
-        Live { name: name.to_string(), extension_id, version, extension, context, entities: None }
+        let metrics = Arc::new(VersionMetrics::new(name, extension_id, version, extension.definition()));
+        Live { name: name.to_string(), extension_id, version, extension, context, entities: None, metrics }
     }
 
     /// Gives the version's calls (`xif:host/entities`) and the record routes its entity store.
@@ -121,6 +125,8 @@ pub struct Registry {
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     settings: RwLock<HashMap<String, Arc<ExtensionSettings>>>,
     slots: Mutex<HashMap<String, Arc<CallSlots>>>,
+    /// What this node counts.
+    pub metrics: Metrics,
 }
 
 impl Registry {
@@ -130,14 +136,17 @@ impl Registry {
     }
 
     /// Activates a version; returns the one it replaces.
-    pub fn activate(&self, live: Live) -> Option<Arc<Live>> {
+    pub fn activate(&self, mut live: Live) -> Option<Arc<Live>> {
         let k = key(&live.name);
+        live.metrics = self.metrics.version(live.metrics);
         self.live.write().unwrap_or_else(|p| p.into_inner()).insert(k, Arc::new(live))
     }
 
     /// Stops serving an extension (calls in flight finish).
     pub fn remove(&self, name: &str) {
-        self.live.write().unwrap_or_else(|p| p.into_inner()).remove(&key(name));
+        if let Some(gone) = self.live.write().unwrap_or_else(|p| p.into_inner()).remove(&key(name)) {
+            self.metrics.forget_extension(gone.extension_id);
+        }
         self.settings.write().unwrap_or_else(|p| p.into_inner()).remove(&key(name));
     }
 
@@ -187,6 +196,24 @@ impl Registry {
     /// The names of the live extensions.
     pub fn names(&self) -> Vec<String> {
         self.live.read().unwrap_or_else(|p| p.into_inner()).values().map(|l| l.name.clone()).collect()
+    }
+
+    /// The gauges of `/metrics`, read now.
+    pub fn gauges(&self) -> crate::metrics::Gauges {
+        let live: Vec<String> = self.names();
+        let slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        let mut per: Vec<(String, u32, u32)> = live
+            .into_iter()
+            .map(|name| {
+                let (running, queued) = slots.get(&key(&name)).map_or((0, 0), |s| {
+                    let free = u32::try_from(s.running.available_permits()).unwrap_or(u32::MAX);
+                    (s.size.saturating_sub(free), s.waiting.load(Ordering::Relaxed))
+                });
+                (name, running, queued)
+            })
+            .collect();
+        per.sort();
+        crate::metrics::Gauges { active_versions: per.len(), slots: per, log_lines: (0, 0) }
     }
 
     /// How many extensions are live.

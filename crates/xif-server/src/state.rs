@@ -44,6 +44,8 @@ pub struct Inner {
     pub database_lost: std::sync::atomic::AtomicBool,
     /// The memory budget of call inputs in flight.
     pub call_memory: crate::registry::InputBudget,
+    /// The extension log store's front (none with `Config::observe` off).
+    pub logs: Option<crate::logs::Logs>,
 }
 
 impl Inner {

@@ -14,6 +14,8 @@ mod console;
 mod db;
 mod dialect;
 mod entities;
+mod logs;
+mod minutes;
 mod packages;
 pub mod testing;
 
@@ -24,6 +26,8 @@ pub use db::{
     VersionRow,
 };
 pub use entities::{Comparison, Filter, Provisioned, Query, RECORD_ROUTE_TIME, SchemaChange, Store, table_name};
+pub use logs::{LogQuery, LogRow};
+pub use minutes::CallMinute;
 
 /// The database engine behind a store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

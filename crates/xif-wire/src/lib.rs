@@ -16,6 +16,7 @@ mod account;
 mod entities;
 mod error;
 mod extensions;
+mod logs;
 mod publish;
 
 pub use account::{
@@ -28,6 +29,7 @@ pub use extensions::{
     ActionInfo, ExtensionDetail, ExtensionInfo, FieldInfo, Health, LogQuery, PublishLogEntry, SetSettings, SettingInfo,
     Uploaded, VersionInfo,
 };
+pub use logs::{ExtensionLogLine, ExtensionLogPage, ExtensionLogQuery};
 pub use publish::{
     PublishEvent, PublishFailed, PublishKind, PublishOutcome, PublishQuery, Published, Status, StepEvent, Summary,
 };

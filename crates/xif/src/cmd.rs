@@ -30,6 +30,7 @@ pub fn run(command: Command, ui: &Ui) -> anyhow::Result<ExitCode> {
         Command::Publish(args) => remote::publish(args, false, quiet),
         Command::Upload(args) => remote::publish(args, true, quiet),
         Command::Call(args) => remote::call(args, ui),
+        Command::Logs(args) => remote::logs(args, ui),
         Command::Download { extension, version, path, force, server } => {
             remote::download(&extension, version, path, force, server.server.as_deref(), ui)
         }
@@ -435,6 +436,16 @@ fn serve(args: crate::ServeArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
     };
     config.limits.call_output_bytes = args.call_output_limit << 20;
     config.limits.failed_calls_kept = args.failed_calls_kept;
+    config.limits.log_lines_kept = args.log_lines_kept;
+    config.observe = args.observe == crate::OnOff::On;
+    config.metrics_token = match &args.metrics_token_file {
+        Some(file) => {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("reading the metrics token from {}", file.display()))?;
+            Some(text.lines().next().unwrap_or_default().trim().to_string())
+        }
+        None => std::env::var("XIF_METRICS_TOKEN").ok().filter(|t| !t.trim().is_empty()).map(|t| t.trim().to_string()),
+    };
     config.limits.failed_calls_max_age =
         std::time::Duration::from_secs(args.failed_calls_days.saturating_mul(24 * 3600));
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting Tokio")?;

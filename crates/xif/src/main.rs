@@ -127,6 +127,9 @@ enum Command {
     Upload(PublishArgs),
     /// Call an action of an extension on the server; prints its outputs.
     Call(CallArgs),
+    /// Print an extension's log on the server (what its calls logged); --follow keeps printing
+    /// new lines as they are written.
+    Logs(LogsArgs),
     /// List the versions of an extension on the server.
     Versions {
         /// The extension.
@@ -225,6 +228,43 @@ pub struct CallArgs {
     /// Print machine-readable JSON on stdout.
     #[arg(long)]
     json: bool,
+}
+
+/// `xif logs`.
+#[derive(clap::Args, Debug)]
+pub struct LogsArgs {
+    /// The extension.
+    extension: String,
+    /// Keep printing new lines as they are written (reconnects when the connection drops).
+    #[arg(short, long)]
+    follow: bool,
+    /// Only this action's lines.
+    #[arg(long, value_name = "ACTION")]
+    action: Option<String>,
+    /// Only lines of this level or above.
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    level: Option<LogLevel>,
+    /// Only this call's lines (the X-Request-Id of its answer).
+    #[arg(long, value_name = "ID")]
+    call: Option<String>,
+    /// How many of the newest lines to print (following: before the new ones).
+    #[arg(short = 'n', long, default_value_t = 100, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=1000))]
+    lines: u32,
+    #[command(flatten)]
+    server: ServerArg,
+    /// One JSON object a line on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `xif logs --level`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum LogLevel {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
 }
 
 /// `xif servers ...`.
@@ -400,6 +440,18 @@ pub struct ServeArgs {
     /// How long failed calls are kept, in days.
     #[arg(long, default_value_t = 7, value_name = "DAYS")]
     failed_calls_days: u64,
+    /// Extension log lines kept per extension (the newest), for `xif logs` and the Service Center.
+    #[arg(long, default_value_t = 10_000, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    log_lines_kept: u32,
+    /// `off` stops counting calls for /metrics and keeping extensions' log lines (their lines
+    /// still go to the server's own log); for measuring what observing costs.
+    #[arg(long, value_enum, default_value_t = OnOff::On, value_name = "ON|OFF")]
+    observe: OnOff,
+    /// A file whose first line is the token a Prometheus scraper sends as `Authorization: Bearer`
+    /// to read /metrics (at least 16 characters; or give it in XIF_METRICS_TOKEN). Without it,
+    /// only administrators' tokens may read /metrics.
+    #[arg(long, env = "XIF_METRICS_TOKEN_FILE", value_name = "FILE")]
+    metrics_token_file: Option<PathBuf>,
     /// How an ended call's instance is reset for the next call: `in-place` resets the pages the
     /// call wrote (found with PAGEMAP_SCAN on Linux 6.7+ without swap, else by memset);
     /// `memset` never uses PAGEMAP_SCAN; `decommit` returns all memory to the kernel after
@@ -410,6 +462,15 @@ pub struct ServeArgs {
     /// collectors (one JSON object a line: timestamp, level, target, fields).
     #[arg(long, env = "XIF_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, value_name = "FORMAT")]
     log_format: LogFormat,
+}
+
+/// `xif serve --observe`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnOff {
+    /// On.
+    On,
+    /// Off.
+    Off,
 }
 
 /// `xif serve --log-format`.

@@ -378,6 +378,68 @@ pub fn versions(extension: &str, server: Option<&str>, json_out: bool, ui: &Ui) 
     Ok(ExitCode::SUCCESS)
 }
 
+/// `xif logs EXTENSION [--follow]`: prints `at level vN action [call ID] message` per line.
+pub fn logs(args: crate::LogsArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
+    use xif_client::client::{ExtensionLogLine, LogFilter};
+    let rt = runtime()?;
+    let client = rt.block_on(connect(args.server.server.as_deref(), ui))?;
+    let level = args.level.map(|l| format!("{l:?}").to_lowercase());
+    let mut filter =
+        LogFilter { action: args.action.clone(), level, call: args.call.clone(), after: None, limit: Some(args.lines) };
+    let json_out = args.json;
+    let print = move |l: &ExtensionLogLine| {
+        if json_out {
+            println!("{}", serde_json::to_string(l).unwrap_or_default());
+        } else {
+            println!("{} {:<5} v{} {} [call {}] {}", l.at, l.level, l.version, l.action, l.call_id, l.message);
+        }
+        std::io::stdout().flush().is_ok()
+    };
+    if !args.follow {
+        return match rt.block_on(client.logs(&args.extension, &filter)) {
+            Ok(lines) => {
+                for l in &lines {
+                    print(l);
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => Ok(fail(&e, ui, json_out)),
+        };
+    }
+    let mut connected_once = false;
+    loop {
+        let mut last = filter.after;
+        let mut open = true;
+        let result = rt.block_on(client.follow_logs(
+            &args.extension,
+            &filter,
+            &mut || {
+                if !connected_once {
+                    ui.status("Following", &format!("the log of {} on {} (Ctrl-C stops)", args.extension, client.url));
+                }
+                connected_once = true;
+            },
+            &mut |l| {
+                last = Some(l.id);
+                open = print(&l);
+                open
+            },
+        ));
+        if !open {
+            return Ok(ExitCode::SUCCESS); // stdout closed
+        }
+        match result {
+            Err(e @ ClientError::Http { .. }) => return Ok(fail(&e, ui, json_out)),
+            Err(e) if !connected_once => return Ok(fail(&e, ui, json_out)),
+            Err(e) => ui.warn(&format!("{e}; reconnecting in 1 s")),
+            Ok(()) => ui.warn("the server closed the log; reconnecting in 1 s"),
+        }
+        // On from the last line seen, none missed and none twice.
+        filter.after = last;
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    }
+}
+
 /// `xif download EXTENSION [--version N] [--path DIR] [--force]`.
 pub fn download(
     extension: &str,

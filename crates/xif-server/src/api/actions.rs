@@ -35,6 +35,7 @@ pub const VERSION_HEADER: &str = "xif-version";
         (status = 504, description = "The action ran past its time limit (`timeout`)", body = ErrorBody)))]
 pub async fn call(
     State(state): State<AppState>,
+    axum::Extension(id): axum::Extension<crate::http::RequestId>,
     auth: Auth,
     ApiPath((name, action)): ApiPath<(String, String)>,
     headers: HeaderMap,
@@ -42,7 +43,16 @@ pub async fn call(
 ) -> Result<Response, AppError> {
     let declared =
         headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
-    let called = ops::actions::call(&state, &auth, &name, &action, declared, body.into_data_stream()).await?;
+    let called = ops::actions::call(
+        &state,
+        &auth,
+        &ops::actions::CallId(&id.0),
+        &name,
+        &action,
+        declared,
+        body.into_data_stream(),
+    )
+    .await?;
     let mut response = Json(called.outputs).into_response();
     if let Ok(v) = HeaderValue::from_str(&called.version.to_string()) {
         response.headers_mut().insert(VERSION_HEADER, v);

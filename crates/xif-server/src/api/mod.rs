@@ -13,6 +13,7 @@ use axum::routing::{MethodRouter, delete, get, patch, post, put};
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi as _;
 
+use crate::http::RequestId;
 pub(crate) use crate::http::{ApiJson, ApiPath, ApiQuery};
 
 use crate::error::AppError;
@@ -22,6 +23,7 @@ pub mod account;
 pub mod actions;
 pub mod entities;
 pub mod extensions;
+pub mod logs;
 
 /// The router being built, and the (method, path) of each route added.
 pub struct Routes {
@@ -44,6 +46,7 @@ fn routes() -> Routes {
         .add(Method::GET, "/api/v1/openapi.json", get(openapi_json))
         .add(Method::GET, "/api/v1/health", get(health))
         .add(Method::GET, "/api/v1/ready", get(ready))
+        .add(Method::GET, "/metrics", get(logs::metrics))
         .add(Method::POST, "/api/v1/login", post(a::login))
         .add(Method::POST, "/api/v1/logout", post(a::logout))
         .add(Method::GET, "/api/v1/me", get(a::me))
@@ -67,6 +70,7 @@ fn routes() -> Routes {
         .add(Method::POST, "/api/v1/extensions/{name}/versions/{version}/publish", post(e::publish))
         .add(Method::POST, "/api/v1/extensions/{name}/versions/{version}/rollback", post(e::rollback))
         .add(Method::GET, "/api/v1/extensions/{name}/publishes", get(e::publishes))
+        .add(Method::GET, "/api/v1/extensions/{name}/logs", get(logs::logs))
         .add(Method::GET, "/api/v1/extensions/{name}/settings", get(e::get_settings))
         .add(Method::PUT, "/api/v1/extensions/{name}/settings", put(e::set_settings))
         .add(Method::POST, "/api/v1/extensions/{name}/actions/{action}", post(actions::call))
@@ -109,29 +113,6 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
 /// The response header that names a request; every log line of the request carries the same id
 /// (`request{id=…}`).
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
-
-/// A request's id: 16 hex digits, unique in this process (a counter through a bijective mix,
-/// from a random start), so the lines of one failed call can be found in the log.
-#[derive(Clone, Debug)]
-struct RequestId(String);
-
-impl RequestId {
-    fn next() -> RequestId {
-        static START: std::sync::LazyLock<u64> = std::sync::LazyLock::new(|| {
-            let mut bytes = [0u8; 8];
-            // A fixed start when the system has no randomness: ids stay unique, only guessable.
-            let _ = getrandom::fill(&mut bytes);
-            u64::from_le_bytes(bytes)
-        });
-        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let n = START.wrapping_add(COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
-        // splitmix64's finalizer: a bijection, so distinct counters give distinct ids.
-        let mut z = n;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        RequestId(format!("{:016x}", z ^ (z >> 31)))
-    }
-}
 
 /// Every response: an `X-Request-Id` (also in the request's log span); `X-Content-Type-Options:
 /// nosniff`; HTML pages also a Content-Security-Policy and `X-Frame-Options: DENY`; the router's
@@ -209,6 +190,8 @@ async fn not_found(method: Method, uri: axum::http::Uri) -> AppError {
         extensions::publish,
         extensions::rollback,
         extensions::publishes,
+        logs::logs,
+        logs::metrics,
         extensions::get_settings,
         extensions::set_settings,
         actions::call,

@@ -53,6 +53,7 @@ pub fn routes() -> Router<AppState> {
         .route("/extensions/{name}", get(extension_page))
         .route("/extensions/{name}/entities/{entity}", get(records_page))
         .route("/extensions/{name}/try", post(try_action))
+        .route("/extensions/{name}/logs/follow", get(follow_logs))
         .route("/extensions/{name}/settings", post(set_settings))
         .route("/extensions/{name}/versions/{version}/publish", post(publish_form))
         .route("/extensions/{name}/versions/{version}/rollback", post(rollback_form))
@@ -438,6 +439,14 @@ async fn render_extension(
         Some((_, def)) => publish::secret_names(state, ext.id, &ext.name, def).await?,
         None => Default::default(),
     };
+    let activity = ops::logs::activity(state, ext.id, 60).await?;
+    // The log only for those who may read it (administrators and who may publish it).
+    let query = ops::wire::ExtensionLogQuery { limit: Some(50), ..Default::default() };
+    let log_lines = match ops::logs::reader(state, &session.auth, &ext.name, &query).await {
+        Ok(reader) => Some(reader.page().await?.lines),
+        Err(ops::Error::Forbidden(_)) => None,
+        Err(e) => return Err(e.into()),
+    };
     let mut by_version: HashMap<i64, Vec<crate::db::PublishRow>> = HashMap::new();
     for row in log {
         by_version.entry(row.version).or_default().push(row);
@@ -451,6 +460,8 @@ async fn render_extension(
         secret: &secret,
         tried: tried.as_ref(),
         notice: notice.as_ref().or(session.flash.as_ref()),
+        activity: &activity,
+        log_lines: log_lines.as_deref(),
     };
     Ok((status, Html(views::extension(session, &data).into_string())).into_response())
 }
@@ -461,6 +472,29 @@ async fn extension_page(
     ApiPath(name): ApiPath<String>,
 ) -> Result<Response, ConsoleError> {
     render_extension(&state, &session, &name, None, None, StatusCode::OK).await
+}
+
+/// The live log of the extension page: server-sent events of `ExtensionLogLine`, from `after`
+/// on, for those who may read the log (the same check as the API's).
+async fn follow_logs(
+    State(state): State<AppState>,
+    session: Session,
+    ApiPath(name): ApiPath<String>,
+    crate::http::ApiQuery(mut q): crate::http::ApiQuery<ops::wire::ExtensionLogQuery>,
+) -> Result<Response, ConsoleError> {
+    q.follow = Some(true);
+    let reader = ops::logs::reader(&state, &session.auth, &name, &q).await?;
+    let Some(lines) = reader.follow() else {
+        return Err(
+            AppError::Unavailable("this server keeps no extension logs (it runs with --observe off)".into()).into()
+        );
+    };
+    use futures_util::StreamExt as _;
+    let events = lines.map(|l| {
+        let data = serde_json::to_string(&l).unwrap_or_default();
+        Ok::<_, std::convert::Infallible>(axum::response::sse::Event::default().id(l.id.to_string()).data(data))
+    });
+    Ok(axum::response::sse::Sse::new(events).keep_alive(axum::response::sse::KeepAlive::default()).into_response())
 }
 
 /// An entity's records, through the record API's own handler (same paging, same reading rights).
@@ -477,6 +511,7 @@ async fn records_page(
 
 async fn try_action(
     State(state): State<AppState>,
+    axum::Extension(id): axum::Extension<crate::http::RequestId>,
     session: Session,
     ApiPath(name): ApiPath<String>,
     axum::Form(form): Form,
@@ -486,10 +521,12 @@ async fn try_action(
     let input = form.get("input").unwrap_or_default().to_string();
     let body = futures_util::stream::once(std::future::ready(Ok::<_, std::convert::Infallible>(input.clone())));
     // The call operation records a failure for the log, as for the API's calls.
-    let response = match ops::actions::call(&state, &session.auth, &name, &action, None, body).await {
-        Ok(called) => axum::Json(called.outputs).into_response(),
-        Err(e) => AppError::from(e).into_response(),
-    };
+    let response =
+        match ops::actions::call(&state, &session.auth, &ops::actions::CallId(&id.0), &name, &action, None, body).await
+        {
+            Ok(called) => axum::Json(called.outputs).into_response(),
+            Err(e) => AppError::from(e).into_response(),
+        };
     let status = response.status();
     let bytes = axum::body::to_bytes(response.into_body(), 16 << 20).await.map_err(AppError::internal)?;
     let output = match serde_json::from_slice::<serde_json::Value>(&bytes) {

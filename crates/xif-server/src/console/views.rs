@@ -247,6 +247,10 @@ pub struct ExtensionData<'a> {
     pub tried: Option<&'a TryResult>,
     /// A message.
     pub notice: Option<&'a Flash>,
+    /// Its calls over the last hour.
+    pub activity: &'a crate::ops::logs::Activity,
+    /// The newest lines of its log (none: the user may not read it).
+    pub log_lines: Option<&'a [xif_wire::ExtensionLogLine]>,
 }
 
 fn field_type(f: &Field) -> Markup {
@@ -373,6 +377,7 @@ pub fn extension(session: &Session, d: &ExtensionData<'_>) -> Markup {
                 (settings(session, d, &name))
             }
         }
+        (monitoring(d, &name))
         section.card #versions aria-labelledby="h-versions" {
             h2 #h-versions { "Versions " span.muted { "(" (d.versions.len()) ")" } }
             div.table-wrap { table.list.versions {
@@ -429,6 +434,92 @@ pub fn extension(session: &Session, d: &ExtensionData<'_>) -> Markup {
     };
     let crumbs = html! { span { "Factory" } " › " a href="/extensions" { "Extensions" } " › " span aria-current="page" { (ext.name) } };
     layout(session, &ext.name, Nav::Extensions, crumbs, body)
+}
+
+/// The chart's size in SVG units: 60 bars of 10.
+const CHART_W: f64 = 600.0;
+const CHART_H: f64 = 100.0;
+
+/// A bar chart of the last hour, one bar per minute: `total` (with `part` of it in red, stacked
+/// at the bottom) scaled to the largest value.
+fn bars(label: &str, id: &str, values: &[(f64, f64)], unit: &str) -> Markup {
+    let max = values.iter().map(|v| v.0).fold(0.0_f64, f64::max);
+    let scale = if max > 0.0 { CHART_H / max } else { 0.0 };
+    let w = CHART_W / values.len().max(1) as f64;
+    let fmt = |v: f64| if v >= 10.0 || v.fract() == 0.0 { format!("{v:.0}") } else { format!("{v:.2}") };
+    html! {
+        figure.chart id=(id) {
+            figcaption { (label) span.muted { " · peak " (fmt(max)) " " (unit) } }
+            svg viewBox={ "0 0 " (CHART_W) " " (CHART_H + 14.0) } role="img" aria-label={ (label) ", last 60 minutes, peak " (fmt(max)) " " (unit) } preserveAspectRatio="none" {
+                line.axis x1="0" y1=(CHART_H) x2=(CHART_W) y2=(CHART_H) {}
+                @for (i, (total, part)) in values.iter().enumerate() {
+                    @if *total > 0.0 {
+                        @let h = (total * scale).max(1.0);
+                        rect.bar x=(format!("{:.1}", i as f64 * w + 1.0)) y=(format!("{:.1}", CHART_H - h)) width=(format!("{:.1}", w - 2.0)) height=(format!("{h:.1}")) {
+                            title { (fmt(*total)) " " (unit) @if *part > 0.0 { ", " (fmt(*part)) " failed" } " · " @if i + 1 == values.len() { "this minute" } @else { (values.len() - 1 - i) " min ago" } }
+                        }
+                        @if *part > 0.0 {
+                            @let hp = (part * scale).max(1.0);
+                            rect.bar.failed x=(format!("{:.1}", i as f64 * w + 1.0)) y=(format!("{:.1}", CHART_H - hp)) width=(format!("{:.1}", w - 2.0)) height=(format!("{hp:.1}")) {}
+                        }
+                    }
+                }
+                text.tick x="0" y=(CHART_H + 12.0) { "60 min ago" }
+                text.tick x=(CHART_W) y=(CHART_H + 12.0) text-anchor="end" { "now" }
+            }
+        }
+    }
+}
+
+/// Calls per minute, failures by kind, and the live log.
+fn monitoring(d: &ExtensionData<'_>, name: &str) -> Markup {
+    let a = d.activity;
+    let calls: u64 = a.minutes.iter().map(|m| m.calls).sum();
+    let failed: u64 = a.minutes.iter().map(|m| m.failures).sum();
+    let counts: Vec<(f64, f64)> = a.minutes.iter().map(|m| (m.calls as f64, m.failures as f64)).collect();
+    let times: Vec<(f64, f64)> = a.minutes.iter().map(|m| (m.mean_ms, 0.0)).collect();
+    let last_id = d.log_lines.and_then(|l| l.last()).map_or(0, |l| l.id);
+    html! {
+        section.card #monitoring aria-labelledby="h-monitoring" {
+            h2 #h-monitoring { "Calls " span.muted { "(last hour, every node)" } }
+            p.totals {
+                span.strong #calls-total { (calls) } " calls · "
+                span.strong.bad[failed > 0] #failures-total { (failed) } " failed"
+                @if calls > 0 { span.muted { " (" (format!("{:.1}", failed as f64 * 100.0 / calls as f64)) "%)" } }
+            }
+            div.charts {
+                (bars("Calls per minute", "chart-calls", &counts, "calls"))
+                (bars("Mean duration", "chart-duration", &times, "ms"))
+            }
+            @if !a.failures.is_empty() {
+                div.table-wrap { table.defs #failure-kinds {
+                    thead { tr { th scope="col" { "Failure" } th scope="col" class="num" { "Calls" } } }
+                    tbody { @for (kind, n) in &a.failures { tr { td data-label="Failure" { code { (kind) } } td.num data-label="Calls" { (n) } } } }
+                } }
+            }
+            h3 { "Log" }
+            @match d.log_lines {
+                Some(lines) => {
+                    p.muted.small { "What its calls log (host log, stdout, stderr), newest last; new lines appear as they are written. Also: " code { "xif logs " (d.ext.name) " --follow" } }
+                    ol.live-log #live-log data-follow={ "/extensions/" (name) "/logs/follow?after=" (last_id) } aria-live="polite" {
+                        @for l in lines { (log_line(l)) }
+                    }
+                    @if lines.is_empty() { p.muted.small #live-log-empty { "Nothing logged yet." } }
+                }
+                None => p.muted.small { "Only administrators and users who may publish this extension read its log." },
+            }
+        }
+    }
+}
+
+fn log_line(l: &xif_wire::ExtensionLogLine) -> Markup {
+    html! {
+        li class={ "lvl-" (l.level) } {
+            time datetime=(l.at) { (l.at.get(11..23).unwrap_or(&l.at)) }
+            " " span.lvl { (l.level) } " " span.muted { "v" (l.version) " " (l.action) } " "
+            code.call title="call id (X-Request-Id)" { (l.call_id) } " " span.msg { (l.message) }
+        }
+    }
 }
 
 fn stages(json: &str) -> Markup {

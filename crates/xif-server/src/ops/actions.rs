@@ -36,15 +36,50 @@ pub(crate) struct Called {
 }
 
 /// Calls `action` of the active version of `name` with the JSON object the body holds (empty:
-/// `{}`). `declared` is the body's length when the caller said it. Any authenticated caller may
-/// call.
+/// `{}`). `declared` is the body's length when the caller said it; `call_id` tags the call's
+/// log lines (the request id its answer names). Any authenticated caller may call. Every call is
+/// counted in [`crate::metrics`], under names the server defined.
 pub(crate) async fn call<B, E>(
     state: &AppState,
     who: &Principal,
+    call: &CallId<'_>,
     name: &str,
     action: &str,
     declared: Option<u64>,
     body: impl Stream<Item = std::result::Result<B, E>>,
+) -> Result<Called>
+where
+    B: AsRef<[u8]>,
+    E: std::fmt::Display,
+{
+    let started = std::time::Instant::now();
+    let mut seen = None;
+    let result = run(state, who, call, name, action, declared, body, &mut seen).await;
+    if !state.config.observe {
+        return result;
+    }
+    let failed = result.as_ref().err().map(Error::kind);
+    match &seen {
+        Some((live, index)) => live.metrics.action(*index).record(started.elapsed(), failed),
+        None => state.registry.metrics.unknown_call(started.elapsed(), failed),
+    }
+    result
+}
+
+/// The id a call's log lines carry: the request id of its answer.
+pub(crate) struct CallId<'a>(pub &'a str);
+
+/// [`call`], noting in `seen` the live version and action it reached (for the metrics).
+#[allow(clippy::too_many_arguments)]
+async fn run<B, E>(
+    state: &AppState,
+    who: &Principal,
+    call: &CallId<'_>,
+    name: &str,
+    action: &str,
+    declared: Option<u64>,
+    body: impl Stream<Item = std::result::Result<B, E>>,
+    seen: &mut Option<(Arc<Live>, Option<usize>)>,
 ) -> Result<Called>
 where
     B: AsRef<[u8]>,
@@ -66,11 +101,14 @@ where
         }
     }
     let live = live(state, name).await?;
+    *seen = Some((live.clone(), None));
     // The action, before the body is read.
-    let act = match live.extension.action(action) {
-        Ok(a) => a,
+    let index = match live.extension.action_index(action) {
+        Ok(i) => i,
         Err(e) => return Err(failed(state, &live, action, who, e).await),
     };
+    *seen = Some((live.clone(), Some(index)));
+    let act = &live.definition().actions[index];
 
     let mut reservation = Reservation::default();
     let bytes = read_body(state, declared, body, &mut reservation).await?;
@@ -109,7 +147,10 @@ where
         .enter(limits.call_queue_per_extension, limits.call_queue_wait)
         .await
         .map_err(|r| refused(r, &format!("a call slot of extension {}", live.name)))?;
-    let ctx = state.registry.context(&live);
+    let mut ctx = state.registry.context(&live);
+    if let Some(logs) = &state.logs {
+        ctx.log = logs.sink(&live, &act.name.text, call.0, ctx.log);
+    }
     let out = match live.extension.run(prepared, ctx).await {
         Ok(out) => out,
         Err(e) => return Err(failed(state, &live, action, who, e).await),

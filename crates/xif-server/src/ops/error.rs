@@ -68,6 +68,23 @@ impl Error {
         Error::BadInput { kind: "bad_input", message: message.into(), parameter: Some(parameter.into()) }
     }
 
+    /// The `error` of its answer, as a fixed string (the metrics' failure kind).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::BadInput { kind, .. } => kind,
+            Error::Unauthenticated(_) => "unauthorized",
+            Error::Forbidden(_) => "forbidden",
+            Error::NotFound(_) => "not_found",
+            Error::Conflict(_) => "conflict",
+            Error::TooLarge(_) => "too_large",
+            Error::Throttled { .. } => "too_many_attempts",
+            Error::Unavailable(_) => "unavailable",
+            Error::Busy { .. } => "busy",
+            Error::Call(e) => crate::error::call_kind(e),
+            Error::Internal(_) => "internal",
+        }
+    }
+
     /// An internal error.
     pub fn internal(e: impl std::fmt::Display) -> Error {
         Error::Internal(e.to_string())

@@ -212,6 +212,19 @@ pub(crate) async fn upload<B: AsRef<[u8]>, E: std::fmt::Display>(
     at_least: u64,
     body: impl Stream<Item = std::result::Result<B, E>>,
 ) -> Result<Uploaded> {
+    let result = store_upload(state, auth, expected, at_least, body).await;
+    state.registry.metrics.upload(result.is_ok());
+    result
+}
+
+/// [`upload`] without the count.
+async fn store_upload<B: AsRef<[u8]>, E: std::fmt::Display>(
+    state: &AppState,
+    auth: &Principal,
+    expected: Option<&str>,
+    at_least: u64,
+    body: impl Stream<Item = std::result::Result<B, E>>,
+) -> Result<Uploaded> {
     // Whoever may upload anything has one of these two: refuse the others before reading.
     if !auth.has(Permission::ChangeAndDeployApplications) && !auth.has(Permission::AllowExtensions) {
         let what = expected.map(|n| format!("extension {n}")).unwrap_or_else(|| "an extension".to_string());
@@ -329,6 +342,7 @@ pub(crate) async fn delete_version(state: &AppState, auth: &Principal, name: &st
         )));
     }
     state.db.delete_version(ext.id, number).await?;
+    state.registry.metrics.forget_version(ext.id, number);
     remove_unused_package(state, &v.digest).await?;
     tracing::info!(by = %one_line(&auth.name), extension = %ext.name, version = number, "version deleted");
     Ok(())

@@ -12,6 +12,7 @@
 //!   settings (validated here).
 //! - [`actions`]: calling an action, and the record of a failed call.
 //! - [`entities`]: the records of an extension's entities.
+//! - [`logs`]: an extension's log lines (a page, or followed) and `/metrics`.
 //!
 //! **Architecture Invariant:** nothing under `ops/` imports axum or names an HTTP status; the
 //! request and answer bodies it takes and returns are the wire types ([`wire`]).
@@ -20,6 +21,7 @@ pub(crate) mod actions;
 pub(crate) mod entities;
 mod error;
 pub(crate) mod extensions;
+pub(crate) mod logs;
 pub(crate) mod wire;
 
 pub use crate::auth::Principal;

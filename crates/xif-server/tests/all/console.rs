@@ -168,7 +168,7 @@ async fn pages_need_a_session_and_the_login_checks_the_password() {
 async fn the_cookie_never_authorizes_the_api_and_console_routes_stay_out_of_it() {
     let s = TestServer::start().await;
     let b = Browser::login(&s, "admin", ADMIN_PASSWORD).await;
-    for path in ["/api/v1/extensions", "/api/v1/me", "/api/v1/users"] {
+    for path in ["/api/v1/extensions", "/api/v1/me", "/api/v1/users", "/metrics", "/api/v1/extensions/X/logs"] {
         let resp = b
             .client
             .get(s.url(path))
@@ -182,9 +182,9 @@ async fn the_cookie_never_authorizes_the_api_and_console_routes_stay_out_of_it()
     // The session secret is no bearer token either.
     let (status, _) = s.get(Some(&b.session), "/api/v1/me").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    // The console's routes are not API routes.
+    // The console's routes are not API routes (`/metrics` is, where scrapers look for it).
     let served = xif_server::served_routes();
-    assert!(served.iter().all(|(_, p)| p.starts_with("/api/v1/")), "{served:?}");
+    assert!(served.iter().all(|(_, p)| p.starts_with("/api/v1/") || p == "/metrics"), "{served:?}");
 }
 
 #[tokio::test]
@@ -448,4 +448,49 @@ async fn console_in_chromium() {
     assert_eq!(settings[2]["set"], true, "the secret was set: {settings}");
     let (_, exts) = s.get(Some(&s.admin), "/api/v1/extensions").await;
     assert_eq!(exts.as_array().map(Vec::len), Some(2), "the viewer published nothing: {exts}");
+}
+
+/// The extension page's calls of the last hour (issue 16): counted on every node into the
+/// database's calls per minute, charted, failures by kind; its log only for those who may read it.
+#[tokio::test]
+async fn the_extension_page_charts_calls_and_shows_the_log_to_publishers_only() {
+    let s = TestServer::start().await;
+    s.deploy("ServerTest", &server_test("1")).await;
+    for (action, input) in [
+        ("Hello", json!({"Who": "Ada"})),
+        ("Hello", json!({"Who": "Bo"})),
+        ("Fail", json!({"Message": "no tea"})),
+        ("Wait", json!({})),
+    ] {
+        s.call(&s.admin, "ServerTest", action, input).await;
+    }
+    let b = Browser::login(&s, "admin", ADMIN_PASSWORD).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let html = loop {
+        let (status, html) = b.get("/extensions/ServerTest").await;
+        assert_eq!(status, StatusCode::OK);
+        if (html.contains(r#"id="calls-total">4<"#) && html.contains(r#"<span class="msg">latch</span>"#))
+            || std::time::Instant::now() > deadline
+        {
+            break html;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert!(html.contains(r#"id="calls-total">4<"#), "4 calls counted: {html}");
+    assert!(html.contains(r#"id="failures-total">1<"#), "1 failed: {html}");
+    assert_eq!(html.matches(r#"class="bar failed""#).count(), 1, "one red bar: {html}");
+    assert!(html.contains("<code>action_failed</code>"), "the failure's kind");
+    assert!(html.contains(r#"id="live-log""#), "the log");
+    assert!(html.contains(r#"<span class="msg">latch</span>"#), "with the Wait call's line: {html}");
+    assert!(html.contains("/extensions/ServerTest/logs/follow?after="), "the page follows the log");
+
+    // A user who may not publish ServerTest sees the counts, not the log, and may not follow it.
+    s.user("viewer", &[]).await;
+    let v = Browser::login(&s, "viewer", "viewer-password").await;
+    let (status, html) = v.get("/extensions/ServerTest").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains(r#"id="calls-total">4<"#));
+    assert!(!html.contains("lvl-info") && !html.contains(r#"id="live-log""#), "no log lines: {html}");
+    let (status, _) = v.get("/extensions/ServerTest/logs/follow").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
 }

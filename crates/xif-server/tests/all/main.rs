@@ -12,6 +12,7 @@ mod hostile_calls;
 mod hostile_packages;
 mod hostile_publish;
 mod hostile_transport;
+mod observe;
 mod openapi;
 mod publish;
 mod support;

@@ -75,6 +75,7 @@ pub fn config(dir: &Path) -> Config {
     c.limits.call_time = Duration::from_secs(5);
     c.limits.call_memory = 64 << 20;
     c.limits.max_instances = 16;
+    c.minutes_flush_interval = Duration::from_millis(200);
     c
 }
 

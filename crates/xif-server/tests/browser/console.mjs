@@ -155,6 +155,39 @@ try {
   const err = await page.locator("#try-result").textContent();
   check(err.includes("Error") && err.includes("no coffee left") && err.includes("422"), `the error is shown: ${err}`);
 
+  step("the calls of the last hour are charted, with the failures by kind");
+  const deadline = Date.now() + 10_000;
+  let total = 0;
+  while (true) {
+    await page.goto(`${URL_}/extensions/ServerTest`);
+    total = Number(await page.locator("#calls-total").textContent());
+    // Hello and Fail were called above: the node adds its counts to the database every 200 ms here.
+    if (total >= 2 || Date.now() > deadline) break;
+    await page.waitForTimeout(200);
+  }
+  check(total >= 2, `the page counts the calls made (${total})`);
+  check(Number(await page.locator("#failures-total").textContent()) >= 1, "the failed call is counted");
+  check((await page.locator("#chart-calls rect.bar").count()) >= 1, "the calls chart has a bar");
+  check((await page.locator("#chart-calls rect.bar.failed").count()) >= 1, "the failed call is drawn in red");
+  check((await page.locator("#chart-duration rect.bar").count()) >= 1, "the duration chart has a bar");
+  check((await page.locator("#failure-kinds").textContent()).includes("action_failed"), "failures by kind");
+
+  step("the live log shows a new call's line as it is written");
+  const before = await page.locator("#live-log li").count();
+  const other = await context.newPage();
+  await other.goto(`${URL_}/extensions/ServerTest`);
+  await other.getByLabel("Action", { exact: true }).selectOption("Wait");
+  await other.getByRole("button", { name: "Call" }).click();
+  await other.locator("#try-result").waitFor();
+  await other.close();
+  // Appended by the page's script from the server-sent events (not rendered by the server).
+  const live = page.locator("#live-log li.new", { hasText: "latch" });
+  await live.waitFor({ timeout: 10_000 });
+  check((await live.locator(".lvl").textContent()) === "info", "the line's level");
+  check((await live.textContent()).includes("Wait"), "the line names its action");
+  check((await page.locator("#live-log li").count()) > before, "the line was added to those shown");
+  if (shots) await page.locator("#monitoring").screenshot({ path: join(shots, "console-monitoring.png") });
+
   step("edit a setting");
   await page.getByLabel("Greeting").fill("Bonjour");
   await page.getByLabel("ApiKey").fill("s3cret-key");
@@ -217,6 +250,9 @@ try {
   check(said.includes('missing permission "Allow Extensions"'), `the refusal names the permission: ${said}`);
   await page.goto(`${URL_}/users`);
   check((await page.locator("body").textContent()).includes("only an administrator may list users"), "users page refused");
+  await page.goto(`${URL_}/extensions/ServerTest`);
+  check((await page.locator("#live-log").count()) === 0, "no log for a user who may not publish the extension");
+  check((await page.locator("#monitoring").textContent()).includes("Only administrators and users who may publish"), "and why");
 
   console.log("all browser checks passed");
 } finally {

@@ -8,6 +8,7 @@ mod hostile_calls;
 mod hostile_packages;
 mod hostile_transport;
 pub mod login;
+mod logs;
 mod package;
 mod publish;
 mod remote;

@@ -94,6 +94,27 @@ impl Server {
         (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
     }
 
+    /// Calls an action over the API; answers the status and the answer's `X-Request-Id` (the
+    /// call id of its log lines).
+    pub fn call_with_id(&self, ext: &str, action: &str, token: &str, body: &str) -> (u16, String) {
+        let mut s = TcpStream::connect(&self.addr).expect("connect");
+        write!(
+            s,
+            "POST /api/v1/extensions/{ext}/actions/{action} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            self.addr,
+            body.len()
+        )
+        .expect("write");
+        let mut out = String::new();
+        s.read_to_string(&mut out).expect("read");
+        let status = out.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+        let id = out
+            .lines()
+            .find_map(|l| l.strip_prefix("x-request-id:").map(|v| v.trim().to_string()))
+            .expect("an X-Request-Id");
+        (status, id)
+    }
+
     /// The extensions the server lists.
     pub fn extensions(&self) -> Vec<Value> {
         let (status, v) = self.api("GET", "/api/v1/extensions", Some(&self.admin_token()), "");

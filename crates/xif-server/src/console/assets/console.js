@@ -19,7 +19,47 @@ document.addEventListener("click", (e) => {
 document.addEventListener("DOMContentLoaded", () => {
   const form = document.getElementById("upload-form");
   if (form) uploadPage(form);
+  const log = document.getElementById("live-log");
+  if (log) liveLog(log);
 });
+
+// The extension page's log: each new line as the server sends it (server-sent events of
+// ExtensionLogLine; EventSource reconnects by itself, from the last event id). At most 200 lines
+// are kept on the page; lines are text, never HTML.
+function liveLog(list) {
+  if (!window.EventSource) return;
+  const source = new EventSource(list.dataset.follow);
+  source.onmessage = (e) => {
+    let l;
+    try { l = JSON.parse(e.data); } catch (_) { return; }
+    const empty = document.getElementById("live-log-empty");
+    if (empty) empty.remove();
+    const li = document.createElement("li");
+    li.className = "lvl-" + String(l.level).replace(/[^a-z]/g, "");
+    const time = document.createElement("time");
+    time.dateTime = l.at;
+    time.textContent = String(l.at).slice(11, 23);
+    const lvl = document.createElement("span");
+    lvl.className = "lvl";
+    lvl.textContent = l.level;
+    const where = document.createElement("span");
+    where.className = "muted";
+    where.textContent = "v" + l.version + " " + l.action;
+    const call = document.createElement("code");
+    call.className = "call";
+    call.title = "call id (X-Request-Id)";
+    call.textContent = l.call_id;
+    const msg = document.createElement("span");
+    msg.className = "msg";
+    msg.textContent = l.message;
+    li.append(time, " ", lvl, " ", where, " ", call, " ", msg);
+    li.classList.add("new");
+    const atBottom = list.scrollTop + list.clientHeight >= list.scrollHeight - 4;
+    list.append(li);
+    while (list.children.length > 200) list.firstElementChild.remove();
+    if (atBottom) list.scrollTop = list.scrollHeight;
+  };
+}
 
 function uploadPage(form) {
   const csrf = document.body.dataset.csrf;

@@ -1,0 +1,150 @@
+//! Extension logs: every line a call logs (host `log`, stdout, stderr) goes, tagged with its
+//! extension, version, action, level, time and call id, to a bounded channel; one task writes
+//! what is there in batches ([`xif_store::Db::write_logs`], each extension trimmed to its newest
+//! [`Limits::log_lines_kept`](crate::config::Limits)), off the call path. A line that finds the
+//! channel full is dropped and counted (`xif_log_lines_dropped_total`): a call never waits on
+//! the database. At most [`CHANNEL`] lines of at most [`MAX_LINE`] bytes each wait, so the
+//! store holds at most 16 MiB in memory.
+//!
+//! Followers ([`Logs::changed`]) wake after each batch this node writes and, with several
+//! nodes, after another node's (`LOGS` on the cluster channel), then read the database from the
+//! last id they sent: the same lines on every node.
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use tokio::sync::{mpsc, watch};
+use xif_runtime::{LogLevel, LogLine, LogSink, LogSource};
+use xif_store::LogRow;
+
+use crate::registry::Live;
+use crate::state::{AppState, Inner};
+
+/// Lines that may wait for the writer.
+pub const CHANNEL: usize = 8192;
+/// The longest line kept, in bytes; the rest is cut and marked.
+pub const MAX_LINE: usize = 2048;
+/// Lines written in one transaction at most.
+const BATCH: usize = 512;
+
+/// The log store's front: where calls' lines go, and what followers wait on.
+pub struct Logs {
+    tx: mpsc::Sender<LogRow>,
+    changed: watch::Sender<u64>,
+    /// Lines written to the database so far.
+    pub written: Arc<AtomicU64>,
+    /// Lines dropped so far (the channel was full, or a batch could not be written).
+    pub dropped: Arc<AtomicU64>,
+}
+
+impl Logs {
+    /// The front, and the receiving end that [`spawn_writer`] drains.
+    pub fn new() -> (Logs, mpsc::Receiver<LogRow>) {
+        let (tx, rx) = mpsc::channel::<LogRow>(CHANNEL);
+        let (changed, _) = watch::channel(0u64);
+        let logs = Logs { tx, changed, written: Arc::default(), dropped: Arc::default() };
+        (logs, rx)
+    }
+
+    /// The sink of one call's lines: each goes to `server` (the server's own log) and to the store,
+    /// tagged with `live`'s extension and version, `action` and `call_id`.
+    pub fn sink(&self, live: &Live, action: &str, call_id: &str, server: LogSink) -> LogSink {
+        let tx = self.tx.clone();
+        let (extension_id, version) = (live.extension_id, live.version);
+        let dropped = self.dropped.clone();
+        let (action, call_id) = (action.to_string(), call_id.to_string());
+        Arc::new(move |line: LogLine| {
+            let row = LogRow {
+                id: 0,
+                extension_id,
+                version,
+                action: action.clone(),
+                level: level_rank(line.level),
+                source: source_name(line.source).to_string(),
+                at: xif_store::now_ms(),
+                call_id: call_id.clone(),
+                message: cut(&line.message),
+            };
+            server(line);
+            if tx.try_send(row).is_err() {
+                dropped.fetch_add(1, Relaxed);
+            }
+        })
+    }
+
+    /// Changes each time lines were written (here or, with several nodes, on another node).
+    pub fn changed(&self) -> watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+
+    /// Another node wrote lines.
+    pub fn written_elsewhere(&self) {
+        self.changed.send_modify(|n| *n += 1);
+    }
+}
+
+/// Writes what waits in `rx` in batches, for as long as the server's state lives (its [`Logs`]
+/// holds the sending end, so the task ends with it).
+pub fn spawn_writer(state: &AppState, mut rx: mpsc::Receiver<LogRow>) {
+    let weak: std::sync::Weak<Inner> = Arc::downgrade(&state.0);
+    let keep = state.config.limits.log_lines_kept;
+    tokio::spawn(async move {
+        let mut batch = Vec::with_capacity(BATCH);
+        while rx.recv_many(&mut batch, BATCH).await > 0 {
+            let Some(inner) = weak.upgrade() else { break };
+            let state = AppState(inner);
+            let Some(logs) = &state.logs else { break };
+            match state.db.write_logs(&batch, keep).await {
+                Ok(()) => {
+                    logs.written.fetch_add(batch.len() as u64, Relaxed);
+                    logs.changed.send_modify(|n| *n += 1);
+                    crate::cluster::announce(&state, crate::cluster::Change::Logs).await;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, lines = batch.len(), "could not write extension log lines");
+                    logs.dropped.fetch_add(batch.len() as u64, Relaxed);
+                }
+            }
+            batch.clear();
+        }
+    });
+}
+
+/// 0 trace … 4 error: the order `--level` filters by.
+pub fn level_rank(l: LogLevel) -> i32 {
+    match l {
+        LogLevel::Trace => 0,
+        LogLevel::Debug => 1,
+        LogLevel::Info => 2,
+        LogLevel::Warn => 3,
+        LogLevel::Error => 4,
+    }
+}
+
+/// The level of a rank, as WIT spells it.
+pub fn level_name(rank: i32) -> &'static str {
+    ["trace", "debug", "info", "warn", "error"].get(usize::try_from(rank).unwrap_or(2)).copied().unwrap_or("info")
+}
+
+/// The rank of a level's name (any case), or none.
+pub fn parse_level(name: &str) -> Option<i32> {
+    ["trace", "debug", "info", "warn", "error"].iter().position(|l| l.eq_ignore_ascii_case(name)).map(|i| i as i32)
+}
+
+fn source_name(s: LogSource) -> &'static str {
+    match s {
+        LogSource::Host => "host",
+        LogSource::Stdout => "stdout",
+        LogSource::Stderr => "stderr",
+    }
+}
+
+fn cut(text: &str) -> String {
+    if text.len() <= MAX_LINE {
+        return text.to_string();
+    }
+    let mut end = MAX_LINE;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}

@@ -1,0 +1,195 @@
+//! An extension's log lines (the log store, [`crate::logs`]) and `/metrics`: who may read them,
+//! a page of them, and following them as they are written.
+//!
+//! Log lines can hold users' data: administrators and users who may publish the extension may
+//! read them (the same rule as publishing its active version, or any version when none is
+//! active), nobody else.
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use futures_util::Stream;
+use xif_store::{LogQuery, LogRow};
+
+use super::wire::{ExtensionLogLine, ExtensionLogPage, ExtensionLogQuery};
+use super::{Error, Principal, Result, time};
+use crate::state::AppState;
+
+/// The most lines one page holds.
+pub const MAX_PAGE: u32 = 1000;
+/// How long a follower waits for a change before it reads the store anyway (lines another node
+/// wrote while its notification was lost).
+const POLL: Duration = Duration::from_secs(2);
+
+/// An extension's log, checked and filtered.
+pub(crate) struct Reader {
+    state: AppState,
+    extension_id: i64,
+    query: LogQuery,
+}
+
+/// Checks that `who` may read `name`'s log and turns `q` into the store's query.
+pub(crate) async fn reader(state: &AppState, who: &Principal, name: &str, q: &ExtensionLogQuery) -> Result<Reader> {
+    let ext = state
+        .db
+        .extension(name)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("there is no extension named {name}")))?;
+    if !who.admin {
+        let judged = match state.registry.get(&ext.name) {
+            Some(live) if live.extension_id == ext.id => crate::auth::check_publish(who, live.definition()),
+            _ => crate::publish::check_publish_facts(who, &ext.name, &state.db.entity_names(&ext.name).await?),
+        };
+        judged.map_err(|e| match e {
+            crate::error::AppError::Forbidden(m) => Error::Forbidden(format!(
+                "reading the log of extension {} needs what publishing it needs: {m}",
+                ext.name
+            )),
+            other => other.into(),
+        })?;
+    }
+    let min_level = match &q.level {
+        None => 0,
+        Some(l) => crate::logs::parse_level(l).ok_or_else(|| {
+            Error::bad_parameter("level", format!("unknown level {l:?}: use trace, debug, info, warn or error"))
+        })?,
+    };
+    let follow = q.follow.unwrap_or(false);
+    let limit = q.limit.unwrap_or(if follow { 20 } else { 100 });
+    if limit > MAX_PAGE {
+        return Err(Error::bad_parameter("limit", format!("limit is at most {MAX_PAGE}")));
+    }
+    let query = LogQuery {
+        after: q.after,
+        action: q.action.clone().filter(|a| !a.is_empty()),
+        min_level,
+        call_id: q.call.clone().filter(|c| !c.is_empty()),
+        limit,
+    };
+    Ok(Reader { state: state.clone(), extension_id: ext.id, query })
+}
+
+impl Reader {
+    /// One page: the newest `limit` lines, or the oldest after `after`.
+    pub(crate) async fn page(&self) -> Result<ExtensionLogPage> {
+        let rows = self.state.db.read_logs(self.extension_id, &self.query).await?;
+        Ok(ExtensionLogPage { lines: rows.into_iter().map(line).collect() })
+    }
+
+    /// Every line from `after` on (without it, the newest `limit` first), as they are written;
+    /// ends when the server stops. `None`: the log store is off (`--observe off`).
+    pub(crate) fn follow(self) -> Option<impl Stream<Item = ExtensionLogLine> + Send + 'static> {
+        let changed = self.state.logs.as_ref()?.changed();
+        let start = (self, changed, VecDeque::<LogRow>::new(), true);
+        Some(futures_util::stream::unfold(start, |(mut r, mut changed, mut ready, mut first)| async move {
+            loop {
+                if let Some(row) = ready.pop_front() {
+                    r.query.after = Some(row.id);
+                    return Some((line(row), (r, changed, ready, first)));
+                }
+                // Seen before reading: a batch written after this read wakes the wait below.
+                changed.borrow_and_update();
+                let rows = if std::mem::take(&mut first) && r.query.after.is_none() {
+                    let rows = r.state.db.read_logs(r.extension_id, &r.query).await.unwrap_or_default();
+                    if rows.is_empty() {
+                        // Nothing matches yet: on from the newest line of any level or action.
+                        let newest = LogQuery { limit: 1, ..LogQuery::default() };
+                        let last = r.state.db.read_logs(r.extension_id, &newest).await.unwrap_or_default();
+                        r.query.after = Some(last.last().map_or(0, |l| l.id));
+                    }
+                    rows
+                } else {
+                    let q = LogQuery { after: Some(r.query.after.unwrap_or(0)), limit: MAX_PAGE, ..r.query.clone() };
+                    r.state.db.read_logs(r.extension_id, &q).await.unwrap_or_default()
+                };
+                if rows.is_empty()
+                    && let Ok(Err(_)) = tokio::time::timeout(POLL, changed.changed()).await
+                {
+                    return None;
+                }
+                ready.extend(rows);
+            }
+        }))
+    }
+}
+
+fn line(r: LogRow) -> ExtensionLogLine {
+    ExtensionLogLine {
+        id: r.id,
+        version: r.version,
+        action: r.action,
+        level: crate::logs::level_name(r.level).to_string(),
+        source: r.source,
+        at: time(r.at),
+        call_id: r.call_id,
+        message: r.message,
+    }
+}
+
+/// `GET /metrics`: the text format, for an administrator's bearer token or the scrape token.
+pub(crate) async fn scrape(state: &AppState, token: &str) -> Result<String> {
+    use sha2::Digest as _;
+    let scrape_token = state.config.metrics_token.as_deref().is_some_and(|t| {
+        // Compared as digests, so the comparison's time says nothing about the token.
+        sha2::Sha256::digest(t.as_bytes()) == sha2::Sha256::digest(token.as_bytes())
+    });
+    if !scrape_token {
+        let who = super::account::bearer(state, token).await?;
+        if !who.admin {
+            return Err(Error::Forbidden(
+                "reading /metrics needs an administrator's token or the scrape token (xif serve --metrics-token-file)"
+                    .into(),
+            ));
+        }
+    }
+    let mut gauges = state.registry.gauges();
+    if let Some(logs) = &state.logs {
+        use std::sync::atomic::Ordering::Relaxed;
+        gauges.log_lines = (logs.written.load(Relaxed), logs.dropped.load(Relaxed));
+    }
+    Ok(state.registry.metrics.render(&gauges))
+}
+
+/// One minute of an extension's calls, on every node.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct Minute {
+    /// Minutes since the epoch.
+    pub minute: i64,
+    /// Calls that ended in it.
+    pub calls: u64,
+    /// Of which failed.
+    pub failures: u64,
+    /// Their mean duration, ms (0 without calls).
+    pub mean_ms: f64,
+}
+
+/// An extension's calls over the last `minutes` minutes (oldest first, one entry per minute, the
+/// current one last) and its failures by kind over them, most first. Counts hold no user data:
+/// whoever may see the extension may see them.
+pub(crate) struct Activity {
+    pub minutes: Vec<Minute>,
+    pub failures: Vec<(String, u64)>,
+}
+
+/// [`Activity`] of the extension with id `extension_id`, from the database's calls per minute
+/// (what each node added at its last flush).
+pub(crate) async fn activity(state: &AppState, extension_id: i64, minutes: i64) -> Result<Activity> {
+    let now = xif_store::now_ms() / 60_000;
+    let first = now - minutes + 1;
+    let rows = state.db.call_minutes(extension_id, first).await?;
+    let mut out: Vec<Minute> = (first..=now).map(|minute| Minute { minute, ..Minute::default() }).collect();
+    let mut kinds: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
+    for r in rows {
+        let Some(m) = usize::try_from(r.minute - first).ok().and_then(|i| out.get_mut(i)) else { continue };
+        let calls = u64::try_from(r.calls).unwrap_or(0);
+        if r.outcome.is_empty() {
+            m.calls += calls;
+            m.mean_ms = r.micros as f64 / 1000.0 / m.calls.max(1) as f64;
+        } else {
+            m.failures += calls;
+            *kinds.entry(r.outcome).or_default() += calls;
+        }
+    }
+    let mut failures: Vec<(String, u64)> = kinds.into_iter().collect();
+    failures.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    Ok(Activity { minutes: out, failures })
+}

@@ -1,0 +1,14 @@
+-- Calls per minute, for the Service Center's charts: every node adds its counts since its last
+-- flush (`Db::add_call_minutes`). Outcome '' holds all calls and their total duration (µs), a
+-- failure kind its count.
+CREATE TABLE call_minutes (
+    extension_id BIGINT NOT NULL,
+    version BIGINT NOT NULL,
+    action TEXT NOT NULL,
+    minute BIGINT NOT NULL,
+    outcome TEXT NOT NULL,
+    calls BIGINT NOT NULL,
+    micros BIGINT NOT NULL,
+    PRIMARY KEY (extension_id, version, action, minute, outcome)
+);
+CREATE INDEX call_minutes_by_minute ON call_minutes (minute);
