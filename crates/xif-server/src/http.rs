@@ -190,3 +190,16 @@ impl RequestId {
         RequestId(format!("{:016x}", z ^ (z >> 31)))
     }
 }
+
+/// An extension's log lines as server-sent events (the data an `ExtensionLogLine`, the id the
+/// line's, so a reconnect with `Last-Event-ID` misses none): the API's follow and the console's.
+pub(crate) fn log_events(
+    lines: impl futures_util::Stream<Item = ops::wire::ExtensionLogLine> + Send + 'static,
+) -> Response {
+    use futures_util::StreamExt as _;
+    let events = lines.map(|l| {
+        let data = serde_json::to_string(&l).unwrap_or_default();
+        Ok::<_, Infallible>(Event::default().id(l.id.to_string()).data(data))
+    });
+    Sse::new(events).keep_alive(KeepAlive::default()).into_response()
+}

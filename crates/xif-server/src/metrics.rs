@@ -406,4 +406,23 @@ mod tests {
         assert_eq!(m.failures[FAILURE_KINDS.len() - 1].load(Relaxed), 1);
         assert_eq!(escape("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
     }
+
+    #[test]
+    fn minute_deltas_give_what_was_counted_since_the_last_flush_once() {
+        let def = xif_model::parse("[extension]\nname = \"Ext\"\n[actions.A]\n[actions.B]\n").0.expect("parses");
+        let m = Metrics::default();
+        let v = m.version(Arc::new(VersionMetrics::new("Ext", 7, 2, &def)));
+        v.action(Some(0)).record(Duration::from_millis(2), None);
+        v.action(Some(0)).record(Duration::from_millis(4), Some("timeout"));
+        let rows = m.minute_deltas(100);
+        let got: Vec<(&str, &str, i64, i64)> =
+            rows.iter().map(|r| (r.action.as_str(), r.outcome.as_str(), r.calls, r.micros)).collect();
+        assert_eq!(got, [("A", "", 2, 6000), ("A", "timeout", 1, 0)]);
+        assert!(rows.iter().all(|r| (r.extension_id, r.version, r.minute) == (7, 2, 100)));
+        assert!(m.minute_deltas(101).is_empty(), "nothing new, nothing to add");
+        v.action(None).record(Duration::from_millis(1), Some("unknown_action"));
+        let rows = m.minute_deltas(101);
+        assert_eq!(rows.len(), 2);
+        assert_eq!((rows[0].action.as_str(), rows[0].calls), ("unknown", 1));
+    }
 }

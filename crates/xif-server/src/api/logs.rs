@@ -1,12 +1,8 @@
 //! An extension's log lines and `GET /metrics`: adapters over [`ops::logs`].
-use std::convert::Infallible;
-
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
-use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse as _, Response};
-use futures_util::StreamExt as _;
 
 use super::{ApiPath, ApiQuery, ErrorBody};
 use crate::auth::Auth;
@@ -56,11 +52,7 @@ pub async fn logs(
     let Some(lines) = reader.follow() else {
         return Err(AppError::Unavailable("this server keeps no extension logs (it runs with --observe off)".into()));
     };
-    let events = lines.map(|l| {
-        let data = serde_json::to_string(&l).unwrap_or_default();
-        Ok::<_, Infallible>(Event::default().id(l.id.to_string()).data(data))
-    });
-    Ok(Sse::new(events).keep_alive(KeepAlive::default()).into_response())
+    Ok(crate::http::log_events(lines))
 }
 
 /// This node's counts in the Prometheus text format: calls, failures by kind and durations per

@@ -489,12 +489,7 @@ async fn follow_logs(
             AppError::Unavailable("this server keeps no extension logs (it runs with --observe off)".into()).into()
         );
     };
-    use futures_util::StreamExt as _;
-    let events = lines.map(|l| {
-        let data = serde_json::to_string(&l).unwrap_or_default();
-        Ok::<_, std::convert::Infallible>(axum::response::sse::Event::default().id(l.id.to_string()).data(data))
-    });
-    Ok(axum::response::sse::Sse::new(events).keep_alive(axum::response::sse::KeepAlive::default()).into_response())
+    Ok(http::log_events(lines))
 }
 
 /// An entity's records, through the record API's own handler (same paging, same reading rights).

@@ -165,12 +165,15 @@ try {
     if (total >= 2 || Date.now() > deadline) break;
     await page.waitForTimeout(200);
   }
-  check(total >= 2, `the page counts the calls made (${total})`);
-  check(Number(await page.locator("#failures-total").textContent()) >= 1, "the failed call is counted");
+  // Exactly what was called: Hello (answered) and Fail (an action error).
+  check(total === 2, `the page counts the 2 calls made (${total})`);
+  check(Number(await page.locator("#failures-total").textContent()) === 1, "the 1 failed call is counted");
+  check((await page.locator("#chart-calls rect.bar").first().locator("title").textContent()).startsWith("2 calls, 1 failed"), "the bar's own figures");
   check((await page.locator("#chart-calls rect.bar").count()) >= 1, "the calls chart has a bar");
   check((await page.locator("#chart-calls rect.bar.failed").count()) >= 1, "the failed call is drawn in red");
   check((await page.locator("#chart-duration rect.bar").count()) >= 1, "the duration chart has a bar");
-  check((await page.locator("#failure-kinds").textContent()).includes("action_failed"), "failures by kind");
+  const kinds = (await page.locator("#failure-kinds tbody td").allTextContents()).map((t) => t.trim());
+  check(kinds.join(" ") === "action_failed 1", `failures by kind: ${kinds}`);
 
   step("the live log shows a new call's line as it is written");
   const before = await page.locator("#live-log li").count();

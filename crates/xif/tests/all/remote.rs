@@ -76,8 +76,8 @@ impl Server {
         v["token"].as_str().expect("a token").to_string()
     }
 
-    /// One HTTP request to the API; answers the status and the JSON body.
-    pub fn api(&self, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, Value) {
+    /// One HTTP request to the API; answers the status and the whole answer (head and body).
+    fn raw(&self, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, String) {
         let mut s = TcpStream::connect(&self.addr).expect("connect");
         let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
         write!(
@@ -90,6 +90,12 @@ impl Server {
         let mut out = String::new();
         s.read_to_string(&mut out).expect("read");
         let status = out.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+        (status, out)
+    }
+
+    /// One HTTP request to the API; answers the status and the JSON body.
+    pub fn api(&self, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, Value) {
+        let (status, out) = self.raw(method, path, token, body);
         let text = out.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
         (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
     }
@@ -97,17 +103,7 @@ impl Server {
     /// Calls an action over the API; answers the status and the answer's `X-Request-Id` (the
     /// call id of its log lines).
     pub fn call_with_id(&self, ext: &str, action: &str, token: &str, body: &str) -> (u16, String) {
-        let mut s = TcpStream::connect(&self.addr).expect("connect");
-        write!(
-            s,
-            "POST /api/v1/extensions/{ext}/actions/{action} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            self.addr,
-            body.len()
-        )
-        .expect("write");
-        let mut out = String::new();
-        s.read_to_string(&mut out).expect("read");
-        let status = out.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+        let (status, out) = self.raw("POST", &format!("/api/v1/extensions/{ext}/actions/{action}"), Some(token), body);
         let id = out
             .lines()
             .find_map(|l| l.strip_prefix("x-request-id:").map(|v| v.trim().to_string()))
