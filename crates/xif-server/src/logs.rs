@@ -25,6 +25,8 @@ pub const CHANNEL: usize = 8192;
 pub const MAX_LINE: usize = 2048;
 /// Lines written in one transaction at most.
 const BATCH: usize = 512;
+/// How long the writer lets lines gather after the first before it writes.
+const GATHER: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// The log store's front: where calls' lines go, and what followers wait on.
 pub struct Logs {
@@ -89,7 +91,20 @@ pub fn spawn_writer(state: &AppState, mut rx: mpsc::Receiver<LogRow>) {
     let keep = state.config.limits.log_lines_kept;
     tokio::spawn(async move {
         let mut batch = Vec::with_capacity(BATCH);
-        while rx.recv_many(&mut batch, BATCH).await > 0 {
+        loop {
+            // The first line, then what more arrives within GATHER: at most a few batches a second
+            // under load, one transaction each.
+            match rx.recv().await {
+                Some(row) => batch.push(row),
+                None => break,
+            }
+            tokio::time::sleep(GATHER).await;
+            while batch.len() < BATCH {
+                match rx.try_recv() {
+                    Ok(row) => batch.push(row),
+                    Err(_) => break,
+                }
+            }
             let Some(inner) = weak.upgrade() else { break };
             let state = AppState(inner);
             let Some(logs) = &state.logs else { break };
