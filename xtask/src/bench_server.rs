@@ -474,9 +474,14 @@ struct Load {
 }
 
 fn load(pid: u32, url: &str, lua: &Path, secs: u64) -> anyhow::Result<Load> {
+    load_with(pid, url, lua, secs, 2, 32)
+}
+
+/// [`load`] with `threads` wrk threads and `conns` connections.
+fn load_with(pid: u32, url: &str, lua: &Path, secs: u64, threads: u32, conns: u32) -> anyhow::Result<Load> {
     let before = ProcStat::read(pid)?;
     let out = Command::new("wrk")
-        .args(["-t2", "-c32", &format!("-d{secs}s"), "--latency", "-s"])
+        .args([format!("-t{threads}"), format!("-c{conns}"), format!("-d{secs}s"), "--latency".into(), "-s".into()])
         .arg(lua)
         .arg(url)
         .output()
@@ -749,11 +754,12 @@ fn hundred_extensions(xif: &Path, scratch: &Path, greetings: &Path) -> anyhow::R
 
 /// `cargo xtask bench-observe`: what counting calls and keeping their log lines costs. The
 /// example's `Greet` (which logs one line per call) under wrk, on servers started with `--observe
-/// on` and `--observe off` in turn, `ROUNDS` times each (`FLOOR_SECONDS` per run, default 8), a
+/// on` and `--observe off`, both loaded at the same time, `BENCH_ROUNDS` rounds (default 5;
+/// `FLOOR_SECONDS` per round, default 8), a
 /// fresh data directory per server; the medians of requests/s and of the server's CPU time per
 /// request, and the log lines written and dropped under the load.
 pub fn bench_observe(root: &Path) -> anyhow::Result<()> {
-    const ROUNDS: usize = 3;
+    let rounds: usize = std::env::var("BENCH_ROUNDS").ok().and_then(|s| s.parse().ok()).filter(|&n| n > 0).unwrap_or(5);
     let (xif, scratch) = release_xif(root, "bench-observe")?;
     run(Command::new(&xif).args(["new", "Greetings", "--path"]).arg(&scratch))?;
     let greetings = scratch.join("Greetings.xif");
@@ -761,20 +767,39 @@ pub fn bench_observe(root: &Path) -> anyhow::Result<()> {
     let secs: u64 = std::env::var("FLOOR_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(8);
     let mut runs: [Vec<Load>; 2] = [Vec::new(), Vec::new()];
     let mut lines = (0.0, 0.0);
-    for round in 0..ROUNDS {
-        for (i, mode) in ["on", "off"].into_iter().enumerate() {
+    for round in 0..rounds {
+        // Both servers at once, each under its own wrk (one thread, 16 connections): whatever
+        // else the machine does during the round weighs on both alike.
+        let mut servers = Vec::new();
+        for mode in ["on", "off"] {
             let data = scratch.join(format!("data-{mode}-{round}"));
             let server = Server::start(&xif, &data, &["--observe".into(), mode.into()], None)?;
             server.publish(&greetings, "Greetings")?;
             let (url, lua) = server.action(&scratch, "Greetings", "Greet", GREET_INPUT)?;
             // A short warm-up: the native code loaded, the connections made.
             load(server.pid, &url, &lua, 1)?;
-            let l = load(server.pid, &url, &lua, secs)?;
+            servers.push((server, url, lua));
+        }
+        let loads: Vec<anyhow::Result<Load>> = std::thread::scope(|s| {
+            let running: Vec<_> = servers
+                .iter()
+                .map(|(server, url, lua)| s.spawn(move || load_with(server.pid, url, lua, secs, 1, 16)))
+                .collect();
+            running
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|_| Err(anyhow::anyhow!("wrk's thread panicked"))))
+                .collect()
+        });
+        for (i, l) in loads.into_iter().enumerate() {
+            let l = l?;
+            let (server, _, _) = &servers[i];
             eprintln!(
-                "bench-observe: round {round}, --observe {mode}: {:.0} req/s, {:.1} µs CPU/request",
-                l.rps, l.cpu_us
+                "bench-observe: round {round}, --observe {}: {:.0} req/s, {:.1} µs CPU/request",
+                ["on", "off"][i],
+                l.rps,
+                l.cpu_us
             );
-            if mode == "on" {
+            if i == 0 {
                 let text = curl(&[
                     "-sf",
                     "-H",
@@ -808,19 +833,33 @@ pub fn bench_observe(root: &Path) -> anyhow::Result<()> {
     let (on, off) = (rps(0), rps(1));
     let (cpu_on, cpu_off) = (cpu(0), cpu(1));
     println!();
-    println!("| `Greet` over HTTP, wrk -t2 -c32, {secs} s × {ROUNDS} | `--observe on` | `--observe off` | cost |");
+    println!(
+        "| `Greet` over HTTP, both servers at once, wrk -t1 -c16 each, {secs} s × {rounds} | `--observe on` | `--observe off` | cost |"
+    );
     println!("|---|---|---|---|");
     println!("| requests/s (median) | {on:.0} | {off:.0} | {:.1}% |", (off - on) / off * 100.0);
     println!(
         "| server CPU per request (median) | {cpu_on:.1} µs | {cpu_off:.1} µs | {:.1}% |",
         (cpu_on - cpu_off) / cpu_off * 100.0
     );
+    // Each round's two runs were at the same time: their difference is the cost with the
+    // machine's drift left out.
+    let paired = |f: fn(&Load) -> f64, sign: f64| {
+        let mut d: Vec<f64> =
+            (0..rounds).map(|r| sign * (f(&runs[1][r]) - f(&runs[0][r])) / f(&runs[1][r]) * 100.0).collect();
+        let m = median(&mut d);
+        (m, d[0], d[d.len() - 1])
+    };
+    let (m, lo, hi) = paired(|l| l.rps, 1.0);
+    println!("| requests/s, median of the rounds' own differences (range) | | | {m:.1}% ({lo:.1}% … {hi:.1}%) |");
+    let (m, lo, hi) = paired(|l| l.cpu_us, -1.0);
+    println!("| CPU per request, median of the rounds' own differences (range) | | | {m:.1}% ({lo:.1}% … {hi:.1}%) |");
     println!(
         "| p50 / p99 (last round) | {} / {} | {} / {} | |",
-        runs[0][ROUNDS - 1].p50,
-        runs[0][ROUNDS - 1].p99,
-        runs[1][ROUNDS - 1].p50,
-        runs[1][ROUNDS - 1].p99
+        runs[0][rounds - 1].p50,
+        runs[0][rounds - 1].p99,
+        runs[1][rounds - 1].p50,
+        runs[1][rounds - 1].p99
     );
     println!("| log lines written / dropped (last `on` round) | {:.0} / {:.0} | — | |", lines.0, lines.1);
     Ok(())

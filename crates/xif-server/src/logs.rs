@@ -3,8 +3,9 @@
 //! what is there in batches ([`xif_store::Db::write_logs`], each extension trimmed to its newest
 //! [`Limits::log_lines_kept`](crate::config::Limits)), off the call path. A line that finds the
 //! channel full is dropped and counted (`xif_log_lines_dropped_total`): a call never waits on
-//! the database. At most [`CHANNEL`] lines of at most [`MAX_LINE`] bytes each wait, so the
-//! store holds at most 16 MiB in memory.
+//! the database. At most [`CHANNEL`] lines wait and [`BATCH`] more are being written, each of at
+//! most [`MAX_LINE`] bytes, so the store holds at most 24 MiB of lines in memory (twice that
+//! while a batch is encoded).
 //!
 //! Followers ([`Logs::changed`]) wake after each batch this node writes and, with several
 //! nodes, after another node's (`LOGS` on the cluster channel), then read the database from the
@@ -14,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use tokio::sync::{mpsc, watch};
 use xif_runtime::{LogLevel, LogLine, LogSink, LogSource};
-use xif_store::LogRow;
+use xif_store::NewLogLine;
 
 use crate::registry::Live;
 use crate::state::{AppState, Inner};
@@ -24,13 +25,41 @@ pub const CHANNEL: usize = 8192;
 /// The longest line kept, in bytes; the rest is cut and marked.
 pub const MAX_LINE: usize = 2048;
 /// Lines written in one transaction at most.
-const BATCH: usize = 512;
+const BATCH: usize = 4096;
 /// How long the writer lets lines gather after the first before it writes.
-const GATHER: std::time::Duration = std::time::Duration::from_millis(50);
+const GATHER: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// A line on its way to the store: what a call logged, tagged, with nothing copied that the
+/// call's other lines share.
+pub struct Pending {
+    extension_id: i64,
+    version: i64,
+    action: Arc<str>,
+    level: i32,
+    source: &'static str,
+    at: i64,
+    call_id: Arc<str>,
+    message: String,
+}
+
+impl Pending {
+    fn to_new(&self) -> NewLogLine<'_> {
+        NewLogLine {
+            extension_id: self.extension_id,
+            version: self.version,
+            action: &self.action,
+            level: self.level,
+            source: self.source,
+            at: self.at,
+            call_id: &self.call_id,
+            message: &self.message,
+        }
+    }
+}
 
 /// The log store's front: where calls' lines go, and what followers wait on.
 pub struct Logs {
-    tx: mpsc::Sender<LogRow>,
+    tx: mpsc::Sender<Pending>,
     changed: watch::Sender<u64>,
     /// Lines written to the database so far.
     pub written: Arc<AtomicU64>,
@@ -40,8 +69,8 @@ pub struct Logs {
 
 impl Logs {
     /// The front, and the receiving end that [`spawn_writer`] drains.
-    pub fn new() -> (Logs, mpsc::Receiver<LogRow>) {
-        let (tx, rx) = mpsc::channel::<LogRow>(CHANNEL);
+    pub fn new() -> (Logs, mpsc::Receiver<Pending>) {
+        let (tx, rx) = mpsc::channel::<Pending>(CHANNEL);
         let (changed, _) = watch::channel(0u64);
         let logs = Logs { tx, changed, written: Arc::default(), dropped: Arc::default() };
         (logs, rx)
@@ -53,15 +82,14 @@ impl Logs {
         let tx = self.tx.clone();
         let (extension_id, version) = (live.extension_id, live.version);
         let dropped = self.dropped.clone();
-        let (action, call_id) = (action.to_string(), call_id.to_string());
+        let (action, call_id): (Arc<str>, Arc<str>) = (action.into(), call_id.into());
         Arc::new(move |line: LogLine| {
-            let row = LogRow {
-                id: 0,
+            let row = Pending {
                 extension_id,
                 version,
                 action: action.clone(),
                 level: level_rank(line.level),
-                source: source_name(line.source).to_string(),
+                source: source_name(line.source),
                 at: xif_store::now_ms(),
                 call_id: call_id.clone(),
                 message: cut(&line.message),
@@ -86,7 +114,7 @@ impl Logs {
 
 /// Writes what waits in `rx` in batches, for as long as the server's state lives (its [`Logs`]
 /// holds the sending end, so the task ends with it).
-pub fn spawn_writer(state: &AppState, mut rx: mpsc::Receiver<LogRow>) {
+pub fn spawn_writer(state: &AppState, mut rx: mpsc::Receiver<Pending>) {
     let weak: std::sync::Weak<Inner> = Arc::downgrade(&state.0);
     let keep = state.config.limits.log_lines_kept;
     tokio::spawn(async move {
@@ -108,7 +136,10 @@ pub fn spawn_writer(state: &AppState, mut rx: mpsc::Receiver<LogRow>) {
             let Some(inner) = weak.upgrade() else { break };
             let state = AppState(inner);
             let Some(logs) = &state.logs else { break };
-            match state.db.write_logs(&batch, keep).await {
+            let lines: Vec<NewLogLine<'_>> = batch.iter().map(Pending::to_new).collect();
+            let written = state.db.write_logs(&lines, keep).await;
+            drop(lines);
+            match written {
                 Ok(()) => {
                     logs.written.fetch_add(batch.len() as u64, Relaxed);
                     logs.changed.send_modify(|n| *n += 1);

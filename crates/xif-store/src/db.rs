@@ -783,7 +783,10 @@ impl Db {
         sqlx::query("DELETE FROM settings WHERE extension_key = $1").bind(key(name)).execute(&mut *tx).await?;
         crate::entities::drop_tables(self, &mut tx, name).await?;
         sqlx::query("DELETE FROM versions WHERE extension_id = $1").bind(extension_id).execute(&mut *tx).await?;
-        sqlx::query("DELETE FROM extension_logs WHERE extension_id = $1").bind(extension_id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM extension_log_chunks WHERE extension_id = $1")
+            .bind(extension_id)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("DELETE FROM call_minutes WHERE extension_id = $1").bind(extension_id).execute(&mut *tx).await?;
         sqlx::query("DELETE FROM extensions WHERE id = $1").bind(extension_id).execute(&mut *tx).await?;
         tx.commit().await?;

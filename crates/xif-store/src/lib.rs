@@ -26,7 +26,7 @@ pub use db::{
     VersionRow,
 };
 pub use entities::{Comparison, Filter, Provisioned, Query, RECORD_ROUTE_TIME, SchemaChange, Store, table_name};
-pub use logs::{LogQuery, LogRow};
+pub use logs::{CHUNK_LINES, LogQuery, LogRow, NewLogLine};
 pub use minutes::CallMinute;
 
 /// The database engine behind a store.

@@ -1,5 +1,13 @@
 //! The extension log store: every line an extension's calls log, kept per extension up to a
 //! bound (the newest), written in batches by the server's log writer, read with filters.
+//!
+//! Lines are stored in chunks (table `extension_log_chunks`): one row holds up to
+//! [`CHUNK_LINES`] consecutive lines of one extension as a JSON array, so a batch of thousands
+//! of lines is a few rows, not thousands of rows and index entries. A line's id is its place in
+//! its extension's sequence: a chunk holds ids `first_id ..= last_id`. Trimming deletes whole
+//! chunks; each chunk also records `kept_from`, the oldest id still kept when it was written, and
+//! reads hide lines older than the newest chunk's, so exactly the newest `keep` lines are seen.
+use futures_util::TryStreamExt as _;
 use sqlx::Row as _;
 
 use crate::{Db, Error};
@@ -7,7 +15,7 @@ use crate::{Db, Error};
 /// One stored line.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LogRow {
-    /// Its id: increasing in the order lines were written (to follow from).
+    /// Its id: increasing, per extension, in the order lines were written (to follow from).
     pub id: i64,
     /// The extension's id.
     pub extension_id: i64,
@@ -27,6 +35,43 @@ pub struct LogRow {
     pub message: String,
 }
 
+/// A line to write: what [`LogRow`] holds, borrowed, without an id.
+#[derive(Clone, Copy, Debug)]
+pub struct NewLogLine<'a> {
+    /// The extension's id.
+    pub extension_id: i64,
+    /// The version whose call logged it.
+    pub version: i64,
+    /// The action called.
+    pub action: &'a str,
+    /// 0 trace … 4 error.
+    pub level: i32,
+    /// `host`, `stdout` or `stderr`.
+    pub source: &'a str,
+    /// When it was logged (ms since the epoch).
+    pub at: i64,
+    /// The call's id.
+    pub call_id: &'a str,
+    /// The text.
+    pub message: &'a str,
+}
+
+impl LogRow {
+    /// The line, to write again.
+    pub fn to_new(&self) -> NewLogLine<'_> {
+        NewLogLine {
+            extension_id: self.extension_id,
+            version: self.version,
+            action: &self.action,
+            level: self.level,
+            source: &self.source,
+            at: self.at,
+            call_id: &self.call_id,
+            message: &self.message,
+        }
+    }
+}
+
 /// What to read.
 #[derive(Clone, Debug, Default)]
 pub struct LogQuery {
@@ -42,69 +87,86 @@ pub struct LogQuery {
     pub limit: u32,
 }
 
-/// Lines one INSERT statement writes (8 binds each).
-const INSERT_ROWS: usize = 100;
+/// Lines one chunk holds at most.
+pub const CHUNK_LINES: usize = 256;
+/// Chunks one INSERT statement writes (5 binds each).
+const INSERT_CHUNKS: usize = 100;
+
+/// One line as a chunk stores it: version, action, level, source, at, call id, message.
+type Stored = (i64, String, i32, String, i64, String, String);
+type StoredRef<'a> = (i64, &'a str, i32, &'a str, i64, &'a str, &'a str);
+
+struct Chunk {
+    extension_id: i64,
+    first_id: i64,
+    last_id: i64,
+    kept_from: i64,
+    lines: String,
+}
 
 impl Db {
-    /// Writes a batch of lines (their `id` is ignored) in one transaction, then forgets, for each
-    /// extension in it, every line beyond its newest `keep`.
-    pub async fn write_logs(&self, rows: &[LogRow], keep: u32) -> Result<(), Error> {
+    /// Writes a batch of lines (lines of one extension keep their order) in one transaction,
+    /// then forgets, for each extension in it, every line beyond its newest `keep`.
+    pub async fn write_logs(&self, rows: &[NewLogLine<'_>], keep: u32) -> Result<(), Error> {
         if rows.is_empty() {
             return Ok(());
         }
-        let mut tx = self.begin().await?;
-        // Writers of every node one after another: ids then become visible in increasing order,
-        // so a follower that reads on from the last id it sent misses no line committed later.
-        self.lock_key(&mut tx, "logs", "").await?;
-        // Many rows a statement: one round trip per 100 lines, not one per line.
-        for chunk in rows.chunks(INSERT_ROWS) {
-            let mut sql = String::from(
-                "INSERT INTO extension_logs (extension_id, version, action, level, source, at, call_id, message) VALUES ",
-            );
-            for i in 0..chunk.len() {
-                let b = i * 8;
-                if i > 0 {
-                    sql.push_str(", ");
-                }
-                sql.push_str(&format!(
-                    "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                    b + 1,
-                    b + 2,
-                    b + 3,
-                    b + 4,
-                    b + 5,
-                    b + 6,
-                    b + 7,
-                    b + 8
-                ));
-            }
-            // Only placeholders are formatted in; every value is bound.
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for r in chunk {
-                q = q
-                    .bind(r.extension_id)
-                    .bind(r.version)
-                    .bind(r.action.clone())
-                    .bind(i64::from(r.level))
-                    .bind(r.source.clone())
-                    .bind(r.at)
-                    .bind(r.call_id.clone())
-                    .bind(r.message.clone());
-            }
-            q.execute(&mut *tx).await?;
-        }
+        let keep = i64::from(keep.max(1));
         let mut extensions: Vec<i64> = rows.iter().map(|r| r.extension_id).collect();
         extensions.sort_unstable();
         extensions.dedup();
-        for ext in extensions {
-            sqlx::query(
-                "DELETE FROM extension_logs WHERE extension_id = $1 AND id <= (SELECT id FROM extension_logs
-                   WHERE extension_id = $1 ORDER BY id DESC LIMIT 1 OFFSET $2)",
-            )
-            .bind(ext)
-            .bind(i64::from(keep))
-            .execute(&mut *tx)
-            .await?;
+        let mut tx = self.begin().await?;
+        // Writers of every node one after another: ids are then given out, and become visible,
+        // in increasing order, so a follower that reads on from the last id it sent misses no
+        // line committed later.
+        self.lock_key(&mut tx, "logs", "").await?;
+        let mut chunks = Vec::new();
+        for &ext in &extensions {
+            let last: Option<i64> =
+                sqlx::query_scalar("SELECT MAX(last_id) FROM extension_log_chunks WHERE extension_id = $1")
+                    .bind(ext)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            let mut next = last.unwrap_or(0) + 1;
+            let mine: Vec<&NewLogLine<'_>> = rows.iter().filter(|r| r.extension_id == ext).collect();
+            let newest = next + mine.len() as i64 - 1;
+            let kept_from = (newest - keep + 1).max(1);
+            for part in mine.chunks(CHUNK_LINES) {
+                let lines: Vec<StoredRef<'_>> =
+                    part.iter().map(|r| (r.version, r.action, r.level, r.source, r.at, r.call_id, r.message)).collect();
+                let lines = serde_json::to_string(&lines)
+                    .map_err(|e| Error::Damaged(format!("a log line could not be encoded: {e}")))?;
+                let first_id = next;
+                next += part.len() as i64;
+                chunks.push(Chunk { extension_id: ext, first_id, last_id: next - 1, kept_from, lines });
+            }
+        }
+        // Many chunks a statement: one round trip per 100 chunks.
+        for part in chunks.chunks(INSERT_CHUNKS) {
+            let mut sql = String::from(
+                "INSERT INTO extension_log_chunks (extension_id, first_id, last_id, kept_from, lines) VALUES ",
+            );
+            for i in 0..part.len() {
+                let b = i * 5;
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!("(${}, ${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4, b + 5));
+            }
+            // Only placeholders are formatted in; every value is bound.
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for c in part {
+                q = q.bind(c.extension_id).bind(c.first_id).bind(c.last_id).bind(c.kept_from).bind(c.lines.as_str());
+            }
+            q.execute(&mut *tx).await?;
+        }
+        for &ext in &extensions {
+            let kept_from = chunks.iter().rev().find(|c| c.extension_id == ext).map_or(1, |c| c.kept_from);
+            sqlx::query("DELETE FROM extension_log_chunks WHERE extension_id = $1 AND last_id < $2")
+                .bind(ext)
+                .bind(kept_from)
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -115,41 +177,53 @@ impl Db {
         if q.limit == 0 {
             return Ok(Vec::new());
         }
+        let limit = q.limit as usize;
+        let after = q.after.unwrap_or(0);
         let newest_first = q.after.is_none();
+        // The bound the newest write left: older lines of a partly trimmed chunk are gone.
+        let kept_from: Option<i64> = sqlx::query_scalar(
+            "SELECT kept_from FROM extension_log_chunks WHERE extension_id = $1 ORDER BY last_id DESC LIMIT 1",
+        )
+        .bind(extension_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(kept_from) = kept_from else { return Ok(Vec::new()) };
+        let from = kept_from.max(after + 1);
         let sql = if newest_first {
-            "SELECT id, extension_id, version, action, level, source, at, call_id, message FROM extension_logs
-             WHERE extension_id = $1 AND id > $2 AND level >= $3 AND ($4 = '' OR action = $4) AND ($5 = '' OR call_id = $5)
-             ORDER BY id DESC LIMIT $6"
+            "SELECT first_id, lines FROM extension_log_chunks WHERE extension_id = $1 AND last_id >= $2 ORDER BY last_id DESC"
         } else {
-            "SELECT id, extension_id, version, action, level, source, at, call_id, message FROM extension_logs
-             WHERE extension_id = $1 AND id > $2 AND level >= $3 AND ($4 = '' OR action = $4) AND ($5 = '' OR call_id = $5)
-             ORDER BY id ASC LIMIT $6"
+            "SELECT first_id, lines FROM extension_log_chunks WHERE extension_id = $1 AND last_id >= $2 ORDER BY last_id ASC"
         };
-        let rows = sqlx::query(sql)
-            .bind(extension_id)
-            .bind(q.after.unwrap_or(0))
-            .bind(i64::from(q.min_level))
-            .bind(q.action.clone().unwrap_or_default())
-            .bind(q.call_id.clone().unwrap_or_default())
-            .bind(i64::from(q.limit))
-            .fetch_all(&self.pool)
-            .await?;
-        let mut out = rows
-            .iter()
-            .map(|r| {
-                Ok(LogRow {
-                    id: r.try_get("id")?,
-                    extension_id: r.try_get("extension_id")?,
-                    version: r.try_get("version")?,
-                    action: r.try_get("action")?,
-                    level: i32::try_from(r.try_get::<i64, _>("level")?).unwrap_or(2),
-                    source: r.try_get("source")?,
-                    at: r.try_get("at")?,
-                    call_id: r.try_get("call_id")?,
-                    message: r.try_get("message")?,
-                })
-            })
-            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        let mut chunks = sqlx::query(sql).bind(extension_id).bind(from).fetch(&self.pool);
+        let mut out = Vec::new();
+        // Chunks are read one by one, until enough lines matched.
+        while let Some(chunk) = chunks.try_next().await? {
+            let first_id: i64 = chunk.try_get("first_id")?;
+            let text: String = chunk.try_get("lines")?;
+            let lines: Vec<Stored> = serde_json::from_str(&text).map_err(|e| {
+                Error::Damaged(format!("extension {extension_id}'s log chunk from line {first_id}: {e}"))
+            })?;
+            let matching = lines.into_iter().enumerate().filter_map(|(i, l)| {
+                let id = first_id + i as i64;
+                let (version, action, level, source, at, call_id, message) = l;
+                let keep = id >= from
+                    && level >= q.min_level
+                    && q.action.as_ref().is_none_or(|a| *a == action)
+                    && q.call_id.as_ref().is_none_or(|c| *c == call_id);
+                keep.then_some(LogRow { id, extension_id, version, action, level, source, at, call_id, message })
+            });
+            if newest_first {
+                let mut these: Vec<LogRow> = matching.collect();
+                these.reverse();
+                out.extend(these);
+            } else {
+                out.extend(matching);
+            }
+            if out.len() >= limit {
+                break;
+            }
+        }
+        out.truncate(limit);
         if newest_first {
             out.reverse();
         }
@@ -158,7 +232,7 @@ impl Db {
 
     /// Forgets an extension's lines (it was deleted).
     pub async fn delete_logs(&self, extension_id: i64) -> Result<(), Error> {
-        sqlx::query("DELETE FROM extension_logs WHERE extension_id = $1")
+        sqlx::query("DELETE FROM extension_log_chunks WHERE extension_id = $1")
             .bind(extension_id)
             .execute(&self.pool)
             .await?;

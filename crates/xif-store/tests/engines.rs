@@ -1,5 +1,5 @@
-//! The store on each engine, without the server: SQLite in a temporary folder always, and
-//! PostgreSQL when `XIF_STORE_TEST_POSTGRES` holds the URL of an empty database.
+//! The store on each engine, without the server: SQLite in a temporary folder, and a database of
+//! the test process's own PostgreSQL ([`xif_testpg`]).
 use std::str::FromStr as _;
 use std::time::{Duration, Instant};
 
@@ -156,10 +156,136 @@ async fn the_store_works_on_sqlite() {
 
 #[tokio::test]
 async fn the_store_works_on_postgres() {
-    let Ok(url) = std::env::var("XIF_STORE_TEST_POSTGRES") else {
-        eprintln!("XIF_STORE_TEST_POSTGRES is not set: skipped");
-        return;
-    };
-    let db = Db::open(&url).await.expect("open");
+    let db = Db::open(&xif_testpg::database("store_works")).await.expect("open");
     exercise(&db).await;
+}
+
+fn line(extension_id: i64, n: usize) -> xif_store::LogRow {
+    xif_store::LogRow {
+        id: 0,
+        extension_id,
+        version: 1,
+        action: if n.is_multiple_of(2) { "Even" } else { "Odd" }.into(),
+        level: (n % 5) as i32,
+        source: "host".into(),
+        at: n as i64,
+        call_id: format!("call-{n}"),
+        message: format!("line {n}"),
+    }
+}
+
+#[tokio::test]
+async fn the_log_store_keeps_exactly_the_newest_lines_across_chunks_on_sqlite() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    log_store(Db::open(&format!("sqlite://{}", dir.path().join("xif.db").display())).await.expect("open")).await;
+}
+
+#[tokio::test]
+async fn the_log_store_keeps_exactly_the_newest_lines_across_chunks_on_postgres() {
+    log_store(Db::open(&xif_testpg::database("log_store")).await.expect("open")).await;
+}
+
+async fn log_store(db: Db) {
+    use xif_store::LogQuery;
+    let chunk = xif_store::CHUNK_LINES;
+    // Two extensions in one batch, interleaved; then a second batch for the first.
+    let first: Vec<_> = (0..2 * chunk + 10).map(|n| line(1 + (n % 2) as i64, n)).collect();
+    db.write_logs(&first.iter().map(|r| r.to_new()).collect::<Vec<_>>(), 300).await.expect("first batch");
+    let second: Vec<_> = (1000..1000 + chunk).map(|n| line(1, n)).collect();
+    db.write_logs(&second.iter().map(|r| r.to_new()).collect::<Vec<_>>(), 300).await.expect("second batch");
+
+    let all = LogQuery { limit: 10_000, ..LogQuery::default() };
+    let one = db.read_logs(1, &all).await.expect("read");
+    // Extension 1 had chunk + 5 lines, then chunk more: the newest 300 are kept, in order.
+    assert_eq!(one.len(), 300);
+    let ids: Vec<i64> = one.iter().map(|r| r.id).collect();
+    let total = (chunk + 5 + chunk) as i64;
+    assert_eq!(ids, ((total - 299)..=total).collect::<Vec<_>>());
+    assert_eq!(one.last().map(|r| r.message.as_str()), Some(&*format!("line {}", 1000 + chunk - 1)));
+    let two = db.read_logs(2, &all).await.expect("read");
+    assert_eq!(two.len(), chunk + 5);
+    assert!(two.iter().all(|r| r.at % 2 == 1 && r.extension_id == 2));
+
+    // The newest few, and a page after an id, with filters.
+    let newest = db.read_logs(1, &LogQuery { limit: 3, ..LogQuery::default() }).await.expect("read");
+    assert_eq!(newest.iter().map(|r| r.id).collect::<Vec<_>>(), [total - 2, total - 1, total]);
+    let after = LogQuery { after: Some(total - 290), limit: 4, min_level: 3, ..LogQuery::default() };
+    let page = db.read_logs(1, &after).await.expect("read");
+    assert_eq!(page.len(), 4);
+    assert!(page.iter().all(|r| r.id > total - 290 && r.level >= 3));
+    assert!(page.windows(2).all(|w| w[0].id < w[1].id));
+    let call = LogQuery { call_id: Some(format!("call-{}", 1000 + 7)), limit: 10, ..LogQuery::default() };
+    let found = db.read_logs(1, &call).await.expect("read");
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].message, "line 1007");
+    let odd = LogQuery { action: Some("Odd".into()), limit: 10_000, ..LogQuery::default() };
+    assert_eq!(db.read_logs(2, &odd).await.expect("read").len(), chunk + 5);
+    assert!(db.read_logs(1, &odd).await.expect("read").iter().all(|r| r.action == "Odd"));
+    assert!(
+        db.read_logs(1, &LogQuery { after: Some(total), limit: 5, ..LogQuery::default() })
+            .await
+            .expect("read")
+            .is_empty()
+    );
+    db.delete_logs(1).await.expect("delete");
+    assert!(db.read_logs(1, &all).await.expect("read").is_empty());
+    assert_eq!(db.read_logs(2, &all).await.expect("read").len(), chunk + 5);
+    db.close().await;
+}
+
+/// A database with lines in the one-row-per-line table of the earlier migration keeps them,
+/// numbered per extension, when the chunk migration moves them.
+#[tokio::test]
+async fn the_chunk_migration_keeps_the_lines_stored_before_it_on_sqlite() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("xif.db").display());
+    chunk_migration(&url, "sqlite", "0008").await;
+}
+
+#[tokio::test]
+async fn the_chunk_migration_keeps_the_lines_stored_before_it_on_postgres() {
+    chunk_migration(&xif_testpg::database("chunk_migration"), "postgres", "0005").await;
+}
+
+async fn chunk_migration(url: &str, engine: &str, chunks: &str) {
+    use sqlx::Connection as _;
+    sqlx::any::install_default_drivers();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let here = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(engine);
+    for e in std::fs::read_dir(&here).expect("migrations") {
+        let path = e.expect("entry").path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+        if name.as_str() < chunks {
+            std::fs::copy(&path, dir.path().join(&name)).expect("copy");
+        }
+    }
+    {
+        let mut conn = sqlx::AnyConnection::connect(url).await.expect("connect");
+        let before = sqlx::migrate::Migrator::new(dir.path()).await.expect("migrator");
+        before.run(&mut conn).await.expect("the migrations before the chunks");
+        for (ext, msg) in [(5, "a"), (6, "x"), (5, "b"), (5, "c")] {
+            sqlx::query(
+                "INSERT INTO extension_logs (extension_id, version, action, level, source, at, call_id, message)
+                 VALUES ($1, 2, 'Greet', 3, 'stdout', 42, 'c1', $2)",
+            )
+            .bind(ext as i64)
+            .bind(msg)
+            .execute(&mut conn)
+            .await
+            .expect("old line");
+        }
+        conn.close().await.expect("close");
+    }
+    let db = Db::open(url).await.expect("migrated");
+    let all = xif_store::LogQuery { limit: 100, ..Default::default() };
+    let five = db.read_logs(5, &all).await.expect("read");
+    let got: Vec<(i64, &str)> = five.iter().map(|r| (r.id, r.message.as_str())).collect();
+    assert_eq!(got, [(1, "a"), (2, "b"), (3, "c")]);
+    assert_eq!((five[0].version, five[0].level, five[0].at), (2, 3, 42));
+    assert_eq!((five[0].action.as_str(), five[0].source.as_str(), five[0].call_id.as_str()), ("Greet", "stdout", "c1"));
+    // New lines follow on from the migrated ones.
+    db.write_logs(&[line(5, 9).to_new()], 100).await.expect("write");
+    assert_eq!(db.read_logs(5, &all).await.expect("read").last().map(|r| r.id), Some(4));
+    assert_eq!(db.read_logs(6, &all).await.expect("read").len(), 1);
+    db.close().await;
 }
