@@ -135,12 +135,45 @@ pub struct Metrics {
     flushed: Mutex<HashMap<(i64, i64, usize), Totals>>,
 }
 
-/// An action's counts at one moment: calls, failures by kind, total duration in ns.
+/// What [`Metrics::minute_deltas`] gives, for [`xif_store::Db::add_call_minutes`].
+#[derive(Debug, Default)]
+pub struct MinuteDeltas {
+    /// Calls and their time, failures by kind.
+    pub rows: Vec<xif_store::CallMinute>,
+    /// Calls per duration bucket.
+    pub durations: Vec<xif_store::CallDurations>,
+}
+
+/// The duration below which a share `q` (0.5, 0.99) of the calls counted in `buckets` (per
+/// bucket of [`BUCKETS`], the last past them all) ended, in seconds, interpolated within its
+/// bucket as Prometheus' `histogram_quantile` does; a quantile past the last bound is that bound.
+/// None without calls.
+pub fn quantile(q: f64, buckets: &[u64; BUCKETS.len() + 1]) -> Option<f64> {
+    let total: u64 = buckets.iter().sum();
+    if total == 0 {
+        return None;
+    }
+    let rank = q * total as f64;
+    let mut seen = 0u64;
+    for (i, &n) in buckets.iter().enumerate() {
+        if n > 0 && (seen + n) as f64 >= rank {
+            let Some(&upper) = BUCKETS.get(i) else { return Some(BUCKETS[BUCKETS.len() - 1]) };
+            let lower = if i == 0 { 0.0 } else { BUCKETS[i - 1] };
+            return Some(lower + (upper - lower) * ((rank - seen as f64) / n as f64).clamp(0.0, 1.0));
+        }
+        seen += n;
+    }
+    Some(BUCKETS[BUCKETS.len() - 1])
+}
+
+/// An action's counts at one moment: calls, failures by kind, total duration in ns, calls per
+/// duration bucket.
 #[derive(Clone, Copy, Default)]
 struct Totals {
     calls: u64,
     failures: [u64; FAILURE_KINDS.len()],
     nanos: u64,
+    buckets: [u64; BUCKETS.len() + 1],
 }
 
 impl ActionMetrics {
@@ -149,6 +182,7 @@ impl ActionMetrics {
             calls: self.calls.load(Relaxed),
             failures: std::array::from_fn(|i| self.failures[i].load(Relaxed)),
             nanos: self.duration.sum_nanos.load(Relaxed),
+            buckets: std::array::from_fn(|i| self.duration.counts[i].load(Relaxed)),
         }
     }
 }
@@ -190,13 +224,15 @@ impl Metrics {
 
     /// What every loaded version's actions counted since the last call, as rows of `minute`
     /// for [`xif_store::Db::add_call_minutes`] (a row `""` of all calls and their time, one per
-    /// failure kind); none for an action that was not called.
-    pub fn minute_deltas(&self, minute: i64) -> Vec<xif_store::CallMinute> {
+    /// failure kind; and one per duration bucket that calls fell in); none for an action that
+    /// was not called.
+    pub fn minute_deltas(&self, minute: i64) -> MinuteDeltas {
         let versions: Vec<Arc<VersionMetrics>> =
             self.versions.lock().unwrap_or_else(|p| p.into_inner()).values().cloned().collect();
         let mut flushed = self.flushed.lock().unwrap_or_else(|p| p.into_inner());
         let mut seen = std::collections::HashSet::new();
         let mut rows = Vec::new();
+        let mut durations = Vec::new();
         for v in &versions {
             let unknown = ("unknown".to_string(), &v.unknown);
             let actions = v.actions.iter().map(|(n, m)| (n.clone(), m)).chain(std::iter::once(unknown));
@@ -225,10 +261,23 @@ impl Metrics {
                         rows.push(row(kind, n, 0));
                     }
                 }
+                for (b, (now, before)) in now.buckets.iter().zip(before.buckets).enumerate() {
+                    let n = now.saturating_sub(before);
+                    if n > 0 {
+                        durations.push(xif_store::CallDurations {
+                            extension_id: v.extension_id,
+                            version: v.version,
+                            action: action.clone(),
+                            minute,
+                            bucket: b as i64,
+                            calls: i64::try_from(n).unwrap_or(i64::MAX),
+                        });
+                    }
+                }
             }
         }
         flushed.retain(|k, _| seen.contains(k));
-        rows
+        MinuteDeltas { rows, durations }
     }
 
     /// The text format of every count, with the gauges read now.
@@ -370,11 +419,11 @@ pub fn spawn_flusher(state: &crate::state::AppState) {
             let Some(inner) = weak.upgrade() else { break };
             let state = crate::state::AppState(inner);
             let minute = xif_store::now_ms() / 60_000;
-            let rows = state.registry.metrics.minute_deltas(minute);
+            let MinuteDeltas { rows, durations } = state.registry.metrics.minute_deltas(minute);
             if rows.is_empty() {
                 continue;
             }
-            if let Err(e) = state.db.add_call_minutes(&rows, minute - MINUTES_KEPT).await {
+            if let Err(e) = state.db.add_call_minutes(&rows, &durations, minute - MINUTES_KEPT).await {
                 // These counts are lost for the charts; /metrics still has them.
                 tracing::warn!(error = %e, rows = rows.len(), "could not add the calls per minute");
             }
@@ -400,6 +449,21 @@ mod tests {
     }
 
     #[test]
+    fn quantiles_interpolate_within_their_bucket() {
+        let mut b = [0u64; BUCKETS.len() + 1];
+        assert_eq!(quantile(0.5, &b), None);
+        // 10 calls between 1 and 2.5 ms (bucket 4), 10 between 5 and 10 ms (bucket 6).
+        b[4] = 10;
+        b[6] = 10;
+        let p50 = quantile(0.5, &b).expect("calls");
+        assert!((p50 - 0.0025).abs() < 1e-12, "{p50}");
+        let p99 = quantile(0.99, &b).expect("calls");
+        assert!((p99 - (0.005 + 0.005 * 0.98)).abs() < 1e-12, "{p99}");
+        b[BUCKETS.len()] = 100;
+        assert_eq!(quantile(0.99, &b), Some(10.0), "past the last bound: the bound");
+    }
+
+    #[test]
     fn an_unknown_failure_kind_is_counted_as_other() {
         let m = ActionMetrics::default();
         m.record(Duration::ZERO, Some("made_up"));
@@ -414,14 +478,18 @@ mod tests {
         let v = m.version(Arc::new(VersionMetrics::new("Ext", 7, 2, &def)));
         v.action(Some(0)).record(Duration::from_millis(2), None);
         v.action(Some(0)).record(Duration::from_millis(4), Some("timeout"));
-        let rows = m.minute_deltas(100);
+        let MinuteDeltas { rows, durations } = m.minute_deltas(100);
         let got: Vec<(&str, &str, i64, i64)> =
             rows.iter().map(|r| (r.action.as_str(), r.outcome.as_str(), r.calls, r.micros)).collect();
         assert_eq!(got, [("A", "", 2, 6000), ("A", "timeout", 1, 0)]);
         assert!(rows.iter().all(|r| (r.extension_id, r.version, r.minute) == (7, 2, 100)));
-        assert!(m.minute_deltas(101).is_empty(), "nothing new, nothing to add");
+        // 2 ms in the bucket up to 2.5 ms (index 4), 4 ms in the one up to 5 ms (index 5).
+        let got: Vec<(&str, i64, i64)> = durations.iter().map(|d| (d.action.as_str(), d.bucket, d.calls)).collect();
+        assert_eq!(got, [("A", 4, 1), ("A", 5, 1)]);
+        let again = m.minute_deltas(101);
+        assert!(again.rows.is_empty() && again.durations.is_empty(), "nothing new, nothing to add");
         v.action(None).record(Duration::from_millis(1), Some("unknown_action"));
-        let rows = m.minute_deltas(101);
+        let rows = m.minute_deltas(101).rows;
         assert_eq!(rows.len(), 2);
         assert_eq!((rows[0].action.as_str(), rows[0].calls), ("unknown", 1));
     }

@@ -271,6 +271,18 @@ impl Db {
         .await?)
     }
 
+    /// The latest failed calls of one extension (by its name), newest first.
+    pub async fn console_action_errors_of(&self, extension: &str, limit: i64) -> Result<Vec<ActionErrorRow>, Error> {
+        Ok(sqlx::query_as::<_, ActionErrorRow>(
+            "SELECT extension, version, action, user_name, at, kind, message FROM action_errors
+             WHERE extension = $1 ORDER BY id DESC LIMIT $2",
+        )
+        .bind(extension)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// The latest publishes and rollbacks of every extension, newest first.
     pub async fn console_recent_publishes(&self, limit: i64) -> Result<Vec<RecentPublish>, Error> {
         Ok(sqlx::query_as::<_, RecentPublish>(

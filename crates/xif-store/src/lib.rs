@@ -27,7 +27,7 @@ pub use db::{
 };
 pub use entities::{Comparison, Filter, Provisioned, Query, RECORD_ROUTE_TIME, SchemaChange, Store, table_name};
 pub use logs::{CHUNK_LINES, LogQuery, LogRow, NewLogLine};
-pub use minutes::CallMinute;
+pub use minutes::{CallDurations, CallMinute, CallTotals};
 
 /// The database engine behind a store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -25,11 +25,62 @@ pub struct CallMinute {
     pub micros: i64,
 }
 
+/// How many calls of one minute of one action fell in one duration bucket (or, written, how
+/// many to add).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallDurations {
+    /// The extension's id.
+    pub extension_id: i64,
+    /// The version called.
+    pub version: i64,
+    /// The action.
+    pub action: String,
+    /// Minutes since the epoch.
+    pub minute: i64,
+    /// The bucket's index (the server's histogram bounds; the last is past them all).
+    pub bucket: i64,
+    /// How many calls.
+    pub calls: i64,
+}
+
+/// Every extension's calls and failures over some minutes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallTotals {
+    /// The extension's name.
+    pub extension: String,
+    /// Calls.
+    pub calls: i64,
+    /// Of which failed.
+    pub failures: i64,
+}
+
 impl Db {
-    /// Adds `rows` to the stored minutes in one transaction, and forgets minutes before
-    /// `keep_from` (every extension's).
-    pub async fn add_call_minutes(&self, rows: &[CallMinute], keep_from: i64) -> Result<(), Error> {
+    /// Adds `rows` and `durations` to the stored minutes in one transaction, and forgets
+    /// minutes before `keep_from` (every extension's).
+    pub async fn add_call_minutes(
+        &self,
+        rows: &[CallMinute],
+        durations: &[CallDurations],
+        keep_from: i64,
+    ) -> Result<(), Error> {
         let mut tx = self.begin().await?;
+        for d in durations {
+            sqlx::query(
+                "INSERT INTO call_durations (extension_id, version, action, minute, bucket, calls)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (extension_id, version, action, minute, bucket)
+                 DO UPDATE SET calls = call_durations.calls + excluded.calls",
+            )
+            .bind(d.extension_id)
+            .bind(d.version)
+            .bind(d.action.as_str())
+            .bind(d.minute)
+            .bind(d.bucket)
+            .bind(d.calls)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query("DELETE FROM call_durations WHERE minute < $1").bind(keep_from).execute(&mut *tx).await?;
         for r in rows {
             sqlx::query(
                 "INSERT INTO call_minutes (extension_id, version, action, minute, outcome, calls, micros)
@@ -80,9 +131,64 @@ impl Db {
             .map_err(Error::from)
     }
 
+    /// An extension's duration buckets from `since` on, summed over versions and actions: one
+    /// row per (minute, bucket), oldest first (`version` 0, `action` empty).
+    pub async fn call_durations(&self, extension_id: i64, since: i64) -> Result<Vec<CallDurations>, Error> {
+        let rows = sqlx::query(
+            "SELECT minute, bucket, CAST(SUM(calls) AS BIGINT) AS calls
+             FROM call_durations WHERE extension_id = $1 AND minute >= $2
+             GROUP BY minute, bucket ORDER BY minute, bucket",
+        )
+        .bind(extension_id)
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(CallDurations {
+                    extension_id,
+                    version: 0,
+                    action: String::new(),
+                    minute: r.try_get("minute")?,
+                    bucket: r.try_get("bucket")?,
+                    calls: r.try_get("calls")?,
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()
+            .map_err(Error::from)
+    }
+
+    /// Every extension's calls and failures from minute `since` on, the most called first.
+    pub async fn call_totals(&self, since: i64) -> Result<Vec<CallTotals>, Error> {
+        let rows = sqlx::query(
+            "SELECT e.name AS extension,
+                    CAST(SUM(CASE WHEN c.outcome = '' THEN c.calls ELSE 0 END) AS BIGINT) AS calls,
+                    CAST(SUM(CASE WHEN c.outcome = '' THEN 0 ELSE c.calls END) AS BIGINT) AS failures
+             FROM call_minutes c JOIN extensions e ON e.id = c.extension_id WHERE c.minute >= $1
+             GROUP BY e.name ORDER BY calls DESC, e.name",
+        )
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(CallTotals {
+                    extension: r.try_get("extension")?,
+                    calls: r.try_get("calls")?,
+                    failures: r.try_get("failures")?,
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()
+            .map_err(Error::from)
+    }
+
     /// Forgets an extension's minutes (it was deleted).
     pub async fn delete_call_minutes(&self, extension_id: i64) -> Result<(), Error> {
         sqlx::query("DELETE FROM call_minutes WHERE extension_id = $1").bind(extension_id).execute(&self.pool).await?;
+        sqlx::query("DELETE FROM call_durations WHERE extension_id = $1")
+            .bind(extension_id)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 }

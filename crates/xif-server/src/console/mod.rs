@@ -356,6 +356,12 @@ struct SearchQuery {
     q: Option<String>,
 }
 
+/// The extension page's `?range=hour|day` (anything else: the hour).
+#[derive(Deserialize)]
+struct RangeQuery {
+    range: Option<String>,
+}
+
 async fn extensions_page(
     State(state): State<AppState>,
     session: Session,
@@ -371,7 +377,9 @@ async fn extensions_page(
             views::ListItem { row: r, entities }
         })
         .collect();
-    Ok(page(views::extensions(&session, &list, search.trim())))
+    // The last hour's calls of every extension, summed over every node.
+    let totals = state.db.call_totals(xif_store::now_ms() / 60_000 - 59).await?;
+    Ok(page(views::extensions(&session, &list, &totals, search.trim())))
 }
 
 /// The definition the extension page shows: the active version's, else the latest upload's.
@@ -412,6 +420,7 @@ async fn render_extension(
     tried: Option<TryResult>,
     notice: Option<Flash>,
     status: StatusCode,
+    span: ops::logs::Span,
 ) -> Result<Response, ConsoleError> {
     let ext = state
         .db
@@ -439,7 +448,9 @@ async fn render_extension(
         Some((_, def)) => publish::secret_names(state, ext.id, &ext.name, def).await?,
         None => Default::default(),
     };
-    let activity = ops::logs::activity(state, ext.id, 60).await?;
+    let activity = ops::logs::activity(state, ext.id, span).await?;
+    // The messages its callers were answered with, as the server's log page shows them.
+    let failures = state.db.console_action_errors_of(&ext.name, 5).await?;
     // The log only for those who may read it (administrators and who may publish it).
     let query = ops::wire::ExtensionLogQuery { limit: Some(50), ..Default::default() };
     let log_lines = match ops::logs::reader(state, &session.auth, &ext.name, &query).await {
@@ -461,6 +472,7 @@ async fn render_extension(
         tried: tried.as_ref(),
         notice: notice.as_ref().or(session.flash.as_ref()),
         activity: &activity,
+        failures: &failures,
         log_lines: log_lines.as_deref(),
     };
     Ok((status, Html(views::extension(session, &data).into_string())).into_response())
@@ -470,8 +482,10 @@ async fn extension_page(
     State(state): State<AppState>,
     session: Session,
     ApiPath(name): ApiPath<String>,
+    Query(q): Query<RangeQuery>,
 ) -> Result<Response, ConsoleError> {
-    render_extension(&state, &session, &name, None, None, StatusCode::OK).await
+    let span = if q.range.as_deref() == Some("day") { ops::logs::Span::Day } else { ops::logs::Span::Hour };
+    render_extension(&state, &session, &name, None, None, StatusCode::OK, span).await
 }
 
 /// The live log of the extension page: server-sent events of `ExtensionLogLine`, from `after`
@@ -529,7 +543,7 @@ async fn try_action(
         Err(_) => String::from_utf8_lossy(&bytes).into_owned(),
     };
     let tried = TryResult { action, input, status: status.as_u16(), output, failed: !status.is_success() };
-    render_extension(&state, &session, &name, Some(tried), None, StatusCode::OK).await
+    render_extension(&state, &session, &name, Some(tried), None, StatusCode::OK, ops::logs::Span::Hour).await
 }
 
 /// The JSON value of a setting typed in a form: the type table takes numbers and booleans as
@@ -578,7 +592,7 @@ async fn set_settings(
         Err(e) if e.status() == StatusCode::FORBIDDEN || e.status() == StatusCode::BAD_REQUEST => {
             let status = e.status();
             let notice = Flash { error: true, text: e.public_message() };
-            return render_extension(&state, &session, &name, None, Some(notice), status).await;
+            return render_extension(&state, &session, &name, None, Some(notice), status, ops::logs::Span::Hour).await;
         }
         Err(e) => return Err(e.into()),
     };

@@ -157,7 +157,15 @@ pub struct ListItem {
 }
 
 /// Factory › Extensions.
-pub fn extensions(session: &Session, list: &[ListItem], search: &str) -> Markup {
+pub fn extensions(session: &Session, list: &[ListItem], totals: &[xif_store::CallTotals], search: &str) -> Markup {
+    let of = |name: &str| totals.iter().find(|t| t.extension == name);
+    let busiest: Vec<&xif_store::CallTotals> = totals.iter().filter(|t| t.calls > 0).take(5).collect();
+    let mut failing: Vec<&xif_store::CallTotals> = totals.iter().filter(|t| t.failures > 0).collect();
+    failing.sort_by(|a, b| {
+        let share = |t: &xif_store::CallTotals| t.failures as f64 / t.calls.max(1) as f64;
+        b.failures.cmp(&a.failures).then(share(b).total_cmp(&share(a))).then_with(|| a.extension.cmp(&b.extension))
+    });
+    failing.truncate(5);
     let body = html! {
         div.title-row {
             h1 { "Extensions" }
@@ -169,6 +177,25 @@ pub fn extensions(session: &Session, list: &[ListItem], search: &str) -> Markup 
             input #q type="search" name="q" value=(search) placeholder="Search by name";
             button type="submit" { "Search" }
             @if !search.is_empty() { a href="/extensions" { "Clear" } }
+        }
+        @if !busiest.is_empty() {
+            div.charts #activity {
+                section.card aria-labelledby="h-busiest" {
+                    h2 #h-busiest { "Busiest " span.muted { "(last hour)" } }
+                    ol.ranking #busiest { @for t in &busiest {
+                        li { a href={ "/extensions/" (url_part(&t.extension)) } { (t.extension) } " " span.muted.calls { (t.calls) " calls" } }
+                    } }
+                }
+                section.card aria-labelledby="h-failing" {
+                    h2 #h-failing { "Most failing " span.muted { "(last hour)" } }
+                    @if failing.is_empty() { p.muted #no-failing { "No failed call." } } @else {
+                        ol.ranking #most-failing { @for t in &failing {
+                            li { a href={ "/extensions/" (url_part(&t.extension)) } { (t.extension) } " "
+                                span.bad.failures { (t.failures) " failed" } span.muted { " of " (t.calls) " (" (format!("{:.1}", t.failures as f64 * 100.0 / t.calls.max(1) as f64)) "%)" } }
+                        } }
+                    }
+                }
+            }
         }
         @if list.is_empty() {
             div.card.empty {
@@ -188,6 +215,7 @@ pub fn extensions(session: &Session, list: &[ListItem], search: &str) -> Markup 
                         th scope="col" { "Published" }
                         th scope="col" { "Entities" }
                         th scope="col" class="num" { "Versions" }
+                        th scope="col" class="num" { "Calls (1 h)" }
                     } }
                     tbody {
                         @for item in list {
@@ -217,6 +245,12 @@ pub fn extensions(session: &Session, list: &[ListItem], search: &str) -> Markup 
                                     }
                                 }
                                 td.num data-label="Versions" { (r.versions) }
+                                td.num data-label="Calls (1 h)" {
+                                    @match of(&r.name) {
+                                        Some(t) => { (t.calls) @if t.failures > 0 { " " span.bad { "(" (t.failures) " failed)" } } },
+                                        None => span.muted { "0" },
+                                    }
+                                }
                             }
                         }
                     }
@@ -247,8 +281,10 @@ pub struct ExtensionData<'a> {
     pub tried: Option<&'a TryResult>,
     /// A message.
     pub notice: Option<&'a Flash>,
-    /// Its calls over the last hour.
+    /// Its calls over the chosen span.
     pub activity: &'a crate::ops::logs::Activity,
+    /// Its latest failed calls.
+    pub failures: &'a [ActionErrorRow],
     /// The newest lines of its log (none: the user may not read it).
     pub log_lines: Option<&'a [xif_wire::ExtensionLogLine]>,
 }
@@ -436,66 +472,122 @@ pub fn extension(session: &Session, d: &ExtensionData<'_>) -> Markup {
     layout(session, &ext.name, Nav::Extensions, crumbs, body)
 }
 
-/// The chart's size in SVG units: 60 bars of 10.
+/// The chart's size in SVG units.
 const CHART_W: f64 = 600.0;
 const CHART_H: f64 = 100.0;
 
-/// A bar chart of the last hour, one bar per minute: `total` (with `part` of it in red, stacked
-/// at the bottom) scaled to the largest value.
-fn bars(label: &str, id: &str, values: &[(f64, f64)], unit: &str) -> Markup {
-    let max = values.iter().map(|v| v.0).fold(0.0_f64, f64::max);
+/// One bar chart: a bar per entry of `values`, `total` with `part` of it stacked at the bottom
+/// in `part_class`, scaled to the largest total; `title` says a bar's two figures.
+struct Chart<'a> {
+    label: &'a str,
+    id: &'a str,
+    unit: &'a str,
+    values: &'a [(f64, f64)],
+    part_class: &'a str,
+    title: &'a dyn Fn(f64, f64) -> String,
+}
+
+fn fmt_figure(v: f64) -> String {
+    if v >= 10.0 || v.fract() == 0.0 { format!("{v:.0}") } else { format!("{v:.2}") }
+}
+
+/// How long ago `minutes` is, in words.
+fn ago(minutes: i64) -> String {
+    match minutes {
+        0 => "this minute".into(),
+        m if m < 60 => format!("{m} min ago"),
+        m if m % 60 == 0 => format!("{} h ago", m / 60),
+        m => format!("{} h {} min ago", m / 60, m % 60),
+    }
+}
+
+fn bars(c: &Chart<'_>, span: crate::ops::logs::Span) -> Markup {
+    let (minutes, per_bar) = span.minutes();
+    let max = c.values.iter().map(|v| v.0).fold(0.0_f64, f64::max);
     let scale = if max > 0.0 { CHART_H / max } else { 0.0 };
-    let w = CHART_W / values.len().max(1) as f64;
-    let fmt = |v: f64| if v >= 10.0 || v.fract() == 0.0 { format!("{v:.0}") } else { format!("{v:.2}") };
+    let w = CHART_W / c.values.len().max(1) as f64;
+    let gap = if w > 4.0 { 1.0 } else { 0.25 };
+    let whole = ago(minutes);
     html! {
-        figure.chart id=(id) {
-            figcaption { (label) span.muted { " · peak " (fmt(max)) " " (unit) } }
-            svg viewBox={ "0 0 " (CHART_W) " " (CHART_H + 14.0) } role="img" aria-label={ (label) ", last 60 minutes, peak " (fmt(max)) " " (unit) } preserveAspectRatio="none" {
+        figure.chart id=(c.id) {
+            figcaption { (c.label) span.muted { " · peak " (fmt_figure(max)) " " (c.unit) } }
+            svg viewBox={ "0 0 " (CHART_W) " " (CHART_H + 14.0) } role="img" aria-label={ (c.label) ", since " (whole) ", peak " (fmt_figure(max)) " " (c.unit) } preserveAspectRatio="none" {
                 line.axis x1="0" y1=(CHART_H) x2=(CHART_W) y2=(CHART_H) {}
-                @for (i, (total, part)) in values.iter().enumerate() {
+                @for (i, (total, part)) in c.values.iter().enumerate() {
                     @if *total > 0.0 {
                         @let h = (total * scale).max(1.0);
-                        rect.bar x=(format!("{:.1}", i as f64 * w + 1.0)) y=(format!("{:.1}", CHART_H - h)) width=(format!("{:.1}", w - 2.0)) height=(format!("{h:.1}")) {
-                            title { (fmt(*total)) " " (unit) @if *part > 0.0 { ", " (fmt(*part)) " failed" } " · " @if i + 1 == values.len() { "this minute" } @else { (values.len() - 1 - i) " min ago" } }
+                        rect.bar x=(format!("{:.1}", i as f64 * w + gap)) y=(format!("{:.1}", CHART_H - h)) width=(format!("{:.2}", w - 2.0 * gap)) height=(format!("{h:.1}")) {
+                            title { ((c.title)(*total, *part)) " · " (ago((c.values.len() - 1 - i) as i64 * per_bar)) }
                         }
                         @if *part > 0.0 {
                             @let hp = (part * scale).max(1.0);
-                            rect.bar.failed x=(format!("{:.1}", i as f64 * w + 1.0)) y=(format!("{:.1}", CHART_H - hp)) width=(format!("{:.1}", w - 2.0)) height=(format!("{hp:.1}")) {}
+                            rect class={ "bar " (c.part_class) } x=(format!("{:.1}", i as f64 * w + gap)) y=(format!("{:.1}", CHART_H - hp)) width=(format!("{:.2}", w - 2.0 * gap)) height=(format!("{hp:.1}")) {}
                         }
                     }
                 }
-                text.tick x="0" y=(CHART_H + 12.0) { "60 min ago" }
+                text.tick x="0" y=(CHART_H + 12.0) { (whole) }
                 text.tick x=(CHART_W) y=(CHART_H + 12.0) text-anchor="end" { "now" }
             }
         }
     }
 }
 
-/// Calls per minute, failures by kind, and the live log.
+/// Calls per minute (or per 15 minutes over a day), their p50/p99 durations, failures by kind
+/// with the latest messages, and the live log.
 fn monitoring(d: &ExtensionData<'_>, name: &str) -> Markup {
+    use crate::ops::logs::Span;
     let a = d.activity;
     let calls: u64 = a.minutes.iter().map(|m| m.calls).sum();
     let failed: u64 = a.minutes.iter().map(|m| m.failures).sum();
     let counts: Vec<(f64, f64)> = a.minutes.iter().map(|m| (m.calls as f64, m.failures as f64)).collect();
-    let times: Vec<(f64, f64)> = a.minutes.iter().map(|m| (m.mean_ms, 0.0)).collect();
+    let times: Vec<(f64, f64)> = a.minutes.iter().map(|m| (m.p99_ms, m.p50_ms)).collect();
     let last_id = d.log_lines.and_then(|l| l.last()).map_or(0, |l| l.id);
+    let (span_words, per) = match a.span {
+        Span::Hour => ("last hour", "minute"),
+        Span::Day => ("last 24 hours", "15 minutes"),
+    };
+    let calls_label = format!("Calls per {per}");
+    let ms = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{} ms", fmt_figure(v)));
     html! {
         section.card #monitoring aria-labelledby="h-monitoring" {
-            h2 #h-monitoring { "Calls " span.muted { "(last hour, every node)" } }
+            div.title-row {
+                h2 #h-monitoring { "Calls " span.muted { "(" (span_words) ", every node)" } }
+                nav.span-switch aria-label="Time span" {
+                    a href={ "/extensions/" (name) "#monitoring" } aria-current=[(a.span == Span::Hour).then_some("true")] { "Hour" }
+                    " · "
+                    a #span-day href={ "/extensions/" (name) "?range=day#monitoring" } aria-current=[(a.span == Span::Day).then_some("true")] { "Day" }
+                }
+            }
             p.totals {
                 span.strong #calls-total { (calls) } " calls · "
                 span.strong.bad[failed > 0] #failures-total { (failed) } " failed"
                 @if calls > 0 { span.muted { " (" (format!("{:.1}", failed as f64 * 100.0 / calls as f64)) "%)" } }
+                " · p50 " span.strong #p50-total { (ms(a.p50_ms)) } " · p99 " span.strong #p99-total { (ms(a.p99_ms)) }
             }
             div.charts {
-                (bars("Calls per minute", "chart-calls", &counts, "calls"))
-                (bars("Mean duration", "chart-duration", &times, "ms"))
+                (bars(&Chart { label: &calls_label, id: "chart-calls", unit: "calls", values: &counts, part_class: "failed",
+                    title: &|t, p| if p > 0.0 { format!("{} calls, {} failed", fmt_figure(t), fmt_figure(p)) } else { format!("{} calls", fmt_figure(t)) } }, a.span))
+                (bars(&Chart { label: "Duration, p99 over p50", id: "chart-duration", unit: "ms", values: &times, part_class: "p50",
+                    title: &|t, p| format!("p99 {} ms, p50 {} ms", fmt_figure(t), fmt_figure(p)) }, a.span))
             }
             @if !a.failures.is_empty() {
                 div.table-wrap { table.defs #failure-kinds {
                     thead { tr { th scope="col" { "Failure" } th scope="col" class="num" { "Calls" } } }
                     tbody { @for (kind, n) in &a.failures { tr { td data-label="Failure" { code { (kind) } } td.num data-label="Calls" { (n) } } } }
                 } }
+            }
+            @if !d.failures.is_empty() {
+                h3 { "Latest failures" }
+                div.table-wrap { table.list #latest-failures {
+                    thead { tr { th scope="col" { "When" } th scope="col" { "Action" } th scope="col" { "Caller" } th scope="col" { "Error" } } }
+                    tbody { @for e in d.failures { tr {
+                        td data-label="When" { (when(e.at)) }
+                        td data-label="Action" { "v" (e.version) " · " (e.action) }
+                        td data-label="Caller" { (e.user_name) }
+                        td data-label="Error" { span.badge.bad { (e.kind) } div.error-text.small { (e.message) } }
+                    } } }
+                } }
+                p.muted.small { "All failed calls: " a href="/log" { "Log" } "." }
             }
             h3 { "Log" }
             @match d.log_lines {

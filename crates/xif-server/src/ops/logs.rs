@@ -149,10 +149,10 @@ pub(crate) async fn scrape(state: &AppState, token: &str) -> Result<String> {
     Ok(state.registry.metrics.render(&gauges))
 }
 
-/// One minute of an extension's calls, on every node.
+/// One bar of the charts: some minutes of an extension's calls, on every node.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct Minute {
-    /// Minutes since the epoch.
+    /// Its first minute, minutes since the epoch.
     pub minute: i64,
     /// Calls that ended in it.
     pub calls: u64,
@@ -160,36 +160,98 @@ pub(crate) struct Minute {
     pub failures: u64,
     /// Their mean duration, ms (0 without calls).
     pub mean_ms: f64,
+    /// Their median and 99th percentile duration, ms (from the duration buckets; 0 without).
+    pub p50_ms: f64,
+    /// See `p50_ms`.
+    pub p99_ms: f64,
 }
 
-/// An extension's calls over the last `minutes` minutes (oldest first, one entry per minute, the
-/// current one last) and its failures by kind over them, most first. Counts hold no user data:
-/// whoever may see the extension may see them.
+/// The span the charts show.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub(crate) enum Span {
+    /// The last hour, a bar per minute.
+    #[default]
+    Hour,
+    /// The last 24 hours, a bar per 15 minutes.
+    Day,
+}
+
+impl Span {
+    /// (minutes in all, minutes per bar).
+    pub fn minutes(self) -> (i64, i64) {
+        match self {
+            Span::Hour => (60, 1),
+            Span::Day => (24 * 60, 15),
+        }
+    }
+}
+
+/// An extension's calls over a [`Span`] (oldest first, one entry per bar, the current one
+/// last), its failures by kind over it, most first, and the median and 99th percentile of its
+/// calls' durations over it. Counts hold no user data: whoever may see the extension may see
+/// them.
 pub(crate) struct Activity {
+    pub span: Span,
     pub minutes: Vec<Minute>,
     pub failures: Vec<(String, u64)>,
+    /// ms, none without calls.
+    pub p50_ms: Option<f64>,
+    /// ms, none without calls.
+    pub p99_ms: Option<f64>,
 }
 
 /// [`Activity`] of the extension with id `extension_id`, from the database's calls per minute
 /// (what each node added at its last flush).
-pub(crate) async fn activity(state: &AppState, extension_id: i64, minutes: i64) -> Result<Activity> {
+pub(crate) async fn activity(state: &AppState, extension_id: i64, span: Span) -> Result<Activity> {
+    use crate::metrics::{BUCKETS, quantile};
+    let (minutes, per_bar) = span.minutes();
     let now = xif_store::now_ms() / 60_000;
-    let first = now - minutes + 1;
+    // Bars start at multiples of their width, the last one holding the current minute.
+    let last = now - now.rem_euclid(per_bar);
+    let first = last - (minutes / per_bar - 1) * per_bar;
     let rows = state.db.call_minutes(extension_id, first).await?;
-    let mut out: Vec<Minute> = (first..=now).map(|minute| Minute { minute, ..Minute::default() }).collect();
+    let durations = state.db.call_durations(extension_id, first).await?;
+    let bars = (minutes / per_bar) as usize;
+    let mut out: Vec<Minute> =
+        (0..bars).map(|i| Minute { minute: first + i as i64 * per_bar, ..Minute::default() }).collect();
+    let index = |minute: i64| usize::try_from((minute - first) / per_bar).ok().filter(|&i| i < bars);
     let mut kinds: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
+    let mut micros = vec![0i64; bars];
     for r in rows {
-        let Some(m) = usize::try_from(r.minute - first).ok().and_then(|i| out.get_mut(i)) else { continue };
+        let Some(i) = index(r.minute) else { continue };
+        let m = &mut out[i];
         let calls = u64::try_from(r.calls).unwrap_or(0);
         if r.outcome.is_empty() {
             m.calls += calls;
-            m.mean_ms = r.micros as f64 / 1000.0 / m.calls.max(1) as f64;
+            micros[i] += r.micros;
+            m.mean_ms = micros[i] as f64 / 1000.0 / m.calls.max(1) as f64;
         } else {
             m.failures += calls;
             *kinds.entry(r.outcome).or_default() += calls;
         }
     }
+    let mut per_bar_buckets = vec![[0u64; BUCKETS.len() + 1]; bars];
+    let mut all = [0u64; BUCKETS.len() + 1];
+    for d in durations {
+        let (Some(i), Ok(b)) = (index(d.minute), usize::try_from(d.bucket)) else { continue };
+        if b > BUCKETS.len() {
+            continue;
+        }
+        let n = u64::try_from(d.calls).unwrap_or(0);
+        per_bar_buckets[i][b] += n;
+        all[b] += n;
+    }
+    for (m, b) in out.iter_mut().zip(&per_bar_buckets) {
+        m.p50_ms = quantile(0.5, b).unwrap_or(0.0) * 1000.0;
+        m.p99_ms = quantile(0.99, b).unwrap_or(0.0) * 1000.0;
+    }
     let mut failures: Vec<(String, u64)> = kinds.into_iter().collect();
     failures.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    Ok(Activity { minutes: out, failures })
+    Ok(Activity {
+        span,
+        minutes: out,
+        failures,
+        p50_ms: quantile(0.5, &all).map(|s| s * 1000.0),
+        p99_ms: quantile(0.99, &all).map(|s| s * 1000.0),
+    })
 }

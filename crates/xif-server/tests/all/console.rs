@@ -483,6 +483,50 @@ async fn the_extension_page_charts_calls_and_shows_the_log_to_publishers_only() 
     assert!(html.contains(r#"id="live-log""#), "the log");
     assert!(html.contains(r#"<span class="msg">latch</span>"#), "with the Wait call's line: {html}");
     assert!(html.contains("/extensions/ServerTest/logs/follow?after="), "the page follows the log");
+    // The durations: p50 and p99 over the hour, from the buckets every node flushed.
+    let figure = |html: &str, id: &str| -> f64 {
+        let at = html.find(&format!(r#"id="{id}">"#)).unwrap_or_else(|| panic!("no {id}: {html}"));
+        let rest = &html[at + id.len() + 6..];
+        rest.split(" ms<")
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{id} is not a duration: {rest:.40}"))
+    };
+    let (p50, p99) = (figure(&html, "p50-total"), figure(&html, "p99-total"));
+    assert!(p50 > 0.0 && p50 <= p99 && p99 <= 10_000.0, "p50 {p50} ms, p99 {p99} ms");
+    assert!(html.contains(r#"class="bar p50""#), "a p50 bar in the duration chart: {html}");
+    // The latest failure, with the message its caller was answered with.
+    let latest = html.split(r#"id="latest-failures""#).nth(1).unwrap_or_else(|| panic!("no latest failures: {html}"));
+    let latest = latest.split("</table>").next().unwrap_or_default();
+    assert_eq!(latest.matches("<tr>").count(), 2, "a header and the one failure: {latest}");
+    assert!(latest.contains("no tea") && latest.contains("action_failed") && latest.contains("Fail"), "{latest}");
+
+    // The day: 96 bars of 15 minutes, the same counts.
+    let (status, day) = b.get("/extensions/ServerTest?range=day").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(day.contains("Calls per 15 minutes") && day.contains("last 24 hours"), "{day}");
+    assert!(day.contains(r#"id="calls-total">4<"#) && day.contains(r#"id="failures-total">1<"#), "{day}");
+    assert!(day.contains("24 h ago"), "the day's axis");
+    // An unknown span is the hour.
+    let (status, other) = b.get("/extensions/ServerTest?range=week").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(other.contains("Calls per minute"));
+
+    // The home page ranks it: busiest, and most failing.
+    s.deploy("Greetings", &Fixture::load("Greetings").package()).await;
+    let (status, home) = b.get("/extensions").await;
+    assert_eq!(status, StatusCode::OK);
+    let busiest = home.split(r#"id="busiest""#).nth(1).unwrap_or_else(|| panic!("no busiest: {home}"));
+    let busiest = busiest.split("</ol>").next().unwrap_or_default();
+    assert!(busiest.contains(">ServerTest<") && busiest.contains("4 calls"), "{busiest}");
+    assert!(!busiest.contains("Greetings"), "an extension without calls is not ranked: {busiest}");
+    assert!(home.contains("Greetings"), "though listed");
+    let failing = home.split(r#"id="most-failing""#).nth(1).unwrap_or_else(|| panic!("no most failing: {home}"));
+    let failing = failing.split("</ol>").next().unwrap_or_default();
+    assert!(
+        failing.contains(">ServerTest<") && failing.contains("1 failed") && failing.contains("(25.0%)"),
+        "{failing}"
+    );
 
     // A user who may not publish ServerTest sees the counts, not the log, and may not follow it.
     s.user("viewer", &[]).await;

@@ -174,6 +174,19 @@ try {
   check((await page.locator("#chart-duration rect.bar").count()) >= 1, "the duration chart has a bar");
   const kinds = (await page.locator("#failure-kinds tbody td").allTextContents()).map((t) => t.trim());
   check(kinds.join(" ") === "action_failed 1", `failures by kind: ${kinds}`);
+  const ms = async (id) => Number((await page.locator(id).textContent()).replace(" ms", ""));
+  const [p50, p99] = [await ms("#p50-total"), await ms("#p99-total")];
+  check(p50 > 0 && p50 <= p99, `p50 ${p50} ms and p99 ${p99} ms over the hour`);
+  check((await page.locator("#chart-duration rect.bar").first().locator("title").textContent()).startsWith("p99 "), "the duration bar's figures");
+  const latest = await page.locator("#latest-failures tbody tr").allTextContents();
+  check(latest.length === 1 && latest[0].includes("no coffee left") && latest[0].includes("action_failed"), `the latest failure's message: ${latest}`);
+  await page.locator("#span-day").click();
+  await page.getByText("Calls per 15 minutes").waitFor();
+  check(Number(await page.locator("#calls-total").textContent()) === 2, "the day view counts the same 2 calls");
+  await page.goto(`${URL_}/extensions`);
+  check((await page.locator("#busiest li").first().textContent()).includes("ServerTest"), "the home page's busiest extension");
+  check((await page.locator("#most-failing li").first().textContent()).includes("1 failed"), "and its most failing one");
+  await page.goto(`${URL_}/extensions/ServerTest`);
 
   step("the live log shows a new call's line as it is written");
   const before = await page.locator("#live-log li").count();
