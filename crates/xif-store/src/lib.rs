@@ -17,6 +17,7 @@ mod entities;
 mod logs;
 mod minutes;
 mod packages;
+mod scrape;
 pub mod testing;
 
 pub use cluster::{CHANNEL, ExtensionLock, Listener, Received};

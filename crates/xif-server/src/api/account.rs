@@ -81,6 +81,39 @@ pub async fn revoke_token(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Every metrics scrape token (administrators only).
+#[utoipa::path(get, path = "/api/v1/metrics/tokens", tag = "server",
+    responses((status = 200, description = "Scrape tokens, newest first", body = Vec<TokenInfo>), (status = 403, body = ErrorBody)))]
+pub async fn list_scrape_tokens(State(state): State<AppState>, auth: Auth) -> Result<Json<Vec<TokenInfo>>, AppError> {
+    Ok(Json(ops::account::list_scrape_tokens(&state, &auth).await?))
+}
+
+/// Creates a token that reads `GET /metrics` and nothing else (administrators only; default
+/// expiry 365 days, at most 3650). The token is in this answer only; it stops working when it
+/// is revoked or its maker is no longer an administrator.
+#[utoipa::path(post, path = "/api/v1/metrics/tokens", tag = "server", request_body = CreateToken,
+    responses((status = 201, description = "The new scrape token", body = NewToken),
+        (status = 400, description = "Bad name or expiry", body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn create_scrape_token(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(req): ApiJson<CreateToken>,
+) -> Result<(StatusCode, Json<NewToken>), AppError> {
+    Ok((StatusCode::CREATED, Json(ops::account::create_scrape_token(&state, &auth, req).await?)))
+}
+
+/// Revokes a scrape token, at once (administrators only).
+#[utoipa::path(delete, path = "/api/v1/metrics/tokens/{id}", tag = "server", params(("id" = i64, Path, description = "Scrape token id")),
+    responses((status = 204, description = "Revoked"), (status = 403, body = ErrorBody), (status = 404, description = "No such live scrape token", body = ErrorBody)))]
+pub async fn revoke_scrape_token(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<StatusCode, AppError> {
+    ops::account::revoke_scrape_token(&state, &auth, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// Every user (administrators only).
 #[utoipa::path(get, path = "/api/v1/users", tag = "users",
     responses((status = 200, description = "Users", body = Vec<UserInfo>), (status = 403, body = ErrorBody)))]

@@ -53,6 +53,9 @@ fn routes() -> Routes {
         .add(Method::GET, "/api/v1/tokens", get(a::list_tokens))
         .add(Method::POST, "/api/v1/tokens", post(a::create_token))
         .add(Method::DELETE, "/api/v1/tokens/{id}", delete(a::revoke_token))
+        .add(Method::GET, "/api/v1/metrics/tokens", get(a::list_scrape_tokens))
+        .add(Method::POST, "/api/v1/metrics/tokens", post(a::create_scrape_token))
+        .add(Method::DELETE, "/api/v1/metrics/tokens/{id}", delete(a::revoke_scrape_token))
         .add(Method::GET, "/api/v1/users", get(a::list_users))
         .add(Method::POST, "/api/v1/users", post(a::create_user))
         .add(Method::PATCH, "/api/v1/users/{user}", patch(a::update_user))
@@ -192,6 +195,9 @@ async fn not_found(method: Method, uri: axum::http::Uri) -> AppError {
         extensions::publishes,
         logs::logs,
         logs::metrics,
+        account::list_scrape_tokens,
+        account::create_scrape_token,
+        account::revoke_scrape_token,
         extensions::get_settings,
         extensions::set_settings,
         actions::call,

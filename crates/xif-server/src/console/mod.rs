@@ -64,6 +64,8 @@ pub fn routes() -> Router<AppState> {
         .route("/users", get(users_page).post(create_user))
         .route("/users/{user}/permissions", post(set_permissions))
         .route("/users/{user}/tokens/revoke", post(revoke_tokens))
+        .route("/metrics-tokens", post(create_scrape_token))
+        .route("/metrics-tokens/{id}/revoke", post(revoke_scrape_token))
         .route("/users/password", post(reset_password))
         .route("/log", get(log_page))
 }
@@ -719,14 +721,73 @@ async fn render_users(
     notice: Option<Flash>,
     status: StatusCode,
 ) -> Result<Response, ConsoleError> {
+    render_users_with(state, session, notice, status, None).await
+}
+
+/// The users page; `fresh`: a scrape token just made, shown this once.
+async fn render_users_with(
+    state: &AppState,
+    session: &Session,
+    notice: Option<Flash>,
+    status: StatusCode,
+    fresh: Option<&ops::wire::NewToken>,
+) -> Result<Response, ConsoleError> {
     session.auth.require_admin("list users")?;
     let users = state.db.console_users().await?;
     let mut granted: HashMap<i64, Vec<String>> = HashMap::new();
     for (user, permission) in state.db.console_all_permissions().await? {
         granted.entry(user).or_default().push(permission);
     }
+    let scrape = ops::account::list_scrape_tokens(state, &session.auth).await?;
     let notice = notice.as_ref().or(session.flash.as_ref());
-    Ok((status, Html(views::users(session, &users, &granted, notice).into_string())).into_response())
+    let page = views::UsersPage { users: &users, granted: &granted, scrape: &scrape, fresh };
+    Ok((status, Html(views::users(session, &page, notice).into_string())).into_response())
+}
+
+/// Makes a scrape token for `GET /metrics` (administrators only) and shows it this once.
+async fn create_scrape_token(
+    State(state): State<AppState>,
+    session: Session,
+    axum::Form(form): Form,
+) -> Result<Response, ConsoleError> {
+    session.check_csrf(form.get("csrf"))?;
+    let days = match form.get("days").map(str::trim).filter(|d| !d.is_empty()) {
+        None => None,
+        Some(d) => match d.parse::<u32>() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                let text = format!("“{d}” is not a number of days: give a whole number from 1 to 3650.");
+                return render_users(&state, &session, Some(Flash { error: true, text }), StatusCode::BAD_REQUEST)
+                    .await;
+            }
+        },
+    };
+    let req = ops::wire::CreateToken { name: form.get("name").unwrap_or_default().to_string(), expires_in_days: days };
+    match ops::account::create_scrape_token(&state, &session.auth, req).await.map_err(AppError::from) {
+        Ok(made) => {
+            let text = format!("Made scrape token {}: copy it now, it is not shown again.", made.name);
+            render_users_with(&state, &session, Some(Flash { error: false, text }), StatusCode::CREATED, Some(&made))
+                .await
+        }
+        Err(e) if e.status() == StatusCode::FORBIDDEN => Err(e.into()),
+        Err(e) => {
+            let status = e.status();
+            render_users(&state, &session, Some(Flash { error: true, text: e.public_message() }), status).await
+        }
+    }
+}
+
+/// Revokes a scrape token (administrators only).
+async fn revoke_scrape_token(
+    State(state): State<AppState>,
+    session: Session,
+    ApiPath(id): ApiPath<i64>,
+    axum::Form(form): Form,
+) -> Result<Response, ConsoleError> {
+    session.check_csrf(form.get("csrf"))?;
+    ops::account::revoke_scrape_token(&state, &session.auth, id).await?;
+    session.flash(&state, false, &format!("Revoked scrape token {id}.")).await?;
+    Ok(Redirect::to("/users#scrape-tokens").into_response())
 }
 
 async fn create_user(

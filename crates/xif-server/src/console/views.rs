@@ -728,12 +728,20 @@ pub fn upload(session: &Session) -> Markup {
 }
 
 /// Users & permissions.
-pub fn users(
-    session: &Session,
-    users: &[UserLine],
-    granted: &HashMap<i64, Vec<String>>,
-    flash: Option<&Flash>,
-) -> Markup {
+/// What the users page shows.
+pub struct UsersPage<'a> {
+    /// Every user.
+    pub users: &'a [UserLine],
+    /// Their permissions, by user id.
+    pub granted: &'a HashMap<i64, Vec<String>>,
+    /// The scrape tokens of `GET /metrics`.
+    pub scrape: &'a [xif_wire::TokenInfo],
+    /// A scrape token just made (shown this once).
+    pub fresh: Option<&'a xif_wire::NewToken>,
+}
+
+pub fn users(session: &Session, page: &UsersPage<'_>, flash: Option<&Flash>) -> Markup {
+    let (users, granted) = (page.users, page.granted);
     let body = html! {
         div.title-row { h1 { "Users & permissions" } }
         (notice(flash))
@@ -807,6 +815,45 @@ pub fn users(
                     div { label for="reset-password" { "New password (8 characters at least)" } input #reset-password name="password" type="password" required minlength="8" autocomplete="new-password"; }
                 }
                 button.danger type="submit" { "Set the password" }
+            }
+        }
+        section.card #scrape-tokens aria-labelledby="h-scrape" {
+            h2 #h-scrape { "Metrics scrape tokens" }
+            p.muted.small { "A scrape token reads " code { "GET /metrics" } " (the Prometheus text format) and nothing else. Give it to your Prometheus as its bearer token. It stops working when revoked, or when the administrator who made it is no longer one." }
+            @if let Some(t) = page.fresh {
+                div.notice.ok #fresh-scrape-token {
+                    p { "The token " strong { (t.name) } ", shown this once:" }
+                    pre { code #fresh-token { (t.token) } }
+                    p.small { "For example: " code { "authorization: { credentials: <token> }" } " in the scrape job. It expires " (t.expires_at) "." }
+                }
+            }
+            @if !page.scrape.is_empty() {
+                div.table-wrap { table.list {
+                    thead { tr { th scope="col" { "Name" } th scope="col" { "Made by" } th scope="col" { "Made" } th scope="col" { "Expires" } th scope="col" { "" } } }
+                    tbody { @for t in page.scrape { tr {
+                        td data-label="Name" { (t.name) }
+                        td data-label="Made by" { (t.user) }
+                        td data-label="Made" { (t.created_at) }
+                        td data-label="Expires" { (t.expires_at) }
+                        td {
+                            @match &t.revoked_at {
+                                Some(at) => span.muted { "revoked " (at) },
+                                None => form.inline method="post" action={ "/metrics-tokens/" (t.id) "/revoke" } data-confirm={ "Revoke the scrape token " (t.name) "?" } {
+                                    input type="hidden" name="csrf" value=(session.csrf);
+                                    button.small.danger type="submit" aria-label={ "Revoke the scrape token " (t.name) } { "Revoke" }
+                                },
+                            }
+                        }
+                    } } }
+                } }
+            }
+            form.stack method="post" action="/metrics-tokens" {
+                input type="hidden" name="csrf" value=(session.csrf);
+                div.two {
+                    div { label for="scrape-name" { "Name" } input #scrape-name name="name" required maxlength="100" placeholder="prometheus"; }
+                    div { label for="scrape-days" { "Expires in (days, default 365)" } input #scrape-days name="days" inputmode="numeric" placeholder="365"; }
+                }
+                button type="submit" { "Make a scrape token" }
             }
         }
     };

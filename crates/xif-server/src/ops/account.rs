@@ -385,6 +385,71 @@ pub(crate) async fn revoke_token(state: &AppState, who: &Principal, id: i64) -> 
     }
 }
 
+/// Every scrape token (administrators only): tokens that read `GET /metrics` and nothing else.
+pub(crate) async fn list_scrape_tokens(state: &AppState, who: &Principal) -> Result<Vec<TokenInfo>> {
+    who.require_admin("list the metrics scrape tokens")?;
+    Ok(state
+        .db
+        .scrape_tokens()
+        .await?
+        .into_iter()
+        .map(|t| TokenInfo {
+            id: t.id,
+            name: t.name,
+            user: t.user_name,
+            created_at: time(t.created_at),
+            expires_at: time(t.expires_at),
+            revoked_at: t.revoked_at.map(time),
+        })
+        .collect())
+}
+
+/// Creates a scrape token (administrators only): it reads `GET /metrics` until it expires, is
+/// revoked, or its maker stops being an administrator; every other route refuses it. The token
+/// is in this answer only.
+pub(crate) async fn create_scrape_token(state: &AppState, who: &Principal, req: CreateToken) -> Result<NewToken> {
+    who.require_admin("create a metrics scrape token")?;
+    let name = req.name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(Error::bad_parameter("name", "a token needs a name of 1 to 100 characters"));
+    }
+    // A scraper runs unattended: up to a year, whatever the API tokens' maximum.
+    let days = req.expires_in_days.unwrap_or(365);
+    if days == 0 || days > 3650 {
+        return Err(Error::bad_parameter(
+            "expires_in_days",
+            format!("expires_in_days must be from 1 to 3650 for a scrape token, not {days}"),
+        ));
+    }
+    let user = own_row(state, who).await?;
+    let token = new_token()?;
+    let expires_at = now_ms().saturating_add(i64::from(days) * 86_400_000);
+    let id = state.db.insert_scrape_token(user.id, name, &token_hash(&token), expires_at).await?;
+    tracing::info!(user = %user.name, token = id, "metrics scrape token created");
+    Ok(NewToken {
+        id,
+        name: name.to_string(),
+        token,
+        expires_at: time(expires_at),
+        user: user_info(state, &user).await?,
+    })
+}
+
+/// Revokes a scrape token, at once (administrators only).
+pub(crate) async fn revoke_scrape_token(state: &AppState, who: &Principal, id: i64) -> Result<()> {
+    who.require_admin("revoke a metrics scrape token")?;
+    if !state.db.revoke_scrape_token(id).await? {
+        return Err(Error::NotFound(format!("there is no live scrape token {id}")));
+    }
+    tracing::info!(by = %who.name, token = id, "metrics scrape token revoked");
+    Ok(())
+}
+
+/// Whether `token` is a live scrape token.
+pub(crate) async fn is_scrape_token(state: &AppState, token: &str) -> Result<bool> {
+    Ok(state.db.scrape_token_valid(&token_hash(token), now_ms()).await?)
+}
+
 /// Every user (administrators only).
 pub(crate) async fn list_users(state: &AppState, who: &Principal) -> Result<Vec<UserInfo>> {
     who.require_admin("list users")?;

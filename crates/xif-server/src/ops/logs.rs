@@ -125,18 +125,19 @@ fn line(r: LogRow) -> ExtensionLogLine {
     }
 }
 
-/// `GET /metrics`: the text format, for an administrator's bearer token or the scrape token.
+/// `GET /metrics`: the text format, for an administrator's bearer token, a scrape token an
+/// administrator made, or the server's scrape token (`--metrics-token-file`).
 pub(crate) async fn scrape(state: &AppState, token: &str) -> Result<String> {
     use sha2::Digest as _;
     let scrape_token = state.config.metrics_token.as_deref().is_some_and(|t| {
         // Compared as digests, so the comparison's time says nothing about the token.
         sha2::Sha256::digest(t.as_bytes()) == sha2::Sha256::digest(token.as_bytes())
     });
-    if !scrape_token {
+    if !scrape_token && !super::account::is_scrape_token(state, token).await? {
         let who = super::account::bearer(state, token).await?;
         if !who.admin {
             return Err(Error::Forbidden(
-                "reading /metrics needs an administrator's token or the scrape token (xif serve --metrics-token-file)"
+                "reading /metrics needs an administrator's token or a scrape token (POST /api/v1/metrics/tokens, the Service Center's Users page, or xif serve --metrics-token-file)"
                     .into(),
             ));
         }

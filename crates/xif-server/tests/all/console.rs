@@ -538,3 +538,49 @@ async fn the_extension_page_charts_calls_and_shows_the_log_to_publishers_only() 
     let (status, _) = v.get("/extensions/ServerTest/logs/follow").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn administrators_make_and_revoke_scrape_tokens_on_the_users_page() {
+    let s = TestServer::start().await;
+    let b = Browser::login(&s, "admin", ADMIN_PASSWORD).await;
+    let (status, _, html) = b.post("/metrics-tokens", &[("name", "prometheus"), ("days", "30")], false).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "no CSRF token, no scrape token: {html}");
+    let (status, _, html) = b.post("/metrics-tokens", &[("name", "prometheus"), ("days", "many")], true).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(html.contains("is not a number of days"), "{html}");
+    let (status, _, html) = b.post("/metrics-tokens", &[("name", "prometheus"), ("days", "30")], true).await;
+    assert_eq!(status, StatusCode::CREATED, "{html}");
+    let token = html
+        .split(r#"<code id="fresh-token">"#)
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .unwrap_or_else(|| panic!("the new token is shown: {html}"))
+        .to_string();
+    let scrape = |t: String| {
+        let req = s.client.get(s.url("/metrics")).bearer_auth(t);
+        async move { req.send().await.expect("scrape").status() }
+    };
+    assert_eq!(scrape(token.clone()).await, StatusCode::OK, "it reads /metrics");
+    // Listed without its secret once the page is loaded again.
+    let (status, html) = b.get("/users").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("prometheus") && !html.contains(&token), "{html}");
+    let (_, list) = s.get(Some(&s.admin), "/api/v1/metrics/tokens").await;
+    let id = list[0]["id"].as_i64().expect("the API lists it");
+    assert_eq!(list[0]["name"], "prometheus");
+
+    // A user who is no administrator may not make one.
+    s.user("viewer", &[]).await;
+    let v = Browser::login(&s, "viewer", "viewer-password").await;
+    let (status, _, _) = v.post("/metrics-tokens", &[("name", "mine")], true).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, _) = v.post(&format!("/metrics-tokens/{id}/revoke"), &[], true).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(scrape(token.clone()).await, StatusCode::OK, "the refused revocation changed nothing");
+
+    let (status, location, _) = b.post(&format!("/metrics-tokens/{id}/revoke"), &[], true).await;
+    assert_eq!((status, location.as_str()), (StatusCode::SEE_OTHER, "/users#scrape-tokens"));
+    assert_eq!(scrape(token).await, StatusCode::UNAUTHORIZED, "revoked at once");
+    let (_, html) = b.get("/users").await;
+    assert!(html.contains(&format!("Revoked scrape token {id}.")) && html.contains("revoked "), "{html}");
+}

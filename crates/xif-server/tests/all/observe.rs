@@ -284,3 +284,60 @@ async fn the_log_keeps_the_newest_lines_and_only_publishers_read_it() {
         assert_eq!(status, StatusCode::UNAUTHORIZED);
     }
 }
+
+#[tokio::test]
+async fn administrators_make_scrape_tokens_that_read_only_metrics() {
+    let s = TestServer::start().await;
+    let user = s.user("maker", &["Change & Deploy Applications"]).await;
+    // Only an administrator makes, lists or revokes them; nothing is made for anyone else.
+    let (status, body) = s.post(Some(&user), "/api/v1/metrics/tokens", json!({"name": "prometheus"})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(s.get(Some(&user), "/api/v1/metrics/tokens").await.0, StatusCode::FORBIDDEN);
+    let (_, list) = s.get(Some(&s.admin), "/api/v1/metrics/tokens").await;
+    assert_eq!(list, json!([]), "the refused request made nothing");
+    let (status, body) = s.post(Some(&s.admin), "/api/v1/metrics/tokens", json!({"name": " "})).await;
+    assert_eq!((status, body["parameter"].as_str()), (StatusCode::BAD_REQUEST, Some("name")), "{body}");
+    let (status, body) =
+        s.post(Some(&s.admin), "/api/v1/metrics/tokens", json!({"name": "p", "expires_in_days": 0})).await;
+    assert_eq!((status, body["parameter"].as_str()), (StatusCode::BAD_REQUEST, Some("expires_in_days")), "{body}");
+
+    let (status, made) = s.post(Some(&s.admin), "/api/v1/metrics/tokens", json!({"name": "prometheus"})).await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let token = made["token"].as_str().expect("the token").to_string();
+    let id = made["id"].as_i64().expect("an id");
+    // It reads /metrics…
+    let m = scrape(&s, &token).await;
+    assert_eq!(value(&m, "xif_active_versions", &[]), 0.0);
+    // …and nothing else: no API route takes it as a user's token.
+    for path in ["/api/v1/me", "/api/v1/extensions", "/api/v1/users"] {
+        let (status, body) = s.get(Some(&token), path).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}: {body}");
+    }
+    let (_, list) = s.get(Some(&s.admin), "/api/v1/metrics/tokens").await;
+    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
+    assert_eq!((list[0]["name"].as_str(), list[0]["user"].as_str()), (Some("prometheus"), Some("admin")));
+    assert!(list[0]["revoked_at"].is_null() && !list.to_string().contains(&token), "listed without its secret");
+
+    // Revoked: refused at once.
+    assert_eq!(s.delete(Some(&user), &format!("/api/v1/metrics/tokens/{id}")).await.0, StatusCode::FORBIDDEN);
+    assert!(!scrape(&s, &token).await.samples.is_empty(), "a refused revocation changed nothing");
+    assert_eq!(s.delete(Some(&s.admin), &format!("/api/v1/metrics/tokens/{id}")).await.0, StatusCode::NO_CONTENT);
+    let resp = s.client.get(s.url("/metrics")).bearer_auth(&token).send().await.expect("scrape");
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(s.delete(Some(&s.admin), &format!("/api/v1/metrics/tokens/{id}")).await.0, StatusCode::NOT_FOUND);
+
+    // A token made by an administrator who is one no longer stops working.
+    let boss = s.user("boss", &[]).await;
+    let admin =
+        |is: bool| s.client.patch(s.url("/api/v1/users/boss")).bearer_auth(&s.admin).json(&json!({"admin": is})).send();
+    let status = admin(true).await.expect("patch").status();
+    assert!(status.is_success(), "boss is made an administrator: {status}");
+    let (status, made) = s.post(Some(&boss), "/api/v1/metrics/tokens", json!({"name": "boss's"})).await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let bosses = made["token"].as_str().expect("the token").to_string();
+    scrape(&s, &bosses).await;
+    let status = admin(false).await.expect("patch").status();
+    assert!(status.is_success(), "{status}");
+    let resp = s.client.get(s.url("/metrics")).bearer_auth(&bosses).send().await.expect("scrape");
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "its maker is no administrator now");
+}
