@@ -139,19 +139,21 @@ impl AppError {
 
     /// The machine-readable kind sent as `error`.
     pub fn kind(&self) -> &'static str {
+        use crate::ops::Class;
         match self {
-            AppError::BadRequest { kind, .. } => kind,
-            AppError::Unauthorized(_) => "unauthorized",
-            AppError::Forbidden(_) => "forbidden",
-            AppError::NotFound(_) => "not_found",
-            AppError::Conflict(_) => "conflict",
-            AppError::TooLarge(_) => "too_large",
-            AppError::TooManyAttempts { .. } => "too_many_attempts",
-            AppError::Unavailable(_) => "unavailable",
-            AppError::Busy { .. } => "busy",
-            AppError::Call(e) => call_kind(e),
-            AppError::Internal(_) => "internal",
+            AppError::BadRequest { kind, .. } => Class::BadInput(kind),
+            AppError::Unauthorized(_) => Class::Unauthenticated,
+            AppError::Forbidden(_) => Class::Forbidden,
+            AppError::NotFound(_) => Class::NotFound,
+            AppError::Conflict(_) => Class::Conflict,
+            AppError::TooLarge(_) => Class::TooLarge,
+            AppError::TooManyAttempts { .. } => Class::Throttled,
+            AppError::Unavailable(_) => Class::Unavailable,
+            AppError::Busy { .. } => Class::Busy,
+            AppError::Call(e) => Class::Call(e),
+            AppError::Internal(_) => Class::Internal,
         }
+        .kind()
     }
 
     /// The text sent to the client: the error itself, except for internal errors.

@@ -70,23 +70,64 @@ impl Error {
 
     /// The `error` of its answer, as a fixed string (the metrics' failure kind).
     pub fn kind(&self) -> &'static str {
+        self.class().kind()
+    }
+
+    fn class(&self) -> Class<'_> {
         match self {
-            Error::BadInput { kind, .. } => kind,
-            Error::Unauthenticated(_) => "unauthorized",
-            Error::Forbidden(_) => "forbidden",
-            Error::NotFound(_) => "not_found",
-            Error::Conflict(_) => "conflict",
-            Error::TooLarge(_) => "too_large",
-            Error::Throttled { .. } => "too_many_attempts",
-            Error::Unavailable(_) => "unavailable",
-            Error::Busy { .. } => "busy",
-            Error::Call(e) => crate::error::call_kind(e),
-            Error::Internal(_) => "internal",
+            Error::BadInput { kind, .. } => Class::BadInput(kind),
+            Error::Unauthenticated(_) => Class::Unauthenticated,
+            Error::Forbidden(_) => Class::Forbidden,
+            Error::NotFound(_) => Class::NotFound,
+            Error::Conflict(_) => Class::Conflict,
+            Error::TooLarge(_) => Class::TooLarge,
+            Error::Throttled { .. } => Class::Throttled,
+            Error::Unavailable(_) => Class::Unavailable,
+            Error::Busy { .. } => Class::Busy,
+            Error::Call(e) => Class::Call(e),
+            Error::Internal(_) => Class::Internal,
         }
     }
 
     /// An internal error.
     pub fn internal(e: impl std::fmt::Display) -> Error {
         Error::Internal(e.to_string())
+    }
+}
+
+/// What an error is, without its text: the one place each kind of error is given the `error`
+/// name of its answer, for [`Error`] and for [`crate::error::AppError`] alike (each maps its own
+/// variants here, and the compiler checks that every variant is mapped).
+#[derive(Clone, Copy)]
+pub(crate) enum Class<'a> {
+    BadInput(&'static str),
+    Unauthenticated,
+    Forbidden,
+    NotFound,
+    Conflict,
+    TooLarge,
+    Throttled,
+    Unavailable,
+    Busy,
+    Call(&'a xif_runtime::CallError),
+    Internal,
+}
+
+impl Class<'_> {
+    /// The `error` of the answer.
+    pub(crate) fn kind(self) -> &'static str {
+        match self {
+            Class::BadInput(kind) => kind,
+            Class::Unauthenticated => "unauthorized",
+            Class::Forbidden => "forbidden",
+            Class::NotFound => "not_found",
+            Class::Conflict => "conflict",
+            Class::TooLarge => "too_large",
+            Class::Throttled => "too_many_attempts",
+            Class::Unavailable => "unavailable",
+            Class::Busy => "busy",
+            Class::Call(e) => crate::error::call_kind(e),
+            Class::Internal => "internal",
+        }
     }
 }

@@ -25,6 +25,7 @@ pub(crate) mod logs;
 pub(crate) mod wire;
 
 pub use crate::auth::Principal;
+pub(crate) use error::Class;
 pub use error::Error;
 
 /// An operation's answer.
