@@ -80,6 +80,54 @@ pub(crate) fn signature(def: &Definition, a: &Action) -> String {
     format!("pub fn {}({}) -> Result<{}, ActionError>", a.name.rust_ident(), params.join(", "), output_type(a))
 }
 
+/// The error actions answer with, in `types` (it shadows the WIT record of the same name): `?`
+/// converts any error to it, the caller seeing the error's text (and its sources').
+const ACTION_ERROR: &str = r#"
+    /// Why an action failed: the caller is answered 422 `action_failed` with `message`.
+    ///
+    /// `?` converts any error into it (anything that converts into
+    /// `Box<dyn std::error::Error + Send + Sync>`: a library's error, `std::io::Error`, a
+    /// `String` or `&str`), its message being the error's text followed by its sources', as in
+    /// `let n: i64 = text.parse()?;`. Or make one: `ActionError::new("no such guest")`,
+    /// `Err("no such guest".into())`.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct ActionError {
+        /// What the caller is told.
+        pub message: String,
+    }
+
+    impl ActionError {
+        /// An error whose message the caller of the action sees.
+        pub fn new(message: impl Into<String>) -> Self {
+            ActionError { message: message.into() }
+        }
+    }
+
+    impl core::fmt::Display for ActionError {
+        fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+            f.write_str(&self.message)
+        }
+    }
+
+    impl<E: Into<Box<dyn std::error::Error + Send + Sync + 'static>>> From<E> for ActionError {
+        fn from(e: E) -> Self {
+            let e: Box<dyn std::error::Error + Send + Sync + 'static> = e.into();
+            let mut message = e.to_string();
+            let mut source = e.source();
+            while let Some(s) = source {
+                let text = s.to_string();
+                // Errors that already end with their source's text are not told twice.
+                if !message.ends_with(&text) {
+                    message.push_str(": ");
+                    message.push_str(&text);
+                }
+                source = s.source();
+            }
+            ActionError { message }
+        }
+    }
+"#;
+
 fn glue(def: &Definition) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "{MARKER}");
@@ -91,6 +139,7 @@ fn glue(def: &Definition) -> String {
     let _ = writeln!(o, "pub mod types {{");
     let _ = writeln!(o, "    pub use super::bindings::exports::xif::extension::actions::*;");
     o.push_str(&unused_types(def));
+    o.push_str(ACTION_ERROR);
     let _ = writeln!(o, "}}\n");
     o.push_str(
         r#"/// Services of the Xif Platform Server.
@@ -113,26 +162,7 @@ pub mod host {
     }
 }
 
-impl types::ActionError {
-    /// An error whose message the caller of the action sees.
-    pub fn new(message: impl Into<String>) -> Self {
-        types::ActionError { message: message.into() }
-    }
-}
-
-impl From<String> for types::ActionError {
-    fn from(message: String) -> Self {
-        types::ActionError { message }
-    }
-}
-
-impl From<&str> for types::ActionError {
-    fn from(message: &str) -> Self {
-        types::ActionError { message: message.to_string() }
-    }
-}
-
-__ENTITIES__struct Extension;
+__ACTION_ERROR_FROM____ENTITIES__struct Extension;
 
 impl bindings::exports::xif::extension::actions::Guest for Extension {
 "#,
@@ -151,13 +181,25 @@ impl bindings::exports::xif::extension::actions::Guest for Extension {
         let out = if a.outputs.is_empty() { "()".to_string() } else { format!("types::{}", a.output_record_rust()) };
         let _ = writeln!(
             o,
-            "    fn {ident}({}) -> ::core::result::Result<{out}, types::ActionError> {{\n        crate::actions::{ident}::{ident}({})\n    }}",
+            "    fn {ident}({}) -> ::core::result::Result<{out}, bindings::exports::xif::extension::actions::ActionError> {{\n        crate::actions::{ident}::{ident}({}).map_err(::core::convert::Into::into)\n    }}",
             params.join(", "),
             args.join(", ")
         );
     }
     o.push_str("}\n\nbindings::export!(Extension with_types_in bindings);\n");
-    o.replace("__ENTITIES__", &entities_glue(def))
+    // The WIT record exists only when some action answers with it.
+    let from = if def.actions.is_empty() {
+        ""
+    } else {
+        "impl From<types::ActionError> for bindings::exports::xif::extension::actions::ActionError {
+    fn from(e: types::ActionError) -> Self {
+        bindings::exports::xif::extension::actions::ActionError { message: e.message }
+    }
+}
+
+"
+    };
+    o.replace("__ENTITIES__", &entities_glue(def)).replace("__ACTION_ERROR_FROM__", from)
 }
 
 /// The WIT types wit-bindgen generates: those the actions' signatures reach.

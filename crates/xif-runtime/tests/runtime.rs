@@ -449,3 +449,19 @@ async fn a_call_finds_nothing_of_the_calls_before() {
         }
     }
 }
+
+/// `?` converts any error into the action's error: the caller reads the error's own text.
+#[tokio::test]
+async fn question_mark_on_a_library_error_answers_its_text() {
+    let ext = load(&runtime(Limits::default()));
+    let out = ext.call("Parse", &json!({ "Text": " 42 " }), ctx()).await.expect("parses");
+    assert_eq!(out.json, json!({ "Number": 42 }));
+    match ext.call("Parse", &json!({ "Text": "forty-two" }), ctx()).await {
+        Err(CallError::ActionFailed { message }) => assert_eq!(message, "invalid digit found in string"),
+        other => panic!("expected ActionFailed, got {other:?}"),
+    }
+    match ext.call("Parse", &json!({ "Text": "" }), ctx()).await {
+        Err(CallError::ActionFailed { message }) => assert_eq!(message, "No such file or directory (os error 44)"),
+        other => panic!("expected ActionFailed, got {other:?}"),
+    }
+}
