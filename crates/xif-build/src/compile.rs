@@ -116,6 +116,25 @@ pub enum CompileError {
     Manifest(String),
 }
 
+/// Whether [`compile`] will first build the standard library from source: the toolchain has no
+/// prebuilt one for the target and none was built yet in the target folder (about a minute more).
+pub fn builds_std_first(project: &Project, opts: &CompileOptions) -> bool {
+    let Ok(tc) = toolchain::find() else { return false };
+    if !matches!(tc.std, StdSource::BuildStd { .. }) {
+        return false;
+    }
+    let target_dir = opts.target_dir.clone().unwrap_or_else(|| project.dir.join("target"));
+    let deps = target_dir.join(toolchain::TARGET).join("release").join("deps");
+    let built = std::fs::read_dir(&deps).is_ok_and(|entries| {
+        entries.flatten().any(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name.starts_with("libstd-") && name.ends_with(".rlib")
+        })
+    });
+    !built
+}
+
 /// Builds the component, unless it is current.
 pub fn compile(project: &Project, opts: &CompileOptions) -> Result<CompileReport, CompileError> {
     let start = Instant::now();

@@ -305,7 +305,15 @@ async fn steps(opts: &Options, client: &Client, r: &mut Run<'_>, summary: &mut S
     let message = if update.written.is_empty() && update.stubs.is_empty() {
         "bindings up to date".to_string()
     } else {
-        format!("{} file(s) written, {} stub(s) for new actions", update.written.len(), update.stubs.len())
+        let files = match update.written.len() {
+            1 => "1 file written".to_string(),
+            n => format!("{n} files written"),
+        };
+        match update.stubs.len() {
+            0 => files,
+            1 => format!("{files}, 1 stub for a new action"),
+            n => format!("{files}, {n} stubs for new actions"),
+        }
     };
     let detail = (!notes.is_empty() || !update.stubs.is_empty()).then(|| {
         update

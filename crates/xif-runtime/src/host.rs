@@ -336,7 +336,8 @@ pub(crate) fn forward_lines(ctx: &CallContext, text: &str, truncated: bool, sour
         LogSource::Stderr => LogLevel::Warn,
         _ => LogLevel::Info,
     };
-    for line in text.lines() {
+    // Blank lines say nothing (a panic's report starts with one): none becomes a log line.
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
         (ctx.log)(ctx.log_line(level, line.to_string(), source));
     }
     if truncated {

@@ -147,6 +147,7 @@ async fn a_panic_is_a_trap_with_its_message() {
     // The panic's lines went to the log too, as stderr.
     let lines = lines.lock().expect("log lock");
     assert!(lines.iter().any(|l| l.source == LogSource::Stderr && l.message == "the sky fell"), "{lines:?}");
+    assert!(lines.iter().all(|l| !l.message.trim().is_empty()), "no blank warn line: {lines:?}");
 }
 
 #[tokio::test(flavor = "current_thread")]

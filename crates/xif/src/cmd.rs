@@ -57,6 +57,11 @@ fn open(ext: &ExtArgs) -> anyhow::Result<Project> {
     Ok(Project::open(&ext.path)?)
 }
 
+/// `1 file written`, `2 files written`.
+fn count(n: usize, one: &str, many: &str) -> String {
+    if n == 1 { format!("1 {one}") } else { format!("{n} {many}") }
+}
+
 fn print_json(v: &serde_json::Value) {
     println!("{v}");
 }
@@ -123,11 +128,14 @@ fn update_source(ext: &ExtArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
     ui.status(
         "Updated",
         &format!(
-            "{} file(s) written, {} unchanged, {} stub(s); 0 errors, {warnings} warning{}",
-            report.written.len(),
+            "{}, {} unchanged{}; 0 errors, {}",
+            count(report.written.len(), "file written", "files written"),
             report.unchanged.len(),
-            report.stubs.len(),
-            if warnings == 1 { "" } else { "s" }
+            match report.stubs.len() {
+                0 => String::new(),
+                n => format!("; {} to implement", count(n, "new action stub", "new action stubs")),
+            },
+            count(warnings, "warning", "warnings")
         ),
     );
     Ok(ExitCode::SUCCESS)
@@ -140,12 +148,14 @@ fn compile(ext: &ExtArgs, force: bool, target_dir: Option<std::path::PathBuf>, u
         report_verify(&project, &verify, false, ui);
         return Ok(ExitCode::from(1));
     }
-    ui.status(
-        "Compiling",
-        &format!("{} (a first build also builds the standard library: about a minute)", project.name()),
-    );
     let opts =
         CompileOptions { target_dir, force, stream_output: !ext.json, rustc_wrapper: std::env::current_exe().ok() };
+    let note = if xif_build::compile::builds_std_first(&project, &opts) {
+        " (a first build also builds the standard library: about a minute)"
+    } else {
+        ""
+    };
+    ui.status("Compiling", &format!("{}{note}", project.name()));
     let report = match xif_build::compile::compile(&project, &opts) {
         Ok(r) => r,
         Err(e) => {

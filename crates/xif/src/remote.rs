@@ -251,11 +251,13 @@ pub fn publish(args: crate::PublishArgs, upload_only: bool, ui: &Ui) -> anyhow::
     let steps = if upload_only { 5 } else { 6 };
     let verb = if upload_only { "Upload" } else { "1-Click Publish" };
     let folder = std::path::absolute(&args.ext.path).unwrap_or(args.ext.path.clone());
-    let title = format!(
-        "{verb} of {} to {}",
-        folder.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
-        client.url
-    );
+    // The extension's name, as its definition gives it; the folder's when it cannot be read.
+    let name = xif_build::project::Project::open(&args.ext.path)
+        .ok()
+        .map(|p| p.name().to_string())
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| folder.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default());
+    let title = format!("{verb} of {name} to {}", client.url);
     let opts = pipeline::Options {
         dir: args.ext.path.clone(),
         target_dir: args.target_dir,

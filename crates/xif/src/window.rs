@@ -152,6 +152,16 @@ impl Window {
                     .as_ref()
                     .map(|e| e.detail.clone().or_else(|| e.message.clone()).unwrap_or_default())
                     .unwrap_or_default();
+                // The step's line above already shows the first line: it is not told twice.
+                let shown = failed
+                    .as_ref()
+                    .filter(|_| self.mode != Mode::Json)
+                    .and_then(|e| e.message.as_deref())
+                    .and_then(|m| m.lines().next());
+                let what = match what.split_once('\n') {
+                    Some((first, rest)) if Some(first) == shown && !rest.trim().is_empty() => rest.to_string(),
+                    _ => what,
+                };
                 eprintln!();
                 ui.error(&format!("{} failed:\n{}", step.title(), what.trim_end()));
                 let count = match failed.as_ref().and_then(|e| e.message.clone()) {

@@ -136,6 +136,16 @@ fn publish_stops_at_compile_with_the_compiler_output() {
     assert!(message.contains("mismatched types") && message.contains("greet.rs"), "the compiler's output: {message}");
     assert!(err.contains("Compile failed"), "{err}");
     assert!(server.extensions().is_empty(), "nothing uploaded");
+
+    // In words: the compiler's output once, introduced once; the window names the extension,
+    // not its folder.
+    let folder = dir.with_file_name("some-folder");
+    std::fs::rename(&dir, &folder).unwrap();
+    let out = run_code(server.xif().args(["publish", "--path"]).arg(&folder), 1);
+    let text = stderr(&out);
+    assert!(text.starts_with(&format!("1-Click Publish of PubBadCode to {}", server.url)), "{text}");
+    assert_eq!(text.matches("does not compile").count(), 1, "{text}");
+    assert_eq!(text.matches("mismatched types").count(), 1, "{text}");
 }
 
 #[test]

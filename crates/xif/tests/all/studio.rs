@@ -39,6 +39,10 @@ fn second_compile_skips_and_an_edit_rebuilds() {
     std::fs::write(&greet, src).unwrap();
     assert_eq!(compile(&dir)["status"], "built");
     assert_eq!(compile(&dir)["status"], "unchanged");
+    // The shared target folder has the standard library built: no word of a first build.
+    let out = run_ok(xif().arg("compile").arg("--force").arg("--path").arg(&dir));
+    let err = stderr(&out);
+    assert!(err.contains("Compiling Skipper") && !err.contains("standard library"), "{err}");
     // Save refuses a component built from other sources.
     std::fs::write(&greet, std::fs::read_to_string(&greet).unwrap() + "// another\n").unwrap();
     let out = run_code(xif().arg("save").arg("--path").arg(&dir), 1);
@@ -105,6 +109,22 @@ fn update_source_twice_writes_nothing_the_second_time_and_stubs_new_actions() {
     let out = run_ok(xif().arg("verify").arg("--path").arg(&dir));
     assert!(stderr(&out).contains("W061") && stderr(&out).contains("src/actions/farewell.rs"), "{}", stderr(&out));
     assert!(stderr(&out).contains("0 errors, 1 warning"), "{}", stderr(&out));
+}
+
+/// What `update-source` says, in words people write.
+#[test]
+fn update_source_counts_in_words() {
+    let (_tmp, dir) = new_extension("Words");
+    let def = dir.join("extension.toml");
+    let text = std::fs::read_to_string(&def).unwrap() + "\n[actions.Wave]\n\n[actions.Bow]\n";
+    std::fs::write(&def, text).unwrap();
+    let out = run_ok(xif().arg("update-source").arg("--path").arg(&dir));
+    let err = stderr(&out);
+    assert!(err.contains("files written") && err.contains("; 2 new action stubs to implement;"), "{err}");
+    assert!(!err.contains("(s)"), "{err}");
+    let out = run_ok(xif().arg("update-source").arg("--path").arg(&dir));
+    let err = stderr(&out);
+    assert!(err.contains("0 files written, ") && !err.contains("stub"), "{err}");
 }
 
 #[test]
