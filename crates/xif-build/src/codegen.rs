@@ -279,7 +279,7 @@ fn unused_types(def: &Definition) -> String {
     }
     for b in builtins {
         o.push_str(match b {
-            "decimal" => "\n    /// A Decimal: exact, up to 28 digits, in canonical text form (\"12.50\").\n    pub type Decimal = String;\n",
+            "decimal" => "\n    /// A Decimal: exact, as canonical text (\"12.50\"): from -79228162514264337593543950335 to 79228162514264337593543950335, at most 28 digits after the point; a + sign and leading zeros are dropped (\"+01.50\" arrives as \"1.50\").\n    pub type Decimal = String;\n",
             "date" => "\n    /// A calendar date.\n    #[derive(Clone, Copy, Debug, PartialEq)]\n    pub struct Date { pub year: u16, pub month: u8, pub day: u8 }\n",
             "time" => "\n    /// A time of day, in whole seconds.\n    #[derive(Clone, Copy, Debug, PartialEq)]\n    pub struct Time { pub hour: u8, pub minute: u8, pub second: u8 }\n",
             _ => "\n    /// A moment in UTC, with millisecond precision.\n    #[derive(Clone, Copy, Debug, PartialEq)]\n    pub struct DateTime { pub year: u16, pub month: u8, pub day: u8, pub hour: u8, pub minute: u8, pub second: u8, pub millisecond: u16 }\n",

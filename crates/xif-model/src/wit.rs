@@ -188,7 +188,7 @@ pub fn extension_wit(def: &Definition) -> String {
     out
 }
 
-const BUILTIN_TYPES: &str = "    /// A Decimal: exact, up to 28 digits, in canonical text form (\"12.50\").
+const BUILTIN_TYPES: &str = "    /// A Decimal: exact, as canonical text (\"12.50\"): from -79228162514264337593543950335 to 79228162514264337593543950335, at most 28 digits after the point; a + sign and leading zeros are dropped (\"+01.50\" arrives as \"1.50\").
     type decimal = string;
     /// A calendar date.
     record date { year: u16, month: u8, day: u8 }

@@ -157,6 +157,9 @@ fn decimal() {
     both_ways(&def, "Decimal", json!("0.1"), dec("0.1"), json!("0.1"));
     both_ways(&def, "Decimal", json!("-3"), dec("-3"), json!("-3"));
     assert_eq!(value::to_json(&read(&def, "Decimal", &json!("+1.5"))), json!("1.5"));
+    // As the generated WIT and docs/EXTENSIONS.md say: the sign and leading zeros go, the scale stays.
+    assert_eq!(value::to_json(&read(&def, "Decimal", &json!("+01.50"))), json!("1.50"));
+    assert_eq!(value::to_json(&read(&def, "Decimal", &json!("-007"))), json!("-7"));
     assert_eq!(value::to_json(&read(&def, "Decimal", &json!("-0"))), json!("0"));
     // A JSON number could already have lost digits: refused, with the string to write instead.
     let e = refused(&def, "Decimal", json!(12.5), "a Decimal is written as a string, \"12.5\"");
