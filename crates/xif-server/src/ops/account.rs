@@ -335,17 +335,19 @@ pub(crate) async fn me(state: &AppState, who: &Principal) -> Result<UserInfo> {
 pub(crate) async fn list_tokens(state: &AppState, who: &Principal) -> Result<Vec<TokenInfo>> {
     let owner = if who.admin { None } else { Some(who.user_id) };
     let tokens = state.db.tokens(owner, TokenKind::Api.as_str()).await?;
-    Ok(tokens
-        .into_iter()
-        .map(|t| TokenInfo {
-            id: t.id,
-            name: t.name,
-            user: t.user_name,
-            created_at: time(t.created_at),
-            expires_at: time(t.expires_at),
-            revoked_at: t.revoked_at.map(time),
-        })
-        .collect())
+    Ok(tokens.into_iter().map(token_info).collect())
+}
+
+/// A stored token as the API lists it (never its secret).
+fn token_info(t: crate::db::TokenRow) -> TokenInfo {
+    TokenInfo {
+        id: t.id,
+        name: t.name,
+        user: t.user_name,
+        created_at: time(t.created_at),
+        expires_at: time(t.expires_at),
+        revoked_at: t.revoked_at.map(time),
+    }
 }
 
 /// Creates a named API token for the caller; the token is in this answer only.
@@ -388,20 +390,7 @@ pub(crate) async fn revoke_token(state: &AppState, who: &Principal, id: i64) -> 
 /// Every scrape token (administrators only): tokens that read `GET /metrics` and nothing else.
 pub(crate) async fn list_scrape_tokens(state: &AppState, who: &Principal) -> Result<Vec<TokenInfo>> {
     who.require_admin("list the metrics scrape tokens")?;
-    Ok(state
-        .db
-        .scrape_tokens()
-        .await?
-        .into_iter()
-        .map(|t| TokenInfo {
-            id: t.id,
-            name: t.name,
-            user: t.user_name,
-            created_at: time(t.created_at),
-            expires_at: time(t.expires_at),
-            revoked_at: t.revoked_at.map(time),
-        })
-        .collect())
+    Ok(state.db.scrape_tokens().await?.into_iter().map(token_info).collect())
 }
 
 /// Creates a scrape token (administrators only): it reads `GET /metrics` until it expires, is
