@@ -1,4 +1,5 @@
-//! `xif new NAME`: a ready extension folder with one working example action.
+//! `xif new NAME`: a ready extension folder: the full example (three actions, a structure, an
+//! entity, a resource), or with `--minimal` one action and nothing else.
 use std::path::{Path, PathBuf};
 
 use crate::fsutil;
@@ -29,8 +30,24 @@ pub enum NewError {
     Update(#[from] UpdateError),
 }
 
-/// Creates `parent/NAME` with a definition, a crate, an example action and its generated glue.
+/// What `xif new` starts from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Template {
+    /// The full example: three actions, a structure, an entity, a resource.
+    #[default]
+    Example,
+    /// One action (`Hello`), nothing else.
+    Minimal,
+}
+
+/// Creates `parent/NAME` with a definition, a crate, the example's actions and their generated
+/// glue.
 pub fn new_extension(parent: &Path, name: &str) -> Result<PathBuf, NewError> {
+    new_extension_from(parent, name, Template::Example)
+}
+
+/// Creates `parent/NAME` from `template`, with its generated glue.
+pub fn new_extension_from(parent: &Path, name: &str, template: Template) -> Result<PathBuf, NewError> {
     xif_model::names::check(name, xif_model::names::MAX_NAME)
         .map_err(|p| NewError::BadName { name: name.to_string(), why: p.to_string() })?;
     let dir = parent.join(name);
@@ -38,16 +55,22 @@ pub fn new_extension(parent: &Path, name: &str) -> Result<PathBuf, NewError> {
         return Err(NewError::Exists(dir));
     }
     let crate_name = Project::crate_name(name);
-    let files: Vec<(&str, String)> = vec![
-        (xif_model::DEFINITION_FILE, definition(name)),
+    let mut files: Vec<(&str, String)> = vec![
         ("Cargo.toml", cargo_toml(&crate_name)),
         (".gitignore", "/target\n/.xif\n/*.xif\n".into()),
-        ("resources/greeting.txt", "Hello\n".into()),
         ("src/lib.rs", lib_rs(name)),
-        ("src/actions/greet.rs", GREET.into()),
-        ("src/actions/sign_guest_book.rs", SIGN_GUEST_BOOK.into()),
-        ("src/actions/guest_book.rs", GUEST_BOOK.into()),
     ];
+    match template {
+        Template::Example => files.extend([
+            (xif_model::DEFINITION_FILE, definition(name)),
+            ("resources/greeting.txt", "Hello\n".into()),
+            ("src/actions/greet.rs", GREET.into()),
+            ("src/actions/sign_guest_book.rs", SIGN_GUEST_BOOK.into()),
+            ("src/actions/guest_book.rs", GUEST_BOOK.into()),
+        ]),
+        Template::Minimal => files
+            .extend([(xif_model::DEFINITION_FILE, minimal_definition(name)), ("src/actions/hello.rs", HELLO.into())]),
+    }
     for (rel, content) in files {
         let path = dir.join(rel);
         fsutil::write_atomic(&path, content.as_bytes()).map_err(ProjectError::io("writing", &path))?;
@@ -61,6 +84,7 @@ fn definition(name: &str) -> String {
     format!(
         r#"[extension]
 name = "{name}"
+# Say in one sentence what {name} does: the Service Center and `xif versions` show it.
 description = "Greets people and keeps a guest book."
 
 [structures.Person]
@@ -94,6 +118,36 @@ files = ["resources/greeting.txt"]
 "#
     )
 }
+
+fn minimal_definition(name: &str) -> String {
+    format!(
+        r#"[extension]
+name = "{name}"
+# Say in one sentence what {name} does: the Service Center and `xif versions` show it.
+description = "Say here, in one sentence, what {name} does."
+
+# One action: its inputs and outputs, each a name and a type (docs/EXTENSIONS.md lists them).
+# Add more actions, structures, entities, settings and resources as you need them
+# (docs/EXTENSIONS.md); `xif update-source` then writes a stub for each new action.
+[actions.Hello]
+description = "Says hello."
+inputs  = {{ Who = "Text" }}
+outputs = {{ Message = "Text" }}
+"#
+    )
+}
+
+const HELLO: &str = r#"//! The Hello action. This file is yours: `xif update-source` never changes it.
+use crate::types::*;
+
+/// Says hello.
+pub fn hello(who: String) -> Result<HelloOutput, ActionError> {
+    if who.trim().is_empty() {
+        return Err(ActionError::new("Who is empty: say whom to greet"));
+    }
+    Ok(HelloOutput { message: format!("Hello, {}!", who.trim()) })
+}
+"#;
 
 fn cargo_toml(crate_name: &str) -> String {
     format!(

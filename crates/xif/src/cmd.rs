@@ -17,7 +17,7 @@ pub fn run(command: Command, ui: &Ui) -> anyhow::Result<ExitCode> {
     let plain = Ui::new(false);
     let quiet = if json_flag { &plain } else { ui };
     match command {
-        Command::New { name, path } => new(&name, &path, ui),
+        Command::New { name, path, minimal } => new(&name, &path, minimal, ui),
         Command::Verify(ext) => verify_cmd(&ext, ui),
         Command::UpdateSource(ext) => update_source(&ext, ui),
         Command::Compile { ext, force, target_dir } => compile(&ext, force, target_dir, ui),
@@ -66,10 +66,12 @@ fn print_json(v: &serde_json::Value) {
     println!("{v}");
 }
 
-fn new(name: &str, parent: &std::path::Path, ui: &Ui) -> anyhow::Result<ExitCode> {
+fn new(name: &str, parent: &std::path::Path, minimal: bool, ui: &Ui) -> anyhow::Result<ExitCode> {
+    use xif_build::scaffold::Template;
     ui.status("Creating", &format!("extension {name}"));
-    let dir = xif_build::scaffold::new_extension(parent, name)?;
-    ui.status("Created", &format!("{} (try: cd {} && xif compile && xif run Greet)", dir.display(), dir.display()));
+    let (template, action) = if minimal { (Template::Minimal, "Hello") } else { (Template::Example, "Greet") };
+    let dir = xif_build::scaffold::new_extension_from(parent, name, template)?;
+    ui.status("Created", &format!("{} (try: cd {} && xif compile && xif run {action})", dir.display(), dir.display()));
     Ok(ExitCode::SUCCESS)
 }
 

@@ -43,6 +43,10 @@ enum Command {
         /// The folder to create it in (default: the current folder).
         #[arg(long, value_name = "DIR", default_value = ".")]
         path: PathBuf,
+        /// One action (`Hello`) and nothing else, instead of the full example (three actions, a
+        /// structure, an entity, a resource).
+        #[arg(long)]
+        minimal: bool,
     },
     /// Check the definition and the folder: every error with file:line:col and a hint.
     Verify(ExtArgs),

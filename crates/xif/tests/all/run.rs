@@ -160,3 +160,33 @@ fn the_example_greets_with_its_resource() {
     assert_eq!(o["Length"], 34);
     assert!(stderr(&out).contains("greeted Ada"), "{}", stderr(&out));
 }
+
+/// `xif new --minimal`: one action and nothing else to delete; it verifies, builds and answers.
+#[test]
+fn the_minimal_template_has_one_action_and_nothing_else() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run_ok(xif().args(["new", "Markdown", "--minimal", "--path"]).arg(tmp.path()));
+    assert!(stderr(&out).contains("xif run Hello"), "{}", stderr(&out));
+    let dir = tmp.path().join("Markdown");
+    let def = std::fs::read_to_string(dir.join("extension.toml")).unwrap();
+    assert_eq!(def.matches("[actions.").count(), 1, "{def}");
+    for absent in ["[structures.", "[entities.", "[resources]", "guest book", "Greet"] {
+        assert!(!def.contains(absent), "{absent} in {def}");
+    }
+    assert!(def.contains("description = \"Say here, in one sentence, what Markdown does.\""), "{def}");
+    let mut actions: Vec<String> = std::fs::read_dir(dir.join("src/actions"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    actions.sort();
+    assert_eq!(actions, ["hello.rs", "mod.rs"]);
+    assert!(!dir.join("resources").exists(), "no resource folder");
+    run_ok(xif().arg("verify").arg("--path").arg(&dir));
+    let out = run_ok(xif().args(["run", "Hello", r#"{"Who": "Ada"}"#, "--path"]).arg(&dir));
+    let o: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(o, serde_json::json!({"Message": "Hello, Ada!"}));
+    // The full example's definition says what to write in its description, too.
+    let (_tmp, full) = new_extension("Full");
+    let def = std::fs::read_to_string(full.join("extension.toml")).unwrap();
+    assert!(def.contains("# Say in one sentence what Full does"), "{def}");
+}
