@@ -12,8 +12,11 @@ mod ui;
 mod window;
 
 /// Xif: build, package and publish WebAssembly extensions.
+/// `xif --version`: the crate's version and the commit it was built from.
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("XIF_COMMIT"), ")");
+
 #[derive(Parser, Debug)]
-#[command(name = "xif", version, about, propagate_version = true)]
+#[command(name = "xif", version = VERSION, about, propagate_version = true)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -169,3 +169,22 @@ fn misuse_exits_2() {
     run_code(xif().arg("frobnicate"), 2);
     run_code(xif().arg("new"), 2);
 }
+
+/// `xif --version` names the commit it was built from; the help says what xif is today.
+#[test]
+fn version_names_the_commit_and_the_help_is_current() {
+    let head = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(workspace())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "unknown".into());
+    let out = run_ok(xif().arg("--version"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.trim(), format!("xif {} (commit {head})", env!("CARGO_PKG_VERSION")));
+    let help = run_ok(xif().arg("--help"));
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(!help.contains("(later)") && help.contains("xif serve"), "{help}");
+}
