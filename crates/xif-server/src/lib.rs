@@ -304,26 +304,47 @@ pub fn served_routes() -> Vec<(String, String)> {
     api::served_routes()
 }
 
-/// Completes on Ctrl-C, or on SIGTERM on Unix (what `xif serve` shuts down on).
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
+/// Completes on Ctrl-C, or on SIGTERM on Unix (what `xif serve` shuts down on). Call it within a
+/// Tokio runtime: the handlers are installed when it is called, not when the future is first
+/// polled, so a signal sent as soon as the server says it listens is never missed (it once was,
+/// under load, and the default action killed the process).
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let term = signal(SignalKind::terminate()).ok();
+        let int = signal(SignalKind::interrupt()).ok();
+        async move {
+            let term = async {
+                match term {
+                    Some(mut s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            let int = async {
+                match int {
+                    Some(mut s) => {
+                        s.recv().await;
+                    }
+                    None => {
+                        if tokio::signal::ctrl_c().await.is_err() {
+                            std::future::pending::<()>().await;
+                        }
+                    }
+                }
+            };
+            tokio::select! {
+                _ = int => {}
+                _ = term => {}
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
     }
 }
