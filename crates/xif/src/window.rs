@@ -61,12 +61,11 @@ fn kib(n: u64) -> String {
     if n < 1024 { format!("{n} B") } else { format!("{:.1} KiB", n as f64 / 1024.0) }
 }
 
-/// The terminal's width (`stty size`), or 100.
+/// The width of the terminal the window draws on (stderr), or 100.
 fn terminal_width() -> usize {
-    let tty = std::fs::File::open("/dev/tty");
-    let out = tty.ok().and_then(|tty| std::process::Command::new("stty").arg("size").stdin(tty).output().ok());
-    out.and_then(|o| String::from_utf8_lossy(&o.stdout).split_whitespace().nth(1).and_then(|w| w.parse().ok()))
-        .filter(|w: &usize| *w >= 40)
+    terminal_size::terminal_size_of(std::io::stderr())
+        .map(|(w, _)| usize::from(w.0))
+        .filter(|w| *w >= 40)
         .unwrap_or(100)
 }
 
