@@ -116,15 +116,14 @@ pub enum CompileError {
     Manifest(String),
 }
 
-/// Whether [`compile`] will first build the standard library from source: the toolchain has no
-/// prebuilt one for the target and none was built yet in the target folder (about a minute more).
-pub fn builds_std_first(project: &Project, opts: &CompileOptions) -> bool {
-    let Ok(tc) = toolchain::find() else { return false };
+/// Whether [`compile`] with the toolchain `tc` will first build the standard library from
+/// source: `tc` has no prebuilt one for the target and none was built yet in the target folder
+/// (about a minute more).
+pub fn builds_std_first(project: &Project, opts: &CompileOptions, tc: &Toolchain) -> bool {
     if !matches!(tc.std, StdSource::BuildStd { .. }) {
         return false;
     }
-    let target_dir = opts.target_dir.clone().unwrap_or_else(|| project.dir.join("target"));
-    let deps = target_dir.join(toolchain::TARGET).join("release").join("deps");
+    let deps = target_dir(project, opts).join(toolchain::TARGET).join("release").join("deps");
     let built = std::fs::read_dir(&deps).is_ok_and(|entries| {
         entries.flatten().any(|e| {
             let name = e.file_name();
@@ -135,11 +134,26 @@ pub fn builds_std_first(project: &Project, opts: &CompileOptions) -> bool {
     !built
 }
 
+/// The folder cargo builds in: `opts.target_dir`, else the extension's `target/`.
+fn target_dir(project: &Project, opts: &CompileOptions) -> PathBuf {
+    opts.target_dir.clone().unwrap_or_else(|| project.dir.join("target"))
+}
+
 /// Builds the component, unless it is current.
 pub fn compile(project: &Project, opts: &CompileOptions) -> Result<CompileReport, CompileError> {
+    compile_with(project, opts, toolchain::find())
+}
+
+/// [`compile`] with the toolchain already looked for ([`toolchain::find`]): the source is
+/// updated first, then a missing toolchain is the error.
+pub fn compile_with(
+    project: &Project,
+    opts: &CompileOptions,
+    tc: Result<Toolchain, NoToolchain>,
+) -> Result<CompileReport, CompileError> {
     let start = Instant::now();
     let update = update_source::update_source(project)?;
-    let tc = toolchain::find()?;
+    let tc = tc?;
     let out = project.component_path();
     let fp_path = fingerprint_path(project);
     let fp = Fingerprint {
@@ -158,8 +172,7 @@ pub fn compile(project: &Project, opts: &CompileOptions) -> Result<CompileReport
             ms: start.elapsed().as_millis(),
         });
     }
-    let target_dir = opts.target_dir.clone().unwrap_or_else(|| project.dir.join("target"));
-    let module = cargo_build(project, &tc, &target_dir, opts)?;
+    let module = cargo_build(project, &tc, &target_dir(project, opts), opts)?;
     let component = componentize(&module)?;
     fsutil::write_atomic(&out, &component).map_err(ProjectError::io("writing", &out))?;
     // Fingerprint after the build: cargo may have written Cargo.lock.

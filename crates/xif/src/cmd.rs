@@ -152,13 +152,15 @@ fn compile(ext: &ExtArgs, force: bool, target_dir: Option<std::path::PathBuf>, u
     }
     let opts =
         CompileOptions { target_dir, force, stream_output: !ext.json, rustc_wrapper: std::env::current_exe().ok() };
-    let note = if xif_build::compile::builds_std_first(&project, &opts) {
+    // Looked for once: for the note, then for the build.
+    let tc = xif_build::toolchain::find();
+    let note = if tc.as_ref().is_ok_and(|tc| xif_build::compile::builds_std_first(&project, &opts, tc)) {
         " (a first build also builds the standard library: about a minute)"
     } else {
         ""
     };
     ui.status("Compiling", &format!("{}{note}", project.name()));
-    let report = match xif_build::compile::compile(&project, &opts) {
+    let report = match xif_build::compile::compile_with(&project, &opts, tc) {
         Ok(r) => r,
         Err(e) => {
             ui.error(&format!("{e}"));

@@ -352,10 +352,7 @@ fn token_info(t: crate::db::TokenRow) -> TokenInfo {
 
 /// Creates a named API token for the caller; the token is in this answer only.
 pub(crate) async fn create_token(state: &AppState, who: &Principal, req: CreateToken) -> Result<NewToken> {
-    let name = req.name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(Error::bad_parameter("name", "a token needs a name of 1 to 100 characters"));
-    }
+    let name = token_name(&req)?;
     let max_days = max_token_days(state);
     let days = req.expires_in_days.unwrap_or(90.min(max_days));
     if days == 0 || days > max_days {
@@ -368,6 +365,15 @@ pub(crate) async fn create_token(state: &AppState, who: &Principal, req: CreateT
     let token = issue(state, &user, name, TokenKind::Api, Duration::from_secs(u64::from(days) * 86_400)).await?;
     tracing::info!(user = %user.name, token = token.id, "API token created");
     Ok(token)
+}
+
+/// A new token's name, trimmed: 1 to 100 characters.
+fn token_name(req: &CreateToken) -> Result<&str> {
+    let name = req.name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(Error::bad_parameter("name", "a token needs a name of 1 to 100 characters"));
+    }
+    Ok(name)
 }
 
 /// The longest lifetime of a new API token, in whole days (at least 1).
@@ -398,10 +404,7 @@ pub(crate) async fn list_scrape_tokens(state: &AppState, who: &Principal) -> Res
 /// is in this answer only.
 pub(crate) async fn create_scrape_token(state: &AppState, who: &Principal, req: CreateToken) -> Result<NewToken> {
     who.require_admin("create a metrics scrape token")?;
-    let name = req.name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(Error::bad_parameter("name", "a token needs a name of 1 to 100 characters"));
-    }
+    let name = token_name(&req)?;
     // A scraper runs unattended: up to a year, whatever the API tokens' maximum.
     let days = req.expires_in_days.unwrap_or(365);
     if days == 0 || days > 3650 {
