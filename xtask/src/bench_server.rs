@@ -704,6 +704,7 @@ fn hundred_extensions(xif: &Path, scratch: &Path, greetings: &Path) -> anyhow::R
             component: &package.component,
             sources: &package.sources,
             resources: &package.resources,
+            stubs: &[],
         })?;
         let file = dir.join(format!("{name}.xif"));
         std::fs::write(&file, &written.bytes)?;

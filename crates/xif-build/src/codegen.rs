@@ -101,6 +101,13 @@ const ACTION_ERROR: &str = r#"
         pub fn new(message: impl Into<String>) -> Self {
             ActionError { message: message.into() }
         }
+
+        /// What a stub of `xif update-source` answers: "NAME is not implemented yet". While any
+        /// code calls it, `xif publish`, `xif upload` and the Platform Server refuse to put the
+        /// extension live (`xif compile` and `xif run` still work).
+        pub fn not_implemented(action: &str) -> Self {
+            ActionError { message: format!("{action} is not implemented yet") }
+        }
     }
 
     impl core::fmt::Display for ActionError {
@@ -517,7 +524,8 @@ fn actions_mod(def: &Definition) -> String {
     o
 }
 
-/// A stub for a new action: compiles, and answers that it is not implemented yet.
+/// A stub for a new action: compiles, answers that it is not implemented yet, and is refused at
+/// publish (see `xif_package::stubs`).
 pub(crate) fn stub(def: &Definition, a: &Action) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "//! The {} action. This file is yours: `xif update-source` never changes it.", a.name.text);
@@ -531,7 +539,8 @@ pub(crate) fn stub(def: &Definition, a: &Action) -> String {
         let args = if args.len() == 1 { args[0].clone() } else { format!("({})", args.join(", ")) };
         let _ = writeln!(o, "    let _ = {args};");
     }
-    let _ = writeln!(o, "    Err(ActionError::new(\"{} is not implemented yet\"))", a.name.text);
+    let _ = writeln!(o, "    // Replace this line with the action's code: publish refuses a stub.");
+    let _ = writeln!(o, "    Err(ActionError::not_implemented(\"{}\"))", a.name.text);
     let _ = writeln!(o, "}}");
     o
 }

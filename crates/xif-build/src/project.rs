@@ -113,7 +113,10 @@ impl Project {
                 let (line, column) = if d.file == xif_model::DEFINITION_FILE {
                     d.line_col(&self.source).unwrap_or((0, 0))
                 } else {
-                    (0, 0)
+                    std::fs::read_to_string(self.dir.join(&d.file))
+                        .ok()
+                        .and_then(|src| d.line_col(&src))
+                        .unwrap_or((0, 0))
                 };
                 serde_json::json!({
                     "severity": if d.is_error() { "error" } else { "warning" },

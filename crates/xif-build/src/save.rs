@@ -92,6 +92,9 @@ pub fn save(project: &Project, opts: &SaveOptions) -> Result<SaveReport, SaveErr
         resources.push((r.value.clone(), bytes));
     }
     let description = def.description.as_ref().map(|d| d.value.as_str()).unwrap_or("");
+    // What is still a stub is listed, so the server can refuse it by name.
+    let stubs: Vec<String> =
+        crate::verify::stub_calls(project).into_iter().map(|(file, call)| call.action.unwrap_or(file)).collect();
     let written = xif_package::write(&xif_package::PackageInput {
         extension: &def.name.text,
         description,
@@ -100,6 +103,7 @@ pub fn save(project: &Project, opts: &SaveOptions) -> Result<SaveReport, SaveErr
         component: &component,
         sources: &sources,
         resources: &resources,
+        stubs: &stubs,
     })?;
     let path = opts.output.clone().unwrap_or_else(|| project.default_package_path());
     fsutil::write_atomic(&path, &written.bytes).map_err(ProjectError::io("writing", &path))?;

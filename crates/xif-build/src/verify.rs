@@ -1,6 +1,6 @@
 //! `xif verify`: the definition rules of `xif_model::verify` plus the rules that need the folder —
-//! resource files present (E070), an implementation for every action (E060), and implementations
-//! whose action is gone (W061).
+//! resource files present (E070), an implementation for every action (E060), implementations
+//! whose action is gone (W061), and actions still stubs (W063, an error E063 before a publish).
 use std::collections::BTreeSet;
 
 use xif_model::{Diagnostic, Severity};
@@ -31,13 +31,26 @@ impl VerifyReport {
     }
 }
 
-/// Runs every Verify rule on the project.
+/// Runs every Verify rule on the project, for the steps that build and run it: an action still
+/// the stub `xif update-source` wrote is a warning (W063).
 pub fn verify(project: &Project) -> VerifyReport {
+    verify_as(project, false)
+}
+
+/// Runs every Verify rule on the project, for `xif publish` and `xif upload`: a stub is an error
+/// (E063), and so is an action without an implementation (E060), which Update Source Code would
+/// only stub.
+pub fn verify_for_publish(project: &Project) -> VerifyReport {
+    verify_as(project, true)
+}
+
+fn verify_as(project: &Project, publish: bool) -> VerifyReport {
     let mut diags = project.parse_diagnostics.clone();
     if let Some(def) = &project.definition {
         diags.extend(xif_model::verify::verify(def));
         ensure_resources_exist(project, &mut diags);
         ensure_actions_implemented(project, &mut diags);
+        refuse_stubs(project, publish, &mut diags);
     }
     diags
         .sort_by_key(|d| (d.file != xif_model::DEFINITION_FILE, d.span.as_ref().map(|s| s.start).unwrap_or(0), d.code));
@@ -126,4 +139,48 @@ fn ensure_actions_implemented(project: &Project, diags: &mut Vec<Diagnostic>) {
             );
         }
     }
+}
+
+/// Every call to `ActionError::not_implemented` under `src/` (outside the generated files): a
+/// warning while the extension is being written, an error when it is to be published.
+fn refuse_stubs(project: &Project, publish: bool, diags: &mut Vec<Diagnostic>) {
+    for (rel, call) in stub_calls(project) {
+        let message = match &call.action {
+            Some(action) => format!("action {action} is still the stub `xif update-source` wrote"),
+            None => format!("{rel} calls `ActionError::not_implemented`"),
+        };
+        let help = if publish {
+            format!(
+                "implement it in {rel}, in place of the `ActionError::not_implemented` call: a stub is never published (`xif compile` and `xif run` work with it)"
+            )
+        } else {
+            format!(
+                "implement it in {rel}, in place of the `ActionError::not_implemented` call, before `xif publish`: a stub is never published"
+            )
+        };
+        let d = if publish {
+            Diagnostic::error("E063", message, Some(call.span))
+        } else {
+            Diagnostic::warning("W063", message, Some(call.span))
+        };
+        diags.push(d.in_file(rel.clone()).label("not implemented yet").help(help));
+    }
+}
+
+/// The stub calls of the project's code: every Rust file under `src/` but the generated ones and
+/// those of actions that are gone (`xif_package::stubs::is_orphan`), in path order.
+pub(crate) fn stub_calls(project: &Project) -> Vec<(String, xif_package::stubs::StubCall)> {
+    let Some(def) = &project.definition else { return Vec::new() };
+    let Ok(mut files) = crate::fsutil::walk(&project.dir, &project.dir.join("src")) else { return Vec::new() };
+    files.sort();
+    let action_files: Vec<String> = def.actions.iter().map(Project::action_file).collect();
+    let mut calls = Vec::new();
+    for (rel, path) in files {
+        if !xif_package::stubs::is_scanned(&rel) || xif_package::stubs::is_orphan(&rel, &action_files) {
+            continue;
+        }
+        let Ok(src) = std::fs::read_to_string(&path) else { continue };
+        calls.extend(xif_package::stubs::stub_calls(&src).into_iter().map(|c| (rel.clone(), c)));
+    }
+    calls
 }

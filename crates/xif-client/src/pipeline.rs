@@ -246,13 +246,14 @@ async fn steps(opts: &Options, client: &Client, r: &mut Run<'_>, summary: &mut S
     };
     summary.extension = project.name().to_string();
     summary.url = client.service_center_url(project.name());
-    let report = xif_build::verify::verify(&project);
+    // Stubs and actions without code are errors here: a publish never puts them live.
+    let report = xif_build::verify::verify_for_publish(&project);
     let diagnostics = project.diagnostics_json(&report.diagnostics);
     let detail = (!report.diagnostics.is_empty()).then(|| project.render(&report.diagnostics));
     summary
         .warnings
         .extend(report.diagnostics.iter().filter(|d| !d.is_error()).map(|d| format!("{}: {}", d.code, d.message)));
-    if !report.ok_before_update_source() {
+    if !report.ok() {
         r.end_with(Status::Failed, report.count_line(), diagnostics, detail);
         return Err(Failed);
     }
@@ -277,13 +278,7 @@ async fn steps(opts: &Options, client: &Client, r: &mut Run<'_>, summary: &mut S
         );
         return Err(Failed);
     }
-    let stubs = report.diagnostics.iter().filter(|d| d.is_error()).count();
-    let message = if stubs > 0 {
-        format!("{stubs} action(s) without an implementation: Update Source Code writes a stub for each")
-    } else {
-        report.count_line()
-    };
-    r.end_with(Status::Finished, message, diagnostics, detail);
+    r.end_with(Status::Finished, report.count_line(), diagnostics, detail);
 
     // 2. Update Source Code.
     r.start(Step::UpdateSource);

@@ -24,6 +24,7 @@
 mod error;
 mod path;
 mod read;
+pub mod stubs;
 mod write;
 
 use serde::{Deserialize, Serialize};
@@ -31,8 +32,8 @@ use serde::{Deserialize, Serialize};
 pub use error::{ReadError, WriteError};
 pub use path::ALLOWED_DOT_NAMES;
 pub use read::{
-    EntryStatus, InspectedEntry, Inspection, Limits, MAX_DESCRIPTION_CHARS, MAX_EXTENSION_CHARS, MAX_TOOLCHAIN_CHARS,
-    Package, RATIO_ALLOWANCE, inspect, inspect_from, read, read_from,
+    EntryStatus, InspectedEntry, Inspection, Limits, MAX_DESCRIPTION_CHARS, MAX_EXTENSION_CHARS, MAX_STUB_CHARS,
+    MAX_TOOLCHAIN_CHARS, Package, RATIO_ALLOWANCE, inspect, inspect_from, read, read_from,
 };
 pub use write::{PackageInput, Written, write};
 
@@ -69,6 +70,10 @@ pub struct Manifest {
     pub description: String,
     /// The toolchain that built the component, e.g. `rustc 1.96.0 (…)`.
     pub toolchain: String,
+    /// The actions whose code is still the stub `xif update-source` wrote (see [`stubs`]), sorted;
+    /// absent when there are none. The Platform Server refuses to publish a package with stubs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stubs: Vec<String>,
     /// Every entry of the package except `manifest.json` itself, in zip order.
     pub entries: Vec<ManifestEntry>,
 }

@@ -38,6 +38,10 @@ pub const MAX_DESCRIPTION_CHARS: usize = 255;
 /// Longest `toolchain` in `manifest.json`, in characters.
 pub const MAX_TOOLCHAIN_CHARS: usize = 200;
 
+/// Longest name in the `stubs` of `manifest.json`, in characters (an action's name, or a
+/// source path).
+pub const MAX_STUB_CHARS: usize = 300;
+
 /// Longest `extension` name in `manifest.json`, in characters (element names are at most 50).
 pub const MAX_EXTENSION_CHARS: usize = 50;
 
@@ -96,6 +100,11 @@ pub struct Package {
 }
 
 impl Package {
+    /// The stubs its source snapshot holds (see [`crate::stubs`]), whatever its manifest says.
+    pub fn stubs(&self) -> Vec<crate::stubs::Stub> {
+        crate::stubs::stubs_in(self.sources.iter().map(|(path, data)| (path.as_str(), data.as_slice())))
+    }
+
     /// The bytes of the resource at `path`, as written in `extension.toml`.
     pub fn resource(&self, path: &str) -> Option<&[u8]> {
         self.resources.iter().find(|(p, _)| p == path).map(|(_, data)| data.as_slice())
@@ -464,6 +473,12 @@ fn parse_manifest(bytes: &[u8], max_entries: usize) -> Result<Manifest, ReadErro
     check_field("extension", &manifest.extension, MAX_EXTENSION_CHARS, &[])?;
     check_field("description", &manifest.description, MAX_DESCRIPTION_CHARS, &['\n', '\t'])?;
     check_field("toolchain", &manifest.toolchain, MAX_TOOLCHAIN_CHARS, &[])?;
+    if manifest.stubs.len() > manifest.entries.len() {
+        return Err(ReadError::InvalidManifest { reason: "it lists more stubs than it has entries".into() });
+    }
+    for stub in &manifest.stubs {
+        check_field("stubs", stub, MAX_STUB_CHARS, &[])?;
+    }
 
     let mut seen = HashSet::with_capacity(manifest.entries.len());
     for entry in &manifest.entries {

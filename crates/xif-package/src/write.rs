@@ -36,6 +36,8 @@ pub struct PackageInput<'a> {
     /// The resources: paths as written in `extension.toml` (e.g. `resources/words.txt`),
     /// stored as `resources/<path>`. Any order; they are sorted.
     pub resources: &'a [(String, Vec<u8>)],
+    /// The actions still stubs (see [`crate::stubs`]), listed in the manifest. Any order.
+    pub stubs: &'a [String],
 }
 
 /// A package built by [`write()`].
@@ -78,6 +80,12 @@ pub fn write(input: &PackageInput) -> Result<Written, WriteError> {
         extension: input.extension.to_string(),
         description: input.description.to_string(),
         toolchain: input.toolchain.to_string(),
+        stubs: {
+            let mut stubs = input.stubs.to_vec();
+            stubs.sort();
+            stubs.dedup();
+            stubs
+        },
         entries: entries
             .iter()
             .map(|e| ManifestEntry {

@@ -31,6 +31,7 @@ fn seeds() -> Vec<(&'static str, Vec<u8>)> {
             component: &component,
             sources: &[],
             resources: &[],
+            stubs: &[],
         })
         .expect("write")
         .bytes

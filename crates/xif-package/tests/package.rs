@@ -57,6 +57,7 @@ fn roundtrip_without_sources_or_resources() {
         component: &component,
         sources: &[],
         resources: &[],
+        stubs: &[],
     };
     let written = write(&input).unwrap();
     let package = read(&written.bytes, &Limits::default()).unwrap();

@@ -26,6 +26,7 @@ fn package(definition: &str, component: &[u8], name: &str, version: usize) -> an
         component,
         sources: &[("src/lib.rs".to_string(), b"// bench\n".to_vec())],
         resources: &[("resources/version.txt".to_string(), resource.into_bytes())],
+        stubs: &[],
     })?
     .bytes)
 }

@@ -281,6 +281,7 @@ async fn stages(
 
     start(state, p, &facts.extension, "permissions").await;
     check_publish(who, &def)?;
+    refuse_stubs(&package, &def)?;
     p.end(Status::Finished, format!("{} may publish {}", who.name, ext.name));
 
     // Compile to native code, or take it from the cache.
@@ -405,6 +406,42 @@ pub fn package_limits(state: &AppState) -> xif_package::Limits {
     limits.max_entry_bytes = limits.max_entry_bytes.max(package);
     limits.max_total_bytes = limits.max_total_bytes.max(package.saturating_mul(2));
     limits
+}
+
+/// Refuses a package whose actions are still the stubs `xif update-source` writes: those its
+/// manifest lists and those its source snapshot shows (see `xif_package::stubs`; not in the files
+/// of actions that are gone, which are not compiled), each named.
+pub fn refuse_stubs(package: &xif_package::Package, def: &Definition) -> Result<(), AppError> {
+    let action_files: Vec<String> =
+        def.actions.iter().map(|a| format!("src/actions/{}.rs", a.name.rust_ident())).collect();
+    let mut found = package.stubs();
+    found.retain(|s| !xif_package::stubs::is_orphan(&s.file, &action_files));
+    let mut named: Vec<String> = found
+        .iter()
+        .map(|s| format!("{} ({}:{}:{} calls ActionError::not_implemented)", s.action, s.file, s.line, s.column))
+        .collect();
+    for listed in &package.manifest.stubs {
+        if !found.iter().any(|s| &s.action == listed) {
+            named.push(listed.clone());
+        }
+    }
+    if named.is_empty() {
+        return Ok(());
+    }
+    Err(AppError::bad(
+        "stubbed_actions",
+        format!(
+            "extension {} is not published: {}: {}. Implement {}, then publish again",
+            package.manifest.extension,
+            if named.len() == 1 {
+                "1 action is still the stub `xif update-source` wrote".to_string()
+            } else {
+                format!("{} actions are still the stubs `xif update-source` wrote", named.len())
+            },
+            named.join(", "),
+            if named.len() == 1 { "it" } else { "them" },
+        ),
+    ))
 }
 
 /// Parses and verifies a package's definition: errors are a 400 listing each with its line

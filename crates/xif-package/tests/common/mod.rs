@@ -52,6 +52,7 @@ impl Inputs {
             component: &self.component,
             sources: &self.sources,
             resources: &self.resources,
+            stubs: &[],
         }
     }
 }
@@ -78,6 +79,7 @@ pub fn manifest_for(entries: &[(String, Vec<u8>)]) -> Manifest {
         extension: "Greetings".to_string(),
         description: "Says hello".to_string(),
         toolchain: "rustc 1.96.0 (test)".to_string(),
+        stubs: Vec::new(),
         entries: entries
             .iter()
             .map(|(path, data)| ManifestEntry {

@@ -254,6 +254,8 @@ async fn store_upload<B: AsRef<[u8]>, E: std::fmt::Display>(
     }
     let (def, _warnings) = publish::definition(&package)?;
     check_publish(auth, &def)?;
+    // A package whose actions are still stubs is refused before anything is stored.
+    publish::refuse_stubs(&package, &def)?;
     let digest = package.digest.clone();
     let (description, toolchain) = (package.manifest.description.clone(), package.manifest.toolchain.clone());
     drop(package);

@@ -48,6 +48,7 @@ fn server_test_package() -> Vec<u8> {
         component: &component,
         sources: &[("Cargo.toml".to_string(), b"[package]\nname = \"server-test\"\n".to_vec())],
         resources: &resources,
+        stubs: &[],
     })
     .expect("the package writes")
     .bytes

@@ -124,11 +124,17 @@ async fn uploads_go_through_a_scratch_file_and_leave_nothing_behind() {
 
 /// A package of `entries` (path, bytes) with a true manifest for `name`, `description`.
 fn package_of(name: &str, description: &str, entries: &[(String, Vec<u8>)]) -> Vec<u8> {
+    package_listing_stubs(name, description, entries, &[])
+}
+
+/// [`package_of`] whose manifest lists `stubs`.
+fn package_listing_stubs(name: &str, description: &str, entries: &[(String, Vec<u8>)], stubs: &[&str]) -> Vec<u8> {
     let manifest = xif_package::Manifest {
         format: xif_package::FORMAT_VERSION,
         extension: name.to_string(),
         description: description.to_string(),
         toolchain: "rustc (tests)".to_string(),
+        stubs: stubs.iter().map(|s| s.to_string()).collect(),
         entries: entries
             .iter()
             .map(|(path, data)| xif_package::ManifestEntry {
@@ -224,6 +230,39 @@ async fn manifest_must_agree_with_the_definition() {
     assert_eq!(status, StatusCode::CREATED, "{body}");
 }
 
+/// Guards: a package whose actions are still stubs is refused at upload and nothing is stored,
+/// whether its manifest says so or only its source snapshot shows it (a manifest that lies).
+#[tokio::test]
+async fn stubbed_actions_are_refused_by_the_manifest_and_by_the_source() {
+    let s = TestServer::start().await;
+    let stub: &[u8] =
+        b"pub fn ping() -> Result<(), ActionError> {\n    Err(ActionError::not_implemented(\"Ping\"))\n}\n";
+    let (description, entries) = server_test_entries(&[("source/src/ping.rs", stub)]);
+    let (status, body) = s.upload(&s.admin, "ServerTest", &package_of("ServerTest", &description, &entries)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"], "stubbed_actions", "{body}");
+    assert!(
+        message(&body).contains("1 action is still the stub")
+            && message(&body).contains("Ping (src/ping.rs:2:9 calls ActionError::not_implemented)"),
+        "{body}"
+    );
+    let (description, entries) = server_test_entries(&[]);
+    let listed = package_listing_stubs("ServerTest", &description, &entries, &["Echo", "Ping"]);
+    let (status, body) = s.upload(&s.admin, "ServerTest", &listed).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        message(&body).contains("2 actions are still the stubs") && message(&body).contains("Echo, Ping"),
+        "{body}"
+    );
+    let (status, body) = s.get(Some(&s.admin), "/api/v1/extensions").await;
+    assert_eq!((status, body), (StatusCode::OK, serde_json::json!([])));
+    // Without stubs it uploads; the file of an action that is gone is not compiled, so its stub
+    // does not count.
+    let (description, entries) = server_test_entries(&[("source/src/actions/gone.rs", stub)]);
+    let (status, body) = s.upload(&s.admin, "ServerTest", &package_of("ServerTest", &description, &entries)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+}
+
 /// Guards: a package whose digests lie (an entry changed after the manifest was written) is
 /// refused, naming the entry.
 #[tokio::test]
@@ -256,6 +295,7 @@ fn package_with_lying_digest() -> Vec<u8> {
         extension: "ServerTest".into(),
         description,
         toolchain: "rustc (tests)".into(),
+        stubs: Vec::new(),
         entries: manifest_entries,
     };
     let mut manifest_bytes = serde_json::to_vec_pretty(&manifest).expect("json");

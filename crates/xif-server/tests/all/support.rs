@@ -263,6 +263,7 @@ impl Fixture {
             component: &self.component,
             sources: &self.sources,
             resources: &self.resources,
+            stubs: &[],
         })
         .expect("the package writes")
         .bytes

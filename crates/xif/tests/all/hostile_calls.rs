@@ -60,6 +60,7 @@ fn package(name: &str) -> Vec<u8> {
         component: &component,
         sources: &sources,
         resources: &resources,
+        stubs: &[],
     })
     .expect("the package writes")
     .bytes

@@ -127,6 +127,7 @@ fn package(name: &str, entries: &[(String, Vec<u8>)], deflate: bool) -> Vec<u8> 
         extension: name.to_string(),
         description: String::new(),
         toolchain: "rustc (tests)".to_string(),
+        stubs: Vec::new(),
         entries: entries
             .iter()
             .map(|(path, data)| xif_package::ManifestEntry {
@@ -179,6 +180,7 @@ fn bomb() -> Vec<u8> {
         extension: "Bomb".to_string(),
         description: String::new(),
         toolchain: "rustc (tests)".to_string(),
+        stubs: Vec::new(),
         entries: listed
             .iter()
             .map(|(path, data)| {

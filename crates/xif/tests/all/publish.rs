@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::remote::*;
-use crate::support::{new_extension, run_code, run_ok, stderr};
+use crate::support::{compile, new_extension, run_code, run_ok, save, stderr, xif};
 
 const STEPS: [&str; 6] = ["verify", "update_source", "compile", "save", "upload", "publish"];
 
@@ -289,4 +289,103 @@ fn an_entity_change_that_would_lose_data_is_refused_at_verify_against_the_active
     let out = run_ok(server.xif().args(["call", "PubSchema", "GuestBook", "{}"]));
     let book: serde_json::Value = serde_json::from_slice(&out.stdout).expect("the outputs as JSON");
     assert_eq!(book["Visits"][0]["Who"], "Ada Lovelace", "no stored value changed: {book}");
+}
+
+/// POSTs `body` (a package) to `path`; answers the status and the JSON body.
+fn post_package(server: &Server, path: &str, token: &str, body: &[u8]) -> (u16, serde_json::Value) {
+    use std::io::{Read as _, Write as _};
+    let addr = server.url.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .expect("write the head");
+    s.write_all(body).expect("write the package");
+    let mut out = String::new();
+    s.read_to_string(&mut out).expect("read");
+    let status = out.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let text = out.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
+}
+
+#[test]
+fn an_action_still_a_stub_is_refused_at_verify_and_by_the_server_but_compiles_and_runs() {
+    let server = Server::start();
+    assert!(server.login("admin", ADMIN_PASSWORD).status.success());
+    let (_tmp, dir) = new_extension("PubStub");
+    let toml = dir.join("extension.toml");
+    let def = std::fs::read_to_string(&toml).unwrap()
+        + "\n[actions.Farewell]\ninputs = { Who = \"Text\" }\noutputs = { Message = \"Text\" }\n";
+    std::fs::write(&toml, def).unwrap();
+
+    // A new action without code: publish stops at Verify (Update Source Code would only stub it).
+    let (lines, err) = publish_json(&server, &dir, 1);
+    let steps = step_events(&lines);
+    assert_eq!(steps, vec![("verify".into(), "started".into()), ("verify".into(), "failed".into())], "{steps:?}");
+    let failed = lines.iter().find(|v| v["status"] == "failed").unwrap();
+    let codes: Vec<&str> =
+        failed["diagnostics"].as_array().unwrap().iter().filter_map(|d| d["code"].as_str()).collect();
+    assert_eq!(codes, ["E060"], "{failed}");
+    assert!(err.contains("action Farewell has no implementation (src/actions/farewell.rs is missing)"), "{err}");
+    assert!(!dir.join("src/actions/farewell.rs").exists(), "a failed publish writes no stub");
+
+    // The stub: update-source, verify (a warning), compile and run keep working on it.
+    run_ok(xif().args(["update-source", "--path"]).arg(&dir));
+    let stub = std::fs::read_to_string(dir.join("src/actions/farewell.rs")).unwrap();
+    let line =
+        stub.lines().position(|l| l.contains("ActionError::not_implemented(\"Farewell\")")).expect("the stub call") + 1;
+    let out = run_ok(xif().args(["verify", "--path"]).arg(&dir));
+    let text = stderr(&out);
+    assert!(text.contains("W063") && text.contains("action Farewell is still the stub"), "{text}");
+    assert!(text.contains(&format!("src/actions/farewell.rs:{line}:9")), "{text}");
+    assert!(text.contains("0 errors, 1 warning"), "{text}");
+    compile(&dir);
+    let out = xif().args(["run", "Farewell", r#"{"Who": "Ada"}"#, "--path"]).arg(&dir).output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+    assert!(text.contains("Farewell is not implemented yet"), "{text}");
+
+    // publish and upload refuse it at Verify, naming the action and where to write it.
+    let (lines, err) = publish_json(&server, &dir, 1);
+    let failed = lines.iter().find(|v| v["status"] == "failed").unwrap();
+    assert_eq!(failed["step"], "verify", "{failed}");
+    let d = &failed["diagnostics"][0];
+    assert_eq!((d["code"].as_str(), d["file"].as_str()), (Some("E063"), Some("src/actions/farewell.rs")), "{d}");
+    assert_eq!((d["line"].as_u64(), d["column"].as_u64()), (Some(line as u64), Some(9)), "{d}");
+    assert!(
+        err.contains("action Farewell is still the stub") && err.contains("implement it in src/actions/farewell.rs"),
+        "{err}"
+    );
+    let out = run_code(server.xif().args(["upload", "--path"]).arg(&dir), 1);
+    assert!(stderr(&out).contains("E063"), "{}", stderr(&out));
+    assert!(server.extensions().is_empty(), "nothing uploaded");
+
+    // The package says so, and the server refuses it uploaded directly, naming it.
+    let saved = save(&dir);
+    let bytes = std::fs::read(saved["path"].as_str().unwrap()).unwrap();
+    let package = xif_package::read(&bytes, &xif_package::Limits::default()).unwrap();
+    assert_eq!(package.manifest.stubs, ["Farewell"]);
+    let admin = server.admin_token();
+    let (status, v) = post_package(&server, "/api/v1/extensions/PubStub/versions", &admin, &bytes);
+    assert_eq!(status, 400, "{v}");
+    assert_eq!(v["error"], "stubbed_actions", "{v}");
+    let message = v["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains(&format!("Farewell (src/actions/farewell.rs:{line}:9 calls ActionError::not_implemented)")),
+        "{message}"
+    );
+    assert!(server.extensions().is_empty(), "nothing stored");
+
+    // Implemented, it publishes and answers.
+    std::fs::write(
+        dir.join("src/actions/farewell.rs"),
+        "use crate::types::*;\n\npub fn farewell(who: String) -> Result<FarewellOutput, ActionError> {\n    Ok(FarewellOutput { message: format!(\"Goodbye, {who}\") })\n}\n",
+    )
+    .unwrap();
+    let (lines, _) = publish_json(&server, &dir, 0);
+    assert_eq!(summary(&lines)["version"], 1, "{lines:?}");
+    let (status, v) =
+        server.api("POST", "/api/v1/extensions/PubStub/actions/Farewell", Some(&admin), r#"{"Who": "Ada"}"#);
+    assert_eq!((status, &v["Message"]), (200, &serde_json::json!("Goodbye, Ada")), "{v}");
 }

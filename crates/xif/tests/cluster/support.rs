@@ -241,6 +241,7 @@ pub fn server_test(tag: &str) -> Vec<u8> {
         component: &component,
         sources: &sources,
         resources: &resources,
+        stubs: &[],
     })
     .expect("the package writes")
     .bytes
