@@ -1,7 +1,7 @@
 //! `cargo xtask`: automation cargo cannot express.
 //!
 //! - `cargo xtask fixtures` — builds `xif` and compiles every test extension under
-//!   `tests/extensions/` once, into one shared target folder (`target/xif-ext`), so the wasm
+//!   `tests/extensions/` and every example under `examples/` once, into one shared target folder (`target/xif-ext`), so the wasm
 //!   standard library is built once and every test finds its component fresh.
 //! - `cargo xtask test [CARGO TEST ARGS]` — `fixtures`, then the whole test suite on SQLite (with
 //!   the ARGS), then the server's suite again on PostgreSQL (`XIF_TEST_DATABASE=postgres`, with
@@ -190,18 +190,23 @@ fn ext_target(root: &Path) -> PathBuf {
     root.join("target/xif-ext")
 }
 
+/// Builds `xif`, then compiles every extension folder (one with an `extension.toml`) of
+/// `tests/extensions/` (the test extensions) and of `examples/` (the real extensions the docs
+/// show, tested by crates/xif/tests/all/examples.rs), into the one shared target folder.
 fn fixtures(root: &Path) -> anyhow::Result<()> {
     run(Command::new(cargo()).current_dir(root).args(["build", "--locked", "-p", "xif"]))?;
     let xif = root.join("target/debug/xif");
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(root.join("tests/extensions"))
-        .context("reading tests/extensions")?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.join("extension.toml").is_file())
-        .collect();
-    dirs.sort();
-    for dir in dirs {
-        eprintln!("xtask: compiling test extension {}", dir.display());
-        run(Command::new(&xif).arg("compile").arg("--path").arg(&dir).arg("--target-dir").arg(ext_target(root)))?;
+    for (folder, kind) in [("tests/extensions", "test extension"), ("examples", "example extension")] {
+        let mut dirs: Vec<PathBuf> = std::fs::read_dir(root.join(folder))
+            .with_context(|| format!("reading {folder}"))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.join("extension.toml").is_file())
+            .collect();
+        dirs.sort();
+        for dir in dirs {
+            eprintln!("xtask: compiling {kind} {}", dir.display());
+            run(Command::new(&xif).arg("compile").arg("--path").arg(&dir).arg("--target-dir").arg(ext_target(root)))?;
+        }
     }
     Ok(())
 }

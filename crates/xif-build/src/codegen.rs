@@ -116,6 +116,34 @@ const ACTION_ERROR: &str = r#"
         }
     }
 
+    /// What was being done, before an error's text: `text.parse::<i64>().context("Count")?`
+    /// answers "Count: invalid digit found in string"; on an `Option`, `None` answers the text
+    /// alone (`row.get(3).context("no fourth column")?`). In scope through `use crate::types::*`.
+    pub trait Context<T> {
+        /// Prefixes the error's text with `what` (or, for `None`, answers `what`).
+        fn context(self, what: impl core::fmt::Display) -> Result<T, ActionError>;
+        /// [`Context::context`] with the text made only on error.
+        fn with_context<D: core::fmt::Display>(self, what: impl FnOnce() -> D) -> Result<T, ActionError>;
+    }
+
+    impl<T, E: Into<ActionError>> Context<T> for Result<T, E> {
+        fn context(self, what: impl core::fmt::Display) -> Result<T, ActionError> {
+            self.map_err(|e| ActionError { message: format!("{what}: {}", e.into().message) })
+        }
+        fn with_context<D: core::fmt::Display>(self, what: impl FnOnce() -> D) -> Result<T, ActionError> {
+            self.map_err(|e| ActionError { message: format!("{}: {}", what(), e.into().message) })
+        }
+    }
+
+    impl<T> Context<T> for Option<T> {
+        fn context(self, what: impl core::fmt::Display) -> Result<T, ActionError> {
+            self.ok_or_else(|| ActionError { message: what.to_string() })
+        }
+        fn with_context<D: core::fmt::Display>(self, what: impl FnOnce() -> D) -> Result<T, ActionError> {
+            self.ok_or_else(|| ActionError { message: what().to_string() })
+        }
+    }
+
     impl<E: Into<Box<dyn std::error::Error + Send + Sync + 'static>>> From<E> for ActionError {
         fn from(e: E) -> Self {
             let e: Box<dyn std::error::Error + Send + Sync + 'static> = e.into();
@@ -139,7 +167,9 @@ fn glue(def: &Definition) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "{MARKER}");
     let _ = writeln!(o, "//! Glue between the WIT exports and the actions in `src/actions/`.");
-    let _ = writeln!(o, "#![allow(clippy::all, dead_code, unused_imports)]\n");
+    let _ = writeln!(o, "#![allow(clippy::all, dead_code, unused_imports)]");
+    // `cargo fmt` leaves generated files alone: reformatted, they would be written back and rebuilt.
+    let _ = writeln!(o, "{RUSTFMT_SKIP}\n");
     let _ = writeln!(o, "#[rustfmt::skip]\nmod bindings;\n");
     // A glob: wit-bindgen generates only the types the exported functions use.
     let _ = writeln!(o, "/// The types of this extension's definition (those its actions use).");
@@ -514,10 +544,14 @@ fn qualify(ty: &str) -> String {
     out
 }
 
+/// Keeps `cargo fmt` off a generated file (`#![rustfmt::skip]` is unstable as an inner attribute).
+const RUSTFMT_SKIP: &str = "#![cfg_attr(rustfmt, rustfmt_skip)]";
+
 fn actions_mod(def: &Definition) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "{MARKER}");
     let _ = writeln!(o, "//! One module per action of extension.toml; each file beside this one is yours.");
+    let _ = writeln!(o, "{RUSTFMT_SKIP}");
     for a in &def.actions {
         let _ = writeln!(o, "pub mod {};", a.name.rust_ident());
     }

@@ -120,11 +120,12 @@ files = ["resources/greeting.txt"]
 }
 
 fn minimal_definition(name: &str) -> String {
+    let placeholder = xif_model::PLACEHOLDER_DESCRIPTION;
     format!(
         r#"[extension]
 name = "{name}"
 # Say in one sentence what {name} does: the Service Center and `xif versions` show it.
-description = "Say here, in one sentence, what {name} does."
+description = "{placeholder}{name} does."
 
 # One action: its inputs and outputs, each a name and a type (docs/EXTENSIONS.md lists them).
 # Add more actions, structures, entities, settings and resources as you need them

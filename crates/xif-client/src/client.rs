@@ -430,6 +430,22 @@ impl Client {
         .await
     }
 
+    /// The settings of an extension's active version (a secret's value is never sent).
+    pub async fn settings(&self, extension: &str) -> Result<Vec<xif_wire::SettingInfo>, ClientError> {
+        self.json(self.request(reqwest::Method::GET, &format!("/api/v1/extensions/{extension}/settings"))).await
+    }
+
+    /// Sets (a value) or unsets (`null`) settings of an extension; answers the settings now.
+    pub async fn set_settings(
+        &self,
+        extension: &str,
+        values: std::collections::BTreeMap<String, Value>,
+    ) -> Result<Vec<xif_wire::SettingInfo>, ClientError> {
+        let body = xif_wire::SetSettings { values };
+        self.json(self.request(reqwest::Method::PUT, &format!("/api/v1/extensions/{extension}/settings")).json(&body))
+            .await
+    }
+
     /// Creates an API token; answers the server's answer (with the token, shown once).
     pub async fn create_token(&self, name: &str, days: Option<u32>) -> Result<NewToken, ClientError> {
         let body = CreateToken { name: name.to_string(), expires_in_days: days };

@@ -38,3 +38,7 @@ pub use value::Value;
 
 /// The file name of an extension's definition.
 pub const DEFINITION_FILE: &str = "extension.toml";
+
+/// How the description `xif new --minimal` writes begins ("Say here, in one sentence, what NAME
+/// does."); Verify warns (W092) while it is still there.
+pub const PLACEHOLDER_DESCRIPTION: &str = "Say here, in one sentence, what ";

@@ -12,7 +12,7 @@ use crate::value::{self, Value};
 
 /// WIT type names the generated interface defines itself; an element may not map onto them.
 pub const RESERVED: &[&str] =
-    &["date", "time", "date-time", "action-error", "decimal", "result", "option", "string", "vec", "box"];
+    &["date", "time", "date-time", "action-error", "context", "decimal", "result", "option", "string", "vec", "box"];
 
 /// Runs every definition-only Verify rule.
 pub fn verify(def: &Definition) -> Vec<Diagnostic> {
@@ -842,6 +842,15 @@ impl Verifier<'_> {
     }
 
     fn warn_missing_description(&mut self) {
+        if let Some(d) = &self.def.description
+            && d.value.starts_with(crate::PLACEHOLDER_DESCRIPTION)
+        {
+            let span = d.span.clone();
+            self.push(
+                Diagnostic::warning("W092", "the description is still the one `xif new` wrote", Some(span))
+                    .help("say in one sentence what the extension does: the Service Center and `xif versions` show it"),
+            );
+        }
         if self.def.description.is_none() {
             let which = if self.def.name.text.is_empty() {
                 "the extension".to_string()

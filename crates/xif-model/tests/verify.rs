@@ -429,7 +429,9 @@ Items = "Text"
 [entities.Result]
 Id = { type = "Text", identifier = true }
 [actions.ActionError]
-inputs = { When = "Date", Items = "Vec" }
+inputs = { When = "Date", Items = "Vec", Ctx = "Context" }
+[structures.Context]
+Text = "Text"
 "#;
     let diags = check(
         src,
@@ -440,9 +442,11 @@ inputs = { When = "Date", Items = "Vec" }
             ("E016", 6, 13, "structure Vec maps to `vec`"),
             ("E016", 8, 11, "entity Result maps to `result`"),
             ("E016", 10, 10, "action ActionError maps to `action-error`"),
+            // The glue's `Context` trait (`.context(…)` on results) lives beside the types.
+            ("E016", 12, 13, "structure Context maps to `context`"),
         ],
     );
-    assert!(help(&diags, src, "E016", 4).contains("reserved: date, time, date-time, action-error"));
+    assert!(help(&diags, src, "E016", 4).contains("reserved: date, time, date-time, action-error, context"));
 }
 
 #[test]
@@ -1082,6 +1086,19 @@ inputs = { Polite = { type = "Boolean", default = true, mandatory = true }, Loud
             ("W062", 6, 34, "attribute `Who` is mandatory, so its default is never used"),
             ("W062", 8, 51, "input `Polite` is mandatory, so its default is never used"),
         ],
+    );
+}
+
+#[test]
+fn w092_description_still_the_placeholder() {
+    check(
+        r#"[extension]
+name = "Test"
+description = "Say here, in one sentence, what Test does."
+[actions.Greet]
+inputs = { Who = "Text" }
+"#,
+        &[("W092", 3, 15, "the description is still the one `xif new` wrote")],
     );
 }
 

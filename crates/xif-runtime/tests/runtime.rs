@@ -458,11 +458,17 @@ async fn question_mark_on_a_library_error_answers_its_text() {
     let out = ext.call("Parse", &json!({ "Text": " 42 " }), ctx()).await.expect("parses");
     assert_eq!(out.json, json!({ "Number": 42 }));
     match ext.call("Parse", &json!({ "Text": "forty-two" }), ctx()).await {
-        Err(CallError::ActionFailed { message }) => assert_eq!(message, "invalid digit found in string"),
+        Err(CallError::ActionFailed { message }) => {
+            assert_eq!(message, "Text \"forty-two\": invalid digit found in string")
+        }
         other => panic!("expected ActionFailed, got {other:?}"),
     }
     match ext.call("Parse", &json!({ "Text": "" }), ctx()).await {
         Err(CallError::ActionFailed { message }) => assert_eq!(message, "No such file or directory (os error 44)"),
+        other => panic!("expected ActionFailed, got {other:?}"),
+    }
+    match ext.call("Parse", &json!({ "Text": "-" }), ctx()).await {
+        Err(CallError::ActionFailed { message }) => assert_eq!(message, "a lone minus is no number"),
         other => panic!("expected ActionFailed, got {other:?}"),
     }
 }

@@ -41,6 +41,16 @@ pub fn run(command: Command, ui: &Ui) -> anyhow::Result<ExitCode> {
             remote::rollback(&extension, number, server.server.as_deref(), json, ui)
         }
         Command::Token { action } => remote::token(action, ui),
+        Command::Settings(args) => remote::settings(args, ui),
+        Command::Completions { shell } => {
+            let mut cli = <crate::Cli as clap::CommandFactory>::command();
+            // Written in one go, so a closed pipe is an error (quietly ended), not a panic.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cli, "xif", &mut script);
+            std::io::Write::write_all(&mut std::io::stdout().lock(), &script).context("writing the script")?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Manpage { dir } => manpage(dir, ui),
         Command::Admin { action } => crate::admin::run(action, ui),
         Command::Run { action, input, settings, time_limit, memory_limit, ext, target_dir } => {
             let limits = xif_runtime::Limits {
@@ -127,19 +137,19 @@ fn update_source(ext: &ExtArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
             "changed_signatures": report.changed_signatures.iter().map(|(a, f, s)| json!({"action": a, "file": f, "expected": s})).collect::<Vec<_>>(),
         }));
     }
-    ui.status(
-        "Updated",
-        &format!(
-            "{}, {} unchanged{}; 0 errors, {}",
-            count(report.written.len(), "file written", "files written"),
-            report.unchanged.len(),
-            match report.stubs.len() {
-                0 => String::new(),
-                n => format!("; {} to implement", count(n, "new action stub", "new action stubs")),
-            },
-            count(warnings, "warning", "warnings")
-        ),
-    );
+    let stubs = match report.stubs.len() {
+        0 => String::new(),
+        n => format!("; {} to implement", count(n, "new action stub", "new action stubs")),
+    };
+    let tail = format!("{stubs}; 0 errors, {}", count(warnings, "warning", "warnings"));
+    if report.written.is_empty() {
+        ui.status("Unchanged", &format!("{} up to date{tail}", count(report.unchanged.len(), "file", "files")));
+    } else {
+        ui.status(
+            "Wrote",
+            &format!("{}, {} unchanged{tail}", count(report.written.len(), "file", "files"), report.unchanged.len()),
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -310,7 +320,7 @@ fn run_action(ext: &ExtArgs, args: RunArgs, ui: &Ui) -> anyhow::Result<ExitCode>
         Some(text) => match serde_json::from_str(text) {
             Ok(v) => v,
             Err(e) => {
-                ui.error(&format!("the input is not valid JSON: {e}\n  help: pass the inputs as an object, for example '{{\"Who\": \"Ada\"}}'"));
+                ui.error(&format!("the input is not valid JSON: {e}\n  help: {}", input_help(ext, &args.action)));
                 return Ok(ExitCode::from(2));
             }
         },
@@ -476,4 +486,36 @@ fn serve(args: crate::ServeArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
         ui.status("Stopped", "every call in flight finished");
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// `xif manpage [--dir DIR]`: the manual page on stdout, or every command's page into DIR.
+fn manpage(dir: Option<std::path::PathBuf>, ui: &Ui) -> anyhow::Result<ExitCode> {
+    let cli = <crate::Cli as clap::CommandFactory>::command();
+    match dir {
+        None => {
+            let mut out = std::io::stdout().lock();
+            clap_mangen::Man::new(cli).render(&mut out).context("writing the manual page")?;
+        }
+        Some(dir) => {
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            clap_mangen::generate_to(cli, &dir).with_context(|| format!("writing the pages into {}", dir.display()))?;
+            ui.status("Wrote", &format!("the manual pages into {} (man -l {}/xif.1)", dir.display(), dir.display()));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// How to pass an action's input, naming the action's own inputs when the definition has it.
+fn input_help(ext: &ExtArgs, action: &str) -> String {
+    let inputs: Option<Vec<String>> = Project::open(&ext.path).ok().and_then(|p| {
+        let def = p.definition.as_ref()?;
+        let a = def.actions.iter().find(|a| a.name.text == action)?;
+        Some(a.inputs.iter().map(|i| format!("\"{}\": …", i.name.text)).collect())
+    });
+    let example = match inputs {
+        Some(names) if names.is_empty() => format!("{action} takes no inputs: pass '{{}}' or nothing"),
+        Some(names) => format!("pass the inputs of {action} as a JSON object, '{{{}}}'", names.join(", ")),
+        None => "pass the inputs as a JSON object, for example '{\"Who\": \"Ada\"}'".to_string(),
+    };
+    format!("{example}; text that is hard to quote for the shell reads better from a file (@FILE) or stdin (-)")
 }

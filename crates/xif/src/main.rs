@@ -17,7 +17,7 @@ const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("XIF_
 
 #[derive(Parser, Debug)]
 #[command(name = "xif", version = VERSION, about, propagate_version = true)]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     command: Command,
     /// A PEM file of CA certificates to trust for https beside the system's (a private CA or a
@@ -177,6 +177,23 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// An extension's settings on the server: list them (default), set one, unset one. Setting
+    /// them needs an administrator.
+    Settings(SettingsArgs),
+    /// Print a shell completion script for xif on stdout, e.g.
+    /// `xif completions bash > ~/.local/share/bash-completion/completions/xif`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print xif's manual page (roff) on stdout, e.g. `xif manpage | man -l -`; with --dir,
+    /// write it and one page per command (xif-publish.1, …) into DIR.
+    Manpage {
+        /// The folder to write the pages into (created when missing).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// API tokens for CI: create (shown once), list, revoke.
     Token {
         #[command(subcommand)]
@@ -219,6 +236,44 @@ pub struct PublishArgs {
     /// changed or dropped, but records may no longer fit the new definition.
     #[arg(long)]
     force_schema: bool,
+}
+
+/// `xif settings EXTENSION [set NAME [VALUE] | unset NAME]`.
+#[derive(clap::Args, Debug)]
+pub struct SettingsArgs {
+    /// The extension.
+    extension: String,
+    #[command(subcommand)]
+    action: Option<SettingsCmd>,
+    /// The server to use: a name or address from `xif servers` (default: XIF_SERVER, then the
+    /// current server).
+    #[arg(long, global = true, value_name = "NAME|URL")]
+    server: Option<String>,
+    /// Print machine-readable JSON on stdout.
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+/// `xif settings EXTENSION ...`.
+#[derive(Subcommand, Debug)]
+pub enum SettingsCmd {
+    /// List the settings (the default): name, type, value or whether a secret is set.
+    List,
+    /// Set a setting (a secret's value is asked for, never taken on the command line).
+    ///
+    /// A secret's value is never taken on the command line: it is asked for without echo at a
+    /// terminal, else read from the first line of stdin; so is any value left out.
+    Set {
+        /// The setting's name.
+        name: String,
+        /// Its value (not for a secret).
+        value: Option<String>,
+    },
+    /// Unset a setting: it reads as its default again.
+    Unset {
+        /// The setting's name.
+        name: String,
+    },
 }
 
 /// `xif call`.

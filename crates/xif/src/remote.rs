@@ -1,5 +1,5 @@
 //! The commands that talk to a Platform Server: login/logout/servers, upload/publish (the
-//! 1-Click Publish window), call, versions, rollback, tokens. The work is in `xif-client`.
+//! 1-Click Publish window), call, versions, rollback, settings, tokens. The work is in `xif-client`.
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::process::ExitCode;
 
@@ -56,36 +56,9 @@ fn ask(question: &str) -> anyhow::Result<String> {
     Ok(line.trim().to_string())
 }
 
-/// Turns the terminal's echo off until dropped.
-struct NoEcho(bool);
-
-impl NoEcho {
-    fn new() -> NoEcho {
-        let stty = |arg: &str| {
-            std::fs::File::open("/dev/tty")
-                .ok()
-                .and_then(|tty| std::process::Command::new("stty").arg(arg).stdin(tty).status().ok())
-                .is_some_and(|s| s.success())
-        };
-        NoEcho(stty("-echo"))
-    }
-}
-
-impl Drop for NoEcho {
-    fn drop(&mut self) {
-        if self.0
-            && let Ok(tty) = std::fs::File::open("/dev/tty")
-        {
-            let _ = std::process::Command::new("stty").arg("echo").stdin(tty).status();
-        }
-    }
-}
-
+/// Asks on the terminal without echoing what is typed (rpassword reads /dev/tty).
 fn ask_password(question: &str) -> anyhow::Result<String> {
-    let answer = {
-        let _quiet = NoEcho::new();
-        ask(question)
-    };
+    let answer = rpassword::prompt_password(question).context("reading the answer from the terminal");
     eprintln!();
     answer
 }
@@ -307,7 +280,12 @@ fn wait_for_change(dir: &std::path::Path) {
 
 fn fail(e: &ClientError, ui: &Ui, json_out: bool) -> ExitCode {
     if json_out {
-        println!("{}", json!({"ok": false, "status": e.status(), "message": e.to_string()}));
+        // `error` is the API's own kind (`action_failed`, `bad_input`, …) when the server answered.
+        let kind = match e {
+            ClientError::Http { kind, .. } => Some(kind.as_str()),
+            _ => None,
+        };
+        println!("{}", json!({"ok": false, "status": e.status(), "error": kind, "message": e.to_string()}));
     }
     ui.error(&e.to_string());
     ui.error("1 error, 0 warnings");
@@ -327,7 +305,7 @@ pub fn call(args: crate::CallArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
     let input: serde_json::Value = match serde_json::from_str(&text) {
         Ok(v) => v,
         Err(e) => {
-            ui.error(&format!("the input is not valid JSON: {e}\n  help: pass the inputs as an object, for example '{{\"Who\": \"Ada\"}}'"));
+            ui.error(&format!("the input is not valid JSON: {e}\n  help: pass the inputs as a JSON object, for example '{{\"Who\": \"Ada\"}}'; text that is hard to quote for the shell reads better from a file (@FILE) or stdin (-)"));
             return Ok(ExitCode::from(2));
         }
     };
@@ -627,5 +605,120 @@ pub fn token(action: crate::TokenCmd, ui: &Ui) -> anyhow::Result<ExitCode> {
     match result {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(e) => Ok(fail(&e, ui, json_out)),
+    }
+}
+
+/// `xif settings EXTENSION [list | set NAME [VALUE] | unset NAME]`.
+pub fn settings(args: crate::SettingsArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
+    let rt = runtime()?;
+    let client = rt.block_on(connect(args.server.as_deref(), ui))?;
+    let ext = &args.extension;
+    let list = match rt.block_on(client.settings(ext)) {
+        Ok(list) => list,
+        Err(e) => return Ok(fail(&e, ui, args.json)),
+    };
+    let find = |name: &str| -> Option<&xif_wire::SettingInfo> { list.iter().find(|s| s.name == name) };
+    let no_such = |name: &str| {
+        let names: Vec<&str> = list.iter().map(|s| s.name.as_str()).collect();
+        format!(
+            "extension {ext} has no setting {name}; its settings are {}",
+            if names.is_empty() { "none".to_string() } else { names.join(", ") }
+        )
+    };
+    let (name, value) = match args.action.unwrap_or(crate::SettingsCmd::List) {
+        crate::SettingsCmd::List => {
+            print_settings(&list, args.json);
+            return Ok(ExitCode::SUCCESS);
+        }
+        crate::SettingsCmd::Unset { name } => {
+            if find(&name).is_none() {
+                ui.error(&no_such(&name));
+                return Ok(ExitCode::from(1));
+            }
+            (name, serde_json::Value::Null)
+        }
+        crate::SettingsCmd::Set { name, value } => {
+            let Some(setting) = find(&name) else {
+                ui.error(&no_such(&name));
+                return Ok(ExitCode::from(1));
+            };
+            let text = match value {
+                Some(_) if setting.secret => {
+                    ui.error(&format!(
+                        "{name} is a secret: its value is not taken on the command line, where it would stay in the shell's history and the process list\n  help: run `xif settings {ext} set {name}` and type it (not shown), or pipe it: `printf %s \"$VALUE\" | xif settings {ext} set {name}`"
+                    ));
+                    return Ok(ExitCode::from(2));
+                }
+                Some(v) => v,
+                None if interactive() && setting.secret => {
+                    ask_password(&format!("{name} of {ext} (secret, not shown): "))?
+                }
+                None if interactive() => ask(&format!("{name} of {ext}: "))?,
+                None => {
+                    let mut line = String::new();
+                    let n = std::io::stdin().lock().read_line(&mut line).context("reading the value from stdin")?;
+                    if n == 0 {
+                        ui.error(&format!("no value for {name}: give it after the name, or write it to stdin"));
+                        return Ok(ExitCode::from(2));
+                    }
+                    line.trim_end_matches(['\r', '\n']).to_string()
+                }
+            };
+            (name.clone(), setting_value(&setting.ty, text))
+        }
+    };
+    let unset = value.is_null();
+    let secret = find(&name).is_some_and(|s| s.secret);
+    let values = std::collections::BTreeMap::from([(name.clone(), value)]);
+    match rt.block_on(client.set_settings(ext, values)) {
+        Ok(now) => {
+            if args.json {
+                print_settings(&now, true);
+            }
+            let what = match (unset, secret) {
+                (true, _) => format!("{name} of {ext}: it reads as its default again"),
+                (false, true) => format!("{name} of {ext} (a secret: sealed on the server, never shown)"),
+                (false, false) => format!(
+                    "{name} of {ext} to {}",
+                    now.iter().find(|s| s.name == name).and_then(|s| s.value.clone()).unwrap_or_default()
+                ),
+            };
+            ui.status(if unset { "Unset" } else { "Set" }, &what);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => Ok(fail(&e, ui, args.json)),
+    }
+}
+
+/// A value typed on the command line as the JSON the server checks against the setting's type:
+/// numbers and booleans as such when they read as one, everything else as text.
+fn setting_value(ty: &str, text: String) -> serde_json::Value {
+    match ty {
+        "Integer" | "Long Integer" | "Boolean" => serde_json::from_str::<serde_json::Value>(text.trim())
+            .ok()
+            .filter(|v| v.is_number() || v.is_boolean())
+            .unwrap_or(serde_json::Value::String(text)),
+        _ => serde_json::Value::String(text),
+    }
+}
+
+fn print_settings(list: &[xif_wire::SettingInfo], json_out: bool) {
+    if json_out {
+        println!("{}", json!({ "settings": list }));
+        return;
+    }
+    let width = list.iter().map(|s| s.name.chars().count()).max().unwrap_or(0).max(7);
+    let type_width = list.iter().map(|s| s.ty.chars().count()).max().unwrap_or(0).max(4);
+    println!("{:<width$}  {:<type_width$}  value", "setting", "type");
+    for s in list {
+        let value = match (&s.unavailable, s.secret, s.set, &s.value) {
+            (Some(why), ..) => format!("(set, but unavailable: {why})"),
+            (None, true, true, _) => "(secret, set)".to_string(),
+            (None, true, false, _) => "(secret, not set)".to_string(),
+            (None, false, true, Some(v)) => v.clone(),
+            _ => "(not set: reads as its default)".to_string(),
+        };
+        let about = s.description.as_deref().map(|d| format!("  # {d}")).unwrap_or_default();
+        println!("{:<width$}  {:<type_width$}  {value}{about}", s.name, s.ty);
     }
 }

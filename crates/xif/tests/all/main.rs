@@ -3,6 +3,7 @@ mod support;
 
 mod again;
 mod download;
+mod examples;
 mod hostile_auth;
 mod hostile_calls;
 mod hostile_packages;
@@ -15,4 +16,5 @@ mod remote;
 mod run;
 mod schemathesis;
 mod serve;
+mod settings;
 mod studio;

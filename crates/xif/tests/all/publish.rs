@@ -388,4 +388,9 @@ fn an_action_still_a_stub_is_refused_at_verify_and_by_the_server_but_compiles_an
     let (status, v) =
         server.api("POST", "/api/v1/extensions/PubStub/actions/Farewell", Some(&admin), r#"{"Who": "Ada"}"#);
     assert_eq!((status, &v["Message"]), (200, &serde_json::json!("Goodbye, Ada")), "{v}");
+    // `xif call --json` on a refused call carries the API's error kind.
+    let out = run_code(server.xif().args(["call", "PubStub", "Farewell", "{}", "--json"]), 1);
+    let v = crate::support::json(&out);
+    assert_eq!((v["ok"].as_bool(), v["status"].as_u64()), (Some(false), Some(400)), "{v}");
+    assert!(v["error"].as_str().is_some_and(|k| !k.is_empty() && k != "http"), "{v}");
 }

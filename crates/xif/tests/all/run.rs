@@ -181,7 +181,17 @@ fn the_minimal_template_has_one_action_and_nothing_else() {
     actions.sort();
     assert_eq!(actions, ["hello.rs", "mod.rs"]);
     assert!(!dir.join("resources").exists(), "no resource folder");
-    run_ok(xif().arg("verify").arg("--path").arg(&dir));
+    // Bad JSON: the help names the action's own inputs and the ways round the shell's quoting.
+    let out = run_code(xif().args(["run", "Hello", r#"{"Who": Ada}"#, "--path"]).arg(&dir), 2);
+    let text = stderr(&out);
+    assert!(text.contains("the input is not valid JSON"), "{text}");
+    assert!(
+        text.contains(r#"pass the inputs of Hello as a JSON object, '{"Who": …}'"#) && text.contains("(@FILE)"),
+        "{text}"
+    );
+    // Verify reminds of the placeholder description (a warning: it still runs).
+    let out = run_ok(xif().arg("verify").arg("--path").arg(&dir));
+    assert!(stderr(&out).contains("W092") && stderr(&out).contains("0 errors, 1 warning"), "{}", stderr(&out));
     let out = run_ok(xif().args(["run", "Hello", r#"{"Who": "Ada"}"#, "--path"]).arg(&dir));
     let o: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(o, serde_json::json!({"Message": "Hello, Ada!"}));

@@ -120,11 +120,17 @@ fn update_source_counts_in_words() {
     std::fs::write(&def, text).unwrap();
     let out = run_ok(xif().arg("update-source").arg("--path").arg(&dir));
     let err = stderr(&out);
-    assert!(err.contains("files written") && err.contains("; 2 new action stubs to implement;"), "{err}");
+    assert!(
+        err.contains("Wrote ") && err.contains(" files, ") && err.contains("; 2 new action stubs to implement;"),
+        "{err}"
+    );
     assert!(!err.contains("(s)"), "{err}");
     let out = run_ok(xif().arg("update-source").arg("--path").arg(&dir));
     let err = stderr(&out);
-    assert!(err.contains("0 files written, ") && !err.contains("stub"), "{err}");
+    assert!(
+        err.contains("Unchanged ") && err.contains(" files up to date; 0 errors") && !err.contains("stub"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -187,4 +193,56 @@ fn version_names_the_commit_and_the_help_is_current() {
     let help = run_ok(xif().arg("--help"));
     let help = String::from_utf8_lossy(&help.stdout);
     assert!(!help.contains("(later)") && help.contains("xif serve"), "{help}");
+}
+
+/// `xif completions SHELL` prints a script that knows the commands; `xif manpage` the manual
+/// page, or one per command with --dir.
+#[test]
+fn completions_and_manual_pages_know_every_command() {
+    for (shell, marker) in [("bash", "_xif()"), ("zsh", "#compdef xif"), ("fish", "complete -c xif")] {
+        let out = run_ok(xif().args(["completions", shell]));
+        let script = String::from_utf8_lossy(&out.stdout);
+        assert!(script.contains(marker), "{shell}: {script:.200}");
+        for command in ["publish", "settings", "logs", "completions"] {
+            assert!(script.contains(command), "{shell} completes {command}");
+        }
+    }
+    let out = run_code(xif().args(["completions", "cmd.exe"]), 2);
+    assert!(stderr(&out).contains("possible values"), "{}", stderr(&out));
+
+    let out = run_ok(xif().arg("manpage"));
+    let page = String::from_utf8_lossy(&out.stdout);
+    assert!(page.contains(".TH xif 1") && page.contains("xif\\-settings"), "{page:.400}");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("man1");
+    run_ok(xif().args(["manpage", "--dir"]).arg(&dir));
+    for page in ["xif.1", "xif-publish.1", "xif-settings.1", "xif-settings-set.1"] {
+        let text = std::fs::read_to_string(dir.join(page)).unwrap_or_else(|e| panic!("{page}: {e}"));
+        assert!(text.starts_with(".ie") && text.contains(".SH NAME"), "{page}: {text:.200}");
+    }
+}
+
+/// The binary needs no repository beside it (what `cargo install --path crates/xif` relies on):
+/// copied elsewhere and run from an unrelated folder, it makes, compiles and runs an extension.
+#[test]
+fn a_copied_binary_works_without_the_repository() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bin = tmp.path().join("bin/xif");
+    std::fs::create_dir_all(bin.parent().unwrap()).unwrap();
+    std::fs::copy(env!("CARGO_BIN_EXE_xif"), &bin).unwrap();
+    let work = tmp.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let xif_there = || {
+        let mut c = std::process::Command::new(&bin);
+        c.current_dir(&work).env("XIF_TARGET_DIR", workspace().join("target/xif-ext"));
+        c
+    };
+    run_ok(xif_there().args(["new", "Lone", "--minimal"]));
+    let dir = work.join("Lone");
+    run_ok(xif_there().args(["compile", "--path"]).arg(&dir));
+    let out = run_ok(xif_there().args(["run", "Hello", r#"{"Who": "Ada"}"#, "--path"]).arg(&dir));
+    let o: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(o, serde_json::json!({"Message": "Hello, Ada!"}));
+    run_ok(xif_there().args(["save", "--path"]).arg(&dir));
+    assert!(dir.join("Lone.xif").is_file());
 }
