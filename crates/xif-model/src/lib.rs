@@ -20,6 +20,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod api;
 pub mod definition;
 pub mod diag;
 pub mod names;
