@@ -7,6 +7,15 @@ use futures_util::StreamExt as _;
 use serde_json::Value;
 use xif_wire::{CreateToken, ErrorBody, LoginRequest};
 
+/// What a publish consents to that the server refuses otherwise.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Consent {
+    /// Entity changes that could lose data (`--force-schema`).
+    pub force_schema: bool,
+    /// Changes that break the active version's callers (`--allow-breaking`).
+    pub allow_breaking: bool,
+}
+
 /// Why a request failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -277,18 +286,24 @@ impl Client {
         self.json(req).await
     }
 
-    /// Publishes (or, with `rollback`, rolls back to) a version; `on_stage` sees each server stage
+    /// Publishes (or, with `rollback`, rolls back to) a version, with `consent` to what the
+    /// server would otherwise refuse; `on_stage` sees each server stage
     /// as it is streamed. Answers the summary, which says whether it worked.
     pub async fn publish(
         &self,
         extension: &str,
         version: i64,
         rollback: bool,
-        force_schema: bool,
+        consent: Consent,
         on_stage: &mut dyn FnMut(&StepEvent),
     ) -> Result<Summary, ClientError> {
         let verb = if rollback { "rollback" } else { "publish" };
-        let query = if force_schema { "?force=true" } else { "" };
+        let query = match (consent.force_schema, consent.allow_breaking) {
+            (false, false) => "",
+            (true, false) => "?force=true",
+            (false, true) => "?allow_breaking=true",
+            (true, true) => "?force=true&allow_breaking=true",
+        };
         let req = self
             .request(reqwest::Method::POST, &format!("/api/v1/extensions/{extension}/versions/{version}/{verb}{query}"))
             .header(reqwest::header::ACCEPT, "text/event-stream");

@@ -113,6 +113,8 @@ pub struct Options {
     pub upload_only: bool,
     /// Make entity changes that would otherwise be refused (`xif publish --force-schema`).
     pub force_schema: bool,
+    /// Publish changes that break the active version's callers (`xif publish --allow-breaking`).
+    pub allow_breaking: bool,
 }
 
 /// How a run ended.
@@ -392,7 +394,7 @@ async fn steps(opts: &Options, client: &Client, r: &mut Run<'_>, summary: &mut S
         if opts.upload_only {
             return Ok(());
         }
-        return publish_step(client, r, summary, &name, stored.version, opts.force_schema).await;
+        return publish_step(client, r, summary, &name, stored.version, consent(opts)).await;
     }
     let total = saved.size;
     let sent = Arc::new(AtomicU64::new(0));
@@ -420,7 +422,11 @@ async fn steps(opts: &Options, client: &Client, r: &mut Run<'_>, summary: &mut S
         return Ok(());
     }
 
-    publish_step(client, r, summary, &name, uploaded.version, opts.force_schema).await
+    publish_step(client, r, summary, &name, uploaded.version, consent(opts)).await
+}
+
+fn consent(opts: &Options) -> crate::client::Consent {
+    crate::client::Consent { force_schema: opts.force_schema, allow_breaking: opts.allow_breaking }
 }
 
 /// 6. Publish, with the server's stages as they stream.
@@ -430,7 +436,7 @@ async fn publish_step(
     summary: &mut Summary,
     name: &str,
     version: i64,
-    force_schema: bool,
+    consent: crate::client::Consent,
 ) -> Result<(), Failed> {
     r.start(Step::Publish);
     let published = {
@@ -447,7 +453,7 @@ async fn publish_step(
             };
             on(Progress::Event(&e));
         };
-        let answer = client.publish(name, version, false, force_schema, &mut forward).await;
+        let answer = client.publish(name, version, false, consent, &mut forward).await;
         // The server refuses an unpermitted publish before running any stage (a plain 403):
         // shown as its permissions stage failing, as when the stage itself refuses.
         if let Err(crate::client::ClientError::Http { status: 403, message, .. }) = &answer {

@@ -72,6 +72,8 @@ pub struct Options {
     /// Make entity schema changes that would otherwise be refused (narrowing, an incompatible
     /// type, a different identifier); no stored value is changed or dropped by them.
     pub force: bool,
+    /// Publish changes that break the active version's callers (`xif_model::api`).
+    pub allow_breaking: bool,
 }
 
 /// What publishing needs (DESIGN.md's permissions), judged from what the server stored about the
@@ -284,6 +286,18 @@ async fn stages(
     refuse_stubs(&package, &def)?;
     p.end(Status::Finished, format!("{} may publish {}", who.name, ext.name));
 
+    // The callable surface against the active version: breaking changes need consent.
+    if kind == Kind::Publish
+        && let Some(active) = ext.active_version.filter(|&a| a != number)
+    {
+        start(state, p, &facts.extension, "callers").await;
+        let message = callers_stage(state, &ext, active, number, &package, &def, options.allow_breaking).await?;
+        p.end(
+            if message.is_none() { Status::Unchanged } else { Status::Finished },
+            message.unwrap_or_else(|| format!("what callers of version {active} see is unchanged")),
+        );
+    }
+
     // Compile to native code, or take it from the cache.
     start(state, p, &facts.extension, "compile").await;
     let compat = state.runtime.compatibility_hash();
@@ -406,6 +420,57 @@ pub fn package_limits(state: &AppState) -> xif_package::Limits {
     limits.max_entry_bytes = limits.max_entry_bytes.max(package);
     limits.max_total_bytes = limits.max_total_bytes.max(package.saturating_mul(2));
     limits
+}
+
+/// The changes of the callable surface from the active version `active` to `number`: `None`
+/// when there are none, else their list; a breaking one without `allow` is refused, listing them.
+async fn callers_stage(
+    state: &AppState,
+    ext: &xif_store::ExtensionRow,
+    active: i64,
+    number: i64,
+    package: &xif_package::Package,
+    def: &Definition,
+    allow: bool,
+) -> Result<Option<String>, AppError> {
+    let Some(old_version) = state.db.version(ext.id, active).await? else { return Ok(None) };
+    let old_package = stored_package(state, &old_version.digest, &format!("version {active}")).await?;
+    let old_source = String::from_utf8_lossy(&old_package.definition).into_owned();
+    let Some(old_def) = xif_model::parse(&old_source).0 else { return Ok(None) };
+    let new_source = String::from_utf8_lossy(&package.definition).into_owned();
+    let changes = xif_model::api::diff(&old_def, def);
+    if changes.is_empty() {
+        return Ok(None);
+    }
+    let lines: Vec<String> = changes
+        .iter()
+        .map(|c| {
+            let place = match c.location(&old_source, &new_source) {
+                Some((l, col)) if c.in_old => format!("extension.toml of version {active}:{l}:{col}"),
+                Some((l, col)) => format!("extension.toml:{l}:{col}"),
+                None => "extension.toml".into(),
+            };
+            let class = if c.breaking { "breaking" } else { "compatible" };
+            format!("{place}: {class}: {}; callers: {}", c.message, c.caller)
+        })
+        .collect();
+    let breaking = changes.iter().filter(|c| c.breaking).count();
+    if breaking > 0 && !allow {
+        return Err(AppError::bad(
+            "breaking_change",
+            format!(
+                "version {number} of {} breaks what callers of version {active} rely on ({breaking} breaking of {} change(s)):\n{}\nPublish it anyway with --allow-breaking (API: ?allow_breaking=true) once its callers are ready",
+                ext.name,
+                changes.len(),
+                lines.join("\n")
+            ),
+        ));
+    }
+    let head = match breaking {
+        0 => format!("{} compatible change(s) for callers of version {active}", changes.len()),
+        n => format!("{} change(s) for callers of version {active}, {n} breaking (allowed)", changes.len()),
+    };
+    Ok(Some(format!("{head}:\n{}", lines.join("\n"))))
 }
 
 /// Refuses a package whose actions are still the stubs `xif update-source` writes: those its

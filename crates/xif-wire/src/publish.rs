@@ -186,4 +186,7 @@ pub struct PublishQuery {
     /// Make entity schema changes that would otherwise be refused (narrowing, an incompatible
     /// type, a different identifier); no stored value is changed or dropped by them.
     pub force: Option<bool>,
+    /// Publish a version whose changes break the active version's callers (an action, input or
+    /// output removed, an input made mandatory, a type changed); each is listed either way.
+    pub allow_breaking: Option<bool>,
 }

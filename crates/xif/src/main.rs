@@ -236,6 +236,11 @@ pub struct PublishArgs {
     /// changed or dropped, but records may no longer fit the new definition.
     #[arg(long)]
     force_schema: bool,
+    /// Publish changes that break what callers of the active version rely on (an action, input
+    /// or output removed, an input made mandatory, a type changed); without it they are refused,
+    /// each listed with its place in extension.toml.
+    #[arg(long)]
+    allow_breaking: bool,
 }
 
 /// `xif settings EXTENSION [set NAME [VALUE] | unset NAME]`.

@@ -237,6 +237,7 @@ pub fn publish(args: crate::PublishArgs, upload_only: bool, ui: &Ui) -> anyhow::
         rustc_wrapper: std::env::current_exe().ok(),
         upload_only,
         force_schema: args.force_schema,
+        allow_breaking: args.allow_breaking,
     };
     // Verify Again: at a terminal, a stop at Verify or Compile waits for the fixed files.
     let again = matches!(mode, Mode::Live { .. }) && interactive();
@@ -522,7 +523,7 @@ pub fn rollback(
             );
         }
     };
-    match rt.block_on(client.publish(extension, version, true, false, &mut print)) {
+    match rt.block_on(client.publish(extension, version, true, xif_client::Consent::default(), &mut print)) {
         Ok(summary) => {
             if json_out {
                 println!("{}", json!({ "summary": summary }));

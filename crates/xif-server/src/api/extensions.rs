@@ -138,7 +138,8 @@ pub async fn download(
 /// (`{"step","status","ms","message"}`), then `{"summary": ...}`.
 #[utoipa::path(post, path = "/api/v1/extensions/{name}/versions/{version}/publish", tag = "versions",
     params(("name" = String, Path, description = "Extension name"), ("version" = i64, Path, description = "Version number"),
-        ("force" = Option<bool>, Query, description = "Make entity schema changes that would otherwise be refused (`schema_refused`: narrowing, an incompatible type, a different identifier); no stored value is changed or dropped")),
+        ("force" = Option<bool>, Query, description = "Make entity schema changes that would otherwise be refused (`schema_refused`: narrowing, an incompatible type, a different identifier); no stored value is changed or dropped"),
+        ("allow_breaking" = Option<bool>, Query, description = "Publish changes that break the active version's callers (`breaking_change`: an action, input or output removed, an input made mandatory, a type changed); each change is listed either way")),
     responses((status = 200, description = "Published (or, as `text/event-stream`, the stages then the summary)", body = Published),
         (status = 400, description = "Refused: bad definition or contract (names the import or export), or an entity change that would lose data (`schema_refused`, names each attribute and why); with the stages and the summary", body = PublishFailed),
         (status = 403, description = "A permission is missing; the message names it", body = ErrorBody),
@@ -150,7 +151,8 @@ pub async fn publish(
     ApiQuery(q): ApiQuery<PublishQuery>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    let options = publish::Options { force: q.force.unwrap_or(false) };
+    let options =
+        publish::Options { force: q.force.unwrap_or(false), allow_breaking: q.allow_breaking.unwrap_or(false) };
     http::publish(&state, auth.0, name, number, Kind::Publish, options, &headers).await
 }
 

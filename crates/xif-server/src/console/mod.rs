@@ -628,7 +628,7 @@ async fn run_publish_form(
     kind: publish::Kind,
 ) -> Result<Response, ConsoleError> {
     session.check_csrf(form.get("csrf"))?;
-    let options = publish::Options::default();
+    let options = publish::Options { force: false, allow_breaking: form.get("allow_breaking").is_some() };
     let who = session.auth.0.clone();
     let refused = match ops::extensions::publish(&state, who, name.clone(), number, kind, options, None).await {
         Ok(task) => match task.await {
@@ -656,12 +656,15 @@ async fn publish_stream(
     State(state): State<AppState>,
     session: Session,
     ApiPath((name, number)): ApiPath<(String, i64)>,
+    crate::http::ApiQuery(q): crate::http::ApiQuery<xif_wire::PublishQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ConsoleError> {
     session.check_csrf(headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()))?;
     let mut sse = HeaderMap::new();
     sse.insert(header::ACCEPT, HeaderValue::from_static("text/event-stream"));
-    let (who, kind, options) = (session.auth.0.clone(), publish::Kind::Publish, publish::Options::default());
+    // The upload page's checkbox: consent to changes that break the active version's callers.
+    let options = publish::Options { force: false, allow_breaking: q.allow_breaking.unwrap_or(false) };
+    let (who, kind) = (session.auth.0.clone(), publish::Kind::Publish);
     Ok(http::publish(&state, who, name, number, kind, options, &sse).await.into_response())
 }
 

@@ -699,6 +699,10 @@ pub fn upload(session: &Session) -> Markup {
                     input #file.visually-hidden type="file" name="file" accept=".xif,application/octet-stream";
                     p #chosen.chosen aria-live="polite" {}
                 }
+                label.check {
+                    input #allow-breaking type="checkbox" name="allow_breaking";
+                    " Publish even if it breaks what callers of the active version use (an action, input or output removed, an input made mandatory, a type changed)"
+                }
                 button #publish.primary.big type="submit" disabled { "1-Click Publish" }
             }
             noscript { p.notice.error { "This page needs JavaScript. Without it, use " code { "xif publish" } "." } }

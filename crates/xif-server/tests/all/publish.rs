@@ -230,8 +230,11 @@ async fn refusals_name_each_missing_permission() {
     assert_eq!(log.as_array().map(Vec::len), Some(1), "{log}");
     assert_eq!((log[0]["outcome"].as_str(), log[0]["user"].as_str()), (Some("published"), Some("ext")));
 
-    // "Change & Deploy Applications" alone allows everything.
+    // "Change & Deploy Applications" alone allows everything (here version 2 replaces every
+    // action of version 1, which needs consent too).
     let (status, body) = s.publish(&cda, "Greetings", 2).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("breaking_change")), "{body}");
+    let (status, body) = s.publish_allowing_breaking(&cda, "Greetings", 2).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let entities_step = body["steps"]
         .as_array()

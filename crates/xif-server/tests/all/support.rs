@@ -180,12 +180,19 @@ impl TestServer {
         self.post(Some(token), &format!("/api/v1/extensions/{name}/versions/{version}/publish"), json!(null)).await
     }
 
-    /// Uploads and publishes as the administrator; returns the version.
+    /// Publishes with consent to changes that break the active version's callers (JSON answer).
+    pub async fn publish_allowing_breaking(&self, token: &str, name: &str, version: i64) -> (StatusCode, Value) {
+        let path = format!("/api/v1/extensions/{name}/versions/{version}/publish?allow_breaking=true");
+        self.post(Some(token), &path, json!(null)).await
+    }
+
+    /// Uploads and publishes as the administrator; returns the version. It consents to breaking
+    /// changes: the tests that deploy one definition after another are about other things.
     pub async fn deploy(&self, name: &str, package: &[u8]) -> i64 {
         let (status, body) = self.upload(&self.admin, name, package).await;
         assert!(status.is_success(), "upload: {status} {body}");
         let version = body["version"].as_i64().expect("version");
-        let (status, body) = self.publish(&self.admin, name, version).await;
+        let (status, body) = self.publish_allowing_breaking(&self.admin, name, version).await;
         assert_eq!(status, StatusCode::OK, "publish: {body}");
         version
     }

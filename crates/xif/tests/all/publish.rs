@@ -293,20 +293,7 @@ fn an_entity_change_that_would_lose_data_is_refused_at_verify_against_the_active
 
 /// POSTs `body` (a package) to `path`; answers the status and the JSON body.
 fn post_package(server: &Server, path: &str, token: &str, body: &[u8]) -> (u16, serde_json::Value) {
-    use std::io::{Read as _, Write as _};
-    let addr = server.url.trim_start_matches("http://");
-    let mut s = std::net::TcpStream::connect(addr).expect("connect");
-    write!(
-        s,
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    )
-    .expect("write the head");
-    s.write_all(body).expect("write the package");
-    let mut out = String::new();
-    s.read_to_string(&mut out).expect("read");
-    let status = out.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let text = out.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    let (status, text) = server.request_bytes("POST", path, token, "application/octet-stream", body);
     (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
 }
 
@@ -393,4 +380,84 @@ fn an_action_still_a_stub_is_refused_at_verify_and_by_the_server_but_compiles_an
     let v = crate::support::json(&out);
     assert_eq!((v["ok"].as_bool(), v["status"].as_u64()), (Some(false), Some(400)), "{v}");
     assert!(v["error"].as_str().is_some_and(|k| !k.is_empty() && k != "http"), "{v}");
+}
+
+/// A change that breaks the active version's callers is refused at Publish, listing it with its
+/// place in extension.toml; `--allow-breaking` publishes it, and the publish log keeps the list.
+#[test]
+fn a_breaking_change_is_refused_unless_allowed_and_the_log_keeps_the_diff() {
+    let server = Server::start();
+    assert!(server.login("admin", ADMIN_PASSWORD).status.success());
+    let (_tmp, dir) = new_extension("PubApi");
+    publish_json(&server, &dir, 0);
+
+    // Polite, which had a default, becomes mandatory: callers that leave it out would break.
+    let toml = dir.join("extension.toml");
+    let def = std::fs::read_to_string(&toml).unwrap();
+    let old = r#"Polite = { type = "Boolean", default = true }"#;
+    assert!(def.contains(old), "{def}");
+    let def = def.replace(old, r#"Polite = "Boolean""#);
+    std::fs::write(&toml, &def).unwrap();
+    let line = def.lines().position(|l| l.contains(r#"Polite = "Boolean""#)).unwrap() + 1;
+    let col = def.lines().nth(line - 1).unwrap().find("Polite").unwrap() + 1;
+    let (lines, err) = publish_json(&server, &dir, 1);
+    let failed =
+        lines.iter().find(|v| v["stage"] == "callers" && v["status"] == "failed").expect("the callers stage fails");
+    let message = failed["message"].as_str().unwrap_or_default();
+    assert!(message.contains("1 breaking of 1 change"), "{message}");
+    assert!(
+        message.contains(&format!(
+            "extension.toml:{line}:{col}: breaking: input Polite of action Greet is now mandatory; callers: calls without Polite are refused (400 bad_input)"
+        )),
+        "{message}"
+    );
+    assert!(
+        message.contains("--allow-breaking") && err.contains("input Polite of action Greet is now mandatory"),
+        "{err}"
+    );
+    let active: Vec<i64> = versions(&server, "PubApi")
+        .iter()
+        .filter(|v| v["active"] == true)
+        .filter_map(|v| v["version"].as_i64())
+        .collect();
+    assert_eq!(active, [1], "version 1 stays active");
+
+    // With consent it is published, and the stage says what was allowed.
+    let out = run_ok(server.xif().args(["publish", "--allow-breaking", "--json", "--path"]).arg(&dir));
+    let lines = json_lines(&out);
+    let stage = lines.iter().find(|v| v["stage"] == "callers" && v["status"] != "started").expect("the callers stage");
+    assert_eq!(stage["status"], "finished", "{stage}");
+    assert!(
+        stage["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("1 change(s) for callers of version 1, 1 breaking (allowed)"),
+        "{stage}"
+    );
+    assert_eq!(summary(&lines)["version"], 2);
+    let admin = server.admin_token();
+    let (status, log) = server.api("GET", "/api/v1/extensions/PubApi/publishes", Some(&admin), "");
+    assert_eq!(status, 200, "{log}");
+    let newest = &log[0];
+    assert_eq!((newest["version"].as_i64(), newest["outcome"].as_str()), (Some(2), Some("published")), "{newest}");
+    let kept = newest["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["step"] == "callers" && s["status"] != "started")
+        .expect("kept in the log");
+    assert!(
+        kept["message"].as_str().unwrap_or_default().contains("input Polite of action Greet is now mandatory"),
+        "{kept}"
+    );
+
+    // A compatible change needs no consent.
+    let def = def.replace("description = \"Builds a greeting for a person.\"", "description = \"Greets a person.\"");
+    std::fs::write(&toml, &def).unwrap();
+    let (lines, _) = publish_json(&server, &dir, 0);
+    let stage = lines.iter().find(|v| v["stage"] == "callers" && v["status"] != "started").expect("the callers stage");
+    assert!(
+        stage["message"].as_str().unwrap_or_default().contains("1 compatible change(s) for callers of version 2"),
+        "{stage}"
+    );
 }

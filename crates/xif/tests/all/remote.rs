@@ -93,6 +93,31 @@ impl Server {
         (status, out)
     }
 
+    /// One request with a byte body of `content_type`; answers the status and the body.
+    pub fn request_bytes(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        content_type: &str,
+        body: &[u8],
+    ) -> (u16, String) {
+        let mut s = TcpStream::connect(&self.addr).expect("connect");
+        write!(
+            s,
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            self.addr,
+            body.len()
+        )
+        .expect("write");
+        s.write_all(body).expect("write the body");
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).expect("read");
+        let out = String::from_utf8_lossy(&out).into_owned();
+        let status = out.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+        (status, out.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default())
+    }
+
     /// One HTTP request to the API; answers the status and the JSON body.
     pub fn api(&self, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, Value) {
         let (status, out) = self.raw(method, path, token, body);

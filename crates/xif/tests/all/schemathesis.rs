@@ -5,8 +5,6 @@
 //! type or body the document does not describe, a schema-violating request accepted, auth
 //! ignored. 20 examples per operation here; `cargo xtask schemathesis [EXAMPLES]` runs the same
 //! test longer (100 by default), through `XIF_SCHEMATHESIS_EXAMPLES`.
-use std::io::{Read as _, Write as _};
-use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -27,20 +25,7 @@ fn schemathesis() -> PathBuf {
 
 /// One request with a byte body; answers the status and the body.
 fn request(server: &Server, method: &str, path: &str, token: &str, content_type: &str, body: &[u8]) -> (u16, String) {
-    let addr = server.url.trim_start_matches("http://");
-    let mut s = TcpStream::connect(addr).expect("connect");
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    )
-    .expect("write");
-    s.write_all(body).expect("write the body");
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).expect("read");
-    let out = String::from_utf8_lossy(&out).into_owned();
-    let status = out.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    (status, out.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default())
+    server.request_bytes(method, path, token, content_type, body)
 }
 
 /// Uploads a test extension's package (compiled by `cargo xtask fixtures`).

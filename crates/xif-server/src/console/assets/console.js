@@ -185,7 +185,9 @@ function uploadPage(form) {
   async function publish(name, version) {
     let summary = null;
     try {
-      const res = await fetch(`/extensions/${encodeURIComponent(name)}/versions/${version}/publish/stream`, {
+      const allow = document.getElementById("allow-breaking");
+      const query = allow && allow.checked ? "?allow_breaking=true" : "";
+      const res = await fetch(`/extensions/${encodeURIComponent(name)}/versions/${version}/publish/stream${query}`, {
         method: "POST",
         headers: { Accept: "text/event-stream", "X-CSRF-Token": csrf },
         credentials: "same-origin",
