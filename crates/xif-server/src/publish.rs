@@ -434,7 +434,17 @@ async fn callers_stage(
     allow: bool,
 ) -> Result<Option<String>, AppError> {
     let Some(old_version) = state.db.version(ext.id, active).await? else { return Ok(None) };
-    let old_package = stored_package(state, &old_version.digest, &format!("version {active}")).await?;
+    // A stored package that cannot be read again must not block every later publish.
+    let old_package = match stored_package(state, &old_version.digest, &format!("version {active}")).await {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::warn!(extension = %ext.name, version = active, error = %one_line(&e.public_message()), "cannot compare with the active version");
+            return Ok(Some(format!(
+                "not compared with version {active}: its package cannot be read ({})",
+                e.public_message()
+            )));
+        }
+    };
     let old_source = String::from_utf8_lossy(&old_package.definition).into_owned();
     let Some(old_def) = xif_model::parse(&old_source).0 else { return Ok(None) };
     let new_source = String::from_utf8_lossy(&package.definition).into_owned();
