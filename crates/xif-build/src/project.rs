@@ -101,7 +101,7 @@ impl Project {
 
     /// The path of an action's implementation file, relative to the folder.
     pub fn action_file(action: &xif_model::Action) -> String {
-        format!("src/actions/{}.rs", action.name.rust_ident())
+        action.source_file()
     }
 
     /// Diagnostics as JSON objects (severity, code, message, file, line, column, help), as

@@ -89,11 +89,7 @@ impl ApiChange {
     /// `extension.toml:LINE:COL` of the change, given the old and the new definition's text.
     pub fn location(&self, old_source: &str, new_source: &str) -> Option<(usize, usize)> {
         let src = if self.in_old { old_source } else { new_source };
-        let at = self.span.as_ref()?.start.min(src.len());
-        let before = src.get(..at)?;
-        let line = before.matches('\n').count() + 1;
-        let col = before[before.rfind('\n').map(|i| i + 1).unwrap_or(0)..].chars().count() + 1;
-        Some((line, col))
+        self.span.as_ref().map(|s| crate::diag::line_col(src, s.start))
     }
 }
 

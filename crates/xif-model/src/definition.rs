@@ -87,6 +87,10 @@ pub struct Action {
 }
 
 impl Action {
+    /// The file of the extension folder that implements it: `src/actions/<rust ident>.rs`.
+    pub fn source_file(&self) -> String {
+        format!("src/actions/{}.rs", self.name.rust_ident())
+    }
     /// The WIT name of the record that carries this action's outputs.
     pub fn output_record_wit(&self) -> String {
         format!("{}-output", self.name.wit())

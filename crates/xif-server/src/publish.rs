@@ -487,8 +487,7 @@ async fn callers_stage(
 /// manifest lists and those its source snapshot shows (see `xif_package::stubs`; not in the files
 /// of actions that are gone, which are not compiled), each named.
 pub fn refuse_stubs(package: &xif_package::Package, def: &Definition) -> Result<(), AppError> {
-    let action_files: Vec<String> =
-        def.actions.iter().map(|a| format!("src/actions/{}.rs", a.name.rust_ident())).collect();
+    let action_files: Vec<String> = def.actions.iter().map(xif_model::Action::source_file).collect();
     let mut found = package.stubs();
     found.retain(|s| !xif_package::stubs::is_orphan(&s.file, &action_files));
     let mut named: Vec<String> = found
