@@ -19,9 +19,11 @@
 //! On SQLite there is one node and no listener.
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use crate::error::AppError;
 use crate::publish;
-use crate::registry::one_line;
+use crate::registry::{Live, ServedKey, Split, one_line};
 use crate::state::AppState;
 
 /// What changed.
@@ -205,20 +207,47 @@ fn apply(state: &AppState, payload: &str) {
 pub(crate) async fn refresh_extension(state: &AppState, name: &str) -> Result<(), AppError> {
     let lock = state.registry.lock_for(name);
     let _local = lock.lock().await;
-    let serving = served(state, name);
+    follow(state, name).await
+}
+
+/// What the database says a node serves for an extension (see [`ServedKey`]).
+fn wanted(ext: &xif_store::ExtensionRow) -> Option<ServedKey> {
+    let rollout = ext.rollout().map(|r| (r.version, r.percent, r.per_caller, r.guard));
+    ext.active_version.map(|n| (ext.id, n, rollout))
+}
+
+/// [`refresh_extension`] for a caller that holds this node's lock of the extension: serves the
+/// database's active version of `name` and, while a rollout runs, its version beside it at its
+/// share (versions already loaded are kept, and so are the rollout's counts while it goes on).
+pub(crate) async fn follow(state: &AppState, name: &str) -> Result<(), AppError> {
+    let serving = state.registry.served(name);
     let ext = state.db.extension(name).await?;
-    match ext.as_ref().and_then(|e| e.active_version.map(|n| (e, n))) {
+    match ext.as_ref().and_then(|e| wanted(e).map(|w| (e, w))) {
         None => {
             if serving.is_some() {
                 state.registry.remove(name);
                 tracing::info!(extension = %one_line(name), "no longer served: changed on another node");
             }
         }
-        Some((ext, number)) if serving == Some((ext.id, number)) => {}
-        Some((ext, number)) => {
-            let live = publish::load_version(state, &ext.name, ext.id, number).await?;
-            state.registry.activate(live);
-            tracing::info!(extension = %ext.name, version = number, was = ?serving.map(|s| s.1), "serves a version activated on another node");
+        Some((_, want)) if serving == Some(want) => {}
+        Some((ext, (_, number, _))) => {
+            let active = loaded(state, ext, number).await?;
+            let split = match ext.rollout() {
+                None => None,
+                Some(r) => {
+                    let live = loaded(state, ext, r.version).await?;
+                    let counts = state
+                        .registry
+                        .rollout(&ext.name)
+                        .filter(|s| s.live.extension_id == ext.id && s.live.version == r.version)
+                        .map(|s| s.counts.clone())
+                        .unwrap_or_default();
+                    Some(Split::new(live, number, (r.percent, r.per_caller, r.guard), counts))
+                }
+            };
+            let rolling = split.as_ref().map(|s| (s.live.version, s.percent));
+            state.registry.serve(active, split);
+            tracing::info!(extension = %ext.name, version = number, rollout = ?rolling, was = ?serving.map(|s| s.1), "serves what the database says");
         }
     }
     if ext.is_some() {
@@ -227,10 +256,16 @@ pub(crate) async fn refresh_extension(state: &AppState, name: &str) -> Result<()
     Ok(())
 }
 
-/// The (extension id, version) this node serves for `name`: a deleted and re-created extension
-/// numbers from 1 again, under a new id.
-fn served(state: &AppState, name: &str) -> Option<(i64, i64)> {
-    state.registry.get(name).map(|l| (l.extension_id, l.version))
+/// Version `number` of `ext` as this node has it loaded (active or rolling out), or loaded now.
+async fn loaded(state: &AppState, ext: &xif_store::ExtensionRow, number: i64) -> Result<Arc<Live>, AppError> {
+    let is = |l: &Arc<Live>| l.extension_id == ext.id && l.version == number;
+    if let Some(live) = state.registry.get(&ext.name).filter(is) {
+        return Ok(live);
+    }
+    if let Some(split) = state.registry.rollout(&ext.name).filter(|s| is(&s.live)) {
+        return Ok(split.live.clone());
+    }
+    Ok(state.registry.prepare(publish::load_version(state, &ext.name, ext.id, number).await?))
 }
 
 /// Reads one extension's settings again under this node's lock of the extension, so that an
@@ -262,8 +297,7 @@ async fn reconcile(state: &AppState) {
     let mut known = std::collections::HashSet::new();
     for ext in &extensions {
         known.insert(crate::db::key(&ext.name));
-        let serving = served(state, &ext.name);
-        let result = if serving != ext.active_version.map(|n| (ext.id, n)) {
+        let result = if state.registry.served(&ext.name) != wanted(ext) {
             refresh_extension(state, &ext.name).await
         } else {
             reload_settings(state, &ext.name).await

@@ -74,6 +74,44 @@ pub struct Options {
     pub force: bool,
     /// Publish changes that break the active version's callers (`xif_model::api`).
     pub allow_breaking: bool,
+    /// Roll the version out gradually beside the active one rather than activating it.
+    pub gradual: Option<Gradual>,
+}
+
+impl From<&xif_wire::PublishQuery> for Options {
+    fn from(q: &xif_wire::PublishQuery) -> Options {
+        Options {
+            force: q.force.unwrap_or(false),
+            allow_breaking: q.allow_breaking.unwrap_or(false),
+            gradual: q.gradual.map(|percent| Gradual {
+                percent,
+                per_caller: q.per_caller.unwrap_or(false),
+                guard: q.guard.unwrap_or(true),
+            }),
+        }
+    }
+}
+
+/// How a gradual rollout begins (`?gradual=N`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Gradual {
+    /// The new version's share of calls, 1 to 99.
+    pub percent: u32,
+    /// Chosen per caller rather than per call.
+    pub per_caller: bool,
+    /// The error-rate guard may abort it.
+    pub guard: bool,
+}
+
+impl Gradual {
+    /// How the split chooses, in words.
+    pub fn describe(per_caller: bool, guard: bool) -> String {
+        format!(
+            "chosen {}; error-rate guard {}",
+            if per_caller { "per caller" } else { "per call" },
+            if guard { "on" } else { "off" }
+        )
+    }
 }
 
 /// What publishing needs (DESIGN.md's permissions), judged from what the server stored about the
@@ -183,6 +221,7 @@ pub async fn run_with(
     }
     let mut p = Progress { steps: Vec::new(), events, current: None };
     let mut facts = Facts { extension: name.clone(), digest: String::new(), warnings: Vec::new() };
+    let done = if options.gradual.is_some() { PublishOutcome::RollingOut } else { PublishOutcome::Published };
     let result = stages(&state, &who, number, kind, options, &mut p, &mut facts, started_at, started).await;
     let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let error = result.err();
@@ -224,7 +263,7 @@ pub async fn run_with(
         version: number,
         digest: facts.digest,
         kind,
-        outcome: if error.is_none() { PublishOutcome::Published } else { PublishOutcome::Failed },
+        outcome: if error.is_none() { done } else { PublishOutcome::Failed },
         ms,
         warnings: facts.warnings,
         error: error.as_ref().map(|e| xif_wire::ErrorBody::new(e.kind(), e.public_message())),
@@ -273,6 +312,22 @@ async fn stages(
         ));
     }
     facts.warnings = warnings;
+    if let Some(r) = ext.rollout() {
+        return Err(AppError::Conflict(format!(
+            "version {} of {} is rolling out at {}%: move it to 100% (xif rollout {} 100) or abort it (xif rollout {} abort) before another {}",
+            r.version,
+            ext.name,
+            r.percent,
+            ext.name,
+            ext.name,
+            kind.as_str()
+        )));
+    }
+    // A rollout shares the calls with the active version, as this node serves it.
+    let share_with = match options.gradual {
+        None => None,
+        Some(g) => Some(gradual_partner(state, &ext, number, g).await?),
+    };
     if state.db.version_facts(ext.id, number).await?.is_none() {
         state.db.set_version_facts(ext.id, number, &VersionFacts::of(&def)).await?;
     }
@@ -340,10 +395,28 @@ async fn stages(
     let source = String::from_utf8_lossy(&package.definition).into_owned();
     let change =
         crate::db::SchemaChange { def: &def, source: &source, rollback: kind == Kind::Rollback, force: options.force };
+    let how = match options.gradual {
+        Some(g) => xif_store::Activation::Rollout {
+            percent: g.percent,
+            per_caller: g.per_caller,
+            guard: g.guard,
+            by: &who.name,
+        },
+        None => xif_store::Activation::Activate,
+    };
     let live = state
         .db
-        .provision_and_activate(change, ext.id, number, async |provisioned: &crate::db::Provisioned| {
+        .provision_and_activate(change, ext.id, number, how, async |provisioned: &crate::db::Provisioned| {
             crate::entities::failpoint("publish.schema", &state.config.data_dir).await;
+            if options.gradual.is_some() && !provisioned.steps.is_empty() {
+                return Err(AppError::bad(
+                    "gradual_schema",
+                    format!(
+                        "version {number} changes the entity tables ({}); both versions of a gradual rollout use the same tables: publish it without --gradual",
+                        provisioned.steps.join("; ")
+                    ),
+                ));
+            }
             if def.entities.is_empty() && provisioned.steps.is_empty() {
                 p.end(Status::Skipped, "exports no entities");
             } else if provisioned.steps.is_empty() {
@@ -363,7 +436,7 @@ async fn stages(
 
             // Activate: the database first (with the log entry, in the schema's transaction),
             // then the registry.
-            start(state, p, &facts.extension, "activate").await;
+            start(state, p, &facts.extension, if options.gradual.is_some() { "rollout" } else { "activate" }).await;
             let mut live =
                 Live::new(&ext.name, ext.id, number, extension, package.resources, state.config.call_log_hook.clone());
             if let Some(store) = store {
@@ -371,7 +444,8 @@ async fn stages(
             }
             let stages_so_far = {
                 let mut s = p.steps.clone();
-                s.push(StepEvent { step: "activate".into(), status: Status::Finished, ms: 0, message: None });
+                let step = if options.gradual.is_some() { "rollout" } else { "activate" };
+                s.push(StepEvent { step: step.into(), status: Status::Finished, ms: 0, message: None });
                 s
             };
             let log = NewPublish {
@@ -382,7 +456,7 @@ async fn stages(
                 user_name: &who.name,
                 started_at,
                 ms: i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX),
-                outcome: "published",
+                outcome: if options.gradual.is_some() { "rolling_out" } else { "published" },
                 message: None,
                 stages: serde_json::to_string(&stages_so_far).unwrap_or_else(|_| "[]".into()),
                 warnings: serde_json::to_string(&facts.warnings).unwrap_or_else(|_| "[]".into()),
@@ -390,6 +464,25 @@ async fn stages(
             Ok::<_, AppError>((live, log))
         })
         .await?;
+    if let (Some(g), Some(active)) = (options.gradual, share_with) {
+        let active_number = active.version;
+        let split = crate::registry::Split::new(
+            state.registry.prepare(live),
+            active_number,
+            (g.percent, g.per_caller, g.guard),
+            Default::default(),
+        );
+        state.registry.serve(active, Some(split));
+        p.end(
+            Status::Finished,
+            format!(
+                "version {number} takes {}% of calls, version {active_number} the rest and stays active ({})",
+                g.percent,
+                Gradual::describe(g.per_caller, g.guard)
+            ),
+        );
+        return Ok(());
+    }
     let previous = state.registry.activate(live);
     let message = match previous {
         Some(old) if old.version != number => format!("version {number} serves new calls (was {})", old.version),
@@ -397,6 +490,41 @@ async fn stages(
     };
     p.end(Status::Finished, message);
     Ok(())
+}
+
+/// The active version a gradual rollout of `number` shares the calls with, loaded (as this node
+/// serves it): refused when there is none, when `number` is it, or when the share is not 1 to 99.
+async fn gradual_partner(
+    state: &AppState,
+    ext: &xif_store::ExtensionRow,
+    number: i64,
+    g: Gradual,
+) -> Result<Arc<Live>, AppError> {
+    if !(1..=99).contains(&g.percent) {
+        return Err(AppError::bad(
+            "bad_request",
+            format!(
+                "a gradual rollout takes 1 to 99% of calls, not {}%: publish without --gradual to take them all",
+                g.percent
+            ),
+        ));
+    }
+    let Some(active) = ext.active_version else {
+        return Err(AppError::bad(
+            "bad_request",
+            format!(
+                "{} has no active version to share calls with: publish version {number} without --gradual",
+                ext.name
+            ),
+        ));
+    };
+    if active == number {
+        return Err(AppError::bad("bad_request", format!("version {number} of {} is already active", ext.name)));
+    }
+    match state.registry.get(&ext.name).filter(|l| l.extension_id == ext.id && l.version == active) {
+        Some(live) => Ok(live),
+        None => Ok(state.registry.prepare(load_version(state, &ext.name, ext.id, active).await?)),
+    }
 }
 
 /// Reads a stored package (by digest) with the hardened reader, off the async threads. A stored
@@ -586,22 +714,18 @@ async fn load(state: &AppState, def: Arc<Definition>, native: Vec<u8>) -> Result
         .map_err(|e| RuntimeError::Engine(format!("the loading task failed: {e}")))?
 }
 
-/// Loads the active version of every extension (at start). An extension that cannot be loaded
-/// is logged and left without a live version (its calls answer 503).
+/// Loads the active version of every extension, and the version of each rollout that runs (at
+/// start). An extension that cannot be loaded is logged and left without a live version (its
+/// calls answer 503).
 pub async fn load_active(state: &AppState) -> Result<(), AppError> {
     backfill_facts(state).await?;
     seal_plain_secrets(state).await?;
     load_settings(state).await?;
     for ext in state.db.extensions().await? {
         let Some(number) = ext.active_version else { continue };
-        match load_version(state, &ext.name, ext.id, number).await {
-            Ok(live) => {
-                state.registry.activate(live);
-                tracing::info!(extension = %ext.name, version = number, "loaded");
-            }
-            Err(e) => {
-                tracing::error!(extension = %ext.name, version = number, error = %e, "cannot load the active version")
-            }
+        // The active version and, while a rollout runs, the rolling one beside it.
+        if let Err(e) = crate::cluster::follow(state, &ext.name).await {
+            tracing::error!(extension = %ext.name, version = number, rollout = ?ext.rollout_version, error = %e, "cannot load the active version");
         }
     }
     Ok(())

@@ -1,9 +1,10 @@
-//! The extensions that serve calls: for each, its active version, loaded and ready. Activation
-//! swaps one `Arc` under a short lock, so a call that already holds the old version finishes
-//! on it while new calls get the new one.
+//! The extensions that serve calls: for each, its active version, loaded and ready, and the
+//! version rolling out beside it while a gradual rollout runs ([`Split`]). Activation swaps one
+//! `Arc` under a short lock, so a call that already holds the old version finishes on it while
+//! new calls get the new one.
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -118,10 +119,160 @@ pub struct ExtensionSettings {
     pub unavailable: HashMap<String, String>,
 }
 
+/// What serves one extension's calls: its active version, and the version rolling out beside
+/// it, if any.
+#[derive(Clone)]
+struct Served {
+    active: Arc<Live>,
+    rollout: Option<Arc<Split>>,
+}
+
+/// A gradual rollout as one node serves it: `live` takes `percent` of the calls, the active
+/// version the rest.
+pub struct Split {
+    /// The version rolling out.
+    pub live: Arc<Live>,
+    /// Its share of calls, 1 to 99.
+    pub percent: u32,
+    /// Chosen per caller rather than per call.
+    pub per_caller: bool,
+    /// The error-rate guard may abort it.
+    pub guard: bool,
+    /// The active version, which takes the other calls.
+    pub against: i64,
+    /// What this node counted since the rollout began (kept when its share changes).
+    pub counts: Arc<SplitCounts>,
+}
+
+/// One node's counts of a rollout: calls and (guarded) failures of each side, and whether the
+/// guard has tripped.
+#[derive(Default)]
+pub struct SplitCounts {
+    next: AtomicU64,
+    old_calls: AtomicU64,
+    old_failed: AtomicU64,
+    new_calls: AtomicU64,
+    new_failed: AtomicU64,
+    tripped: AtomicBool,
+}
+
+/// The guard judges a rollout once the new version has had this many calls on the node...
+pub const GUARD_MIN_CALLS: u64 = 20;
+/// ...and failed at least this many of them;
+pub const GUARD_MIN_FAILURES: u64 = 10;
+/// it aborts when the new version's failure rate is at least this much (absolute) above the
+/// old one's, and at least twice it.
+pub const GUARD_MARGIN: f64 = 0.2;
+
+/// The failures the guard counts: those that depend on the version that answered (not a busy
+/// server, a body over the limit, bad JSON or an unknown extension, which both sides share).
+const GUARDED: [&str; 9] = [
+    "action_failed",
+    "trap",
+    "timeout",
+    "out_of_memory",
+    "bad_input",
+    "bad_output",
+    "output_too_large",
+    "unknown_action",
+    "other",
+];
+
+/// The version a call goes to: the active one or, while a rollout runs, maybe the new one.
+pub struct Picked {
+    /// The version that serves the call.
+    pub live: Arc<Live>,
+    /// The rollout it was chosen by, and whether it chose the new version.
+    pub rollout: Option<(Arc<Split>, bool)>,
+}
+
+impl SplitCounts {
+    /// `(old calls, old failed, new calls, new failed)` counted so far.
+    pub fn read(&self) -> (u64, u64, u64, u64) {
+        let r = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        (r(&self.old_calls), r(&self.old_failed), r(&self.new_calls), r(&self.new_failed))
+    }
+}
+
+impl Split {
+    /// A rollout of `live` at `percent`, counting into `counts`.
+    pub fn new(
+        live: Arc<Live>,
+        against: i64,
+        (percent, per_caller, guard): (u32, bool, bool),
+        counts: Arc<SplitCounts>,
+    ) -> Split {
+        Split { live, percent: percent.min(100), per_caller, guard, against, counts }
+    }
+
+    /// Whether a call of `caller` goes to the new version. Per call: a counter spreads exactly
+    /// `percent` of every 100 calls on this node evenly over them. Per caller: a stable hash of
+    /// the extension and the caller's name, the same on every node and across restarts, under
+    /// `percent` (so a caller that has the new version keeps it as the share grows).
+    pub fn takes(&self, caller: &str) -> bool {
+        let p = u64::from(self.percent);
+        if self.per_caller {
+            return caller_bucket(&self.live.name, caller) < p;
+        }
+        let n = self.counts.next.fetch_add(1, Ordering::Relaxed) % 100;
+        (n + 1) * p / 100 > n * p / 100
+    }
+
+    /// Counts one call's outcome (`failed`: its error kind); returns why the guard aborts the
+    /// rollout, once, when this call makes the new version fail clearly more often than the old.
+    pub fn record(&self, new: bool, failed: Option<&str>) -> Option<String> {
+        let c = &self.counts;
+        let failed = failed.is_some_and(|k| GUARDED.contains(&k));
+        let (calls, fails) = if new { (&c.new_calls, &c.new_failed) } else { (&c.old_calls, &c.old_failed) };
+        calls.fetch_add(1, Ordering::Relaxed);
+        if failed {
+            fails.fetch_add(1, Ordering::Relaxed);
+        }
+        if !new || !failed || !self.guard {
+            return None;
+        }
+        let (old_calls, old_failed, new_calls, new_failed) = c.read();
+        if new_calls < GUARD_MIN_CALLS || new_failed < GUARD_MIN_FAILURES {
+            return None;
+        }
+        let rate = |f: u64, n: u64| if n == 0 { 0.0 } else { f as f64 / n as f64 };
+        let (old_rate, new_rate) = (rate(old_failed, old_calls), rate(new_failed, new_calls));
+        if new_rate < old_rate + GUARD_MARGIN || new_rate < 2.0 * old_rate {
+            return None;
+        }
+        if c.tripped.swap(true, Ordering::SeqCst) {
+            return None;
+        }
+        Some(format!(
+            "version {} failed {new_failed} of its {new_calls} calls ({:.0}%) on this node since the rollout began, \
+             version {} {old_failed} of {old_calls} ({:.0}%)",
+            self.live.version,
+            self.against,
+            new_rate * 100.0,
+            old_rate * 100.0
+        ))
+    }
+}
+
+/// A caller's place, 0 to 99, in the rollouts of `extension`: FNV-1a of the extension's key and
+/// the caller's name, stable everywhere.
+pub fn caller_bucket(extension: &str, caller: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in key(extension).bytes().chain([0]).chain(caller.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h % 100
+}
+
+/// What a node serves for an extension, to compare with the database: (extension id, active
+/// version, the rollout's (version, percent, per caller, guard)).
+pub type ServedKey = (i64, i64, Option<(i64, u32, bool, bool)>);
+
 /// The live extensions, by name (case-insensitively).
 #[derive(Default)]
 pub struct Registry {
-    live: RwLock<HashMap<String, Arc<Live>>>,
+    live: RwLock<HashMap<String, Served>>,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     settings: RwLock<HashMap<String, Arc<ExtensionSettings>>>,
     slots: Mutex<HashMap<String, Arc<CallSlots>>>,
@@ -132,20 +283,56 @@ pub struct Registry {
 impl Registry {
     /// The active version of an extension.
     pub fn get(&self, name: &str) -> Option<Arc<Live>> {
-        self.live.read().unwrap_or_else(|p| p.into_inner()).get(&key(name)).cloned()
+        self.live.read().unwrap_or_else(|p| p.into_inner()).get(&key(name)).map(|s| s.active.clone())
     }
 
-    /// Activates a version; returns the one it replaces.
-    pub fn activate(&self, mut live: Live) -> Option<Arc<Live>> {
-        let k = key(&live.name);
+    /// The version a call of `caller` goes to: the active one, or while a rollout runs the one
+    /// its split chooses.
+    pub fn pick(&self, name: &str, caller: &str) -> Option<Picked> {
+        let served = self.live.read().unwrap_or_else(|p| p.into_inner()).get(&key(name)).cloned()?;
+        Some(match served.rollout {
+            Some(split) if split.takes(caller) => Picked { live: split.live.clone(), rollout: Some((split, true)) },
+            Some(split) => Picked { live: served.active, rollout: Some((split, false)) },
+            None => Picked { live: served.active, rollout: None },
+        })
+    }
+
+    /// The rollout that runs for an extension on this node, if any.
+    pub fn rollout(&self, name: &str) -> Option<Arc<Split>> {
+        self.live.read().unwrap_or_else(|p| p.into_inner()).get(&key(name)).and_then(|s| s.rollout.clone())
+    }
+
+    /// What this node serves for an extension (see [`ServedKey`]).
+    pub fn served(&self, name: &str) -> Option<ServedKey> {
+        let live = self.live.read().unwrap_or_else(|p| p.into_inner());
+        let s = live.get(&key(name))?;
+        let rollout = s.rollout.as_ref().map(|r| (r.live.version, r.percent, r.per_caller, r.guard));
+        Some((s.active.extension_id, s.active.version, rollout))
+    }
+
+    /// Registers a loaded version's counts (kept across a replacement).
+    pub fn prepare(&self, mut live: Live) -> Arc<Live> {
         live.metrics = self.metrics.version(live.metrics);
-        self.live.write().unwrap_or_else(|p| p.into_inner()).insert(k, Arc::new(live))
+        Arc::new(live)
+    }
+
+    /// Activates a version (ending any rollout); returns the one it replaces.
+    pub fn activate(&self, live: Live) -> Option<Arc<Live>> {
+        let live = self.prepare(live);
+        self.serve(live, None)
+    }
+
+    /// Serves `active`, with `rollout` beside it; returns the active version it replaces.
+    pub fn serve(&self, active: Arc<Live>, rollout: Option<Split>) -> Option<Arc<Live>> {
+        let k = key(&active.name);
+        let served = Served { active, rollout: rollout.map(Arc::new) };
+        self.live.write().unwrap_or_else(|p| p.into_inner()).insert(k, served).map(|s| s.active)
     }
 
     /// Stops serving an extension (calls in flight finish).
     pub fn remove(&self, name: &str) {
         if let Some(gone) = self.live.write().unwrap_or_else(|p| p.into_inner()).remove(&key(name)) {
-            self.metrics.forget_extension(gone.extension_id);
+            self.metrics.forget_extension(gone.active.extension_id);
         }
         self.settings.write().unwrap_or_else(|p| p.into_inner()).remove(&key(name));
     }
@@ -195,7 +382,7 @@ impl Registry {
 
     /// The names of the live extensions.
     pub fn names(&self) -> Vec<String> {
-        self.live.read().unwrap_or_else(|p| p.into_inner()).values().map(|l| l.name.clone()).collect()
+        self.live.read().unwrap_or_else(|p| p.into_inner()).values().map(|s| s.active.name.clone()).collect()
     }
 
     /// The gauges of `/metrics`, read now.
@@ -385,7 +572,17 @@ impl InputBudget {
 
 #[cfg(test)]
 mod tests {
-    use super::one_line;
+    use super::{caller_bucket, one_line};
+
+    #[test]
+    fn caller_buckets_are_stable_and_spread() {
+        assert_eq!(caller_bucket("Greetings", "ada"), caller_bucket("GREETINGS", "ada"));
+        let mut seen = [0u32; 100];
+        for i in 0..10_000 {
+            seen[caller_bucket("Greetings", &format!("user{i}")) as usize] += 1;
+        }
+        assert!(seen.iter().all(|&n| (50..=150).contains(&n)), "{seen:?}");
+    }
 
     #[test]
     fn one_line_escapes_control_characters() {

@@ -148,6 +148,67 @@ pub struct ExtensionRow {
     pub created_at: i64,
     /// Last activation (ms).
     pub activated_at: Option<i64>,
+    /// The version being rolled out, when a gradual rollout runs ([`ExtensionRow::rollout`]).
+    pub rollout_version: Option<i64>,
+    /// Its share of calls, 1 to 99.
+    pub rollout_percent: Option<i64>,
+    /// 1: chosen per caller rather than per call.
+    pub rollout_per_caller: i64,
+    /// 1: the error-rate guard may abort it.
+    pub rollout_guard: i64,
+    /// When it began (ms).
+    pub rollout_started_at: Option<i64>,
+    /// Who began it.
+    pub rollout_started_by: Option<String>,
+}
+
+/// A gradual rollout in the database: `version` takes `percent` of the calls, the active version
+/// the rest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rollout {
+    /// The version rolling out.
+    pub version: i64,
+    /// Its share of calls, 1 to 99.
+    pub percent: u32,
+    /// Chosen per caller (the same caller always gets the same version) rather than per call.
+    pub per_caller: bool,
+    /// The error-rate guard may abort it.
+    pub guard: bool,
+    /// When it began (ms).
+    pub started_at: i64,
+    /// Who began it.
+    pub started_by: String,
+}
+
+impl ExtensionRow {
+    /// The rollout that runs, if any.
+    pub fn rollout(&self) -> Option<Rollout> {
+        let version = self.rollout_version?;
+        Some(Rollout {
+            version,
+            percent: u32::try_from(self.rollout_percent.unwrap_or(0).clamp(0, 100)).unwrap_or(0),
+            per_caller: self.rollout_per_caller != 0,
+            guard: self.rollout_guard != 0,
+            started_at: self.rollout_started_at.unwrap_or(0),
+            started_by: self.rollout_started_by.clone().unwrap_or_default(),
+        })
+    }
+}
+
+/// The columns of [`ExtensionRow`] (a macro, so that queries stay `&'static str`).
+macro_rules! extension_columns {
+    () => {
+        "id, name, active_version, created_at, activated_at, rollout_version, rollout_percent, rollout_per_caller, \
+         rollout_guard, rollout_started_at, rollout_started_by"
+    };
+}
+
+/// What ending a rollout clears.
+macro_rules! rollout_cleared {
+    () => {
+        "rollout_version = NULL, rollout_percent = NULL, rollout_per_caller = 0, rollout_guard = 0, \
+         rollout_started_at = NULL, rollout_started_by = NULL"
+    };
 }
 
 /// A version of an extension.
@@ -549,9 +610,11 @@ impl Db {
 
     /// An extension by name (case-insensitively).
     pub async fn extension(&self, name: &str) -> Result<Option<ExtensionRow>, Error> {
-        Ok(sqlx::query_as::<_, ExtensionRow>(
-            "SELECT id, name, active_version, created_at, activated_at FROM extensions WHERE name_key = $1",
-        )
+        Ok(sqlx::query_as::<_, ExtensionRow>(concat!(
+            "SELECT ",
+            extension_columns!(),
+            " FROM extensions WHERE name_key = $1"
+        ))
         .bind(key(name))
         .fetch_optional(&self.pool)
         .await?)
@@ -559,9 +622,11 @@ impl Db {
 
     /// Every extension, by name.
     pub async fn extensions(&self) -> Result<Vec<ExtensionRow>, Error> {
-        Ok(sqlx::query_as::<_, ExtensionRow>(
-            "SELECT id, name, active_version, created_at, activated_at FROM extensions ORDER BY name_key",
-        )
+        Ok(sqlx::query_as::<_, ExtensionRow>(concat!(
+            "SELECT ",
+            extension_columns!(),
+            " FROM extensions ORDER BY name_key"
+        ))
         .fetch_all(&self.pool)
         .await?)
     }
@@ -653,6 +718,76 @@ impl Db {
         activate_in(&mut tx, extension_id, number, log).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Changes the share of a running rollout of `version` and logs it, in one transaction.
+    /// Returns false (and changes nothing) when no rollout of `version` runs.
+    pub async fn set_rollout_percent(
+        &self,
+        extension_id: i64,
+        version: i64,
+        percent: u32,
+        log: &NewPublish<'_>,
+    ) -> Result<bool, Error> {
+        let mut tx = self.begin().await?;
+        self.lock_extension(&mut tx, extension_id).await?;
+        let changed = sqlx::query("UPDATE extensions SET rollout_percent = $1 WHERE id = $2 AND rollout_version = $3")
+            .bind(i64::from(percent))
+            .bind(extension_id)
+            .bind(version)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if changed == 0 {
+            return Ok(false);
+        }
+        insert_publish(&mut tx, log).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Ends a running rollout of `version`: `activate` makes it the active version (100%), else
+    /// all calls return to the active one (an abort). Logs it, in one transaction. Returns false
+    /// (and changes nothing) when no rollout of `version` runs (another node or the guard ended
+    /// it first).
+    pub async fn end_rollout(
+        &self,
+        extension_id: i64,
+        version: i64,
+        activate: bool,
+        log: &NewPublish<'_>,
+    ) -> Result<bool, Error> {
+        let mut tx = self.begin().await?;
+        self.lock_extension(&mut tx, extension_id).await?;
+        let changed = if activate {
+            sqlx::query(concat!(
+                "UPDATE extensions SET active_version = rollout_version, activated_at = $1, ",
+                rollout_cleared!(),
+                " WHERE id = $2 AND rollout_version = $3"
+            ))
+            .bind(now_ms())
+            .bind(extension_id)
+            .bind(version)
+            .execute(&mut *tx)
+            .await?
+        } else {
+            sqlx::query(concat!(
+                "UPDATE extensions SET ",
+                rollout_cleared!(),
+                " WHERE id = $1 AND rollout_version = $2"
+            ))
+            .bind(extension_id)
+            .bind(version)
+            .execute(&mut *tx)
+            .await?
+        }
+        .rows_affected();
+        if changed == 0 {
+            return Ok(false);
+        }
+        insert_publish(&mut tx, log).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// A write transaction (for a publish's schema changes and activation together, and every
@@ -925,6 +1060,53 @@ pub struct NewPublish<'a> {
     pub stages: String,
     /// JSON array.
     pub warnings: String,
+}
+
+/// What a publish makes of its version: the active one, or the one rolling out beside it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Activation<'a> {
+    /// It serves every new call.
+    Activate,
+    /// It takes `percent` of the calls (chosen per call, or `per_caller`); `guard` lets the
+    /// error-rate guard abort it; `by` began it.
+    Rollout {
+        /// Its share, 1 to 99.
+        percent: u32,
+        /// Chosen per caller.
+        per_caller: bool,
+        /// The error-rate guard may abort it.
+        guard: bool,
+        /// Who began it.
+        by: &'a str,
+    },
+}
+
+/// Makes `number` the active version (or starts its rollout) and logs the publish, inside `tx`.
+pub(crate) async fn activate_as(
+    tx: &mut Tx,
+    extension_id: i64,
+    number: i64,
+    how: Activation<'_>,
+    log: &NewPublish<'_>,
+) -> Result<(), Error> {
+    let Activation::Rollout { percent, per_caller, guard, by } = how else {
+        return activate_in(tx, extension_id, number, log).await;
+    };
+    sqlx::query(
+        "UPDATE extensions SET rollout_version = $1, rollout_percent = $2, rollout_per_caller = $3, rollout_guard = $4,
+                rollout_started_at = $5, rollout_started_by = $6
+         WHERE id = $7",
+    )
+    .bind(number)
+    .bind(i64::from(percent))
+    .bind(i64::from(per_caller))
+    .bind(i64::from(guard))
+    .bind(now_ms())
+    .bind(by)
+    .bind(extension_id)
+    .execute(&mut **tx)
+    .await?;
+    insert_publish(tx, log).await
 }
 
 /// Makes `number` the active version and logs the publish, inside `tx`.

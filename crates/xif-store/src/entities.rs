@@ -23,7 +23,7 @@ use sqlx::Row as _;
 use xif_model::schema::{self, EntitySchema, Step};
 use xif_model::{Definition, Type, Value};
 
-use crate::db::{BUSY_TIMEOUT, NewPublish, Tx, activate_in};
+use crate::db::{Activation, BUSY_TIMEOUT, NewPublish, Tx, activate_as};
 use crate::dialect::{Dialect, Sql, decimal, decode};
 use crate::{Db, Engine, Error, key, now_ms};
 
@@ -135,6 +135,7 @@ impl Db {
         change: SchemaChange<'_>,
         extension_id: i64,
         number: i64,
+        how: Activation<'_>,
         between: F,
     ) -> Result<T, E>
     where
@@ -145,7 +146,7 @@ impl Db {
         self.lock_extension(&mut tx, extension_id).await.map_err(E::from)?;
         let provisioned = self.provision(&mut tx, change).await.map_err(E::from)?;
         let (out, log) = between(&provisioned).await?;
-        activate_in(&mut tx, extension_id, number, &log).await.map_err(E::from)?;
+        activate_as(&mut tx, extension_id, number, how, &log).await.map_err(E::from)?;
         tx.commit().await.map_err(|e| E::from(Error::from(e)))?;
         Ok(out)
     }

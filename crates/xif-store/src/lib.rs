@@ -23,8 +23,8 @@ pub mod testing;
 pub use cluster::{CHANNEL, ExtensionLock, Listener, Received};
 pub use console::{ActionErrorRow, ListedExtension, MAX_MESSAGE, MAX_NAME, RecentPublish, SessionRow, UserLine};
 pub use db::{
-    Db, ExtensionRow, NewPublish, NewVersion, PublishRow, StoredSetting, TokenOwner, TokenRow, UserRow, VersionFacts,
-    VersionRow,
+    Activation, Db, ExtensionRow, NewPublish, NewVersion, PublishRow, Rollout, StoredSetting, TokenOwner, TokenRow,
+    UserRow, VersionFacts, VersionRow,
 };
 pub use entities::{Comparison, Filter, Provisioned, Query, RECORD_ROUTE_TIME, SchemaChange, Store, table_name};
 pub use logs::{CHUNK_LINES, LogQuery, LogRow, NewLogLine};

@@ -131,6 +131,26 @@ impl Db {
             .map_err(Error::from)
     }
 
+    /// An extension's calls and failures per version from minute `since` on, summed over every
+    /// node and action: `(version, calls, failures)`, by version.
+    pub async fn version_call_totals(&self, extension_id: i64, since: i64) -> Result<Vec<(i64, i64, i64)>, Error> {
+        let rows = sqlx::query(
+            "SELECT version,
+                    CAST(SUM(CASE WHEN outcome = '' THEN calls ELSE 0 END) AS BIGINT) AS calls,
+                    CAST(SUM(CASE WHEN outcome = '' THEN 0 ELSE calls END) AS BIGINT) AS failures
+             FROM call_minutes WHERE extension_id = $1 AND minute >= $2
+             GROUP BY version ORDER BY version",
+        )
+        .bind(extension_id)
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("version")?, r.try_get("calls")?, r.try_get("failures")?)))
+            .collect::<Result<Vec<_>, sqlx::Error>>()
+            .map_err(Error::from)
+    }
+
     /// An extension's duration buckets from `since` on, summed over versions and actions: one
     /// row per (minute, bucket), oldest first (`version` 0, `action` empty).
     pub async fn call_durations(&self, extension_id: i64, since: i64) -> Result<Vec<CallDurations>, Error> {

@@ -67,10 +67,16 @@ async fn exercise(db: &Db) {
     let def = def.unwrap_or_else(|| panic!("{diags:?}"));
     let change = SchemaChange { def: &def, source: GUEST_BOOK, rollback: false, force: false };
     let store = db
-        .provision_and_activate(change, ext.id, 1, async |p: &xif_store::Provisioned| {
-            assert_eq!(p.steps, ["Visit: new table"]);
-            Ok::<_, Error>((db.entity_store(&def, &p.schemas)?, log("d1")))
-        })
+        .provision_and_activate(
+            change,
+            ext.id,
+            1,
+            xif_store::Activation::Activate,
+            async |p: &xif_store::Provisioned| {
+                assert_eq!(p.steps, ["Visit: new table"]);
+                Ok::<_, Error>((db.entity_store(&def, &p.schemas)?, log("d1")))
+            },
+        )
         .await
         .expect("provisioned and activated");
     assert_eq!(db.extension("GuestBook").await.expect("read").expect("e").active_version, Some(1));

@@ -32,6 +32,12 @@ pub struct ExtensionInfo {
     pub activated_at: Option<String>,
     /// Where its actions are called: `POST {url}/actions/{action}`.
     pub url: String,
+    /// While a gradual rollout runs: the version rolling out...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rolling_out: Option<i64>,
+    /// ...and its share of calls, 1 to 99.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout_percent: Option<u32>,
 }
 
 /// An extension, in detail.
@@ -92,8 +98,11 @@ pub struct VersionInfo {
     pub uploaded_by: String,
     /// When.
     pub uploaded_at: String,
-    /// Whether it serves calls.
+    /// Whether it is the active version.
     pub active: bool,
+    /// Its share of calls while it is rolling out (1 to 99).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout_percent: Option<u32>,
 }
 
 /// The answer to an upload (`POST .../versions`).

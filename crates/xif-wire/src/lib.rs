@@ -18,6 +18,7 @@ mod error;
 mod extensions;
 mod logs;
 mod publish;
+mod rollout;
 
 pub use account::{
     CreateToken, CreateUser, LoginRequest, NewToken, Permission, Revoked, SetPermissions, TokenInfo, UpdateUser,
@@ -33,3 +34,4 @@ pub use logs::{ExtensionLogLine, ExtensionLogPage, ExtensionLogQuery};
 pub use publish::{
     PublishEvent, PublishFailed, PublishKind, PublishOutcome, PublishQuery, Published, Status, StepEvent, Summary,
 };
+pub use rollout::{RolloutChange, RolloutCounts, RolloutInfo, RolloutMoved};

@@ -65,6 +65,9 @@ pub enum PublishKind {
     Publish,
     /// `POST .../versions/{n}/rollback`.
     Rollback,
+    /// A gradual rollout moved on, reached 100% or was aborted (`PUT`/`DELETE .../rollout`, or
+    /// the error-rate guard).
+    Rollout,
 }
 
 impl PublishKind {
@@ -73,6 +76,7 @@ impl PublishKind {
         match self {
             PublishKind::Publish => "publish",
             PublishKind::Rollback => "rollback",
+            PublishKind::Rollout => "rollout",
         }
     }
 }
@@ -80,12 +84,16 @@ impl PublishKind {
 /// How a publish or rollback ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum PublishOutcome {
     /// The version is active.
     Published,
     /// Nothing changed; `error` says why.
     Failed,
+    /// The version takes a share of the calls beside the active one (`?gradual=N`).
+    RollingOut,
+    /// A rollout ended without the version becoming active.
+    Aborted,
 }
 
 impl PublishOutcome {
@@ -94,6 +102,8 @@ impl PublishOutcome {
         match self {
             PublishOutcome::Published => "published",
             PublishOutcome::Failed => "failed",
+            PublishOutcome::RollingOut => "rolling_out",
+            PublishOutcome::Aborted => "aborted",
         }
     }
 }
@@ -127,7 +137,7 @@ impl Summary {
     /// The failure message, when it failed.
     pub fn error_message(&self) -> Option<String> {
         match self.outcome {
-            PublishOutcome::Published => None,
+            PublishOutcome::Published | PublishOutcome::RollingOut | PublishOutcome::Aborted => None,
             PublishOutcome::Failed => Some(
                 self.error
                     .as_ref()
@@ -189,4 +199,12 @@ pub struct PublishQuery {
     /// Publish a version whose changes break the active version's callers (an action, input or
     /// output removed, an input made mandatory, a type changed); each is listed either way.
     pub allow_breaking: Option<bool>,
+    /// Roll the version out gradually: it takes this share of the calls (1 to 99) while the
+    /// active version keeps the rest; `PUT .../rollout` moves it on.
+    pub gradual: Option<u32>,
+    /// With `gradual`: choose per caller (the same caller keeps its version) rather than per call.
+    pub per_caller: Option<bool>,
+    /// With `gradual`: the error-rate guard aborts the rollout when the new version fails
+    /// clearly more often than the active one (default true).
+    pub guard: Option<bool>,
 }

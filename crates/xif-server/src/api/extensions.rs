@@ -139,11 +139,15 @@ pub async fn download(
 #[utoipa::path(post, path = "/api/v1/extensions/{name}/versions/{version}/publish", tag = "versions",
     params(("name" = String, Path, description = "Extension name"), ("version" = i64, Path, description = "Version number"),
         ("force" = Option<bool>, Query, description = "Make entity schema changes that would otherwise be refused (`schema_refused`: narrowing, an incompatible type, a different identifier); no stored value is changed or dropped"),
-        ("allow_breaking" = Option<bool>, Query, description = "Publish changes that break the active version's callers (`breaking_change`: an action, input or output removed, an input made mandatory, a type changed); each change is listed either way")),
+        ("allow_breaking" = Option<bool>, Query, description = "Publish changes that break the active version's callers (`breaking_change`: an action, input or output removed, an input made mandatory, a type changed); each change is listed either way"),
+        ("gradual" = Option<u32>, Query, description = "Roll the version out gradually: it takes this share of calls (1 to 99) and the active version the rest, and stays active (the summary's outcome is `rolling_out`); `PUT .../rollout` moves it on, `DELETE .../rollout` aborts it. Refused when the entity tables would change"),
+        ("per_caller" = Option<bool>, Query, description = "With `gradual`: choose the version per caller (a stable hash of the caller's name: the same caller keeps its version as the share grows) rather than per call"),
+        ("guard" = Option<bool>, Query, description = "With `gradual` (default true): the error-rate guard aborts the rollout when the new version fails clearly more often than the active one")),
     responses((status = 200, description = "Published (or, as `text/event-stream`, the stages then the summary)", body = Published),
         (status = 400, description = "Refused: bad definition or contract (names the import or export), or an entity change that would lose data (`schema_refused`, names each attribute and why); with the stages and the summary", body = PublishFailed),
         (status = 403, description = "A permission is missing; the message names it", body = ErrorBody),
-        (status = 404, body = ErrorBody)))]
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "A rollout runs: move it to 100% or abort it first", body = PublishFailed)))]
 pub async fn publish(
     State(state): State<AppState>,
     auth: Auth,
@@ -151,8 +155,7 @@ pub async fn publish(
     ApiQuery(q): ApiQuery<PublishQuery>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    let options =
-        publish::Options { force: q.force.unwrap_or(false), allow_breaking: q.allow_breaking.unwrap_or(false) };
+    let options = publish::Options::from(&q);
     http::publish(&state, auth.0, name, number, Kind::Publish, options, &headers).await
 }
 

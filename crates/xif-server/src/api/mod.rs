@@ -24,6 +24,7 @@ pub mod actions;
 pub mod entities;
 pub mod extensions;
 pub mod logs;
+pub mod rollout;
 
 /// The router being built, and the (method, path) of each route added.
 pub struct Routes {
@@ -73,6 +74,9 @@ fn routes() -> Routes {
         .add(Method::POST, "/api/v1/extensions/{name}/versions/{version}/publish", post(e::publish))
         .add(Method::POST, "/api/v1/extensions/{name}/versions/{version}/rollback", post(e::rollback))
         .add(Method::GET, "/api/v1/extensions/{name}/publishes", get(e::publishes))
+        .add(Method::GET, "/api/v1/extensions/{name}/rollout", get(rollout::get_rollout))
+        .add(Method::PUT, "/api/v1/extensions/{name}/rollout", put(rollout::set_rollout))
+        .add(Method::DELETE, "/api/v1/extensions/{name}/rollout", delete(rollout::abort_rollout))
         .add(Method::GET, "/api/v1/extensions/{name}/logs", get(logs::logs))
         .add(Method::GET, "/api/v1/extensions/{name}/settings", get(e::get_settings))
         .add(Method::PUT, "/api/v1/extensions/{name}/settings", put(e::set_settings))
@@ -193,6 +197,9 @@ async fn not_found(method: Method, uri: axum::http::Uri) -> AppError {
         extensions::publish,
         extensions::rollback,
         extensions::publishes,
+        rollout::get_rollout,
+        rollout::set_rollout,
+        rollout::abort_rollout,
         logs::logs,
         logs::metrics,
         account::list_scrape_tokens,

@@ -628,7 +628,20 @@ async fn run_publish_form(
     kind: publish::Kind,
 ) -> Result<Response, ConsoleError> {
     session.check_csrf(form.get("csrf"))?;
-    let options = publish::Options { force: false, allow_breaking: form.get("allow_breaking").is_some() };
+    let gradual = match form.get("gradual").map(|g| g.trim()).filter(|g| !g.is_empty()) {
+        None => None,
+        Some(g) => Some(publish::Gradual {
+            percent: g.parse().map_err(|_| {
+                ConsoleError::from(AppError::bad(
+                    "bad_request",
+                    format!("the gradual share {g:?} is not a whole number of percent (1 to 99)"),
+                ))
+            })?,
+            per_caller: form.get("per_caller").is_some(),
+            guard: form.get("no_guard").is_none(),
+        }),
+    };
+    let options = publish::Options { force: false, allow_breaking: form.get("allow_breaking").is_some(), gradual };
     let who = session.auth.0.clone();
     let refused = match ops::extensions::publish(&state, who, name.clone(), number, kind, options, None).await {
         Ok(task) => match task.await {
@@ -641,9 +654,13 @@ async fn run_publish_form(
         Err(e) => Some(AppError::from(e)),
     };
     let text = match &refused {
-        None => match kind {
-            publish::Kind::Publish => format!("Published version {number} of {name}."),
-            publish::Kind::Rollback => format!("Rolled back {name} to version {number}."),
+        None => match (kind, gradual) {
+            (publish::Kind::Publish, Some(g)) => {
+                format!("Version {number} of {name} is rolling out: it takes {}% of calls.", g.percent)
+            }
+            (publish::Kind::Publish, None) => format!("Published version {number} of {name}."),
+            (publish::Kind::Rollback, _) => format!("Rolled back {name} to version {number}."),
+            (publish::Kind::Rollout, _) => format!("Version {number} of {name} moved on."),
         },
         Some(e) => format!("Version {number} was not activated: {}", e.public_message()),
     };
@@ -663,7 +680,7 @@ async fn publish_stream(
     let mut sse = HeaderMap::new();
     sse.insert(header::ACCEPT, HeaderValue::from_static("text/event-stream"));
     // The upload page's checkbox: consent to changes that break the active version's callers.
-    let options = publish::Options { force: false, allow_breaking: q.allow_breaking.unwrap_or(false) };
+    let options = publish::Options { force: false, ..publish::Options::from(&q) };
     let (who, kind) = (session.auth.0.clone(), publish::Kind::Publish);
     Ok(http::publish(&state, who, name, number, kind, options, &sse).await.into_response())
 }

@@ -1,4 +1,6 @@
-//! Calling an action of an extension's active version, and the record of a failed call.
+//! Calling an action of an extension's active version (or, while a gradual rollout runs, of the
+//! version its split gives the call: [`crate::registry::Split`]), and the record of a failed
+//! call.
 //!
 //! A call is checked before it costs anything: a declared length over the body limit, the names
 //! (at most [`MAX_NAME`](xif_model::names::MAX_NAME) characters, else a not-found that is not
@@ -21,7 +23,7 @@ use xif_runtime::CallError;
 
 use super::{Error, Principal, Result, size};
 use crate::error::AppError;
-use crate::registry::{Live, Refused, Reservation};
+use crate::registry::{Live, Picked, Refused, Reservation, Split};
 use crate::state::AppState;
 
 /// What is reserved for a body sent without a declared length before its first bytes arrive.
@@ -54,11 +56,19 @@ where
 {
     let started = std::time::Instant::now();
     let mut seen = None;
-    let result = run(state, who, call, name, action, declared, body, &mut seen).await;
+    let mut split = None;
+    let result = run(state, who, call, name, action, declared, body, &mut seen, &mut split).await;
+    let failed = result.as_ref().err().map(Error::kind);
+    // A rollout counts each call of its two versions; its guard may abort it.
+    if let Some((split, new)) = split
+        && let Some(why) = split.record(new, failed)
+    {
+        let (state, name, version) = (state.clone(), split.live.name.clone(), split.live.version);
+        tokio::spawn(super::rollout::guard_abort(state, name, version, why));
+    }
     if !state.config.observe {
         return result;
     }
-    let failed = result.as_ref().err().map(Error::kind);
     match &seen {
         Some((live, index)) => live.metrics.action(*index).record(started.elapsed(), failed),
         None => state.registry.metrics.unknown_call(started.elapsed(), failed),
@@ -80,6 +90,7 @@ async fn run<B, E>(
     declared: Option<u64>,
     body: impl Stream<Item = std::result::Result<B, E>>,
     seen: &mut Option<(Arc<Live>, Option<usize>)>,
+    split: &mut Option<(Arc<Split>, bool)>,
 ) -> Result<Called>
 where
     B: AsRef<[u8]>,
@@ -100,7 +111,9 @@ where
             )));
         }
     }
-    let live = live(state, name).await?;
+    let live = live(state, name, &who.name).await?;
+    *split = live.rollout;
+    let live = live.live;
     *seen = Some((live.clone(), None));
     // The action, before the body is read.
     let index = match live.extension.action_index(action) {
@@ -159,10 +172,11 @@ where
     Ok(Called { outputs: out.json, version: live.version })
 }
 
-/// The active version of an extension, or why there is none.
-async fn live(state: &AppState, name: &str) -> Result<Arc<Live>> {
-    if let Some(live) = state.registry.get(name) {
-        return Ok(live);
+/// The version of an extension that serves a call of `caller` (the active one, or while a
+/// rollout runs the one its split chooses), or why there is none.
+async fn live(state: &AppState, name: &str, caller: &str) -> Result<Picked> {
+    if let Some(picked) = state.registry.pick(name, caller) {
+        return Ok(picked);
     }
     Err(match state.db.extension(name).await? {
         None => Error::NotFound(format!("there is no extension named {name}")),

@@ -46,6 +46,8 @@ async fn info(state: &AppState, ext: &ExtensionRow) -> Result<ExtensionInfo> {
         versions: versions.len(),
         activated_at: ext.activated_at.map(time),
         url: format!("/api/v1/extensions/{}", ext.name),
+        rolling_out: ext.rollout_version,
+        rollout_percent: ext.rollout().map(|r| r.percent),
     })
 }
 
@@ -172,9 +174,10 @@ async fn remove_unused_package(state: &AppState, digest: &str) -> Result<()> {
     Ok(())
 }
 
-fn version_info(v: VersionRow, active: Option<i64>) -> VersionInfo {
+fn version_info(v: VersionRow, ext: &ExtensionRow) -> VersionInfo {
     VersionInfo {
-        active: Some(v.number) == active,
+        active: Some(v.number) == ext.active_version,
+        rollout_percent: ext.rollout().filter(|r| r.version == v.number).map(|r| r.percent),
         version: v.number,
         digest: v.digest,
         size: v.size,
@@ -189,7 +192,7 @@ fn version_info(v: VersionRow, active: Option<i64>) -> VersionInfo {
 pub(crate) async fn list_versions(state: &AppState, _who: &Principal, name: &str) -> Result<Vec<VersionInfo>> {
     let ext = extension_row(state, name).await?;
     let versions = state.db.versions(ext.id).await?;
-    Ok(versions.into_iter().map(|v| version_info(v, ext.active_version)).collect())
+    Ok(versions.into_iter().map(|v| version_info(v, &ext)).collect())
 }
 
 /// Uploads a `.xif` (the body, at most the package limit): checked by the hardened reader and
@@ -325,7 +328,7 @@ async fn receive<B: AsRef<[u8]>, E: std::fmt::Display>(
 pub(crate) async fn get_version(state: &AppState, _who: &Principal, name: &str, number: i64) -> Result<VersionInfo> {
     let ext = extension_row(state, name).await?;
     let v = version_row(state, &ext, number).await?;
-    Ok(version_info(v, ext.active_version))
+    Ok(version_info(v, &ext))
 }
 
 /// Deletes a version that is not active. Needs what deleting the extension needs (judged on
@@ -341,6 +344,12 @@ pub(crate) async fn delete_version(state: &AppState, auth: &Principal, name: &st
         return Err(Error::Conflict(format!(
             "version {number} of {} is active: roll back to another version first, or delete the extension",
             ext.name
+        )));
+    }
+    if ext.rollout_version == Some(number) {
+        return Err(Error::Conflict(format!(
+            "version {number} of {} is rolling out: abort the rollout first (xif rollout {} abort)",
+            ext.name, ext.name
         )));
     }
     state.db.delete_version(ext.id, number).await?;

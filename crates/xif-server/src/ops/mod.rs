@@ -10,7 +10,10 @@
 //!   revocation, and the [`Principal`] of a token or a console session.
 //! - [`extensions`]: upload, publish, rollback, delete, download, versions, the publish log,
 //!   settings (validated here).
-//! - [`actions`]: calling an action, and the record of a failed call.
+//! - [`rollout`]: gradual rollouts moved on, ended at 100%, aborted (by a user or the
+//!   error-rate guard), and how they go.
+//! - [`actions`]: calling an action (given its version by a rollout's split), and the record
+//!   of a failed call.
 //! - [`entities`]: the records of an extension's entities.
 //! - [`logs`]: an extension's log lines (a page, or followed) and `/metrics`.
 //!
@@ -22,6 +25,7 @@ pub(crate) mod entities;
 mod error;
 pub(crate) mod extensions;
 pub(crate) mod logs;
+pub(crate) mod rollout;
 pub(crate) mod wire;
 
 pub use crate::auth::Principal;

@@ -2,6 +2,6 @@
 //! ones the client reads.
 pub(crate) use xif_wire::{
     ActionInfo, CreateToken, CreateUser, ExtensionDetail, ExtensionInfo, ExtensionLogLine, ExtensionLogPage,
-    ExtensionLogQuery, FieldInfo, NewToken, PublishLogEntry, Published, RecordPage, Revoked, SetSettings, SettingInfo,
-    TokenInfo, UpdateUser, Uploaded, UserInfo, VersionInfo,
+    ExtensionLogQuery, FieldInfo, NewToken, PublishLogEntry, Published, RecordPage, Revoked, RolloutCounts,
+    RolloutInfo, RolloutMoved, SetSettings, SettingInfo, TokenInfo, UpdateUser, Uploaded, UserInfo, VersionInfo,
 };

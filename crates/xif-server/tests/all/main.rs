@@ -15,4 +15,5 @@ mod hostile_transport;
 mod observe;
 mod openapi;
 mod publish;
+mod rollout;
 mod support;
