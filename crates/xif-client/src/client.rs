@@ -14,6 +14,42 @@ pub struct Consent {
     pub force_schema: bool,
     /// Changes that break the active version's callers (`--allow-breaking`).
     pub allow_breaking: bool,
+    /// Roll the version out gradually beside the active one (`--gradual N`).
+    pub gradual: Option<Gradual>,
+}
+
+/// How a gradual rollout begins (`xif publish --gradual N [--per-caller] [--no-guard]`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Gradual {
+    /// The new version's share of calls, 1 to 99.
+    pub percent: u32,
+    /// Chosen per caller rather than per call.
+    pub per_caller: bool,
+    /// The error-rate guard may abort it.
+    pub guard: bool,
+}
+
+impl Consent {
+    /// The publish route's query string (empty, or `?force=true&...`).
+    fn query(&self) -> String {
+        let mut parts = Vec::new();
+        if self.force_schema {
+            parts.push("force=true".to_string());
+        }
+        if self.allow_breaking {
+            parts.push("allow_breaking=true".to_string());
+        }
+        if let Some(g) = self.gradual {
+            parts.push(format!("gradual={}", g.percent));
+            if g.per_caller {
+                parts.push("per_caller=true".into());
+            }
+            if !g.guard {
+                parts.push("guard=false".into());
+            }
+        }
+        if parts.is_empty() { String::new() } else { format!("?{}", parts.join("&")) }
+    }
 }
 
 /// Why a request failed.
@@ -298,12 +334,7 @@ impl Client {
         on_stage: &mut dyn FnMut(&StepEvent),
     ) -> Result<Summary, ClientError> {
         let verb = if rollback { "rollback" } else { "publish" };
-        let query = match (consent.force_schema, consent.allow_breaking) {
-            (false, false) => "",
-            (true, false) => "?force=true",
-            (false, true) => "?allow_breaking=true",
-            (true, true) => "?force=true&allow_breaking=true",
-        };
+        let query = consent.query();
         let req = self
             .request(reqwest::Method::POST, &format!("/api/v1/extensions/{extension}/versions/{version}/{verb}{query}"))
             .header(reqwest::header::ACCEPT, "text/event-stream");
@@ -443,6 +474,23 @@ impl Client {
                 .json(input),
         )
         .await
+    }
+
+    /// The rollout that runs for an extension.
+    pub async fn rollout(&self, extension: &str) -> Result<xif_wire::RolloutInfo, ClientError> {
+        self.json(self.request(reqwest::Method::GET, &format!("/api/v1/extensions/{extension}/rollout"))).await
+    }
+
+    /// Moves a rollout on: the rolling version takes `percent` of calls (100: it becomes active).
+    pub async fn set_rollout(&self, extension: &str, percent: u32) -> Result<xif_wire::RolloutMoved, ClientError> {
+        let body = xif_wire::RolloutChange { percent };
+        self.json(self.request(reqwest::Method::PUT, &format!("/api/v1/extensions/{extension}/rollout")).json(&body))
+            .await
+    }
+
+    /// Aborts a rollout: every call goes to the active version again.
+    pub async fn abort_rollout(&self, extension: &str) -> Result<xif_wire::RolloutMoved, ClientError> {
+        self.json(self.request(reqwest::Method::DELETE, &format!("/api/v1/extensions/{extension}/rollout"))).await
     }
 
     /// The settings of an extension's active version (a secret's value is never sent).

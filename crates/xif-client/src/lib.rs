@@ -17,5 +17,5 @@ pub mod config;
 pub mod download;
 pub mod pipeline;
 
-pub use client::{Client, ClientError, Consent};
+pub use client::{Client, ClientError, Consent, Gradual};
 pub use config::{Config, ConfigError, Connection};

@@ -115,6 +115,8 @@ pub struct Options {
     pub force_schema: bool,
     /// Publish changes that break the active version's callers (`xif publish --allow-breaking`).
     pub allow_breaking: bool,
+    /// Roll the version out gradually beside the active one (`xif publish --gradual N`).
+    pub gradual: Option<crate::client::Gradual>,
 }
 
 /// How a run ended.
@@ -209,7 +211,13 @@ pub async fn run(opts: &Options, client: &Client, on: &mut dyn FnMut(Progress<'_
     let result = steps(opts, client, &mut r, &mut summary).await;
     summary.ms = ms(begun);
     match result {
-        Ok(()) => summary.outcome = if opts.upload_only { "uploaded" } else { "published" },
+        Ok(()) => {
+            summary.outcome = match (opts.upload_only, opts.gradual) {
+                (true, _) => "uploaded",
+                (false, Some(_)) if !summary.unchanged => "rolling_out",
+                (false, _) => "published",
+            }
+        }
         Err(Failed) => summary.failed = Some(r.step),
     }
     summary
@@ -426,7 +434,11 @@ async fn steps(opts: &Options, client: &Client, r: &mut Run<'_>, summary: &mut S
 }
 
 fn consent(opts: &Options) -> crate::client::Consent {
-    crate::client::Consent { force_schema: opts.force_schema, allow_breaking: opts.allow_breaking }
+    crate::client::Consent {
+        force_schema: opts.force_schema,
+        allow_breaking: opts.allow_breaking,
+        gradual: if opts.upload_only { None } else { opts.gradual },
+    }
 }
 
 /// 6. Publish, with the server's stages as they stream.
@@ -477,7 +489,14 @@ async fn publish_step(
                     .cloned()
                     .collect();
                 summary.warnings.extend(new);
-                r.end(Status::Finished, format!("version {} is active on {}", s.version, client.url));
+                let done = match (s.outcome, consent.gradual) {
+                    (xif_wire::PublishOutcome::RollingOut, Some(g)) => format!(
+                        "version {} takes {}% of calls on {}, the active version the rest (move it on: xif rollout {name} 50|100, or xif rollout {name} abort)",
+                        s.version, g.percent, client.url
+                    ),
+                    _ => format!("version {} is active on {}", s.version, client.url),
+                };
+                r.end(Status::Finished, done);
                 Ok(())
             }
             Some(message) => {

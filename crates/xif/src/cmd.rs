@@ -40,6 +40,9 @@ pub fn run(command: Command, ui: &Ui) -> anyhow::Result<ExitCode> {
         Command::Rollback { extension, number, server, json } => {
             remote::rollback(&extension, number, server.server.as_deref(), json, ui)
         }
+        Command::Rollout { extension, to, server, json } => {
+            remote::rollout(&extension, to.as_deref(), server.server.as_deref(), json, ui)
+        }
         Command::Token { action } => remote::token(action, ui),
         Command::Settings(args) => remote::settings(args, ui),
         Command::Completions { shell } => {

@@ -177,6 +177,20 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// A gradual rollout (started by `xif publish --gradual N`): show it (default), move it on to
+    /// PERCENT of the calls (100 makes the new version active), or abort it.
+    Rollout {
+        /// The extension.
+        extension: String,
+        /// 1 to 100, or `abort`; left out: show how it goes.
+        #[arg(value_name = "PERCENT|abort")]
+        to: Option<String>,
+        #[command(flatten)]
+        server: ServerArg,
+        /// Print machine-readable JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
     /// An extension's settings on the server: list them (default), set one, unset one. Setting
     /// them needs an administrator.
     Settings(SettingsArgs),
@@ -241,6 +255,19 @@ pub struct PublishArgs {
     /// each listed with its place in extension.toml.
     #[arg(long)]
     allow_breaking: bool,
+    /// Roll the new version out gradually: it takes PERCENT (1 to 99) of the calls while the
+    /// active version keeps the rest and stays active; `xif rollout` moves it on (100 makes it
+    /// active) or aborts it. Chosen per call unless --per-caller.
+    #[arg(long, value_name = "PERCENT", value_parser = clap::value_parser!(u32).range(1..=99))]
+    gradual: Option<u32>,
+    /// With --gradual: choose the version per caller (the same user or token keeps its version
+    /// as the share grows) rather than per call.
+    #[arg(long, requires = "gradual")]
+    per_caller: bool,
+    /// With --gradual: do not let the error-rate guard abort the rollout when the new version
+    /// fails clearly more often than the active one.
+    #[arg(long, requires = "gradual")]
+    no_guard: bool,
 }
 
 /// `xif settings EXTENSION [set NAME [VALUE] | unset NAME]`.

@@ -238,6 +238,11 @@ pub fn publish(args: crate::PublishArgs, upload_only: bool, ui: &Ui) -> anyhow::
         upload_only,
         force_schema: args.force_schema,
         allow_breaking: args.allow_breaking,
+        gradual: args.gradual.map(|percent| xif_client::Gradual {
+            percent,
+            per_caller: args.per_caller,
+            guard: !args.no_guard,
+        }),
     };
     // Verify Again: at a terminal, a stop at Verify or Compile waits for the fixed files.
     let again = matches!(mode, Mode::Live { .. }) && interactive();
@@ -349,7 +354,11 @@ pub fn versions(extension: &str, server: Option<&str>, json_out: bool, ui: &Ui) 
         println!(
             "{:>7}  {:<6}  {:<12}  {:>9}  {:<12}  {}",
             v.version,
-            if v.active { "*" } else { "" },
+            match (v.active, v.rollout_percent) {
+                (true, _) => "*".to_string(),
+                (false, Some(p)) => format!("{p}%"),
+                (false, None) => String::new(),
+            },
             v.digest.get(..12).unwrap_or(&v.digest),
             v.size,
             v.uploaded_by,
@@ -541,6 +550,83 @@ pub fn rollback(
             }
         }
         Err(e) => Ok(fail(&e, ui, json_out)),
+    }
+}
+
+/// `xif rollout EXTENSION [PERCENT|abort]`: shows the rollout, moves it on or aborts it.
+pub fn rollout(
+    extension: &str,
+    to: Option<&str>,
+    server: Option<&str>,
+    json_out: bool,
+    ui: &Ui,
+) -> anyhow::Result<ExitCode> {
+    let percent = match to {
+        None | Some("abort") => None,
+        Some(p) => match p.trim_end_matches('%').parse::<u32>() {
+            Ok(n) if (1..=100).contains(&n) => Some(n),
+            _ => {
+                ui.error(&format!("`{p}` is not a share of calls: give 1 to 100 (100 makes the new version active), or `abort`"));
+                return Ok(ExitCode::from(2));
+            }
+        },
+    };
+    let rt = runtime()?;
+    let client = rt.block_on(connect(server, ui))?;
+    if to.is_none() {
+        return match rt.block_on(client.rollout(extension)) {
+            Ok(info) => {
+                if json_out {
+                    println!("{}", serde_json::to_string_pretty(&info).unwrap_or_default());
+                } else {
+                    print_rollout(&info);
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => Ok(fail(&e, ui, json_out)),
+        };
+    }
+    let moved = match percent {
+        Some(p) => rt.block_on(client.set_rollout(extension, p)),
+        None => rt.block_on(client.abort_rollout(extension)),
+    };
+    match moved {
+        Ok(m) => {
+            if json_out {
+                println!("{}", serde_json::to_string_pretty(&m).unwrap_or_default());
+            }
+            let verb = match m.percent {
+                0 => "Aborted",
+                100 => "Activated",
+                _ => "Rolling",
+            };
+            ui.status(verb, &format!("{extension}: {}", m.message));
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => Ok(fail(&e, ui, json_out)),
+    }
+}
+
+/// A rollout for people: who takes what, and each side's calls.
+fn print_rollout(info: &xif_wire::RolloutInfo) {
+    println!(
+        "{} version {} takes {}% of calls ({}), version {} the rest and is active",
+        info.extension,
+        info.version,
+        info.percent,
+        if info.per_caller { "per caller" } else { "per call" },
+        info.active_version
+    );
+    println!(
+        "started {} by {}; error-rate guard {}",
+        info.started_at,
+        info.started_by,
+        if info.guard { "on" } else { "off" }
+    );
+    println!("{:>8}  {:>8}  {:>8}  {:>6}", "version", "calls", "failed", "rate");
+    for v in &info.versions {
+        let rate = if v.calls == 0 { 0.0 } else { v.failures as f64 * 100.0 / v.calls as f64 };
+        println!("{:>8}  {:>8}  {:>8}  {:>5.1}%", v.version, v.calls, v.failures, rate);
     }
 }
 
