@@ -3,5 +3,5 @@
 pub(crate) use xif_wire::{
     ActionInfo, CreateToken, CreateUser, ExtensionDetail, ExtensionInfo, ExtensionLogLine, ExtensionLogPage,
     ExtensionLogQuery, FieldInfo, NewToken, PublishLogEntry, Published, RecordPage, Revoked, SetSettings, SettingInfo,
-    TokenInfo, UpdateUser, Uploaded, UserInfo, VersionInfo,
+    TokenInfo, UpdateUser, Uploaded, UserInfo, VersionDiff, VersionInfo,
 };
