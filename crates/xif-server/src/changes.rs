@@ -53,6 +53,18 @@ pub(crate) fn line(c: &ApiChangeInfo) -> String {
     format!("{}: {}: {}; callers: {}", c.place, class(c), c.message, c.caller)
 }
 
+/// "2 changes, 1 breaking", "1 change", or "no API change".
+pub(crate) fn summary(changes: &[ApiChangeInfo]) -> String {
+    let breaking = changes.iter().filter(|c| c.breaking).count();
+    match (changes.len(), breaking) {
+        (0, _) => "no API change".into(),
+        (1, 0) => "1 change".into(),
+        (n, 0) => format!("{n} changes"),
+        (1, _) => "1 change, breaking".into(),
+        (n, b) => format!("{n} changes, {b} breaking"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,6 +89,9 @@ mod tests {
         );
         assert_eq!((located[1].version, located[1].line, located[1].column), (1, Some(6), Some(10)));
         assert_eq!(located[1].kind, "action_removed");
+        assert_eq!(summary(&located), "2 changes, 1 breaking");
+        assert_eq!(summary(&located[..1]), "1 change");
+        assert_eq!(summary(&[]), "no API change");
         // The file being published is plain extension.toml.
         let plain = File { version: 2, source: NEW, named: false };
         assert!(line(&locate(&changes[0], &files.0, &plain)).starts_with("extension.toml:5:12: compatible"));

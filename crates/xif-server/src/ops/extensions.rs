@@ -268,6 +268,33 @@ pub(crate) async fn version_diff(
     })
 }
 
+/// Each version's changes against the previous stored version, oldest first (the first against
+/// none), reading each package once: [`version_diff`] without `from` for every version. A
+/// version whose package, or its predecessor's, cannot be read has the error instead.
+pub(crate) async fn version_history(
+    state: &AppState,
+    _who: &Principal,
+    name: &str,
+) -> Result<Vec<(i64, Result<VersionDiff>)>> {
+    let ext = extension_row(state, name).await?;
+    let mut versions = state.db.versions(ext.id).await?;
+    versions.sort_by_key(|v| v.number);
+    let mut out = Vec::with_capacity(versions.len());
+    // The error of an unreadable one is kept by its message, for the next version too.
+    let mut previous: Option<std::result::Result<StoredDefinition, String>> = None;
+    for v in &versions {
+        let this = stored_definition(state, &ext, v).await.map_err(|e| e.to_string());
+        let diff = match (&previous, &this) {
+            (_, Err(e)) | (Some(Err(e)), _) => Err(Error::Unavailable(e.clone())),
+            (None, Ok(new)) => Ok(compare(&ext.name, None, new)),
+            (Some(Ok(old)), Ok(new)) => Ok(compare(&ext.name, Some(old), new)),
+        };
+        out.push((v.number, diff));
+        previous = Some(this);
+    }
+    Ok(out)
+}
+
 /// Uploads a `.xif` (the body, at most the package limit): checked by the hardened reader and
 /// the definition's Verify, stored by digest, numbered. A package the extension already has
 /// answers its existing number (`created` false). Needs what publishing it needs. The upload
