@@ -68,6 +68,35 @@ pub enum ChangeKind {
     DescriptionChanged,
 }
 
+impl ChangeKind {
+    /// Its name in snake_case (`input_made_mandatory`), as the server's API spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::ActionAdded => "action_added",
+            ChangeKind::ActionRemoved => "action_removed",
+            ChangeKind::OptionalInputAdded => "optional_input_added",
+            ChangeKind::MandatoryInputAdded => "mandatory_input_added",
+            ChangeKind::InputRemoved => "input_removed",
+            ChangeKind::InputMadeMandatory => "input_made_mandatory",
+            ChangeKind::InputMadeOptional => "input_made_optional",
+            ChangeKind::InputDefaultChanged => "input_default_changed",
+            ChangeKind::InputWidened => "input_widened",
+            ChangeKind::InputNarrowed => "input_narrowed",
+            ChangeKind::OutputAdded => "output_added",
+            ChangeKind::OutputRemoved => "output_removed",
+            ChangeKind::OutputWidened => "output_widened",
+            ChangeKind::OutputNarrowed => "output_narrowed",
+            ChangeKind::TypeChanged => "type_changed",
+            ChangeKind::StructureRemoved => "structure_removed",
+            ChangeKind::AttributeAdded => "attribute_added",
+            ChangeKind::AttributeRemoved => "attribute_removed",
+            ChangeKind::AttributeChanged => "attribute_changed",
+            ChangeKind::AttributeMadeMandatory => "attribute_made_mandatory",
+            ChangeKind::DescriptionChanged => "description_changed",
+        }
+    }
+}
+
 /// One change of the callable surface.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ApiChange {

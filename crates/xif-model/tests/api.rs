@@ -421,3 +421,12 @@ fn several_changes_are_listed_and_breaking_filters_them() {
     assert_eq!(breaking.len(), 1);
     assert_eq!(breaking[0].message, "action Buy has a new mandatory input Who");
 }
+
+#[test]
+fn a_kinds_name_is_snake_case() {
+    let (_, c) = changes("[actions.Refund]", "[actions.Return]");
+    let names: Vec<&str> = c.iter().map(|c| c.kind.as_str()).collect();
+    assert_eq!(names, ["action_added", "action_removed"]);
+    assert_eq!(ChangeKind::InputMadeMandatory.as_str(), "input_made_mandatory");
+    assert_eq!(ChangeKind::DescriptionChanged.as_str(), "description_changed");
+}

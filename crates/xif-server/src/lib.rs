@@ -29,6 +29,7 @@
 
 mod api;
 mod auth;
+mod changes;
 mod cluster;
 mod config;
 mod console;

@@ -580,18 +580,10 @@ async fn callers_stage(
     if changes.is_empty() {
         return Ok(None);
     }
-    let lines: Vec<String> = changes
-        .iter()
-        .map(|c| {
-            let place = match c.location(&old_source, &new_source) {
-                Some((l, col)) if c.in_old => format!("extension.toml of version {active}:{l}:{col}"),
-                Some((l, col)) => format!("extension.toml:{l}:{col}"),
-                None => "extension.toml".into(),
-            };
-            let class = if c.breaking { "breaking" } else { "compatible" };
-            format!("{place}: {class}: {}; callers: {}", c.message, c.caller)
-        })
-        .collect();
+    let old_file = crate::changes::File { version: active, source: &old_source, named: true };
+    let new_file = crate::changes::File { version: number, source: &new_source, named: false };
+    let lines: Vec<String> =
+        changes.iter().map(|c| crate::changes::line(&crate::changes::locate(c, &old_file, &new_file))).collect();
     let breaking = changes.iter().filter(|c| c.breaking).count();
     if breaking > 0 && !allow {
         return Err(AppError::bad(

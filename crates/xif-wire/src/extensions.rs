@@ -186,3 +186,53 @@ pub struct SetSettings {
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub values: BTreeMap<String, serde_json::Value>,
 }
+
+/// `?from=` of a version's API diff: the version to compare with (default: the nearest lower
+/// version number that exists).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiffQuery {
+    /// The older version (any stored one; the same version gives no changes).
+    pub from: Option<i64>,
+}
+
+/// What changed for callers from one version of an extension to another
+/// (`GET /api/v1/extensions/{name}/versions/{version}/diff`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct VersionDiff {
+    /// The extension.
+    pub extension: String,
+    /// The version compared with; `null` when `to` has no lower version (then no changes).
+    pub from: Option<i64>,
+    /// The version whose changes these are.
+    pub to: i64,
+    /// Every change, in the order of `to`'s actions (removals after), then structures.
+    pub changes: Vec<ApiChangeInfo>,
+    /// How many of them break callers written for `from`.
+    pub breaking: usize,
+}
+
+/// One change of an extension's callable surface: its actions, their inputs and outputs, and
+/// the structures callers send or read.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ApiChangeInfo {
+    /// What changed, in snake_case: `action_removed`, `optional_input_added`,
+    /// `input_made_mandatory`, `type_changed`, `description_changed`, ...
+    pub kind: String,
+    /// Whether callers written for the older version can break.
+    pub breaking: bool,
+    /// The change, in one sentence: `input Who of action Greet is now mandatory`.
+    pub message: String,
+    /// What a caller would see: `calls without Who are refused (400 bad_input)`.
+    pub caller: String,
+    /// The version whose `extension.toml` the place is in: the older one for what was removed,
+    /// else the newer one.
+    pub version: i64,
+    /// The line of the place (from 1), when it has one.
+    pub line: Option<usize>,
+    /// The column of the place (from 1), when it has one.
+    pub column: Option<usize>,
+    /// The place, written out: `extension.toml of version 2:14:1`.
+    pub place: String,
+}

@@ -27,8 +27,8 @@ pub use account::{
 pub use entities::RecordPage;
 pub use error::ErrorBody;
 pub use extensions::{
-    ActionInfo, ExtensionDetail, ExtensionInfo, FieldInfo, Health, LogQuery, PublishLogEntry, SetSettings, SettingInfo,
-    Uploaded, VersionInfo,
+    ActionInfo, ApiChangeInfo, DiffQuery, ExtensionDetail, ExtensionInfo, FieldInfo, Health, LogQuery, PublishLogEntry,
+    SetSettings, SettingInfo, Uploaded, VersionDiff, VersionInfo,
 };
 pub use logs::{ExtensionLogLine, ExtensionLogPage, ExtensionLogQuery};
 pub use publish::{

@@ -92,6 +92,12 @@ fn extensions_versions_and_settings() {
         "uploaded_by": "ada", "uploaded_at": "t", "active": true}),
     );
     round_trip::<Uploaded>(json!({"extension": "G", "version": 1, "digest": "d", "created": true}));
+    let diff: VersionDiff = round_trip(json!({"extension": "G", "from": 1, "to": 2, "breaking": 1, "changes": [
+        {"kind": "action_removed", "breaking": true, "message": "action Wave is removed",
+            "caller": "calls of Wave are answered 404 not_found", "version": 1, "line": 9, "column": 10,
+            "place": "extension.toml of version 1:9:10"}]}));
+    assert_eq!((diff.changes[0].version, diff.changes[0].line), (1, Some(9)));
+    round_trip::<VersionDiff>(json!({"extension": "G", "from": null, "to": 1, "breaking": 0, "changes": []}));
     round_trip::<SettingInfo>(
         json!({"name": "ApiKey", "type": "Text", "secret": true, "set": true, "value": null, "description": null}),
     );

@@ -15,8 +15,8 @@ use crate::{http, ops};
 
 /// The bodies of these routes: the wire types, shared with the client.
 pub use xif_wire::{
-    ExtensionDetail, ExtensionInfo, LogQuery, PublishFailed, PublishLogEntry, PublishQuery, Published, SetSettings,
-    SettingInfo, Uploaded, VersionInfo,
+    DiffQuery, ExtensionDetail, ExtensionInfo, LogQuery, PublishFailed, PublishLogEntry, PublishQuery, Published,
+    SetSettings, SettingInfo, Uploaded, VersionDiff, VersionInfo,
 };
 
 /// Every extension.
@@ -102,6 +102,27 @@ pub async fn get_version(
     ApiPath((name, number)): ApiPath<(String, i64)>,
 ) -> Result<Json<VersionInfo>, AppError> {
     Ok(Json(ops::extensions::get_version(&state, &auth, &name, number).await?))
+}
+
+/// What changed for callers from version `from` to this version: every change of the actions,
+/// their inputs and outputs and the structures callers send or read, each compatible or
+/// breaking, with its place in the `extension.toml` of the version it is in (the older one for
+/// what was removed). Without `from`, the nearest lower version number that exists (none:
+/// `from` is null and there are no changes).
+#[utoipa::path(get, path = "/api/v1/extensions/{name}/versions/{version}/diff", tag = "versions",
+    params(("name" = String, Path, description = "Extension name"), ("version" = i64, Path, description = "Version number"),
+        ("from" = Option<i64>, Query, description = "The version to compare with (default: the nearest lower version number that exists); any stored version, the same one gives no changes")),
+    responses((status = 200, description = "The changes", body = VersionDiff),
+        (status = 400, description = "`from` is not a version number", body = ErrorBody),
+        (status = 404, description = "No such extension, version or `from` version", body = ErrorBody),
+        (status = 503, description = "A stored package cannot be read; the message names the version", body = ErrorBody)))]
+pub async fn version_diff(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath((name, number)): ApiPath<(String, i64)>,
+    ApiQuery(q): ApiQuery<DiffQuery>,
+) -> Result<Json<VersionDiff>, AppError> {
+    Ok(Json(ops::extensions::version_diff(&state, &auth, &name, number, q.from).await?))
 }
 
 /// Deletes a version that is not active. Needs what deleting the extension needs (judged on

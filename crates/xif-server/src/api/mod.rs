@@ -71,6 +71,7 @@ fn routes() -> Routes {
         .add(Method::GET, "/api/v1/extensions/{name}/versions/{version}", get(e::get_version))
         .add(Method::DELETE, "/api/v1/extensions/{name}/versions/{version}", delete(e::delete_version))
         .add(Method::GET, "/api/v1/extensions/{name}/versions/{version}/package", get(e::download))
+        .add(Method::GET, "/api/v1/extensions/{name}/versions/{version}/diff", get(e::version_diff))
         .add(Method::POST, "/api/v1/extensions/{name}/versions/{version}/publish", post(e::publish))
         .add(Method::POST, "/api/v1/extensions/{name}/versions/{version}/rollback", post(e::rollback))
         .add(Method::GET, "/api/v1/extensions/{name}/publishes", get(e::publishes))
@@ -194,6 +195,7 @@ async fn not_found(method: Method, uri: axum::http::Uri) -> AppError {
         extensions::get_version,
         extensions::delete_version,
         extensions::download,
+        extensions::version_diff,
         extensions::publish,
         extensions::rollback,
         extensions::publishes,

@@ -51,6 +51,7 @@ pub fn routes() -> Router<AppState> {
         .route("/logout", post(logout))
         .route("/extensions", get(extensions_page))
         .route("/extensions/{name}", get(extension_page))
+        .route("/extensions/{name}/diff", get(compare_page))
         .route("/extensions/{name}/entities/{entity}", get(records_page))
         .route("/extensions/{name}/try", post(try_action))
         .route("/extensions/{name}/logs/follow", get(follow_logs))
@@ -464,10 +465,19 @@ async fn render_extension(
     for row in log {
         by_version.entry(row.version).or_default().push(row);
     }
+    // Each version's API changes against the previous stored one; one that cannot be compared
+    // says why instead of failing the page.
+    let changes: HashMap<i64, Result<ops::wire::VersionDiff, String>> =
+        ops::extensions::version_history(state, &session.auth, &ext.name)
+            .await?
+            .into_iter()
+            .map(|(n, d)| (n, d.map_err(|e| AppError::from(e).public_message())))
+            .collect();
     let data = views::ExtensionData {
         ext: &ext,
         versions: &versions,
         log: &by_version,
+        changes: &changes,
         definition: definition.as_ref().map(|(n, d)| (*n, &**d)),
         settings: settings.as_ref(),
         secret: &secret,
@@ -488,6 +498,44 @@ async fn extension_page(
 ) -> Result<Response, ConsoleError> {
     let span = if q.range.as_deref() == Some("day") { ops::logs::Span::Day } else { ops::logs::Span::Hour };
     render_extension(&state, &session, &name, None, None, StatusCode::OK, span).await
+}
+
+/// The compare page's `?from=A&to=B`, as typed (checked by [`compare_page`]).
+#[derive(Deserialize)]
+struct CompareQuery {
+    from: Option<String>,
+    to: Option<String>,
+}
+
+/// A version number given in the compare page's query: none when empty, else a number.
+fn version_number(what: &str, given: Option<&str>) -> Result<Option<i64>, AppError> {
+    match given.map(str::trim).filter(|g| !g.is_empty()) {
+        None => Ok(None),
+        Some(g) => g.parse::<i64>().map(Some).map_err(|_| AppError::BadRequest {
+            kind: "bad_query",
+            message: format!("“{g}” is not a version number: give {what} as a number, like ?from=1&to=2"),
+            parameter: Some(what.to_string()),
+        }),
+    }
+}
+
+/// The API changes between any two versions (`?from=A&to=B`; without `to`, the latest version;
+/// without `from`, the nearest lower one), through the same operation as the API's diff.
+async fn compare_page(
+    State(state): State<AppState>,
+    session: Session,
+    ApiPath(name): ApiPath<String>,
+    Query(q): Query<CompareQuery>,
+) -> Result<Response, ConsoleError> {
+    let from = version_number("from", q.from.as_deref())?;
+    let to = version_number("to", q.to.as_deref())?;
+    let versions = ops::extensions::list_versions(&state, &session.auth, &name).await?;
+    let to = match to.or(versions.last().map(|v| v.version)) {
+        Some(to) => to,
+        None => return Err(AppError::NotFound(format!("extension {name} has no versions to compare")).into()),
+    };
+    let diff = ops::extensions::version_diff(&state, &session.auth, &name, to, from).await?;
+    Ok(page(views::compare(&session, &versions, &diff)))
 }
 
 /// The live log of the extension page: server-sent events of `ExtensionLogLine`, from `after`

@@ -7,7 +7,9 @@ use xif_model::{Definition, Field};
 use super::store::{ActionErrorRow, ListedExtension, RecentPublish, UserLine};
 use super::{Flash, Session, TryResult};
 use crate::auth::Permission;
+use crate::changes::{class, summary};
 use crate::db::{ExtensionRow, PublishRow, VersionRow};
+use crate::ops::wire::{VersionDiff, VersionInfo};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Nav {
@@ -270,6 +272,8 @@ pub struct ExtensionData<'a> {
     pub versions: &'a [VersionRow],
     /// The publish log by version, newest first.
     pub log: &'a HashMap<i64, Vec<PublishRow>>,
+    /// Each version's API changes against the previous stored version (or why they are unknown).
+    pub changes: &'a HashMap<i64, Result<VersionDiff, String>>,
     /// The version whose definition is shown, and the definition.
     pub definition: Option<(i64, &'a Definition)>,
     /// The settings set (when a version is active).
@@ -423,17 +427,19 @@ pub fn extension(session: &Session, d: &ExtensionData<'_>) -> Markup {
                     th scope="col" { "Digest" }
                     th scope="col" class="num" { "Size" }
                     th scope="col" { "Uploaded" }
+                    th scope="col" { "API changes" }
                     th scope="col" { "Actions" }
                 } }
                 tbody { @for v in d.versions.iter().rev() {
                     @let active = Some(v.number) == ext.active_version;
                     @let entries = d.log.get(&v.number);
-                    tr.active[active] {
+                    tr.active[active] id={ "version-" (v.number) } {
                         td data-label="Version" { span.strong { (v.number) } @if active { " " span.badge.live { "published" } } }
                         td data-label="Description" { (v.description) }
                         td data-label="Digest" { code.digest title=(v.digest) { (v.digest.get(..12).unwrap_or(&v.digest)) "…" } }
                         td.num data-label="Size" { (size(v.size)) }
                         td data-label="Uploaded" { (when(v.uploaded_at)) div.muted.small { "by " (v.uploaded_by) } }
+                        td.api-changes data-label="API changes" { (change_summary(d.changes.get(&v.number))) }
                         td.buttons data-label="Actions" {
                             @if !active {
                                 @let (verb, route) = if published.contains(&v.number) { ("Roll back", "rollback") } else { ("Publish", "publish") };
@@ -451,8 +457,16 @@ pub fn extension(session: &Session, d: &ExtensionData<'_>) -> Markup {
                             }
                         }
                     }
+                    @if let Some(Ok(diff)) = d.changes.get(&v.number) { @if let (Some(from), false) = (diff.from, diff.changes.is_empty()) {
+                        tr.log-row.diff-row id={ "changes-" (v.number) } { td colspan="7" {
+                            details.api-diff {
+                                summary { "API changes of version " (v.number) " against version " (from) " (" (summary(&diff.changes)) ")" }
+                                (change_list(diff))
+                            }
+                        } }
+                    } }
                     @if let Some(entries) = entries {
-                        tr.log-row { td colspan="6" {
+                        tr.log-row { td colspan="7" {
                             details {
                                 summary { "Publish log of version " (v.number) " (" (entries.len()) ")" }
                                 ul.log { @for p in entries { li {
@@ -466,10 +480,104 @@ pub fn extension(session: &Session, d: &ExtensionData<'_>) -> Markup {
                     }
                 } }
             } }
+            @if d.versions.len() >= 2 {
+                @let numbers: Vec<i64> = d.versions.iter().map(|v| v.number).collect();
+                @let last = numbers.len() - 1;
+                (compare_form(&ext.name, &numbers, numbers[last - 1], numbers[last]))
+            }
         }
     };
     let crumbs = html! { span { "Factory" } " › " a href="/extensions" { "Extensions" } " › " span aria-current="page" { (ext.name) } };
     layout(session, &ext.name, Nav::Extensions, crumbs, body)
+}
+
+/// A version's API changes in a word: against which version, how many, how many break.
+fn change_summary(changes: Option<&Result<VersionDiff, String>>) -> Markup {
+    html! {
+        @match changes {
+            None => span.muted { "—" },
+            Some(Err(why)) => span.error-text.small { "not compared: " (why) },
+            Some(Ok(d)) => @match d.from {
+                None => span.muted { "first version" },
+                Some(from) => {
+                    span.diff-summary.breaking[d.breaking > 0].none[d.changes.is_empty()] { (summary(&d.changes)) } " "
+                    div.muted.small { "against version " (from) }
+                }
+            },
+        }
+    }
+}
+
+/// The changes, one line each: place, class (breaking ones marked), message, what callers see.
+fn change_list(d: &VersionDiff) -> Markup {
+    html! {
+        ul.changes {
+            @for c in &d.changes {
+                li.breaking[c.breaking] data-kind=(c.kind) {
+                    span.badge.bad[c.breaking].ok[!c.breaking] { (class(c)) } " "
+                    code.place { (c.place) } " "
+                    span.message { (c.message) } " "
+                    div.muted.small { "callers: " (c.caller) }
+                }
+            }
+        }
+    }
+}
+
+/// Two selects, from and to, leading to the compare page of an extension.
+fn compare_form(extension: &str, versions: &[i64], from: i64, to: i64) -> Markup {
+    html! {
+        form.compare method="get" action={ "/extensions/" (url_part(extension)) "/diff" } {
+            span.strong { "Compare versions" }
+            label for="compare-from" { "From" }
+            select #compare-from name="from" {
+                @for n in versions { option value=(n) selected[*n == from] { "version " (n) } }
+            }
+            label for="compare-to" { "To" }
+            select #compare-to name="to" {
+                @for n in versions { option value=(n) selected[*n == to] { "version " (n) } }
+            }
+            button.small type="submit" { "Compare" }
+        }
+    }
+}
+
+/// What changed for callers between two versions of an extension.
+pub fn compare(session: &Session, versions: &[VersionInfo], d: &VersionDiff) -> Markup {
+    let name = url_part(&d.extension);
+    let numbers: Vec<i64> = versions.iter().map(|v| v.version).collect();
+    let body = html! {
+        div.title-row {
+            div {
+                h1 { (d.extension) ": API changes" }
+                p.lead {
+                    @match d.from {
+                        Some(from) => { "From version " (from) " to version " (d.to) },
+                        None => { "Version " (d.to) " has no lower version to compare with" },
+                    }
+                }
+            }
+            div.badges {
+                span.badge.bad[d.breaking > 0].ok[d.breaking == 0] #diff-summary { (summary(&d.changes)) }
+            }
+        }
+        section.card #diff aria-labelledby="h-diff" {
+            h2 #h-diff { "Changes for callers " span.muted { "(" (d.changes.len()) ")" } }
+            @if d.changes.is_empty() {
+                p.muted { "Callers see the same actions, inputs, outputs and structures." }
+            } @else {
+                p.muted.small { "A breaking change can fail calls written for the older version; a place names the file it is in (the older one for what was removed)." }
+                (change_list(d))
+            }
+            @if numbers.len() >= 2 { (compare_form(&d.extension, &numbers, d.from.unwrap_or(d.to), d.to)) }
+            p { a href={ "/extensions/" (name) "#versions" } { "‹ Back to " (d.extension) } }
+        }
+    };
+    let crumbs = html! {
+        span { "Factory" } " › " a href="/extensions" { "Extensions" } " › "
+        a href={ "/extensions/" (name) } { (d.extension) } " › " span aria-current="page" { "API changes" }
+    };
+    layout(session, &format!("{}: API changes", d.extension), Nav::Extensions, crumbs, body)
 }
 
 /// The chart's size in SVG units.

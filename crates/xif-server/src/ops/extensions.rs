@@ -1,5 +1,6 @@
-//! Extensions and their versions: upload, publish, rollback, download, delete, the publish
-//! log, and settings (validated here against the active version's definition).
+//! Extensions and their versions: upload, publish, rollback, download, delete, what changed for
+//! callers between versions, the publish log, and settings (validated here against the active
+//! version's definition).
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -9,7 +10,7 @@ use xif_model::Definition;
 
 use super::wire::{
     ActionInfo, ExtensionDetail, ExtensionInfo, FieldInfo, PublishLogEntry, SetSettings, SettingInfo, Uploaded,
-    VersionInfo,
+    VersionDiff, VersionInfo,
 };
 use super::{Error, Principal, Result, size, time};
 use crate::auth::{Permission, check_publish};
@@ -193,6 +194,108 @@ pub(crate) async fn list_versions(state: &AppState, _who: &Principal, name: &str
     let ext = extension_row(state, name).await?;
     let versions = state.db.versions(ext.id).await?;
     Ok(versions.into_iter().map(|v| version_info(v, &ext)).collect())
+}
+
+/// A stored version's `extension.toml`: its text and its definition.
+struct StoredDefinition {
+    version: i64,
+    source: String,
+    def: Definition,
+}
+
+/// Reads a stored version's definition again (its package through the hardened reader). A
+/// package or definition that no longer reads is `Unavailable`, naming the version; the
+/// detail goes to the server's log.
+async fn stored_definition(state: &AppState, ext: &ExtensionRow, v: &VersionRow) -> Result<StoredDefinition> {
+    let what = format!("version {}", v.number);
+    let package = publish::stored_package(state, &v.digest, &what).await.map_err(|e| {
+        tracing::warn!(extension = %ext.name, version = v.number, error = %one_line(&e.to_string()), "cannot read a stored package to compare versions");
+        Error::Unavailable(format!(
+            "the stored package of version {} of {} cannot be read, so it cannot be compared (the server's log has the details)",
+            v.number, ext.name
+        ))
+    })?;
+    let source = String::from_utf8_lossy(&package.definition).into_owned();
+    let def = xif_model::parse(&source).0.ok_or_else(|| {
+        Error::Unavailable(format!(
+            "the extension.toml of version {} of {} no longer parses, so it cannot be compared",
+            v.number, ext.name
+        ))
+    })?;
+    Ok(StoredDefinition { version: v.number, source, def })
+}
+
+/// The changes from `from` (none: no changes) to `to`, each placed in its version's file.
+fn compare(extension: &str, from: Option<&StoredDefinition>, to: &StoredDefinition) -> VersionDiff {
+    let changes: Vec<_> = match from {
+        None => Vec::new(),
+        Some(from) => {
+            let old = crate::changes::File { version: from.version, source: &from.source, named: true };
+            let new = crate::changes::File { version: to.version, source: &to.source, named: true };
+            xif_model::api::diff(&from.def, &to.def).iter().map(|c| crate::changes::locate(c, &old, &new)).collect()
+        }
+    };
+    VersionDiff {
+        extension: extension.to_string(),
+        from: from.map(|f| f.version),
+        to: to.version,
+        breaking: changes.iter().filter(|c| c.breaking).count(),
+        changes,
+    }
+}
+
+/// What changed for callers from version `from` of an extension to version `to`: every change
+/// of its actions, inputs, outputs and the structures callers send or read, each compatible or
+/// breaking, placed in the `extension.toml` of the version it is in (the older one for what
+/// was removed). Without `from`, the nearest lower version number that exists (none: no
+/// changes); `from` may be any stored version, higher or the same. Readable by whoever may
+/// list the versions.
+pub(crate) async fn version_diff(
+    state: &AppState,
+    _who: &Principal,
+    name: &str,
+    to: i64,
+    from: Option<i64>,
+) -> Result<VersionDiff> {
+    let ext = extension_row(state, name).await?;
+    let to_row = version_row(state, &ext, to).await?;
+    let from_row = match from {
+        Some(n) => Some(version_row(state, &ext, n).await?),
+        None => state.db.versions(ext.id).await?.into_iter().filter(|v| v.number < to).max_by_key(|v| v.number),
+    };
+    let new = stored_definition(state, &ext, &to_row).await?;
+    Ok(match from_row {
+        Some(r) if r.number == to => compare(&ext.name, Some(&new), &new),
+        Some(r) => compare(&ext.name, Some(&stored_definition(state, &ext, &r).await?), &new),
+        None => compare(&ext.name, None, &new),
+    })
+}
+
+/// Each version's changes against the previous stored version, oldest first (the first against
+/// none), reading each package once: [`version_diff`] without `from` for every version. A
+/// version whose package, or its predecessor's, cannot be read has the error instead.
+pub(crate) async fn version_history(
+    state: &AppState,
+    _who: &Principal,
+    name: &str,
+) -> Result<Vec<(i64, Result<VersionDiff>)>> {
+    let ext = extension_row(state, name).await?;
+    let mut versions = state.db.versions(ext.id).await?;
+    versions.sort_by_key(|v| v.number);
+    let mut out = Vec::with_capacity(versions.len());
+    // The error of an unreadable one is kept by its message, for the next version too.
+    let mut previous: Option<std::result::Result<StoredDefinition, String>> = None;
+    for v in &versions {
+        let this = stored_definition(state, &ext, v).await.map_err(|e| e.to_string());
+        let diff = match (&previous, &this) {
+            (_, Err(e)) | (Some(Err(e)), _) => Err(Error::Unavailable(e.clone())),
+            (None, Ok(new)) => Ok(compare(&ext.name, None, new)),
+            (Some(Ok(old)), Ok(new)) => Ok(compare(&ext.name, Some(old), new)),
+        };
+        out.push((v.number, diff));
+        previous = Some(this);
+    }
+    Ok(out)
 }
 
 /// Uploads a `.xif` (the body, at most the package limit): checked by the hardened reader and

@@ -3,5 +3,6 @@
 pub(crate) use xif_wire::{
     ActionInfo, CreateToken, CreateUser, ExtensionDetail, ExtensionInfo, ExtensionLogLine, ExtensionLogPage,
     ExtensionLogQuery, FieldInfo, NewToken, PublishLogEntry, Published, RecordPage, Revoked, RolloutCounts,
-    RolloutInfo, RolloutMoved, SetSettings, SettingInfo, TokenInfo, UpdateUser, Uploaded, UserInfo, VersionInfo,
+    RolloutInfo, RolloutMoved, SetSettings, SettingInfo, TokenInfo, UpdateUser, Uploaded, UserInfo, VersionDiff,
+    VersionInfo,
 };

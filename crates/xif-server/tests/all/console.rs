@@ -8,7 +8,9 @@ use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
 use serde_json::json;
 
-use crate::support::{ADMIN_PASSWORD, Fixture, TestServer, server_test, workspace};
+use crate::support::{
+    ADMIN_PASSWORD, Fixture, TestServer, server_test, server_test_changed, server_test_changed_definition, workspace,
+};
 
 /// A browser-like client: no redirects followed, cookies kept by hand.
 struct Browser {
@@ -448,6 +450,62 @@ async fn console_in_chromium() {
     assert_eq!(settings[2]["set"], true, "the secret was set: {settings}");
     let (_, exts) = s.get(Some(&s.admin), "/api/v1/extensions").await;
     assert_eq!(exts.as_array().map(Vec::len), Some(2), "the viewer published nothing: {exts}");
+}
+
+/// Line and column (from 1) of the first `needle` in `src`, as `LINE:COL`.
+fn place(src: &str, needle: &str) -> String {
+    let offset = src.find(needle).unwrap_or_else(|| panic!("{needle:?} in {src}"));
+    let line = src[..offset].matches('\n').count() + 1;
+    let column = offset - src[..offset].rfind('\n').map_or(0, |n| n + 1) + 1;
+    format!("{line}:{column}")
+}
+
+/// Issue 18 in headless Chromium (`tests/browser/version-diff.mjs`): the extension page's
+/// version list says each version's API changes against the previous one, its details list the
+/// located lines with the breaking one marked, and the compare form leads to the changes between
+/// any two versions. `XIF_SCREENSHOTS=DIR` also writes docs/console-version-diff.png and
+/// docs/console-compare.png there.
+#[tokio::test]
+async fn version_diff_in_chromium() {
+    let dir = browser_tests();
+    let chromium = chromium();
+    let s = TestServer::start().await;
+    s.deploy("ServerTest", &server_test("1")).await;
+    for (package, number) in [(server_test_changed("2"), 2), (server_test_changed("3"), 3)] {
+        let (status, up) = s.upload(&s.admin, "ServerTest", &package).await;
+        assert_eq!((status, up["version"].as_i64()), (StatusCode::CREATED, Some(number)), "{up}");
+    }
+    let loud = place(&server_test_changed_definition(), "Loud =");
+    let spin = place(&Fixture::load("ServerTest").definition, "Spin]");
+
+    // Plain HTTP first: the page is the server's HTML, no script needed.
+    let b = Browser::login(&s, "admin", ADMIN_PASSWORD).await;
+    let (status, html) = b.get("/extensions/ServerTest").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains(&format!("extension.toml of version 1:{spin}")), "{html}");
+    let (status, html) = b.get("/extensions/ServerTest/diff?from=1&to=3").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains(&format!("extension.toml of version 3:{loud}")), "{html}");
+    let (status, html) = b.get("/extensions/Nope/diff?from=1&to=2").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(html.contains("there is no extension named Nope"), "{html}");
+
+    let mut cmd = Command::new("node");
+    cmd.arg(dir.join("version-diff.mjs"))
+        .current_dir(&dir)
+        .env("XIF_URL", &s.url)
+        .env("XIF_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("XIF_LOUD", &loud)
+        .env("XIF_SPIN", &spin)
+        .env("CHROMIUM", chromium);
+    let output = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .expect("join")
+        .unwrap_or_else(|e| panic!("cannot run node: {e}\n  help: run scripts/setup.sh (it installs Node.js)"));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "the browser checks failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("all version diff checks passed"), "{stdout}");
 }
 
 /// The extension page's calls of the last hour (issue 16): counted on every node into the

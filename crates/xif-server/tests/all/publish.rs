@@ -4,7 +4,9 @@ use std::sync::Arc;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{Fixture, TestServer, config, server_test};
+use crate::support::{
+    Engine, Fixture, TestServer, config, engine, server_test, server_test_changed, server_test_changed_definition,
+};
 
 fn message(body: &Value) -> String {
     body["message"].as_str().unwrap_or_default().to_string()
@@ -372,4 +374,155 @@ async fn bad_packages_are_refused_naming_the_problem_and_nothing_is_stored() {
     let (status, body) = small.upload(&small.admin, "Greetings", &Fixture::load("Greetings").package()).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
     assert!(message(&body).contains("4096 bytes"), "{body}");
+}
+
+/// Line and column (from 1) of the first `needle` in `src`.
+fn at(src: &str, needle: &str) -> (usize, usize) {
+    let offset = src.find(needle).unwrap_or_else(|| panic!("{needle:?} in {src}"));
+    let line = src[..offset].matches('\n').count() + 1;
+    let column = offset - src[..offset].rfind('\n').map_or(0, |n| n + 1) + 1;
+    (line, column)
+}
+
+/// The changes of a diff as (kind, breaking, version, line, column, place).
+fn changes(diff: &Value) -> Vec<(String, bool, i64, usize, usize, String)> {
+    diff["changes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("changes: {diff}"))
+        .iter()
+        .map(|c| {
+            (
+                c["kind"].as_str().unwrap_or_default().to_string(),
+                c["breaking"].as_bool().unwrap_or_default(),
+                c["version"].as_i64().unwrap_or_default(),
+                c["line"].as_u64().unwrap_or_default() as usize,
+                c["column"].as_u64().unwrap_or_default() as usize,
+                c["place"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Issue 18: `GET .../versions/{n}/diff` lists what changed for callers, each change compatible
+/// or breaking, placed in the extension.toml of the version it is in (the older one for a
+/// removal); against the nearest lower version by default, or `?from=` any stored version.
+#[tokio::test]
+async fn a_versions_api_diff_lists_each_change_with_its_place() {
+    let s = TestServer::start().await;
+    s.deploy("ServerTest", &server_test("1")).await;
+    for (package, number) in [(server_test_changed("2"), 2), (server_test_changed("3"), 3)] {
+        let (status, up) = s.upload(&s.admin, "ServerTest", &package).await;
+        assert_eq!((status, up["version"].as_i64()), (StatusCode::CREATED, Some(number)), "{up}");
+    }
+    let (v1, v2) = (Fixture::load("ServerTest").definition, server_test_changed_definition());
+    let (loud, spin) = (at(&v2, "Loud ="), at(&v1, "Spin]"));
+
+    // Readable by whoever may list the versions: a user without any permission.
+    let viewer = s.user("viewer", &[]).await;
+    let (status, diff) = s.get(Some(&viewer), "/api/v1/extensions/ServerTest/versions/2/diff").await;
+    assert_eq!(status, StatusCode::OK, "{diff}");
+    assert_eq!(
+        (diff["extension"].as_str(), diff["from"].as_i64(), diff["to"].as_i64()),
+        (Some("ServerTest"), Some(1), Some(2))
+    );
+    assert_eq!(diff["breaking"], 1, "{diff}");
+    assert_eq!(
+        changes(&diff),
+        [
+            (
+                "optional_input_added".into(),
+                false,
+                2,
+                loud.0,
+                loud.1,
+                format!("extension.toml of version 2:{}:{}", loud.0, loud.1)
+            ),
+            (
+                "action_removed".into(),
+                true,
+                1,
+                spin.0,
+                spin.1,
+                format!("extension.toml of version 1:{}:{}", spin.0, spin.1)
+            ),
+        ]
+    );
+    assert_eq!(diff["changes"][0]["message"], "action Hello has a new optional input Loud");
+    assert_eq!(diff["changes"][1]["message"], "action Spin is removed");
+    assert_eq!(diff["changes"][1]["caller"], "calls of Spin are answered 404 not_found");
+
+    // Version 3 only changed a resource: no API change against version 2, the same two against 1,
+    // the compatible one now placed in version 3's file.
+    let (_, diff) = s.get(Some(&viewer), "/api/v1/extensions/ServerTest/versions/3/diff").await;
+    assert_eq!((diff["from"].as_i64(), diff["breaking"].as_u64()), (Some(2), Some(0)), "{diff}");
+    assert_eq!(diff["changes"], json!([]));
+    let (_, diff) = s.get(Some(&viewer), "/api/v1/extensions/ServerTest/versions/3/diff?from=1").await;
+    let places: Vec<String> = changes(&diff).into_iter().map(|c| c.5).collect();
+    assert_eq!(
+        places,
+        [
+            format!("extension.toml of version 3:{}:{}", loud.0, loud.1),
+            format!("extension.toml of version 1:{}:{}", spin.0, spin.1)
+        ]
+    );
+
+    // Backwards, from 2 to 1 (in version 1's order of actions): Loud goes (breaking, placed in
+    // version 2's file, where it was), Spin comes back (compatible, in version 1's).
+    let (_, diff) = s.get(Some(&viewer), "/api/v1/extensions/ServerTest/versions/1/diff?from=2").await;
+    let kinds: Vec<(String, bool, i64)> = changes(&diff).into_iter().map(|c| (c.0, c.1, c.2)).collect();
+    assert_eq!(kinds, [("input_removed".into(), true, 2), ("action_added".into(), false, 1)], "{diff}");
+
+    // The first version has nothing to compare with; a version with itself has no changes.
+    let (status, diff) = s.get(Some(&viewer), "/api/v1/extensions/ServerTest/versions/1/diff").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(diff, json!({"extension": "ServerTest", "from": null, "to": 1, "changes": [], "breaking": 0}));
+    let (_, diff) = s.get(Some(&viewer), "/api/v1/extensions/ServerTest/versions/2/diff?from=2").await;
+    assert_eq!((diff["from"].as_i64(), diff["changes"].clone()), (Some(2), json!([])), "{diff}");
+
+    // What does not exist, or is no number, is named.
+    for (path, status, kind, needle) in [
+        ("/api/v1/extensions/ServerTest/versions/2/diff?from=abc", StatusCode::BAD_REQUEST, "bad_query", "from"),
+        (
+            "/api/v1/extensions/ServerTest/versions/2/diff?from=9",
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "extension ServerTest has no version 9",
+        ),
+        (
+            "/api/v1/extensions/ServerTest/versions/9/diff",
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "extension ServerTest has no version 9",
+        ),
+        (
+            "/api/v1/extensions/Nope/versions/1/diff",
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "there is no extension named Nope",
+        ),
+        ("/api/v1/extensions/ServerTest/versions/x/diff", StatusCode::BAD_REQUEST, "bad_url", "x"),
+    ] {
+        let (got, body) = s.get(Some(&viewer), path).await;
+        assert_eq!((got, body["error"].as_str()), (status, Some(kind)), "{path}: {body}");
+        assert!(message(&body).contains(needle), "{path}: {body}");
+    }
+    let (status, _) = s.get(None, "/api/v1/extensions/ServerTest/versions/2/diff").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // A stored package that no longer reads: a clear error naming the version, not a 500.
+    let (_, v1_info) = s.get(Some(&s.admin), "/api/v1/extensions/ServerTest/versions/1").await;
+    let digest = v1_info["digest"].as_str().expect("digest").to_string();
+    if engine() == Engine::Postgres {
+        let url = crate::support::database_url(s.dir.path());
+        let mut db = xif_store::testing::Probe::connect(&url).await.expect("the database opens");
+        db.execute_with("DELETE FROM packages WHERE digest = $1", &[&digest]).await.expect("the package row");
+        db.close().await.expect("close");
+    } else {
+        std::fs::write(s.dir.path().join("packages").join(format!("{digest}.xif")), b"damaged").expect("damage it");
+    }
+    let (status, body) = s.get(Some(&viewer), "/api/v1/extensions/ServerTest/versions/2/diff").await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::SERVICE_UNAVAILABLE, Some("unavailable")), "{body}");
+    assert!(message(&body).contains("the stored package of version 1 of ServerTest cannot be read"), "{body}");
+    let (status, _) = s.get(Some(&viewer), "/api/v1/extensions/ServerTest/versions/3/diff").await;
+    assert_eq!(status, StatusCode::OK, "versions 2 and 3 still compare");
 }

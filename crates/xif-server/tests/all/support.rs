@@ -306,3 +306,31 @@ fn collect(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
 pub fn server_test(version: &str) -> Vec<u8> {
     Fixture::load("ServerTest").with_resource("resources/version.txt", &format!("{version}\n")).package()
 }
+
+/// The edit of ServerTest's extension.toml that [`server_test_changed`] makes: Hello gains an
+/// optional input (compatible), Spin is gone (breaking). `(from, to)` pairs, applied in order.
+pub const SERVER_TEST_CHANGES: [(&str, &str); 2] = [
+    (
+        r#"inputs = { Who = "Text", Times = { type = "Integer", default = 1 } }"#,
+        r#"inputs = { Who = "Text", Times = { type = "Integer", default = 1 }, Loud = { type = "Boolean", default = false } }"#,
+    ),
+    ("[actions.Spin]\ndescription = \"Loops forever.\"\n\n", ""),
+];
+
+/// ServerTest with `resources/version.txt` = `version` and the definition edited by
+/// [`SERVER_TEST_CHANGES`] (uploadable; its component still exports Spin, so not publishable).
+pub fn server_test_changed(version: &str) -> Vec<u8> {
+    let mut f = Fixture::load("ServerTest").with_resource("resources/version.txt", &format!("{version}\n"));
+    f.definition = server_test_changed_definition();
+    f.package()
+}
+
+/// ServerTest's extension.toml as [`server_test_changed`] writes it.
+pub fn server_test_changed_definition() -> String {
+    let mut def = Fixture::load("ServerTest").definition;
+    for (from, to) in SERVER_TEST_CHANGES {
+        assert!(def.contains(from), "ServerTest's extension.toml has {from:?}");
+        def = def.replace(from, to);
+    }
+    def
+}
