@@ -223,22 +223,41 @@ pub async fn run(opts: &Options, client: &Client, on: &mut dyn FnMut(Progress<'_
     summary
 }
 
-/// The entity changes of the folder's definition that would lose data, measured against the
-/// definition of the version active on the server. Empty when the definition has no entities or
-/// the server's active definition cannot be had (not published yet, no access, offline): Publish
-/// checks again on the server, against the stored schema.
-async fn schema_refusals(client: &Client, project: &Project) -> Vec<xif_model::Diagnostic> {
-    let Some(new) = project.definition.as_ref() else { return Vec::new() };
-    if new.entities.is_empty() {
+/// The definition of the version active on the server: its number and `extension.toml` text,
+/// parsed. `None` when it cannot be had (not published yet, no access, offline): Publish checks
+/// again on the server in any case.
+async fn active_definition(client: &Client, project: &Project) -> Option<(i64, String, xif_model::Definition)> {
+    let versions = client.versions(project.name()).await.ok()?;
+    let active = versions.iter().find(|v| v.active)?;
+    let bytes = client.package(project.name(), active.version).await.ok()?;
+    let package = xif_package::read(&bytes, &xif_package::Limits::default()).ok()?;
+    let source = String::from_utf8(package.definition).ok()?;
+    let old = xif_model::parse(&source).0?;
+    Some((active.version, source, old))
+}
+
+/// The changes of the folder's definition that break what callers of the active version `n`
+/// (`old`, from `old_source`) rely on, each on one line as the server's callers stage words
+/// it: `extension.toml[ of version N]:L:C: breaking: MESSAGE; callers: WHAT THEY SEE`. Empty
+/// when no change is breaking.
+fn breaking_lines(n: i64, old_source: &str, old: &xif_model::Definition, project: &Project) -> Vec<String> {
+    let (Some(new), new_source) = (project.definition.as_ref(), &project.source) else { return Vec::new() };
+    let changes = xif_model::api::diff(old, new);
+    if !changes.iter().any(|c| c.breaking) {
         return Vec::new();
     }
-    let Ok(versions) = client.versions(project.name()).await else { return Vec::new() };
-    let Some(active) = versions.iter().find(|v| v.active) else { return Vec::new() };
-    let Ok(bytes) = client.package(project.name(), active.version).await else { return Vec::new() };
-    let Ok(package) = xif_package::read(&bytes, &xif_package::Limits::default()) else { return Vec::new() };
-    let Ok(source) = String::from_utf8(package.definition) else { return Vec::new() };
-    let Some(old) = xif_model::parse(&source).0 else { return Vec::new() };
-    xif_model::schema::check_against(&old, new)
+    changes
+        .iter()
+        .map(|c| {
+            let file = if c.in_old { format!("extension.toml of version {n}") } else { "extension.toml".into() };
+            let place = match c.location(old_source, new_source) {
+                Some((line, col)) => format!("{file}:{line}:{col}"),
+                None => file,
+            };
+            let class = if c.breaking { "breaking" } else { "compatible" };
+            format!("{place}: {class}: {}; callers: {}", c.message, c.caller)
+        })
+        .collect()
 }
 
 /// A step failed (its event says why).
@@ -267,26 +286,52 @@ async fn steps(opts: &Options, client: &Client, r: &mut Run<'_>, summary: &mut S
         r.end_with(Status::Failed, report.count_line(), diagnostics, detail);
         return Err(Failed);
     }
-    // Entities: a change that would lose data is refused here already when the server's active
-    // definition is known (the server refuses it again at Publish in any case).
-    let refused = if opts.force_schema { Vec::new() } else { schema_refusals(client, &project).await };
-    if !refused.is_empty() {
-        let mut all = report.diagnostics.clone();
-        all.extend(refused.iter().cloned());
-        r.end_with(
-            Status::Failed,
-            format!(
-                "{} (entity changes against the version active on {})",
-                xif_model::diag::count_line(&all),
-                client.url
-            ),
-            project.diagnostics_json(&all),
-            Some(format!(
-                "{}\nThe server keeps records of these entities; publish such a change anyway with --force-schema.",
-                project.render(&all)
-            )),
-        );
-        return Err(Failed);
+    // Against the version active on the server (the server checks again at Publish in any
+    // case): an entity change that would lose data, and a change that breaks its callers.
+    let active =
+        if opts.force_schema && opts.allow_breaking { None } else { active_definition(client, &project).await };
+    if let Some((number, old_source, old)) = &active {
+        let new_def = project.definition.as_ref();
+        let refused = match new_def {
+            Some(new) if !opts.force_schema && !new.entities.is_empty() => xif_model::schema::check_against(old, new),
+            _ => Vec::new(),
+        };
+        if !refused.is_empty() {
+            let mut all = report.diagnostics.clone();
+            all.extend(refused.iter().cloned());
+            r.end_with(
+                Status::Failed,
+                format!(
+                    "{} (entity changes against the version active on {})",
+                    xif_model::diag::count_line(&all),
+                    client.url
+                ),
+                project.diagnostics_json(&all),
+                Some(format!(
+                    "{}\nThe server keeps records of these entities; publish such a change anyway with --force-schema.",
+                    project.render(&all)
+                )),
+            );
+            return Err(Failed);
+        }
+        let lines = if opts.allow_breaking { Vec::new() } else { breaking_lines(*number, old_source, old, &project) };
+        if !lines.is_empty() {
+            let breaking = lines.iter().filter(|l| l.contains(": breaking: ")).count();
+            r.end_with(
+                Status::Failed,
+                format!(
+                    "{breaking} change(s) break what callers of version {number} on {} rely on:\n{}",
+                    client.url,
+                    lines.join("\n")
+                ),
+                diagnostics,
+                Some(format!(
+                    "{}\nPublish it anyway with --allow-breaking once its callers are ready.",
+                    lines.join("\n")
+                )),
+            );
+            return Err(Failed);
+        }
     }
     r.end_with(Status::Finished, report.count_line(), diagnostics, detail);
 

@@ -566,7 +566,9 @@ pub fn rollout(
         Some(p) => match p.trim_end_matches('%').parse::<u32>() {
             Ok(n) if (1..=100).contains(&n) => Some(n),
             _ => {
-                ui.error(&format!("`{p}` is not a share of calls: give 1 to 100 (100 makes the new version active), or `abort`"));
+                ui.error(&format!(
+                    "`{p}` is not a share of calls: give 1 to 100 (100 makes the new version active), or `abort`"
+                ));
                 return Ok(ExitCode::from(2));
             }
         },
@@ -577,7 +579,7 @@ pub fn rollout(
         return match rt.block_on(client.rollout(extension)) {
             Ok(info) => {
                 if json_out {
-                    println!("{}", serde_json::to_string_pretty(&info).unwrap_or_default());
+                    println!("{}", serde_json::to_string(&info).unwrap_or_default());
                 } else {
                     print_rollout(&info);
                 }
@@ -593,7 +595,7 @@ pub fn rollout(
     match moved {
         Ok(m) => {
             if json_out {
-                println!("{}", serde_json::to_string_pretty(&m).unwrap_or_default());
+                println!("{}", serde_json::to_string(&m).unwrap_or_default());
             }
             let verb = match m.percent {
                 0 => "Aborted",

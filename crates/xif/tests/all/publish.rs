@@ -382,8 +382,9 @@ fn an_action_still_a_stub_is_refused_at_verify_and_by_the_server_but_compiles_an
     assert!(v["error"].as_str().is_some_and(|k| !k.is_empty() && k != "http"), "{v}");
 }
 
-/// A change that breaks the active version's callers is refused at Publish, listing it with its
-/// place in extension.toml; `--allow-breaking` publishes it, and the publish log keeps the list.
+/// A change that breaks the active version's callers is refused at Verify and by the server's
+/// publish, listing it with its place in extension.toml; `--allow-breaking` publishes it, and the
+/// publish log keeps the list.
 #[test]
 fn a_breaking_change_is_refused_unless_allowed_and_the_log_keeps_the_diff() {
     let server = Server::start();
@@ -400,21 +401,32 @@ fn a_breaking_change_is_refused_unless_allowed_and_the_log_keeps_the_diff() {
     std::fs::write(&toml, &def).unwrap();
     let line = def.lines().position(|l| l.contains(r#"Polite = "Boolean""#)).unwrap() + 1;
     let col = def.lines().nth(line - 1).unwrap().find("Polite").unwrap() + 1;
+    let place = format!(
+        "extension.toml:{line}:{col}: breaking: input Polite of action Greet is now mandatory; callers: calls without Polite are refused (400 bad_input)"
+    );
+    // Verify refuses it already, against the version active on the server: nothing is uploaded.
     let (lines, err) = publish_json(&server, &dir, 1);
-    let failed =
-        lines.iter().find(|v| v["stage"] == "callers" && v["status"] == "failed").expect("the callers stage fails");
+    let failed = lines.iter().find(|v| v["step"] == "verify" && v["status"] == "failed").expect("Verify fails");
+    let message = failed["message"].as_str().unwrap_or_default();
+    assert!(message.contains("break what callers of version 1") && message.contains(&place), "{message}");
+    assert!(err.contains("--allow-breaking") && err.contains(&place), "{err}");
+    assert_eq!(versions(&server, "PubApi").len(), 1, "nothing was uploaded");
+
+    // The server refuses it too when Verify is passed by: uploaded with consent, then published
+    // without it.
+    let out = run_ok(server.xif().args(["upload", "--allow-breaking", "--json", "--path"]).arg(&dir));
+    assert_eq!(summary(&json_lines(&out))["version"], 2);
+    let admin = server.admin_token();
+    let (status, refused) = server.api("POST", "/api/v1/extensions/PubApi/versions/2/publish", Some(&admin), "");
+    assert_eq!((status, refused["error"].as_str()), (400, Some("breaking_change")), "{refused}");
+    let failed = refused["steps"]
+        .as_array()
+        .and_then(|s| s.iter().find(|v| v["step"] == "callers" && v["status"] == "failed"))
+        .cloned()
+        .expect("the callers stage fails");
     let message = failed["message"].as_str().unwrap_or_default();
     assert!(message.contains("1 breaking of 1 change"), "{message}");
-    assert!(
-        message.contains(&format!(
-            "extension.toml:{line}:{col}: breaking: input Polite of action Greet is now mandatory; callers: calls without Polite are refused (400 bad_input)"
-        )),
-        "{message}"
-    );
-    assert!(
-        message.contains("--allow-breaking") && err.contains("input Polite of action Greet is now mandatory"),
-        "{err}"
-    );
+    assert!(message.contains(&place) && message.contains("--allow-breaking"), "{message}");
     let active: Vec<i64> = versions(&server, "PubApi")
         .iter()
         .filter(|v| v["active"] == true)
@@ -460,4 +472,70 @@ fn a_breaking_change_is_refused_unless_allowed_and_the_log_keeps_the_diff() {
         stage["message"].as_str().unwrap_or_default().contains("1 compatible change(s) for callers of version 2"),
         "{stage}"
     );
+}
+
+/// `xif publish --gradual` starts a rollout beside the active version; `xif rollout` shows it,
+/// moves it on (100 makes the new version active) and aborts it.
+#[test]
+fn a_gradual_publish_rolls_out_and_xif_rollout_moves_it_on_and_aborts() {
+    let server = Server::start();
+    assert!(server.login("admin", ADMIN_PASSWORD).status.success());
+    let (_tmp, dir) = new_extension("PubRoll");
+    publish_json(&server, &dir, 0);
+    let greeting = dir.join("resources/greeting.txt");
+
+    // A flag of --gradual without it, or a share out of range, is a usage error.
+    run_code(server.xif().args(["publish", "--per-caller", "--path"]).arg(&dir), 2);
+    run_code(server.xif().args(["publish", "--gradual", "100", "--path"]).arg(&dir), 2);
+
+    std::fs::write(&greeting, "Hi").unwrap();
+    let out = run_ok(server.xif().args(["publish", "--gradual", "20", "--json", "--path"]).arg(&dir));
+    let lines = json_lines(&out);
+    let s = summary(&lines);
+    assert_eq!((s["version"].as_i64(), s["outcome"].as_str()), (Some(2), Some("rolling_out")), "{s}");
+    let stage = lines.iter().find(|v| v["stage"] == "rollout" && v["status"] == "finished").expect("the rollout stage");
+    assert!(stage["message"].as_str().is_some_and(|m| m.contains("20% of calls")), "{stage}");
+    let listed: Vec<(i64, bool, Option<u64>)> = versions(&server, "PubRoll")
+        .iter()
+        .map(|v| (v["version"].as_i64().unwrap_or(0), v["active"] == true, v["rollout_percent"].as_u64()))
+        .collect();
+    assert_eq!(listed, [(1, true, None), (2, false, Some(20))]);
+    let out = run_ok(server.xif().args(["versions", "PubRoll"]));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("20%"), "{}", String::from_utf8_lossy(&out.stdout));
+
+    // Shown, for people and as JSON.
+    let out = run_ok(server.xif().args(["rollout", "PubRoll"]));
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(text.contains("version 2 takes 20% of calls (per call), version 1 the rest"), "{text}");
+    let out = run_ok(server.xif().args(["rollout", "PubRoll", "--json"]));
+    let info = crate::support::json(&out);
+    assert_eq!((info["version"].as_i64(), info["percent"].as_u64()), (Some(2), Some(20)), "{info}");
+
+    // A bad share is a usage error; 60 moves it on; 100 makes version 2 active.
+    run_code(server.xif().args(["rollout", "PubRoll", "150"]), 2);
+    let out = run_ok(server.xif().args(["rollout", "PubRoll", "60"]));
+    assert!(stderr(&out).contains("version 2 takes 60% of calls (was 20%)"), "{}", stderr(&out));
+    let out = run_ok(server.xif().args(["rollout", "PubRoll", "100"]));
+    assert!(stderr(&out).contains("Activated") && stderr(&out).contains("version 2 is active"), "{}", stderr(&out));
+    let active: Vec<i64> = versions(&server, "PubRoll")
+        .iter()
+        .filter(|v| v["active"] == true)
+        .filter_map(|v| v["version"].as_i64())
+        .collect();
+    assert_eq!(active, [2]);
+
+    // No rollout runs now: showing or moving one says how to start one.
+    let out = run_code(server.xif().args(["rollout", "PubRoll"]), 1);
+    assert!(stderr(&out).contains("--gradual"), "{}", stderr(&out));
+
+    // Another one, aborted: version 2 stays active and takes every call.
+    std::fs::write(&greeting, "Howdy").unwrap();
+    run_ok(server.xif().args(["publish", "--gradual", "10", "--per-caller", "--no-guard", "--path"]).arg(&dir));
+    let out = run_ok(server.xif().args(["rollout", "PubRoll", "--json"]));
+    let info = crate::support::json(&out);
+    assert_eq!((info["per_caller"].as_bool(), info["guard"].as_bool()), (Some(true), Some(false)), "{info}");
+    let out = run_ok(server.xif().args(["rollout", "PubRoll", "abort"]));
+    assert!(stderr(&out).contains("Aborted") && stderr(&out).contains("aborted by admin"), "{}", stderr(&out));
+    let out = run_ok(server.xif().args(["call", "PubRoll", "Greet", r#"{"Who": {"Name": "Ada"}}"#, "--json"]));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Hi"), "{}", String::from_utf8_lossy(&out.stdout));
 }
