@@ -56,6 +56,7 @@ pub fn routes() -> Router<AppState> {
         .route("/extensions/{name}/try", post(try_action))
         .route("/extensions/{name}/logs/follow", get(follow_logs))
         .route("/extensions/{name}/settings", post(set_settings))
+        .route("/extensions/{name}/rollout", post(rollout_form))
         .route("/extensions/{name}/versions/{version}/publish", post(publish_form))
         .route("/extensions/{name}/versions/{version}/rollback", post(rollback_form))
         .route("/extensions/{name}/versions/{version}/publish/stream", post(publish_stream))
@@ -473,7 +474,13 @@ async fn render_extension(
             .into_iter()
             .map(|(n, d)| (n, d.map_err(|e| AppError::from(e).public_message())))
             .collect();
+    let rollout = match ops::rollout::status(state, &session.auth, &ext.name).await {
+        Ok(r) => Some(r),
+        Err(ops::Error::NotFound(_)) => None,
+        Err(e) => return Err(e.into()),
+    };
     let data = views::ExtensionData {
+        rollout: rollout.as_ref(),
         ext: &ext,
         versions: &versions,
         log: &by_version,
@@ -714,6 +721,35 @@ async fn run_publish_form(
     };
     session.flash(&state, refused.is_some(), &text).await?;
     Ok(Redirect::to(&format!("/extensions/{}", percent_encode(&name))).into_response())
+}
+
+/// Moves the rollout on (`percent`, 100 activates) or aborts it (`abort`), through the same
+/// operations as the API's.
+async fn rollout_form(
+    State(state): State<AppState>,
+    session: Session,
+    ApiPath(name): ApiPath<String>,
+    axum::Form(form): Form,
+) -> Result<Response, ConsoleError> {
+    session.check_csrf(form.get("csrf"))?;
+    let result = if form.get("abort").is_some() {
+        ops::rollout::abort(&state, &session.auth, &name).await
+    } else {
+        let given = form.get("percent").map(|p| p.trim()).unwrap_or_default();
+        match given.parse::<u32>() {
+            Ok(percent) => ops::rollout::set(&state, &session.auth, &name, percent).await,
+            Err(_) => Err(ops::Error::bad(
+                "bad_request",
+                format!("the share {given:?} is not a whole number of percent (1 to 100)"),
+            )),
+        }
+    };
+    let (failed, text) = match result {
+        Ok(moved) => (false, format!("{}: {}.", moved.extension, moved.message)),
+        Err(e) => (true, format!("The rollout did not change: {}", AppError::from(e).public_message())),
+    };
+    session.flash(&state, failed, &text).await?;
+    Ok(Redirect::to(&format!("/extensions/{}#rollout", percent_encode(&name))).into_response())
 }
 
 /// Publishes with the stages streamed (server-sent events), for the upload page's script.

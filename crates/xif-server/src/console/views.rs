@@ -291,6 +291,8 @@ pub struct ExtensionData<'a> {
     pub failures: &'a [ActionErrorRow],
     /// The newest lines of its log (none: the user may not read it).
     pub log_lines: Option<&'a [xif_wire::ExtensionLogLine]>,
+    /// The rollout that runs, with both versions' counts.
+    pub rollout: Option<&'a xif_wire::RolloutInfo>,
 }
 
 fn field_type(f: &Field) -> Markup {
@@ -334,6 +336,7 @@ pub fn extension(session: &Session, d: &ExtensionData<'_>) -> Markup {
                     Some(v) => span.badge.live { "Active: version " (v) },
                     None => span.badge.idle { "Not published" },
                 }
+                @if let Some(r) = d.rollout { span.badge.rolling { "Rolling out: version " (r.version) " at " (r.percent) "%" } }
                 @if let Some(def) = def { @if !def.entities.is_empty() { span.badge.entity { "Exports entities" } } }
             }
         }
@@ -418,6 +421,7 @@ pub fn extension(session: &Session, d: &ExtensionData<'_>) -> Markup {
             }
         }
         (monitoring(d, &name))
+        @if let Some(r) = d.rollout { (rollout_panel(session, &name, r)) }
         section.card #versions aria-labelledby="h-versions" {
             h2 #h-versions { "Versions " span.muted { "(" (d.versions.len()) ")" } }
             div.table-wrap { table.list.versions {
@@ -432,20 +436,33 @@ pub fn extension(session: &Session, d: &ExtensionData<'_>) -> Markup {
                 } }
                 tbody { @for v in d.versions.iter().rev() {
                     @let active = Some(v.number) == ext.active_version;
+                    @let rolling = d.rollout.filter(|r| r.version == v.number);
                     @let entries = d.log.get(&v.number);
                     tr.active[active] id={ "version-" (v.number) } {
-                        td data-label="Version" { span.strong { (v.number) } @if active { " " span.badge.live { "published" } } }
+                        td data-label="Version" {
+                            span.strong { (v.number) }
+                            @if active { " " span.badge.live { "published" } }
+                            @if let Some(r) = rolling { " " span.badge.rolling { "rolling out " (r.percent) "%" } }
+                        }
                         td data-label="Description" { (v.description) }
                         td data-label="Digest" { code.digest title=(v.digest) { (v.digest.get(..12).unwrap_or(&v.digest)) "…" } }
                         td.num data-label="Size" { (size(v.size)) }
                         td data-label="Uploaded" { (when(v.uploaded_at)) div.muted.small { "by " (v.uploaded_by) } }
                         td.api-changes data-label="API changes" { (change_summary(d.changes.get(&v.number))) }
                         td.buttons data-label="Actions" {
-                            @if !active {
+                            @if !active && d.rollout.is_none() {
                                 @let (verb, route) = if published.contains(&v.number) { ("Roll back", "rollback") } else { ("Publish", "publish") };
                                 form method="post" action={ "/extensions/" (name) "/versions/" (v.number) "/" (route) } {
                                     input type="hidden" name="csrf" value=(session.csrf);
                                     button.small type="submit" aria-label={ (verb) " to version " (v.number) } { (verb) }
+                                }
+                                @if ext.active_version.is_some_and(|a| a < v.number) {
+                                    form.inline method="post" action={ "/extensions/" (name) "/versions/" (v.number) "/publish" } {
+                                        input type="hidden" name="csrf" value=(session.csrf);
+                                        label.visually-hidden for={ "gradual-" (v.number) } { "Share of calls for version " (v.number) }
+                                        input.percent type="number" min="1" max="99" value="10" name="gradual" id={ "gradual-" (v.number) };
+                                        button.small type="submit" aria-label={ "Roll out version " (v.number) } { "Roll out %" }
+                                    }
                                 }
                             }
                             a.button.small href={ "/extensions/" (name) "/versions/" (v.number) "/download" } download aria-label={ "Download version " (v.number) } { "Download" }
@@ -470,9 +487,12 @@ pub fn extension(session: &Session, d: &ExtensionData<'_>) -> Markup {
                             details {
                                 summary { "Publish log of version " (v.number) " (" (entries.len()) ")" }
                                 ul.log { @for p in entries { li {
-                                    span.badge.ok[p.outcome == "published"].bad[p.outcome != "published"] { (p.outcome) }
+                                    @let bad = p.outcome == "failed" || p.outcome == "aborted";
+                                    span.badge.ok[!bad].bad[bad] { (p.outcome) }
                                     " " (p.kind) " by " (p.user_name) " · " (when(p.started_at)) " · " (p.ms) " ms"
-                                    @if let Some(m) = &p.message { div.error-text { (m) } }
+                                    @if let Some(m) = &p.message {
+                                        @if p.outcome == "failed" { div.error-text { (m) } } @else { div.small { (m) } }
+                                    }
                                     (stages(&p.stages))
                                 } } }
                             }
@@ -489,6 +509,60 @@ pub fn extension(session: &Session, d: &ExtensionData<'_>) -> Markup {
     };
     let crumbs = html! { span { "Factory" } " › " a href="/extensions" { "Extensions" } " › " span aria-current="page" { (ext.name) } };
     layout(session, &ext.name, Nav::Extensions, crumbs, body)
+}
+
+/// The running rollout: both versions side by side (share, calls, failures, error rate, every
+/// node's, since the minute it began), and the forms that move it on, activate it or abort it.
+fn rollout_panel(session: &Session, name: &str, r: &xif_wire::RolloutInfo) -> Markup {
+    let rate = |calls: i64, failed: i64| {
+        if calls == 0 { "–".to_string() } else { format!("{:.1}%", failed as f64 * 100.0 / calls as f64) }
+    };
+    html! {
+        section.card #rollout aria-labelledby="h-rollout" {
+            h2 #h-rollout { "Rollout of version " (r.version) }
+            p.muted {
+                "Version " (r.version) " takes " strong { (r.percent) "%" } " of calls, chosen "
+                (if r.per_caller { "per caller" } else { "per call" }) "; version " (r.active_version)
+                " takes the rest and stays active. Started by " (r.started_by) " " (r.started_at) ". Error-rate guard "
+                (if r.guard { "on" } else { "off" }) "."
+            }
+            div.table-wrap { table.list.rollout {
+                thead { tr {
+                    th scope="col" { "Version" } th scope="col" { "Role" } th scope="col" class="num" { "Share" }
+                    th scope="col" class="num" { "Calls" } th scope="col" class="num" { "Failed" } th scope="col" class="num" { "Error rate" }
+                } }
+                tbody { @for v in &r.versions {
+                    @let new = v.version == r.version;
+                    tr id={ "rollout-" (v.version) } {
+                        td data-label="Version" { span.strong { (v.version) } }
+                        td data-label="Role" { @if new { span.badge.rolling { "rolling out" } } @else { span.badge.live { "active" } } }
+                        td.num data-label="Share" { (if new { r.percent } else { 100 - r.percent }) "%" }
+                        td.num.calls data-label="Calls" { (v.calls) }
+                        td.num.failed data-label="Failed" { (v.failures) }
+                        td.num.rate data-label="Error rate" { (rate(v.calls, v.failures)) }
+                    }
+                } }
+            } }
+            div.buttons {
+                form.inline method="post" action={ "/extensions/" (name) "/rollout" } {
+                    input type="hidden" name="csrf" value=(session.csrf);
+                    label for="rollout-percent" { "Share" }
+                    input.percent #rollout-percent type="number" min="1" max="100" value=(r.percent) name="percent";
+                    button.small type="submit" { "Move" }
+                }
+                form.inline method="post" action={ "/extensions/" (name) "/rollout" } {
+                    input type="hidden" name="csrf" value=(session.csrf);
+                    input type="hidden" name="percent" value="100";
+                    button.small.primary type="submit" { "Make version " (r.version) " active" }
+                }
+                form.inline method="post" action={ "/extensions/" (name) "/rollout" } data-confirm={ "Abort the rollout of version " (r.version) "?" } {
+                    input type="hidden" name="csrf" value=(session.csrf);
+                    input type="hidden" name="abort" value="1";
+                    button.small.danger type="submit" { "Abort" }
+                }
+            }
+        }
+    }
 }
 
 /// A version's API changes in a word: against which version, how many, how many break.

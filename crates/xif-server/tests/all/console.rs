@@ -642,3 +642,59 @@ async fn administrators_make_and_revoke_scrape_tokens_on_the_users_page() {
     let (_, html) = b.get("/users").await;
     assert!(html.contains(&format!("Revoked scrape token {id}.")) && html.contains("revoked "), "{html}");
 }
+
+/// A gradual rollout in the Service Center (issue 18): after a scripted load of known counts,
+/// both versions' calls, failures and error rates side by side, asserted from the page; moving
+/// it on, aborting it, starting one from the version list and making it active, in Chromium.
+#[tokio::test]
+async fn rollout_in_chromium() {
+    let dir = browser_tests();
+    let chromium = chromium();
+    let s = TestServer::start().await;
+    s.deploy("ServerTest", &server_test("1")).await;
+    let (status, up) = s.upload(&s.admin, "ServerTest", &server_test("failing-2")).await;
+    assert_eq!((status, up["version"].as_i64()), (StatusCode::CREATED, Some(2)), "{up}");
+    let path = "/api/v1/extensions/ServerTest/versions/2/publish?gradual=20&guard=false";
+    let (status, body) = s.post(Some(&s.admin), path, json!(null)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // 100 calls: version 1 answers, version 2 fails every one.
+    let (mut old, mut new) = (0, 0);
+    for _ in 0..100 {
+        match s.call(&s.admin, "ServerTest", "Which", json!({})).await {
+            (StatusCode::OK, _, Some(1)) => old += 1,
+            (StatusCode::UNPROCESSABLE_ENTITY, _, None) => new += 1,
+            other => panic!("unexpected answer {other:?}"),
+        }
+    }
+    assert_eq!(old + new, 100);
+    assert!(new > 0 && old > 0, "both versions answered: {old} / {new}");
+    // The counts reach the database within the flush interval: wait for them (up to 10 s).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (_, info) = s.get(Some(&s.admin), "/api/v1/extensions/ServerTest/rollout").await;
+        let calls: i64 = info["versions"].as_array().map_or(0, |v| v.iter().filter_map(|v| v["calls"].as_i64()).sum());
+        if calls == 100 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the counts did not reach 100: {info}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+
+    let mut cmd = Command::new("node");
+    cmd.arg(dir.join("rollout.mjs"))
+        .current_dir(&dir)
+        .env("XIF_URL", &s.url)
+        .env("XIF_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("XIF_OLD_CALLS", old.to_string())
+        .env("XIF_NEW_CALLS", new.to_string())
+        .env("CHROMIUM", chromium);
+    let output = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .expect("join")
+        .unwrap_or_else(|e| panic!("cannot run node: {e}\n  help: run scripts/setup.sh (it installs Node.js)"));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "the browser checks failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("all rollout checks passed"), "{stdout}");
+}
