@@ -28,7 +28,16 @@ pub struct Files {
     unpacks: tokio::sync::Semaphore,
     /// Where packages are kept when not in `packages/` (PostgreSQL).
     db: Option<xif_store::Db>,
+    /// The `extension.toml` of stored packages, by digest (a package never changes), so that
+    /// comparing versions does not unpack every package again: at most [`DEFINITIONS_KEPT`]
+    /// of at most [`DEFINITION_KEPT_BYTES`] each.
+    definitions: std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<str>>>,
 }
+
+/// How many stored definitions [`Files::stored_definition`] keeps...
+pub const DEFINITIONS_KEPT: usize = 512;
+/// ...of at most this size each (larger ones are read again each time): at most 32 MiB in all.
+pub const DEFINITION_KEPT_BYTES: usize = 64 * 1024;
 
 /// A scratch file in `tmp/` being written; removed when dropped unless
 /// [`Files::put_package_file`] moved it into place.
@@ -102,6 +111,7 @@ impl Files {
             counter: AtomicU64::new(0),
             unpacks: tokio::sync::Semaphore::new(max_unpacks.max(1)),
             db: None,
+            definitions: Default::default(),
         };
         for dir in [&files.packages, &files.cache, &files.tmp] {
             std::fs::create_dir_all(dir)?;
@@ -221,6 +231,31 @@ impl Files {
         }
         let path = self.package_path(digest)?;
         self.unpack(&path, limits).await
+    }
+
+    /// The `extension.toml` text of the stored package `digest` (read with the hardened reader
+    /// on first use, then kept: see [`Files::definitions`]).
+    pub async fn stored_definition(
+        &self,
+        digest: &str,
+        limits: xif_package::Limits,
+    ) -> std::io::Result<Result<std::sync::Arc<str>, xif_package::ReadError>> {
+        if let Some(kept) = self.definitions.lock().unwrap_or_else(|p| p.into_inner()).get(digest) {
+            return Ok(Ok(kept.clone()));
+        }
+        let package = match self.unpack_stored(digest, limits).await? {
+            Ok(p) => p,
+            Err(e) => return Ok(Err(e)),
+        };
+        let text: std::sync::Arc<str> = String::from_utf8_lossy(&package.definition).into();
+        if text.len() <= DEFINITION_KEPT_BYTES {
+            let mut kept = self.definitions.lock().unwrap_or_else(|p| p.into_inner());
+            if kept.len() >= DEFINITIONS_KEPT {
+                kept.clear();
+            }
+            kept.insert(digest.to_string(), text.clone());
+        }
+        Ok(Ok(text))
     }
 
     fn scratch_path(&self) -> PathBuf {

@@ -563,17 +563,19 @@ async fn callers_stage(
 ) -> Result<Option<String>, AppError> {
     let Some(old_version) = state.db.version(ext.id, active).await? else { return Ok(None) };
     // A stored package that cannot be read again must not block every later publish.
-    let old_package = match stored_package(state, &old_version.digest, &format!("version {active}")).await {
-        Ok(p) => p,
-        Err(e) => {
-            tracing::warn!(extension = %ext.name, version = active, error = %one_line(&e.public_message()), "cannot compare with the active version");
-            return Ok(Some(format!(
-                "not compared with version {active}: its package cannot be read ({})",
-                e.public_message()
-            )));
+    // Only its definition is needed (kept by `Files` once read).
+    let why = match state.files.stored_definition(&old_version.digest, package_limits(state)).await {
+        Ok(Ok(text)) => Ok(text),
+        Ok(Err(e)) => Err(format!("the stored package is damaged: {e}")),
+        Err(e) => Err(e.to_string()),
+    };
+    let old_source = match why {
+        Ok(text) => text,
+        Err(why) => {
+            tracing::warn!(extension = %ext.name, version = active, error = %one_line(&why), "cannot compare with the active version");
+            return Ok(Some(format!("not compared with version {active}: its package cannot be read ({why})")));
         }
     };
-    let old_source = String::from_utf8_lossy(&old_package.definition).into_owned();
     let Some(old_def) = xif_model::parse(&old_source).0 else { return Ok(None) };
     let new_source = String::from_utf8_lossy(&package.definition).into_owned();
     let changes = xif_model::api::diff(&old_def, def);

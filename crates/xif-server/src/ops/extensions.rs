@@ -208,14 +208,19 @@ struct StoredDefinition {
 /// detail goes to the server's log.
 async fn stored_definition(state: &AppState, ext: &ExtensionRow, v: &VersionRow) -> Result<StoredDefinition> {
     let what = format!("version {}", v.number);
-    let package = publish::stored_package(state, &v.digest, &what).await.map_err(|e| {
-        tracing::warn!(extension = %ext.name, version = v.number, error = %one_line(&e.to_string()), "cannot read a stored package to compare versions");
+    let read = match state.files.stored_definition(&v.digest, publish::package_limits(state)).await {
+        Ok(Ok(text)) => Ok(text),
+        Ok(Err(e)) => Err(format!("the stored package of {what} is damaged: {e}")),
+        Err(e) => Err(e.to_string()),
+    };
+    let source = read.map_err(|e| {
+        tracing::warn!(extension = %ext.name, version = v.number, error = %one_line(&e), "cannot read a stored package to compare versions");
         Error::Unavailable(format!(
             "the stored package of version {} of {} cannot be read, so it cannot be compared (the server's log has the details)",
             v.number, ext.name
         ))
     })?;
-    let source = String::from_utf8_lossy(&package.definition).into_owned();
+    let source = source.to_string();
     let def = xif_model::parse(&source).0.ok_or_else(|| {
         Error::Unavailable(format!(
             "the extension.toml of version {} of {} no longer parses, so it cannot be compared",

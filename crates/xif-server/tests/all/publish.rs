@@ -520,6 +520,9 @@ async fn a_versions_api_diff_lists_each_change_with_its_place() {
     } else {
         std::fs::write(s.dir.path().join("packages").join(format!("{digest}.xif")), b"damaged").expect("damage it");
     }
+    // The server keeps the definitions it has read (a package never changes): a restarted one
+    // reads them again.
+    let s = s.restart().await;
     let (status, body) = s.get(Some(&viewer), "/api/v1/extensions/ServerTest/versions/2/diff").await;
     assert_eq!((status, body["error"].as_str()), (StatusCode::SERVICE_UNAVAILABLE, Some("unavailable")), "{body}");
     assert!(message(&body).contains("the stored package of version 1 of ServerTest cannot be read"), "{body}");
