@@ -207,7 +207,7 @@ fn apply(state: &AppState, payload: &str) {
 pub(crate) async fn refresh_extension(state: &AppState, name: &str) -> Result<(), AppError> {
     let lock = state.registry.lock_for(name);
     let _local = lock.lock().await;
-    follow(state, name).await
+    follow(state, name, "serves a version activated on another node").await
 }
 
 /// What the database says a node serves for an extension (see [`ServedKey`]).
@@ -219,7 +219,8 @@ fn wanted(ext: &xif_store::ExtensionRow) -> Option<ServedKey> {
 /// [`refresh_extension`] for a caller that holds this node's lock of the extension: serves the
 /// database's active version of `name` and, while a rollout runs, its version beside it at its
 /// share (versions already loaded are kept, and so are the rollout's counts while it goes on).
-pub(crate) async fn follow(state: &AppState, name: &str) -> Result<(), AppError> {
+/// A change is logged with `said`.
+pub(crate) async fn follow(state: &AppState, name: &str, said: &str) -> Result<(), AppError> {
     let serving = state.registry.served(name);
     let ext = state.db.extension(name).await?;
     match ext.as_ref().and_then(|e| wanted(e).map(|w| (e, w))) {
@@ -247,7 +248,7 @@ pub(crate) async fn follow(state: &AppState, name: &str) -> Result<(), AppError>
             };
             let rolling = split.as_ref().map(|s| (s.live.version, s.percent));
             state.registry.serve(active, split);
-            tracing::info!(extension = %ext.name, version = number, rollout = ?rolling, was = ?serving.map(|s| s.1), "serves what the database says");
+            tracing::info!(extension = %ext.name, version = number, rollout = ?rolling, was = ?serving.map(|s| s.1), "{said}");
         }
     }
     if ext.is_some() {

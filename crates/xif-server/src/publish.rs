@@ -718,7 +718,7 @@ pub async fn load_active(state: &AppState) -> Result<(), AppError> {
     for ext in state.db.extensions().await? {
         let Some(number) = ext.active_version else { continue };
         // The active version and, while a rollout runs, the rolling one beside it.
-        if let Err(e) = crate::cluster::follow(state, &ext.name).await {
+        if let Err(e) = crate::cluster::follow(state, &ext.name, "loaded").await {
             tracing::error!(extension = %ext.name, version = number, rollout = ?ext.rollout_version, error = %e, "cannot load the active version");
         }
     }

@@ -171,7 +171,7 @@ fn entry<'a>(
 /// Serves what the database now says (the caller holds the extension's lock) and tells the
 /// other nodes. A failure to load is logged: the reconcile tries again.
 async fn served(state: &AppState, name: &str) {
-    if let Err(e) = crate::cluster::follow(state, name).await {
+    if let Err(e) = crate::cluster::follow(state, name, "serves the rollout's change").await {
         tracing::error!(extension = %one_line(name), error = %one_line(&e.to_string()), "cannot serve the rollout's change");
     }
     crate::cluster::announce(state, crate::cluster::Change::Extension(name.to_string())).await;

@@ -493,3 +493,69 @@ async fn failed_logins_count_on_every_node() {
     let (status, body, _) = client.post(&nodes[0].url, "/api/v1/login", None, wrong).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "a fresh count on A after the success on C: {body}");
 }
+
+/// How many of 100 calls to `node` each version answered.
+async fn split(client: &Client, node: &Node, token: &str) -> std::collections::BTreeMap<i64, u32> {
+    let mut by = std::collections::BTreeMap::new();
+    for _ in 0..100 {
+        let (status, body, answered) = client.which(&node.url, token).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        *by.entry(answered.unwrap_or(0)).or_insert(0) += 1;
+    }
+    by
+}
+
+/// Waits until 100 calls to `node` split as `want` (version → calls): every node splits the
+/// same, exactly, once it follows the change (each spreads N of every 100 of its calls).
+async fn splits(client: &Client, node: &Node, token: &str, want: &[(i64, u32)]) {
+    let want: std::collections::BTreeMap<i64, u32> = want.iter().copied().collect();
+    let started = std::time::Instant::now();
+    loop {
+        let got = split(client, node, token).await;
+        if got == want {
+            return;
+        }
+        assert!(started.elapsed() < support::WAIT, "node {} splits {got:?}, not {want:?}", node.name);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollout_started_moved_and_aborted_on_one_node_splits_the_same_on_another() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let database = xif_testpg::database("rollout_propagates");
+    let a = Node::start(root.path(), "a", &database, NodeOptions::default());
+    let b = Node::start(root.path(), "b", &database, NodeOptions::default());
+    let client = Client::new();
+    let token = client.admin(&a.url).await;
+    let v1 = client.upload(&a.url, &token, "ServerTest", server_test("one")).await;
+    let (status, body, _) = client.publish(&a.url, &token, "ServerTest", v1).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    serves(&client, &b, &token, v1, "one").await;
+
+    let v2 = client.upload(&a.url, &token, "ServerTest", server_test("two")).await;
+    let path = format!("/api/v1/extensions/ServerTest/versions/{v2}/publish?gradual=10");
+    let (status, body, _) = client.post(&a.url, &path, Some(&token), json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    splits(&client, &b, &token, &[(v1, 90), (v2, 10)]).await;
+
+    // Moved on through B: A follows.
+    let (status, body, _) =
+        client.put(&b.url, "/api/v1/extensions/ServerTest/rollout", Some(&token), json!({"percent": 50})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    splits(&client, &a, &token, &[(v1, 50), (v2, 50)]).await;
+
+    // Aborted through A: B gives every call to version 1 again.
+    let (status, body, _) = client.delete(&a.url, "/api/v1/extensions/ServerTest/rollout", Some(&token)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    splits(&client, &b, &token, &[(v1, 100)]).await;
+
+    // Again, then 100% through B: both serve version 2 alone.
+    let (status, body, _) = client.post(&a.url, &path, Some(&token), json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body, _) =
+        client.put(&b.url, "/api/v1/extensions/ServerTest/rollout", Some(&token), json!({"percent": 100})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    splits(&client, &a, &token, &[(v2, 100)]).await;
+    splits(&client, &b, &token, &[(v2, 100)]).await;
+    assert!(b.log().contains("serves a version activated on another node"), "{}", b.log());
+}
