@@ -364,6 +364,17 @@ struct Server {
 
 impl Server {
     fn start(xif: &Path, data: &Path, args: &[String], database: Option<&str>) -> anyhow::Result<Server> {
+        Server::start_with_env(xif, data, args, database, &[])
+    }
+
+    /// [`Server::start`] with more environment variables.
+    fn start_with_env(
+        xif: &Path,
+        data: &Path,
+        args: &[String],
+        database: Option<&str>,
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<Server> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let base = format!("http://127.0.0.1:{port}");
         std::fs::create_dir_all(data)?;
@@ -379,6 +390,7 @@ impl Server {
             // Warnings only, as a production server would log calls, and the line that says how
             // instances are reset.
             .env("XIF_LOG", "warn,xif_server::reset=info")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log)?)
             .spawn()?;
@@ -863,5 +875,121 @@ pub fn bench_observe(root: &Path) -> anyhow::Result<()> {
         runs[1][rounds - 1].p99
     );
     println!("| log lines written / dropped (last `on` round) | {:.0} / {:.0} | — | |", lines.0, lines.1);
+    Ok(())
+}
+
+/// `cargo xtask bench-observe-switch`: the cost of metrics and log capture measured in one server
+/// process, switched off and on again by SIGUSR1 (`XIF_BENCH_OBSERVE_TOGGLE=1`), since one
+/// process's own speed varies more between starts (20–40% on a shared VM) than the cost. Each of
+/// `BENCH_ROUNDS` (default 30) pairs loads `Greet` for `FLOOR_SECONDS` (default 2) with
+/// observing on and then off, or off then on (alternating), with `wrk -t1 -c16`; the verdict is
+/// the median of the pairs' own differences. `/metrics` must have counted the calls of the `on`
+/// phases only, which shows that the switch works.
+pub fn bench_observe_switch(root: &Path) -> anyhow::Result<()> {
+    let pairs: usize = std::env::var("BENCH_ROUNDS").ok().and_then(|s| s.parse().ok()).filter(|&n| n > 0).unwrap_or(30);
+    let secs: u64 = std::env::var("FLOOR_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(2);
+    let (xif, scratch) = release_xif(root, "bench-observe-switch")?;
+    run(Command::new(&xif).args(["new", "Greetings", "--path"]).arg(&scratch))?;
+    let greetings = scratch.join("Greetings.xif");
+    compile_and_save(&xif, root, &scratch.join("Greetings"), &greetings)?;
+    let data = scratch.join("data");
+    let log = data.with_extension("log");
+    let server = Server::start_with_env(
+        &xif,
+        &data,
+        &["--observe".into(), "on".into()],
+        None,
+        &[("XIF_BENCH_OBSERVE_TOGGLE", "1")],
+    )?;
+    server.publish(&greetings, "Greetings")?;
+    let (url, lua) = server.action(&scratch, "Greetings", "Greet", GREET_INPUT)?;
+    let calls_counted = || -> anyhow::Result<f64> {
+        let text = curl(&[
+            "-sf",
+            "-H",
+            &format!("authorization: Bearer {}", server.token),
+            &format!("{}/metrics", server.base),
+        ])?;
+        Ok(text
+            .lines()
+            .filter(|l| l.starts_with("xif_action_calls_total{extension=\"Greetings\""))
+            .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))
+            .sum())
+    };
+    // A warm-up, observing.
+    load_with(server.pid, &url, &lua, 1, 1, 16)?;
+    let mut observing = true;
+    let mut switches = 0;
+    let mut switch_to = |on: bool, observing: &mut bool| -> anyhow::Result<()> {
+        if *observing == on {
+            return Ok(());
+        }
+        run(Command::new("kill").args(["-USR1", &server.pid.to_string()]))?;
+        switches += 1;
+        let started = Instant::now();
+        while std::fs::read_to_string(&log).unwrap_or_default().matches("XIF_BENCH_OBSERVE_TOGGLE: switched").count()
+            < switches
+        {
+            if started.elapsed() > Duration::from_secs(10) {
+                bail!("the server did not switch within 10 s");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        *observing = on;
+        Ok(())
+    };
+    let mut on_runs: Vec<Load> = Vec::new();
+    let mut off_runs: Vec<Load> = Vec::new();
+    let mut counted_on = 0.0;
+    for pair in 0..pairs {
+        let order = if pair % 2 == 0 { [true, false] } else { [false, true] };
+        for on in order {
+            switch_to(on, &mut observing)?;
+            let before = calls_counted()?;
+            let l = load_with(server.pid, &url, &lua, secs, 1, 16)?;
+            let counted = calls_counted()? - before;
+            eprintln!(
+                "bench-observe-switch: pair {pair}, observing {}: {:.0} req/s, {:.1} µs CPU/request, {counted:.0} calls counted",
+                if on { "on" } else { "off" },
+                l.rps,
+                l.cpu_us
+            );
+            if on {
+                counted_on += counted;
+                on_runs.push(l);
+            } else {
+                if counted > 0.0 {
+                    bail!("{counted} calls were counted while observing was off: the switch does not work");
+                }
+                off_runs.push(l);
+            }
+        }
+    }
+    let expected: f64 = on_runs.iter().map(|l| l.rps * secs as f64).sum();
+    if counted_on < expected * 0.9 {
+        bail!("/metrics counted {counted_on} calls while observing, fewer than wrk made ({expected:.0})");
+    }
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        (v[v.len() / 2], v[v.len() / 4], v[v.len() * 3 / 4])
+    };
+    let (rps_on, _, _) = median(on_runs.iter().map(|l| l.rps).collect());
+    let (rps_off, _, _) = median(off_runs.iter().map(|l| l.rps).collect());
+    let (cpu_on, _, _) = median(on_runs.iter().map(|l| l.cpu_us).collect());
+    let (cpu_off, _, _) = median(off_runs.iter().map(|l| l.cpu_us).collect());
+    let (rps_cost, rps_q1, rps_q3) =
+        median(on_runs.iter().zip(&off_runs).map(|(on, off)| (off.rps - on.rps) / off.rps * 100.0).collect());
+    let (cpu_cost, cpu_q1, cpu_q3) =
+        median(on_runs.iter().zip(&off_runs).map(|(on, off)| (on.cpu_us - off.cpu_us) / off.cpu_us * 100.0).collect());
+    println!();
+    println!(
+        "| `Greet` over HTTP, one server switched, wrk -t1 -c16, {pairs} pairs × 2 × {secs} s | observing on | off | cost, median of the pairs (middle half) |"
+    );
+    println!("|---|---|---|---|");
+    println!("| requests/s | {rps_on:.0} | {rps_off:.0} | {rps_cost:.1}% ({rps_q1:.1}% … {rps_q3:.1}%) |");
+    println!(
+        "| server CPU per request | {cpu_on:.1} µs | {cpu_off:.1} µs | {cpu_cost:.1}% ({cpu_q1:.1}% … {cpu_q3:.1}%) |"
+    );
+    println!("| calls counted by /metrics while on / off | {counted_on:.0} | 0 | |");
     Ok(())
 }

@@ -22,6 +22,8 @@
 //!   (`bench_server.rs`).
 //! - `cargo xtask bench-observe` — what `/metrics` and the extension log store cost: `Greet`
 //!   under wrk with `--observe on` and `off` in turn (`bench_server.rs`).
+//! - `cargo xtask bench-observe-switch` — the same cost in one server process, observing switched
+//!   off and on by SIGUSR1 between short loads (`XIF_BENCH_OBSERVE_TOGGLE`).
 //! - `cargo xtask bench-cluster` — three nodes on one private PostgreSQL: activation propagation
 //!   (p50/p99 over 20 publishes) and call throughput with 1, 2 and 3 nodes (`cluster.rs`).
 use std::path::{Path, PathBuf};
@@ -45,10 +47,11 @@ fn main() -> anyhow::Result<()> {
         Some("bench") => bench(&root).and_then(|()| bench_server::bench_server(&root)),
         Some("bench-server") => bench_server::bench_server(&root),
         Some("bench-cluster") => cluster::bench_cluster(&root),
+        Some("bench-observe-switch") => bench_server::bench_observe_switch(&root),
         Some("bench-observe") => bench_server::bench_observe(&root),
         _ => {
             eprintln!(
-                "usage: cargo xtask fixtures | test [CARGO TEST ARGS] | fuzz [TARGET] [SECONDS] | schemathesis [EXAMPLES] | soak [--minutes N] | bench | bench-server | bench-observe | bench-cluster"
+                "usage: cargo xtask fixtures | test [CARGO TEST ARGS] | fuzz [TARGET] [SECONDS] | schemathesis [EXAMPLES] | soak [--minutes N] | bench | bench-server | bench-observe | bench-observe-switch | bench-cluster"
             );
             std::process::exit(2)
         }

@@ -46,6 +46,9 @@ pub struct Inner {
     pub call_memory: crate::registry::InputBudget,
     /// The extension log store's front (none with `Config::observe` off).
     pub logs: Option<crate::logs::Logs>,
+    /// Whether calls are counted and their log lines kept now: `Config::observe`, switched
+    /// only by the benchmark's `XIF_BENCH_OBSERVE_TOGGLE`.
+    pub observing: std::sync::atomic::AtomicBool,
 }
 
 impl Inner {

@@ -66,7 +66,7 @@ where
         let (state, name, version) = (state.clone(), split.live.name.clone(), split.live.version);
         tokio::spawn(super::rollout::guard_abort(state, name, version, why));
     }
-    if !state.config.observe {
+    if !state.observing.load(std::sync::atomic::Ordering::Relaxed) {
         return result;
     }
     match &seen {
@@ -161,7 +161,9 @@ where
         .await
         .map_err(|r| refused(r, &format!("a call slot of extension {}", live.name)))?;
     let mut ctx = state.registry.context(&live);
-    if let Some(logs) = &state.logs {
+    if let Some(logs) = &state.logs
+        && state.observing.load(std::sync::atomic::Ordering::Relaxed)
+    {
         ctx.log = logs.sink(&live, &act.name.text, call.0, ctx.log);
     }
     let out = match live.extension.run(prepared, ctx).await {
