@@ -825,11 +825,7 @@ pub fn bench_observe(root: &Path) -> anyhow::Result<()> {
                         .unwrap_or(f64::NAN)
                 };
                 lines = (sample("xif_log_lines_written_total "), sample("xif_log_lines_dropped_total "));
-                let calls: f64 = text
-                    .lines()
-                    .filter(|l| l.starts_with("xif_action_calls_total{extension=\"Greetings\""))
-                    .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))
-                    .sum();
+                let calls = greetings_calls(&text);
                 if calls < l.rps * secs as f64 * 0.9 {
                     bail!("/metrics counted {calls} calls of Greet, fewer than wrk made");
                 }
@@ -878,118 +874,148 @@ pub fn bench_observe(root: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `cargo xtask bench-observe-switch`: the cost of metrics and log capture measured in one server
-/// process, switched off and on again by SIGUSR1 (`XIF_BENCH_OBSERVE_TOGGLE=1`), since one
-/// process's own speed varies more between starts (20–40% on a shared VM) than the cost. Each of
-/// `BENCH_ROUNDS` (default 30) pairs loads `Greet` for `FLOOR_SECONDS` (default 2) with
-/// observing on and then off, or off then on (alternating), with `wrk -t1 -c16`; the verdict is
-/// the median of the pairs' own differences. `/metrics` must have counted the calls of the `on`
-/// phases only, which shows that the switch works.
+/// The calls of Greetings that a `/metrics` text counted, over its actions.
+fn greetings_calls(metrics: &str) -> f64 {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with("xif_action_calls_total{extension=\"Greetings\""))
+        .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))
+        .sum()
+}
+
+/// `cargo xtask bench-observe-switch`: the cost of metrics and log capture measured in one
+/// server process under one load. The server runs with `XIF_BENCH_OBSERVE_SWITCH=1`, under which
+/// a call with `xif-bench-observe: off` is neither counted nor its log kept; each of
+/// `BENCH_CONNECTIONS` (default 4) keep-alive connections alternates calls with and without it, so
+/// both kinds see the same machine from one microsecond to the next (a shared VM's speed drifts by
+/// tens of percent from one second to the next, and between server starts). Each call's time is
+/// taken at the client; `BENCH_CALLS` (default 20,000) of each kind per connection. `/metrics`
+/// must have counted exactly the observed calls.
 pub fn bench_observe_switch(root: &Path) -> anyhow::Result<()> {
-    let pairs: usize = std::env::var("BENCH_ROUNDS").ok().and_then(|s| s.parse().ok()).filter(|&n| n > 0).unwrap_or(30);
-    let secs: u64 = std::env::var("FLOOR_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(2);
+    let env_num =
+        |k: &str, d: usize| std::env::var(k).ok().and_then(|s| s.parse().ok()).filter(|&n| n > 0).unwrap_or(d);
+    let (calls, conns) = (env_num("BENCH_CALLS", 20_000), env_num("BENCH_CONNECTIONS", 4));
     let (xif, scratch) = release_xif(root, "bench-observe-switch")?;
     run(Command::new(&xif).args(["new", "Greetings", "--path"]).arg(&scratch))?;
     let greetings = scratch.join("Greetings.xif");
     compile_and_save(&xif, root, &scratch.join("Greetings"), &greetings)?;
-    let data = scratch.join("data");
-    let log = data.with_extension("log");
-    let server = Server::start_with_env(
-        &xif,
-        &data,
-        &["--observe".into(), "on".into()],
-        None,
-        &[("XIF_BENCH_OBSERVE_TOGGLE", "1")],
-    )?;
+    let env = [("XIF_BENCH_OBSERVE_SWITCH", "1")];
+    let server = Server::start_with_env(&xif, &scratch.join("data"), &["--observe".into(), "on".into()], None, &env)?;
     server.publish(&greetings, "Greetings")?;
-    let (url, lua) = server.action(&scratch, "Greetings", "Greet", GREET_INPUT)?;
-    let calls_counted = || -> anyhow::Result<f64> {
-        let text = curl(&[
-            "-sf",
-            "-H",
-            &format!("authorization: Bearer {}", server.token),
-            &format!("{}/metrics", server.base),
-        ])?;
-        Ok(text
-            .lines()
-            .filter(|l| l.starts_with("xif_action_calls_total{extension=\"Greetings\""))
-            .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))
-            .sum())
+    let addr = server.base.trim_start_matches("http://").to_string();
+    let request = |observe: bool| {
+        format!(
+            "POST /api/v1/extensions/Greetings/actions/Greet HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n{}\r\n{GREET_INPUT}",
+            server.token,
+            GREET_INPUT.len(),
+            if observe { "" } else { "xif-bench-observe: off\r\n" }
+        )
+        .into_bytes()
     };
-    // A warm-up, observing.
-    load_with(server.pid, &url, &lua, 1, 1, 16)?;
-    let mut observing = true;
-    let mut switches = 0;
-    let mut switch_to = |on: bool, observing: &mut bool| -> anyhow::Result<()> {
-        if *observing == on {
-            return Ok(());
-        }
-        run(Command::new("kill").args(["-USR1", &server.pid.to_string()]))?;
-        switches += 1;
-        let started = Instant::now();
-        while std::fs::read_to_string(&log).unwrap_or_default().matches("XIF_BENCH_OBSERVE_TOGGLE: switched").count()
-            < switches
-        {
-            if started.elapsed() > Duration::from_secs(10) {
-                bail!("the server did not switch within 10 s");
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        *observing = on;
-        Ok(())
+    let (on_req, off_req) = (request(true), request(false));
+    let counted = || -> anyhow::Result<f64> {
+        let auth = format!("authorization: Bearer {}", server.token);
+        Ok(greetings_calls(&curl(&["-sf", "-H", &auth, &format!("{}/metrics", server.base)])?))
     };
-    let mut on_runs: Vec<Load> = Vec::new();
-    let mut off_runs: Vec<Load> = Vec::new();
-    let mut counted_on = 0.0;
-    for pair in 0..pairs {
-        let order = if pair % 2 == 0 { [true, false] } else { [false, true] };
-        for on in order {
-            switch_to(on, &mut observing)?;
-            let before = calls_counted()?;
-            let l = load_with(server.pid, &url, &lua, secs, 1, 16)?;
-            let counted = calls_counted()? - before;
-            eprintln!(
-                "bench-observe-switch: pair {pair}, observing {}: {:.0} req/s, {:.1} µs CPU/request, {counted:.0} calls counted",
-                if on { "on" } else { "off" },
-                l.rps,
-                l.cpu_us
-            );
-            if on {
-                counted_on += counted;
-                on_runs.push(l);
-            } else {
-                if counted > 0.0 {
-                    bail!("{counted} calls were counted while observing was off: the switch does not work");
-                }
-                off_runs.push(l);
-            }
+    // A warm-up of both kinds.
+    caller(&addr, &on_req, &off_req, 1000)?;
+    let before = counted()?;
+    let started = Instant::now();
+    let results: Vec<anyhow::Result<(Vec<u64>, Vec<u64>)>> = std::thread::scope(|s| {
+        let running: Vec<_> = (0..conns).map(|_| s.spawn(|| caller(&addr, &on_req, &off_req, calls))).collect();
+        running.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(anyhow::anyhow!("a caller panicked")))).collect()
+    });
+    let took = started.elapsed();
+    let (mut on, mut off) = (Vec::new(), Vec::new());
+    // Blocks of 1,000 consecutive calls of one connection: each block's own cost, as a check
+    // of how much the figure moves.
+    let mut blocks = Vec::new();
+    for r in results {
+        let (a, b) = r?;
+        for (x, y) in a.chunks(500).zip(b.chunks(500)) {
+            let mean = |v: &[u64]| v.iter().sum::<u64>() as f64 / v.len() as f64;
+            blocks.push((mean(x) - mean(y)) / mean(y) * 100.0);
         }
+        on.extend(a);
+        off.extend(b);
     }
-    let expected: f64 = on_runs.iter().map(|l| l.rps * secs as f64).sum();
-    if counted_on < expected * 0.9 {
-        bail!("/metrics counted {counted_on} calls while observing, fewer than wrk made ({expected:.0})");
+    let observed = counted()? - before;
+    if observed != on.len() as f64 {
+        bail!("/metrics counted {observed} calls, not the {} observed ones: the switch does not work", on.len());
     }
-    let median = |mut v: Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        (v[v.len() / 2], v[v.len() / 4], v[v.len() * 3 / 4])
+    let stats = |v: &mut Vec<u64>| {
+        v.sort_unstable();
+        let kept = &v[..v.len() * 99 / 100];
+        let mean = kept.iter().sum::<u64>() as f64 / kept.len() as f64 / 1000.0;
+        (mean, v[v.len() / 2] as f64 / 1000.0, v[v.len() * 99 / 100] as f64 / 1000.0)
     };
-    let (rps_on, _, _) = median(on_runs.iter().map(|l| l.rps).collect());
-    let (rps_off, _, _) = median(off_runs.iter().map(|l| l.rps).collect());
-    let (cpu_on, _, _) = median(on_runs.iter().map(|l| l.cpu_us).collect());
-    let (cpu_off, _, _) = median(off_runs.iter().map(|l| l.cpu_us).collect());
-    let (rps_cost, rps_q1, rps_q3) =
-        median(on_runs.iter().zip(&off_runs).map(|(on, off)| (off.rps - on.rps) / off.rps * 100.0).collect());
-    let (cpu_cost, cpu_q1, cpu_q3) =
-        median(on_runs.iter().zip(&off_runs).map(|(on, off)| (on.cpu_us - off.cpu_us) / off.cpu_us * 100.0).collect());
+    let ((mean_on, p50_on, p99_on), (mean_off, p50_off, p99_off)) = (stats(&mut on), stats(&mut off));
+    blocks.sort_by(f64::total_cmp);
+    let q = |f: usize| blocks[(blocks.len() * f / 4).min(blocks.len() - 1)];
     println!();
     println!(
-        "| `Greet` over HTTP, one server switched, wrk -t1 -c16, {pairs} pairs × 2 × {secs} s | observing on | off | cost, median of the pairs (middle half) |"
+        "| `Greet` over HTTP, one server, {conns} connections alternating observed and unobserved calls, {} of each ({:.0} s) | observed | not observed | cost |",
+        on.len(),
+        took.as_secs_f64()
     );
     println!("|---|---|---|---|");
-    println!("| requests/s | {rps_on:.0} | {rps_off:.0} | {rps_cost:.1}% ({rps_q1:.1}% … {rps_q3:.1}%) |");
     println!(
-        "| server CPU per request | {cpu_on:.1} µs | {cpu_off:.1} µs | {cpu_cost:.1}% ({cpu_q1:.1}% … {cpu_q3:.1}%) |"
+        "| time per call, mean of the fastest 99% | {mean_on:.1} µs | {mean_off:.1} µs | **{:.1}%** |",
+        (mean_on - mean_off) / mean_off * 100.0
     );
-    println!("| calls counted by /metrics while on / off | {counted_on:.0} | 0 | |");
+    println!(
+        "| p50 / p99 | {p50_on:.1} / {p99_on:.1} µs | {p50_off:.1} / {p99_off:.1} µs | {:.1}% (p50) |",
+        (p50_on - p50_off) / p50_off * 100.0
+    );
+    println!(
+        "| blocks of 500 + 500 calls: median cost (middle half) | | | {:.1}% ({:.1}% … {:.1}%) |",
+        q(2),
+        q(1),
+        q(3)
+    );
+    println!("| calls counted by /metrics | {observed:.0} | 0 | |");
     Ok(())
+}
+
+/// One keep-alive connection to `addr` making `n` calls of each request, alternating: the
+/// nanoseconds of each `on` and each `off` call, from sending to the whole answer read.
+fn caller(addr: &str, on: &[u8], off: &[u8], n: usize) -> anyhow::Result<(Vec<u64>, Vec<u64>)> {
+    use std::io::{BufRead, Read, Write};
+    let stream = std::net::TcpStream::connect(addr)?;
+    stream.set_nodelay(true)?;
+    let mut writer = stream.try_clone()?;
+    let mut reader = std::io::BufReader::new(stream);
+    let (mut a, mut b) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    let mut line = String::new();
+    let mut body = Vec::new();
+    for i in 0..2 * n {
+        let observe = i % 2 == 0;
+        let start = Instant::now();
+        writer.write_all(if observe { on } else { off })?;
+        line.clear();
+        reader.read_line(&mut line)?;
+        if !line.starts_with("HTTP/1.1 200") {
+            bail!("a call failed: {line}");
+        }
+        let mut length = 0;
+        loop {
+            line.clear();
+            reader.read_line(&mut line)?;
+            let l = line.trim_end();
+            if l.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = l.split_once(':')
+                && k.eq_ignore_ascii_case("content-length")
+            {
+                length = v.trim().parse()?;
+            }
+        }
+        body.resize(length, 0);
+        reader.read_exact(&mut body)?;
+        let took = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        if observe { a.push(took) } else { b.push(took) }
+    }
+    Ok((a, b))
 }

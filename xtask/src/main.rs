@@ -22,8 +22,9 @@
 //!   (`bench_server.rs`).
 //! - `cargo xtask bench-observe` — what `/metrics` and the extension log store cost: `Greet`
 //!   under wrk with `--observe on` and `off` in turn (`bench_server.rs`).
-//! - `cargo xtask bench-observe-switch` — the same cost in one server process, observing switched
-//!   off and on by SIGUSR1 between short loads (`XIF_BENCH_OBSERVE_TOGGLE`).
+//! - `cargo xtask bench-observe-switch` — the same cost in one server process under one load:
+//!   connections alternating observed calls and calls the bench switch leaves unobserved
+//!   (`XIF_BENCH_OBSERVE_SWITCH`, `bench_server.rs`).
 //! - `cargo xtask bench-cluster` — three nodes on one private PostgreSQL: activation propagation
 //!   (p50/p99 over 20 publishes) and call throughput with 1, 2 and 3 nodes (`cluster.rs`).
 use std::path::{Path, PathBuf};

@@ -194,7 +194,6 @@ pub async fn start_with_signal(
         tracing::warn!("password hashing uses the cheapest argon2id parameters: for tests only");
     }
     let call_memory = crate::registry::InputBudget::new(config.limits.call_input_memory);
-    let config_observe = config.observe;
     let (logs, log_rx) = if config.observe {
         let (logs, rx) = logs::Logs::new();
         (Some(logs), Some(rx))
@@ -214,10 +213,14 @@ pub async fn start_with_signal(
         secrets,
         node: auth::random_secret(6).map_err(ServerError::Internal)?,
         database_lost: std::sync::atomic::AtomicBool::new(false),
-        observing: std::sync::atomic::AtomicBool::new(config_observe),
+        bench_observe_switch: std::env::var("XIF_BENCH_OBSERVE_SWITCH").as_deref() == Ok("1"),
         logs,
     }));
-    bench_toggle(&state);
+    if state.bench_observe_switch {
+        tracing::warn!(
+            "XIF_BENCH_OBSERVE_SWITCH: a call with `xif-bench-observe: off` is neither counted nor its log kept; for benchmarks only"
+        );
+    }
     if let Some(rx) = log_rx {
         logs::spawn_writer(&state, rx);
         metrics::spawn_flusher(&state);
@@ -306,28 +309,6 @@ async fn first_start(state: &AppState) -> Result<Option<String>, ServerError> {
 /// Every (method, path) the router serves (for the test that the OpenAPI document lists them).
 pub fn served_routes() -> Vec<(String, String)> {
     api::served_routes()
-}
-
-/// A benchmark's switch (`cargo xtask bench-observe`): with the environment variable
-/// `XIF_BENCH_OBSERVE_TOGGLE=1`, each SIGUSR1 turns the counting of calls and the capture of
-/// their log lines off, or on again, so that one server process measures both (a process's own
-/// speed varies more between starts than the cost being measured). Logged at each switch; not
-/// for production (the counts then miss calls).
-fn bench_toggle(state: &AppState) {
-    #[cfg(unix)]
-    if std::env::var("XIF_BENCH_OBSERVE_TOGGLE").as_deref() == Ok("1") {
-        use tokio::signal::unix::{SignalKind, signal};
-        let Ok(mut usr1) = signal(SignalKind::user_defined1()) else { return };
-        tracing::warn!("XIF_BENCH_OBSERVE_TOGGLE: SIGUSR1 switches metrics and log capture; for benchmarks only");
-        let weak = Arc::downgrade(&state.0);
-        tokio::spawn(async move {
-            while usr1.recv().await.is_some() {
-                let Some(inner) = weak.upgrade() else { break };
-                let was = inner.observing.fetch_xor(true, std::sync::atomic::Ordering::SeqCst);
-                tracing::warn!(observing = !was, "XIF_BENCH_OBSERVE_TOGGLE: switched");
-            }
-        });
-    }
 }
 
 /// Completes on Ctrl-C, or on SIGTERM on Unix (what `xif serve` shuts down on). Call it within a

@@ -46,9 +46,11 @@ pub struct Inner {
     pub call_memory: crate::registry::InputBudget,
     /// The extension log store's front (none with `Config::observe` off).
     pub logs: Option<crate::logs::Logs>,
-    /// Whether calls are counted and their log lines kept now: `Config::observe`, switched
-    /// only by the benchmark's `XIF_BENCH_OBSERVE_TOGGLE`.
-    pub observing: std::sync::atomic::AtomicBool,
+    /// The benchmark's switch (`XIF_BENCH_OBSERVE_SWITCH=1` at start, `cargo xtask
+    /// bench-observe-switch`): a call with the header `xif-bench-observe: off` is then neither
+    /// counted nor its log lines kept, so that one server process, under one load, measures both
+    /// (on a shared machine the speed drifts more from one second to the next than the cost).
+    pub bench_observe_switch: bool,
 }
 
 impl Inner {

@@ -729,21 +729,11 @@ impl Db {
         percent: u32,
         log: &NewPublish<'_>,
     ) -> Result<bool, Error> {
-        let mut tx = self.begin().await?;
-        self.lock_extension(&mut tx, extension_id).await?;
-        let changed = sqlx::query("UPDATE extensions SET rollout_percent = $1 WHERE id = $2 AND rollout_version = $3")
+        let change = sqlx::query("UPDATE extensions SET rollout_percent = $1 WHERE id = $2 AND rollout_version = $3")
             .bind(i64::from(percent))
             .bind(extension_id)
-            .bind(version)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if changed == 0 {
-            return Ok(false);
-        }
-        insert_publish(&mut tx, log).await?;
-        tx.commit().await?;
-        Ok(true)
+            .bind(version);
+        self.change_rollout(extension_id, change, log).await
     }
 
     /// Ends a running rollout of `version`: `activate` makes it the active version (100%), else
@@ -757,9 +747,7 @@ impl Db {
         activate: bool,
         log: &NewPublish<'_>,
     ) -> Result<bool, Error> {
-        let mut tx = self.begin().await?;
-        self.lock_extension(&mut tx, extension_id).await?;
-        let changed = if activate {
+        let change = if activate {
             sqlx::query(concat!(
                 "UPDATE extensions SET active_version = rollout_version, activated_at = $1, ",
                 rollout_cleared!(),
@@ -768,8 +756,6 @@ impl Db {
             .bind(now_ms())
             .bind(extension_id)
             .bind(version)
-            .execute(&mut *tx)
-            .await?
         } else {
             sqlx::query(concat!(
                 "UPDATE extensions SET ",
@@ -778,11 +764,21 @@ impl Db {
             ))
             .bind(extension_id)
             .bind(version)
-            .execute(&mut *tx)
-            .await?
-        }
-        .rows_affected();
-        if changed == 0 {
+        };
+        self.change_rollout(extension_id, change, log).await
+    }
+
+    /// Runs `change` under the extension's lock and, when it changed the rollout's row, writes
+    /// `log`, in one transaction; false when it changed nothing.
+    async fn change_rollout(
+        &self,
+        extension_id: i64,
+        change: sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments>,
+        log: &NewPublish<'_>,
+    ) -> Result<bool, Error> {
+        let mut tx = self.begin().await?;
+        self.lock_extension(&mut tx, extension_id).await?;
+        if change.execute(&mut *tx).await?.rows_affected() == 0 {
             return Ok(false);
         }
         insert_publish(&mut tx, log).await?;

@@ -14,6 +14,9 @@ use crate::error::AppError;
 use crate::ops;
 use crate::state::AppState;
 
+/// The benchmark's request header (`off`), honoured only with `XIF_BENCH_OBSERVE_SWITCH=1`.
+const BENCH_OBSERVE_HEADER: &str = "xif-bench-observe";
+
 /// The response header that says which version answered.
 pub const VERSION_HEADER: &str = "xif-version";
 
@@ -43,10 +46,12 @@ pub async fn call(
 ) -> Result<Response, AppError> {
     let declared =
         headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
+    // Only with the benchmark's switch on may a caller turn observing off for its call.
+    let observed = !(state.bench_observe_switch && headers.get(BENCH_OBSERVE_HEADER).is_some_and(|v| v == "off"));
     let called = ops::actions::call(
         &state,
         &auth,
-        &ops::actions::CallId(&id.0),
+        &ops::actions::CallId(&id.0, observed),
         &name,
         &action,
         declared,

@@ -588,7 +588,8 @@ async fn try_action(
     let body = futures_util::stream::once(std::future::ready(Ok::<_, std::convert::Infallible>(input.clone())));
     // The call operation records a failure for the log, as for the API's calls.
     let response =
-        match ops::actions::call(&state, &session.auth, &ops::actions::CallId(&id.0), &name, &action, None, body).await
+        match ops::actions::call(&state, &session.auth, &ops::actions::CallId(&id.0, true), &name, &action, None, body)
+            .await
         {
             Ok(called) => axum::Json(called.outputs).into_response(),
             Err(e) => AppError::from(e).into_response(),

@@ -66,7 +66,7 @@ where
         let (state, name, version) = (state.clone(), split.live.name.clone(), split.live.version);
         tokio::spawn(super::rollout::guard_abort(state, name, version, why));
     }
-    if !state.observing.load(std::sync::atomic::Ordering::Relaxed) {
+    if !state.config.observe || !call.1 {
         return result;
     }
     match &seen {
@@ -76,8 +76,10 @@ where
     result
 }
 
-/// The id a call's log lines carry: the request id of its answer.
-pub(crate) struct CallId<'a>(pub &'a str);
+/// The id a call's log lines carry (the request id of its answer), and whether the call is
+/// observed (counted, its log lines kept): always, but for the benchmark's switch
+/// (`Inner::bench_observe_switch`).
+pub(crate) struct CallId<'a>(pub &'a str, pub bool);
 
 /// [`call`], noting in `seen` the live version and action it reached (for the metrics).
 #[allow(clippy::too_many_arguments)]
@@ -162,7 +164,7 @@ where
         .map_err(|r| refused(r, &format!("a call slot of extension {}", live.name)))?;
     let mut ctx = state.registry.context(&live);
     if let Some(logs) = &state.logs
-        && state.observing.load(std::sync::atomic::Ordering::Relaxed)
+        && call.1
     {
         ctx.log = logs.sink(&live, &act.name.text, call.0, ctx.log);
     }

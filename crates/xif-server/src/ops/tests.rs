@@ -117,7 +117,7 @@ async fn upload_then_publish_then_call_through_the_operations() {
     assert!(versions[0].active, "version 1 is active");
 
     let input = serde_json::to_vec(&serde_json::json!({"Who": "Ada"})).expect("json");
-    let called = actions::call(state, &who, &actions::CallId("test"), "ServerTest", "Hello", None, body(input))
+    let called = actions::call(state, &who, &actions::CallId("test", true), "ServerTest", "Hello", None, body(input))
         .await
         .expect("called");
     assert_eq!(called.version, 1);
@@ -142,19 +142,19 @@ async fn a_failed_call_is_recorded_by_the_call_operation_and_an_impossible_name_
     assert!(task.await.expect("task").error.is_none());
 
     let input = serde_json::to_vec(&serde_json::json!({"Message": "no luck"})).expect("json");
-    let e = actions::call(state, &who, &actions::CallId("test"), "ServerTest", "Fail", None, body(input))
+    let e = actions::call(state, &who, &actions::CallId("test", true), "ServerTest", "Fail", None, body(input))
         .await
         .err()
         .expect("it fails");
     assert!(matches!(e, Error::Call(xif_runtime::CallError::ActionFailed { .. })), "{e:?}");
-    let e = actions::call(state, &who, &actions::CallId("test"), "ServerTest", "Nope", None, body(Vec::new()))
+    let e = actions::call(state, &who, &actions::CallId("test", true), "ServerTest", "Nope", None, body(Vec::new()))
         .await
         .err()
         .expect("unknown");
     assert!(matches!(e, Error::Call(xif_runtime::CallError::UnknownAction { .. })), "{e:?}");
     // A name longer than any legal name is refused before anything, and not recorded.
     let long = "X".repeat(80);
-    let e = actions::call(state, &who, &actions::CallId("test"), "ServerTest", &long, None, body(Vec::new()))
+    let e = actions::call(state, &who, &actions::CallId("test", true), "ServerTest", &long, None, body(Vec::new()))
         .await
         .err()
         .expect("too long");

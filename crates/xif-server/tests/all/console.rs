@@ -401,8 +401,9 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> String {
 /// `XIF_SCREENSHOTS=DIR` also writes the README's screenshots there.
 #[tokio::test]
 async fn console_in_chromium() {
-    let dir = browser_tests();
-    let chromium = chromium();
+    // Node.js, playwright-core and Chromium first: nothing else is worth starting without them.
+    browser_tests();
+    chromium();
     let s = TestServer::start().await;
     s.user("viewer", &[]).await;
     // Something else on the list: the example with an exported entity, published by the API.
@@ -414,25 +415,14 @@ async fn console_in_chromium() {
     let v1 = write(packages.path(), "ServerTest-1.xif", &server_test("1"));
     let v2 = write(packages.path(), "ServerTest-2.xif", &server_test("2"));
     let greetings = write(packages.path(), "Greetings.xif", &Fixture::load("Greetings").package());
-    let mut cmd = Command::new("node");
-    cmd.arg(dir.join("console.mjs"))
-        .current_dir(&dir)
-        .env("XIF_URL", &s.url)
-        .env("XIF_ADMIN_PASSWORD", ADMIN_PASSWORD)
-        .env("XIF_VIEWER", "viewer")
-        .env("XIF_VIEWER_PASSWORD", "viewer-password")
-        .env("XIF_PKG_V1", v1)
-        .env("XIF_PKG_V2", v2)
-        .env("XIF_PKG_GREETINGS", greetings)
-        .env("CHROMIUM", chromium);
-    let output = tokio::task::spawn_blocking(move || cmd.output())
-        .await
-        .expect("join")
-        .unwrap_or_else(|e| panic!("cannot run node: {e}\n  help: run scripts/setup.sh (it installs Node.js)"));
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "the browser checks failed:\n{stdout}\n{stderr}");
-    assert!(stdout.contains("all browser checks passed"), "{stdout}");
+    let env = [
+        ("XIF_VIEWER", "viewer".to_string()),
+        ("XIF_VIEWER_PASSWORD", "viewer-password".to_string()),
+        ("XIF_PKG_V1", v1),
+        ("XIF_PKG_V2", v2),
+        ("XIF_PKG_GREETINGS", greetings),
+    ];
+    run_browser_script(&s, "console.mjs", &env, "all browser checks passed").await;
 
     // What the browser did, seen through the API.
     let (_, ext) = s.get(Some(&s.admin), "/api/v1/extensions/ServerTest").await;
@@ -467,8 +457,9 @@ fn place(src: &str, needle: &str) -> String {
 /// docs/console-compare.png there.
 #[tokio::test]
 async fn version_diff_in_chromium() {
-    let dir = browser_tests();
-    let chromium = chromium();
+    // Node.js, playwright-core and Chromium first: nothing else is worth starting without them.
+    browser_tests();
+    chromium();
     let s = TestServer::start().await;
     s.deploy("ServerTest", &server_test("1")).await;
     for (package, number) in [(server_test_changed("2"), 2), (server_test_changed("3"), 3)] {
@@ -490,22 +481,13 @@ async fn version_diff_in_chromium() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(html.contains("there is no extension named Nope"), "{html}");
 
-    let mut cmd = Command::new("node");
-    cmd.arg(dir.join("version-diff.mjs"))
-        .current_dir(&dir)
-        .env("XIF_URL", &s.url)
-        .env("XIF_ADMIN_PASSWORD", ADMIN_PASSWORD)
-        .env("XIF_LOUD", &loud)
-        .env("XIF_SPIN", &spin)
-        .env("CHROMIUM", chromium);
-    let output = tokio::task::spawn_blocking(move || cmd.output())
-        .await
-        .expect("join")
-        .unwrap_or_else(|e| panic!("cannot run node: {e}\n  help: run scripts/setup.sh (it installs Node.js)"));
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "the browser checks failed:\n{stdout}\n{stderr}");
-    assert!(stdout.contains("all version diff checks passed"), "{stdout}");
+    run_browser_script(
+        &s,
+        "version-diff.mjs",
+        &[("XIF_LOUD", loud), ("XIF_SPIN", spin)],
+        "all version diff checks passed",
+    )
+    .await;
 }
 
 /// The extension page's calls of the last hour (issue 16): counted on every node into the
@@ -643,13 +625,35 @@ async fn administrators_make_and_revoke_scrape_tokens_on_the_users_page() {
     assert!(html.contains(&format!("Revoked scrape token {id}.")) && html.contains("revoked "), "{html}");
 }
 
+/// Runs the Chromium script `script` of `tests/browser` against `s` (as the administrator, with
+/// `env` besides) and asserts that it passed, printing `passed` at its end.
+async fn run_browser_script(s: &TestServer, script: &str, env: &[(&str, String)], passed: &str) {
+    let dir = browser_tests();
+    let mut cmd = Command::new("node");
+    cmd.arg(dir.join(script))
+        .current_dir(&dir)
+        .env("XIF_URL", &s.url)
+        .env("XIF_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("CHROMIUM", chromium())
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())));
+    let output = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .expect("join")
+        .unwrap_or_else(|e| panic!("cannot run node: {e}\n  help: run scripts/setup.sh (it installs Node.js)"));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "the browser checks of {script} failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains(passed), "{stdout}");
+}
+
 /// A gradual rollout in the Service Center (issue 18): after a scripted load of known counts,
 /// both versions' calls, failures and error rates side by side, asserted from the page; moving
 /// it on, aborting it, starting one from the version list and making it active, in Chromium.
 #[tokio::test]
 async fn rollout_in_chromium() {
-    let dir = browser_tests();
-    let chromium = chromium();
+    // Node.js, playwright-core and Chromium first: nothing else is worth starting without them.
+    browser_tests();
+    chromium();
     let s = TestServer::start().await;
     s.deploy("ServerTest", &server_test("1")).await;
     let (status, up) = s.upload(&s.admin, "ServerTest", &server_test("failing-2")).await;
@@ -681,20 +685,6 @@ async fn rollout_in_chromium() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 
-    let mut cmd = Command::new("node");
-    cmd.arg(dir.join("rollout.mjs"))
-        .current_dir(&dir)
-        .env("XIF_URL", &s.url)
-        .env("XIF_ADMIN_PASSWORD", ADMIN_PASSWORD)
-        .env("XIF_OLD_CALLS", old.to_string())
-        .env("XIF_NEW_CALLS", new.to_string())
-        .env("CHROMIUM", chromium);
-    let output = tokio::task::spawn_blocking(move || cmd.output())
-        .await
-        .expect("join")
-        .unwrap_or_else(|e| panic!("cannot run node: {e}\n  help: run scripts/setup.sh (it installs Node.js)"));
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "the browser checks failed:\n{stdout}\n{stderr}");
-    assert!(stdout.contains("all rollout checks passed"), "{stdout}");
+    let counts = [("XIF_OLD_CALLS", old.to_string()), ("XIF_NEW_CALLS", new.to_string())];
+    run_browser_script(&s, "rollout.mjs", &counts, "all rollout checks passed").await;
 }

@@ -6,66 +6,18 @@
 //   XIF_OLD_CALLS, XIF_NEW_CALLS (what the calls' answers said: version 1 answered, version 2 failed),
 //   XIF_SCREENSHOTS (optional: a folder to write docs/console-rollout.png to).
 // Every check throws on failure; the exit code is what the Rust test asserts.
-import { chromium } from "playwright-core";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-const env = (k) => {
-  const v = process.env[k];
-  if (!v) throw new Error(`${k} is not set (this script is started by the Rust test)`);
-  return v;
-};
+import { check, env, login, shots, step, text, withPage } from "./common.mjs";
+
 const URL_ = env("XIF_URL");
-const shots = process.env.XIF_SCREENSHOTS || "";
-const step = (s) => console.log(`-- ${s}`);
-function check(cond, what) {
-  if (!cond) throw new Error(`check failed: ${what}`);
-}
-const text = async (locator) => ((await locator.textContent()) || "").replace(/\s+/g, " ").trim();
 
-const profile = mkdtempSync(join(tmpdir(), "xif-chromium-"));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  viewport: { width: 1280, height: 800 },
-  args: [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-  ],
-  timeout: 60_000,
-});
-context.setDefaultTimeout(30_000);
-
-try {
-  const page = context.pages()[0] || (await context.newPage());
-  const errors = [];
-  page.on("pageerror", (e) => errors.push(String(e)));
-  // A refused script or style (CSP) is a console error; a failed load is judged by its answer
-  // (the browser's own favicon request has none to find).
-  page.on("console", (m) => {
-    if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) errors.push(m.text());
-  });
-  page.on("response", (r) => {
-    if (r.status() >= 400 && !r.url().endsWith("/favicon.ico")) errors.push(`${r.status()} ${r.url()}`);
-  });
-
+await withPage(async (page, errors) => {
   // The Abort button's confirmation.
   page.on("dialog", (d) => d.accept());
 
   step("log in as the administrator");
-  await page.goto(`${URL_}/login`);
-  await page.getByLabel("User name").fill("admin");
-  await page.getByLabel("Password").fill(env("XIF_ADMIN_PASSWORD"));
-  await page.getByRole("button", { name: "Log in" }).click();
-  await page.waitForURL(/\/extensions$/);
-
+  await login(page, URL_, "admin", env("XIF_ADMIN_PASSWORD"));
 
   step("the extension page shows both versions side by side, with the counts of the calls made");
   await page.goto(`${URL_}/extensions/ServerTest`);
@@ -113,7 +65,4 @@ try {
 
   check(errors.length === 0, `no script or CSP errors: ${errors}`);
   console.log("all rollout checks passed");
-} finally {
-  await context.close();
-  rmSync(profile, { recursive: true, force: true });
-}
+});
