@@ -14,7 +14,12 @@ n_unchanged = int(sys.argv[2]) if len(sys.argv) > 2 else 20
 subprocess.run(["cargo", "build", "--release", "--locked", "-p", "xif"], cwd=root, check=True)
 xif = os.path.join(root, "target/release/xif")
 work = tempfile.mkdtemp(prefix="xif-bench-publish-")
+# A fresh HOME keeps the bench's login out of the user's own config; rustup and cargo are still
+# found where the user's HOME has them.
+home = os.path.expanduser("~")
 env = dict(os.environ, HOME=work, XDG_CONFIG_HOME=os.path.join(work, "config"),
+           RUSTUP_HOME=os.environ.get("RUSTUP_HOME", os.path.join(home, ".rustup")),
+           CARGO_HOME=os.environ.get("CARGO_HOME", os.path.join(home, ".cargo")),
            XIF_TARGET_DIR=os.path.join(root, "target/xif-ext"))
 for k in ("XIF_SERVER", "XIF_TOKEN"):
     env.pop(k, None)

@@ -180,6 +180,45 @@ async fn a_call_in_flight_finishes_on_the_old_version() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_call_in_flight_on_a_rolling_version_finishes_on_it_when_the_rollout_is_aborted() {
+    let dir = Arc::new(tempfile::tempdir().expect("tempdir"));
+    let mut c = config(dir.path());
+    let (latch, hook) = latch();
+    c.call_log_hook = Some(hook);
+    let s = Arc::new(TestServer::start_with(c, dir).await);
+    assert_eq!(s.deploy("ServerTest", &server_test("1")).await, 1);
+    let (status, body) = s.upload(&s.admin, "ServerTest", &server_test("2")).await;
+    assert!(status.is_success(), "{body}");
+    let (status, body) =
+        s.post(Some(&s.admin), "/api/v1/extensions/ServerTest/versions/2/publish?gradual=99", json!(null)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // At 99%, the first of every 100 calls goes to version 1 and the next 99 to version 2.
+    let (_, _, version) = s.call(&s.admin, "ServerTest", "Which", json!({})).await;
+    assert_eq!(version, Some(1), "the first call of the split stays on the active version");
+    let held = {
+        let s = s.clone();
+        tokio::spawn(async move { s.call(&s.admin, "ServerTest", "Wait", json!({})).await })
+    };
+    tokio::time::timeout(Duration::from_secs(10), latch.entered.notified()).await.expect("the call reached the latch");
+
+    // The rollout is aborted while the call waits inside version 2; new calls get version 1.
+    let (status, body) = s.delete(Some(&s.admin), "/api/v1/extensions/ServerTest/rollout").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    for _ in 0..5 {
+        let (_, out, version) = s.call(&s.admin, "ServerTest", "Which", json!({})).await;
+        assert_eq!((out["Version"].as_str(), version), (Some("1"), Some(1)), "after the abort");
+    }
+    assert!(!held.is_finished(), "the held call is still inside the action");
+
+    latch.release.notify_one();
+    let (status, out, version) =
+        tokio::time::timeout(Duration::from_secs(10), held).await.expect("released").expect("task");
+    assert_eq!(status, StatusCode::OK, "{out}");
+    assert_eq!(version, Some(2), "the held call answered from the version it started on: {out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn shutdown_drains_calls_in_flight() {
     let dir = Arc::new(tempfile::tempdir().expect("tempdir"));
     let mut c = config(dir.path());

@@ -4,44 +4,13 @@
 //   XIF_PKG_V1, XIF_PKG_V2 (ServerTest packages), XIF_PKG_GREETINGS, CHROMIUM,
 //   XIF_SCREENSHOTS (optional: a folder to write the README's screenshots to).
 // Every check throws on failure; the exit code is what the Rust test asserts.
-import { chromium } from "playwright-core";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
+import { check, env, shots, step, withPage } from "./common.mjs";
 
-const env = (k) => {
-  const v = process.env[k];
-  if (!v) throw new Error(`${k} is not set (this script is started by the Rust test)`);
-  return v;
-};
 const URL_ = env("XIF_URL");
-const shots = process.env.XIF_SCREENSHOTS || "";
-const step = (s) => console.log(`-- ${s}`);
-function check(cond, what) {
-  if (!cond) throw new Error(`check failed: ${what}`);
-}
 
-const profile = mkdtempSync(join(tmpdir(), "xif-chromium-"));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  viewport: { width: 1280, height: 800 },
-  args: [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-  ],
-  timeout: 60_000,
-});
-context.setDefaultTimeout(30_000);
-
-try {
-  const page = context.pages()[0] || (await context.newPage());
+await withPage(async (page) => {
+  const context = page.context();
   page.on("pageerror", (e) => console.log(`page error: ${e}`));
 
   async function login(user, password) {
@@ -271,7 +240,4 @@ try {
   check((await page.locator("#monitoring").textContent()).includes("Only administrators and users who may publish"), "and why");
 
   console.log("all browser checks passed");
-} finally {
-  await context.close();
-  rmSync(profile, { recursive: true, force: true });
-}
+});
