@@ -483,7 +483,7 @@ impl Client {
 
     /// Moves a rollout on: the rolling version takes `percent` of calls (100: it becomes active).
     pub async fn set_rollout(&self, extension: &str, percent: u32) -> Result<xif_wire::RolloutMoved, ClientError> {
-        let body = xif_wire::RolloutChange { percent };
+        let body = xif_wire::RolloutChange { percent, version: None };
         self.json(self.request(reqwest::Method::PUT, &format!("/api/v1/extensions/{extension}/rollout")).json(&body))
             .await
     }

@@ -212,7 +212,7 @@ pub(crate) async fn refresh_extension(state: &AppState, name: &str) -> Result<()
 
 /// What the database says a node serves for an extension (see [`ServedKey`]).
 fn wanted(ext: &xif_store::ExtensionRow) -> Option<ServedKey> {
-    let rollout = ext.rollout().map(|r| (r.version, r.percent, r.per_caller, r.guard));
+    let rollout = ext.rollout().map(|r| (r.version, r.started_at, r.percent, r.per_caller, r.guard));
     ext.active_version.map(|n| (ext.id, n, rollout))
 }
 
@@ -235,16 +235,28 @@ pub(crate) async fn follow(state: &AppState, name: &str, said: &str) -> Result<(
             let active = loaded(state, ext, number).await?;
             let split = match ext.rollout() {
                 None => None,
-                Some(r) => {
-                    let live = loaded(state, ext, r.version).await?;
-                    let counts = state
-                        .registry
-                        .rollout(&ext.name)
-                        .filter(|s| s.live.extension_id == ext.id && s.live.version == r.version)
-                        .map(|s| s.counts.clone())
-                        .unwrap_or_default();
-                    Some(Split::new(live, number, (r.percent, r.per_caller, r.guard), counts))
-                }
+                // A rolling version that cannot be loaded leaves the active one serving every
+                // call here (the reconcile tries again), rather than neither.
+                Some(r) => match loaded(state, ext, r.version).await {
+                    Err(e) => {
+                        tracing::error!(extension = %ext.name, version = r.version, error = %one_line(&e.to_string()),
+                            "cannot load the version rolling out: the active version takes every call on this node");
+                        None
+                    }
+                    Ok(live) => {
+                        let counts = state
+                            .registry
+                            .rollout(&ext.name)
+                            .filter(|s| {
+                                s.live.extension_id == ext.id
+                                    && s.live.version == r.version
+                                    && s.started_at == r.started_at
+                            })
+                            .map(|s| s.counts.clone())
+                            .unwrap_or_default();
+                        Some(Split::new(live, number, r.started_at, (r.percent, r.per_caller, r.guard), counts))
+                    }
+                },
             };
             let rolling = split.as_ref().map(|s| (s.live.version, s.percent));
             state.registry.serve(active, split);

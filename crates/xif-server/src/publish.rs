@@ -323,10 +323,16 @@ async fn stages(
             kind.as_str()
         )));
     }
-    // A rollout shares the calls with the active version, as this node serves it.
+    // A rollout shares the calls with the active version (loaded after the permissions).
     let share_with = match options.gradual {
         None => None,
-        Some(g) => Some(gradual_partner(state, &ext, number, g).await?),
+        Some(_) if kind != Kind::Publish => {
+            return Err(AppError::bad(
+                "bad_request",
+                format!("a {} takes every call at once: only a publish rolls out gradually", kind.as_str()),
+            ));
+        }
+        Some(g) => Some(gradual_partner(&ext, number, g)?),
     };
     if state.db.version_facts(ext.id, number).await?.is_none() {
         state.db.set_version_facts(ext.id, number, &VersionFacts::of(&def)).await?;
@@ -340,6 +346,10 @@ async fn stages(
     check_publish(who, &def)?;
     refuse_stubs(&package, &def)?;
     p.end(Status::Finished, format!("{} may publish {}", who.name, ext.name));
+    let share_with = match share_with {
+        Some(active) => Some(serving(state, &ext, active).await?),
+        None => None,
+    };
 
     // The callable surface against the active version: breaking changes need consent.
     if kind == Kind::Publish
@@ -395,12 +405,14 @@ async fn stages(
     let source = String::from_utf8_lossy(&package.definition).into_owned();
     let change =
         crate::db::SchemaChange { def: &def, source: &source, rollback: kind == Kind::Rollback, force: options.force };
+    let rollout_began = crate::db::now_ms();
     let how = match options.gradual {
         Some(g) => xif_store::Activation::Rollout {
             percent: g.percent,
             per_caller: g.per_caller,
             guard: g.guard,
             by: &who.name,
+            started_at: rollout_began,
         },
         None => xif_store::Activation::Activate,
     };
@@ -469,6 +481,7 @@ async fn stages(
         let split = crate::registry::Split::new(
             state.registry.prepare(live),
             active_number,
+            rollout_began,
             (g.percent, g.per_caller, g.guard),
             Default::default(),
         );
@@ -492,14 +505,9 @@ async fn stages(
     Ok(())
 }
 
-/// The active version a gradual rollout of `number` shares the calls with, loaded (as this node
-/// serves it): refused when there is none, when `number` is it, or when the share is not 1 to 99.
-async fn gradual_partner(
-    state: &AppState,
-    ext: &xif_store::ExtensionRow,
-    number: i64,
-    g: Gradual,
-) -> Result<Arc<Live>, AppError> {
+/// The active version a gradual rollout of `number` shares the calls with: refused when there is
+/// none, when `number` is it, or when the share is not 1 to 99.
+fn gradual_partner(ext: &xif_store::ExtensionRow, number: i64, g: Gradual) -> Result<i64, AppError> {
     if !(1..=99).contains(&g.percent) {
         return Err(AppError::bad(
             "bad_request",
@@ -521,6 +529,11 @@ async fn gradual_partner(
     if active == number {
         return Err(AppError::bad("bad_request", format!("version {number} of {} is already active", ext.name)));
     }
+    Ok(active)
+}
+
+/// Version `active` of `ext` as this node serves it, or loaded now.
+async fn serving(state: &AppState, ext: &xif_store::ExtensionRow, active: i64) -> Result<Arc<Live>, AppError> {
     match state.registry.get(&ext.name).filter(|l| l.extension_id == ext.id && l.version == active) {
         Some(live) => Ok(live),
         None => Ok(state.registry.prepare(load_version(state, &ext.name, ext.id, active).await?)),

@@ -140,6 +140,9 @@ pub struct Split {
     pub guard: bool,
     /// The active version, which takes the other calls.
     pub against: i64,
+    /// When it began (ms since the epoch): with the version, what tells this rollout from an
+    /// earlier one of the same version.
+    pub started_at: i64,
     /// What this node counted since the rollout began (kept when its share changes).
     pub counts: Arc<SplitCounts>,
 }
@@ -164,8 +167,9 @@ pub const GUARD_MIN_FAILURES: u64 = 10;
 /// old one's, and at least twice it.
 pub const GUARD_MARGIN: f64 = 0.2;
 
-/// The failures the guard counts: those that depend on the version that answered (not a busy
-/// server, a body over the limit, bad JSON or an unknown extension, which both sides share).
+/// The failures the guard counts in a rollout per call: those that depend on the version that
+/// answered (not a busy server, a body over the limit, bad JSON or an unknown extension, which
+/// both sides share). Both sides see the same mix of callers, so what callers send weighs alike.
 const GUARDED: [&str; 9] = [
     "action_failed",
     "trap",
@@ -177,6 +181,12 @@ const GUARDED: [&str; 9] = [
     "unknown_action",
     "other",
 ];
+
+/// The failures the guard counts in a rollout per caller, where the two sides serve different
+/// callers: not what a caller sends wrong (bad input, an unknown action), which one bad caller
+/// on the new side would otherwise charge to the new version.
+const GUARDED_PER_CALLER: [&str; 7] =
+    ["action_failed", "trap", "timeout", "out_of_memory", "bad_output", "output_too_large", "other"];
 
 /// The version a call goes to: the active one or, while a rollout runs, maybe the new one.
 pub struct Picked {
@@ -199,10 +209,16 @@ impl Split {
     pub fn new(
         live: Arc<Live>,
         against: i64,
+        started_at: i64,
         (percent, per_caller, guard): (u32, bool, bool),
         counts: Arc<SplitCounts>,
     ) -> Split {
-        Split { live, percent: percent.min(100), per_caller, guard, against, counts }
+        Split { live, percent: percent.min(100), per_caller, guard, against, started_at, counts }
+    }
+
+    /// Lets the guard judge again (its abort failed: the rollout still runs).
+    pub fn untrip(&self) {
+        self.counts.tripped.store(false, Ordering::SeqCst);
     }
 
     /// Whether a call of `caller` goes to the new version. Per call: a counter spreads exactly
@@ -222,7 +238,8 @@ impl Split {
     /// rollout, once, when this call makes the new version fail clearly more often than the old.
     pub fn record(&self, new: bool, failed: Option<&str>) -> Option<String> {
         let c = &self.counts;
-        let failed = failed.is_some_and(|k| GUARDED.contains(&k));
+        let kinds: &[&str] = if self.per_caller { &GUARDED_PER_CALLER } else { &GUARDED };
+        let failed = failed.is_some_and(|k| kinds.contains(&k));
         let (calls, fails) = if new { (&c.new_calls, &c.new_failed) } else { (&c.old_calls, &c.old_failed) };
         calls.fetch_add(1, Ordering::Relaxed);
         if failed {
@@ -266,8 +283,8 @@ pub fn caller_bucket(extension: &str, caller: &str) -> u64 {
 }
 
 /// What a node serves for an extension, to compare with the database: (extension id, active
-/// version, the rollout's (version, percent, per caller, guard)).
-pub type ServedKey = (i64, i64, Option<(i64, u32, bool, bool)>);
+/// version, the rollout's (version, when it began, percent, per caller, guard)).
+pub type ServedKey = (i64, i64, Option<(i64, i64, u32, bool, bool)>);
 
 /// The live extensions, by name (case-insensitively).
 #[derive(Default)]
@@ -306,7 +323,7 @@ impl Registry {
     pub fn served(&self, name: &str) -> Option<ServedKey> {
         let live = self.live.read().unwrap_or_else(|p| p.into_inner());
         let s = live.get(&key(name))?;
-        let rollout = s.rollout.as_ref().map(|r| (r.live.version, r.percent, r.per_caller, r.guard));
+        let rollout = s.rollout.as_ref().map(|r| (r.live.version, r.started_at, r.percent, r.per_caller, r.guard));
         Some((s.active.extension_id, s.active.version, rollout))
     }
 

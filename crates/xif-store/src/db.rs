@@ -1074,6 +1074,9 @@ pub enum Activation<'a> {
         guard: bool,
         /// Who began it.
         by: &'a str,
+        /// When it began (ms since the epoch): with the version, what tells this rollout from
+        /// another of the same version.
+        started_at: i64,
     },
 }
 
@@ -1085,7 +1088,7 @@ pub(crate) async fn activate_as(
     how: Activation<'_>,
     log: &NewPublish<'_>,
 ) -> Result<(), Error> {
-    let Activation::Rollout { percent, per_caller, guard, by } = how else {
+    let Activation::Rollout { percent, per_caller, guard, by, started_at } = how else {
         return activate_in(tx, extension_id, number, log).await;
     };
     sqlx::query(
@@ -1097,7 +1100,7 @@ pub(crate) async fn activate_as(
     .bind(i64::from(percent))
     .bind(i64::from(per_caller))
     .bind(i64::from(guard))
-    .bind(now_ms())
+    .bind(started_at)
     .bind(by)
     .bind(extension_id)
     .execute(&mut **tx)

@@ -34,4 +34,4 @@ pub use logs::{ExtensionLogLine, ExtensionLogPage, ExtensionLogQuery};
 pub use publish::{
     PublishEvent, PublishFailed, PublishKind, PublishOutcome, PublishQuery, Published, Status, StepEvent, Summary,
 };
-pub use rollout::{RolloutChange, RolloutCounts, RolloutInfo, RolloutMoved};
+pub use rollout::{RolloutAbortQuery, RolloutChange, RolloutCounts, RolloutInfo, RolloutMoved};

@@ -46,6 +46,18 @@ pub struct RolloutCounts {
 pub struct RolloutChange {
     /// 1 to 100.
     pub percent: u32,
+    /// The version the change is meant for: when another version rolls out by now, the change
+    /// is refused (409) rather than made to it. Absent: whatever version rolls out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<i64>,
+}
+
+/// `?version=` of an abort (`DELETE .../rollout`): the version it is meant for; when another
+/// version rolls out by now, the abort is refused (409). Absent: whatever version rolls out.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RolloutAbortQuery {
+    /// The version meant.
+    pub version: Option<i64>,
 }
 
 /// What a change or an abort of a rollout did.

@@ -3,12 +3,12 @@
 use axum::Json;
 use axum::extract::State;
 
-use super::{ApiJson, ApiPath, ErrorBody};
+use super::{ApiJson, ApiPath, ApiQuery, ErrorBody};
 use crate::auth::Auth;
 use crate::error::AppError;
 use crate::ops;
 use crate::state::AppState;
-use xif_wire::{RolloutChange, RolloutInfo, RolloutMoved};
+use xif_wire::{RolloutAbortQuery, RolloutChange, RolloutInfo, RolloutMoved};
 
 /// How the running rollout goes: the rolling version's share, how it is chosen, and each
 /// version's calls and failures since the minute it began (every node's, a few seconds behind).
@@ -39,13 +39,14 @@ pub async fn set_rollout(
     ApiPath(name): ApiPath<String>,
     ApiJson(change): ApiJson<RolloutChange>,
 ) -> Result<Json<RolloutMoved>, AppError> {
-    Ok(Json(ops::rollout::set(&state, &auth, &name, change.percent).await?))
+    Ok(Json(ops::rollout::set(&state, &auth, &name, change.percent, change.version).await?))
 }
 
 /// Aborts the running rollout: every new call goes to the active version again (calls in
 /// flight finish on theirs). Needs what publishing the rolling version needs; logged.
 #[utoipa::path(delete, path = "/api/v1/extensions/{name}/rollout", tag = "versions",
-    params(("name" = String, Path, description = "Extension name")),
+    params(("name" = String, Path, description = "Extension name"),
+        ("version" = Option<i64>, Query, description = "The version the abort is meant for: refused (409) when another version rolls out by now")),
     responses((status = 200, description = "Aborted", body = RolloutMoved),
         (status = 403, description = "A permission is missing; the message names it", body = ErrorBody),
         (status = 404, description = "No such extension, or no rollout runs", body = ErrorBody),
@@ -54,6 +55,7 @@ pub async fn abort_rollout(
     State(state): State<AppState>,
     auth: Auth,
     ApiPath(name): ApiPath<String>,
+    ApiQuery(q): ApiQuery<RolloutAbortQuery>,
 ) -> Result<Json<RolloutMoved>, AppError> {
-    Ok(Json(ops::rollout::abort(&state, &auth, &name).await?))
+    Ok(Json(ops::rollout::abort(&state, &auth, &name, q.version).await?))
 }

@@ -733,12 +733,14 @@ async fn rollout_form(
     axum::Form(form): Form,
 ) -> Result<Response, ConsoleError> {
     session.check_csrf(form.get("csrf"))?;
+    // The version the page showed: a change meant for it never moves another one.
+    let meant = form.get("version").and_then(|v| v.trim().parse::<i64>().ok());
     let result = if form.get("abort").is_some() {
-        ops::rollout::abort(&state, &session.auth, &name).await
+        ops::rollout::abort(&state, &session.auth, &name, meant).await
     } else {
         let given = form.get("percent").map(|p| p.trim()).unwrap_or_default();
         match given.parse::<u32>() {
-            Ok(percent) => ops::rollout::set(&state, &session.auth, &name, percent).await,
+            Ok(percent) => ops::rollout::set(&state, &session.auth, &name, percent, meant).await,
             Err(_) => Err(ops::Error::bad(
                 "bad_request",
                 format!("the share {given:?} is not a whole number of percent (1 to 100)"),

@@ -546,17 +546,20 @@ fn rollout_panel(session: &Session, name: &str, r: &xif_wire::RolloutInfo) -> Ma
             div.buttons {
                 form.inline method="post" action={ "/extensions/" (name) "/rollout" } {
                     input type="hidden" name="csrf" value=(session.csrf);
+                    input type="hidden" name="version" value=(r.version);
                     label for="rollout-percent" { "Share" }
                     input.percent #rollout-percent type="number" min="1" max="100" value=(r.percent) name="percent";
                     button.small type="submit" { "Move" }
                 }
                 form.inline method="post" action={ "/extensions/" (name) "/rollout" } {
                     input type="hidden" name="csrf" value=(session.csrf);
+                    input type="hidden" name="version" value=(r.version);
                     input type="hidden" name="percent" value="100";
                     button.small.primary type="submit" { "Make version " (r.version) " active" }
                 }
                 form.inline method="post" action={ "/extensions/" (name) "/rollout" } data-confirm={ "Abort the rollout of version " (r.version) "?" } {
                     input type="hidden" name="csrf" value=(session.csrf);
+                    input type="hidden" name="version" value=(r.version);
                     input type="hidden" name="abort" value="1";
                     button.small.danger type="submit" { "Abort" }
                 }

@@ -63,8 +63,7 @@ where
     if let Some((split, new)) = split
         && let Some(why) = split.record(new, failed)
     {
-        let (state, name, version) = (state.clone(), split.live.name.clone(), split.live.version);
-        tokio::spawn(super::rollout::guard_abort(state, name, version, why));
+        tokio::spawn(super::rollout::guard_abort(state.clone(), split, why));
     }
     if !state.config.observe || !call.1 {
         return result;

@@ -62,8 +62,14 @@ pub(crate) async fn status(state: &AppState, _who: &Principal, name: &str) -> Re
 }
 
 /// Gives the rolling version `percent` (1 to 99) of the calls, or at 100 makes it the active
-/// version.
-pub(crate) async fn set(state: &AppState, who: &Principal, name: &str, percent: u32) -> Result<RolloutMoved> {
+/// version. `meant`: the version the caller means (refused when another one rolls out by now).
+pub(crate) async fn set(
+    state: &AppState,
+    who: &Principal,
+    name: &str,
+    percent: u32,
+    meant: Option<i64>,
+) -> Result<RolloutMoved> {
     if !(1..=100).contains(&percent) {
         return Err(Error::bad(
             "bad_request",
@@ -72,10 +78,19 @@ pub(crate) async fn set(state: &AppState, who: &Principal, name: &str, percent: 
             ),
         ));
     }
-    let (ext, r) = running(state, name).await?;
-    publish::authorize(state, who, &ext.name, r.version).await?;
+    let (ext, seen) = running(state, name).await?;
+    refuse_another(&ext.name, &seen, meant)?;
+    publish::authorize(state, who, &ext.name, seen.version).await?;
     let _serialized = state.lock_extension(&ext.name).await?;
+    // What the permission was checked for is what changes: another rollout begun meanwhile
+    // (even of the same version) is refused, not moved.
     let (ext, r) = running(state, &ext.name).await?;
+    if (r.version, r.started_at) != (seen.version, seen.started_at) {
+        return Err(Error::Conflict(format!(
+            "the rollout of {} changed meanwhile: version {} rolls out now at {}%; look again (xif rollout {}) before moving it",
+            ext.name, r.version, r.percent, ext.name
+        )));
+    }
     let active = ext.active_version.unwrap_or_default();
     let started = now_ms();
     let (message, outcome, changed) = if percent == 100 {
@@ -104,33 +119,54 @@ pub(crate) async fn set(state: &AppState, who: &Principal, name: &str, percent: 
 }
 
 /// Aborts the rollout: every new call goes to the active version again (calls in flight finish
-/// on theirs).
-pub(crate) async fn abort(state: &AppState, who: &Principal, name: &str) -> Result<RolloutMoved> {
+/// on theirs). `meant` as for [`set`].
+pub(crate) async fn abort(state: &AppState, who: &Principal, name: &str, meant: Option<i64>) -> Result<RolloutMoved> {
     let (ext, r) = running(state, name).await?;
+    refuse_another(&ext.name, &r, meant)?;
     publish::authorize(state, who, &ext.name, r.version).await?;
     let why = format!("aborted by {}", who.name);
-    end(state, &ext.name, r.version, &who.name, &why)
+    end(state, &ext.name, (r.version, r.started_at), &who.name, &why)
         .await?
         .ok_or_else(|| Error::Conflict(format!("the rollout of version {} of {} ended meanwhile", r.version, ext.name)))
 }
 
-/// The error-rate guard's abort of the rollout of `version` (a task of its own, started by the
-/// call that tripped it): logged in the publish log with `why`; nothing when the rollout ended
-/// meanwhile.
-pub(crate) async fn guard_abort(state: AppState, name: String, version: i64, why: String) {
+/// Refuses a change meant for version `meant` when `r` is another version's rollout.
+fn refuse_another(name: &str, r: &Rollout, meant: Option<i64>) -> Result<()> {
+    match meant {
+        Some(v) if v != r.version => Err(Error::Conflict(format!(
+            "version {v} of {name} is not rolling out: version {} is, at {}%",
+            r.version, r.percent
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// The error-rate guard's abort of `split`'s rollout (a task of its own, started by the call
+/// that tripped it): logged in the publish log with `why`; nothing when that rollout ended
+/// meanwhile (a later rollout of the same version is another one). When the abort fails, the
+/// guard may trip again.
+pub(crate) async fn guard_abort(state: AppState, split: std::sync::Arc<crate::registry::Split>, why: String) {
+    let (name, version) = (&split.live.name, split.live.version);
     tracing::warn!(extension = %name, version, "the error-rate guard aborts the rollout: {why}");
     let why = format!("aborted by the error-rate guard: {why}");
-    if let Err(e) = end(&state, &name, version, GUARD_USER, &why).await {
+    if let Err(e) = end(&state, name, (version, split.started_at), GUARD_USER, &why).await {
+        split.untrip();
         tracing::error!(extension = %name, version, error = %one_line(&e.to_string()), "the error-rate guard could not abort the rollout");
     }
 }
 
-/// Ends the rollout of `version` without activating it, under the extension's lock; `None`
-/// when it is not running any more.
-async fn end(state: &AppState, name: &str, version: i64, by: &str, why: &str) -> Result<Option<RolloutMoved>> {
+/// Ends the rollout of `version` begun at `started_at` without activating it, under the
+/// extension's lock; `None` when it is not running any more.
+async fn end(
+    state: &AppState,
+    name: &str,
+    (version, started_at): (i64, i64),
+    by: &str,
+    why: &str,
+) -> Result<Option<RolloutMoved>> {
     let _serialized = state.lock_extension(name).await?;
     let (ext, r) = match running(state, name).await {
-        Ok(found) if found.1.version == version => found,
+        Ok(found) if (found.1.version, found.1.started_at) == (version, started_at) => found,
         Ok(_) | Err(Error::NotFound(_)) => return Ok(None),
         Err(e) => return Err(e),
     };

@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::account::{self, LoginRefused};
 use super::{Error, Principal, actions, extensions};
 use crate::auth::TokenKind;
-use crate::publish::{Kind, Options};
+use crate::publish::{Gradual, Kind, Options};
 use crate::{Config, RunningServer};
 
 const PASSWORD: &str = "admin-password-for-ops-tests";
@@ -122,6 +122,18 @@ async fn upload_then_publish_then_call_through_the_operations() {
         .expect("called");
     assert_eq!(called.version, 1);
     assert!(called.outputs["Message"].as_str().is_some_and(|m| m.contains("Ada")), "{}", called.outputs);
+
+    // Only a publish rolls out gradually: a rollback asked to is refused, and nothing changes.
+    let gradual =
+        Options { gradual: Some(Gradual { percent: 10, per_caller: false, guard: true }), ..Options::default() };
+    let task = extensions::publish(state, who.clone(), "ServerTest".into(), 1, Kind::Rollback, gradual, None)
+        .await
+        .expect("authorized");
+    let outcome = task.await.expect("the publish task");
+    let e = outcome.error.expect("refused");
+    assert!(e.public_message().contains("only a publish rolls out gradually"), "{}", e.public_message());
+    let ext = state.db.extension("ServerTest").await.expect("db").expect("there");
+    assert!(ext.rollout().is_none() && ext.active_version == Some(1));
 
     // The active version cannot be deleted; the file stays while a version has it.
     let e = extensions::delete_version(state, &who, "ServerTest", 1).await.expect_err("refused");

@@ -117,9 +117,19 @@ async fn a_rollout_splits_calls_per_call_moves_on_activates_at_100_and_aborts() 
         s.put(Some(&s.admin), &format!("/api/v1/extensions/{EXT}/rollout"), json!({"percent": 0})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
 
+    // A change or an abort meant for another version is refused, and changes nothing.
+    let (status, body) =
+        s.put(Some(&s.admin), &format!("/api/v1/extensions/{EXT}/rollout"), json!({"percent": 50, "version": 3})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body["message"].as_str().is_some_and(|m| m.contains("version 3") && m.contains("version 2 is")), "{body}");
+    let (status, body) = s.delete(Some(&s.admin), &format!("/api/v1/extensions/{EXT}/rollout?version=3")).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let (_, info) = s.get(Some(&s.admin), &format!("/api/v1/extensions/{EXT}/rollout")).await;
+    assert_eq!((info["version"].as_i64(), info["percent"].as_u64()), (Some(2), Some(10)), "{info}");
+
     // 50%: half of the calls.
     let (status, moved) =
-        s.put(Some(&s.admin), &format!("/api/v1/extensions/{EXT}/rollout"), json!({"percent": 50})).await;
+        s.put(Some(&s.admin), &format!("/api/v1/extensions/{EXT}/rollout"), json!({"percent": 50, "version": 2})).await;
     assert_eq!(status, StatusCode::OK, "{moved}");
     assert_eq!((moved["percent"].as_u64(), moved["active_version"].as_i64()), (Some(50), Some(1)), "{moved}");
     let by = which(&s, &s.admin, 200).await;
