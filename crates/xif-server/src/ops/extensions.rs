@@ -539,6 +539,23 @@ fn live_definition(state: &AppState, name: &str) -> Result<Arc<crate::registry::
     })
 }
 
+/// The settings the served versions read, each with the version that declares it: the active
+/// version's, then, while a rollout runs, those only the rolling version declares (so they can
+/// be set before it takes the calls that read them).
+fn setting_fields(state: &AppState, name: &str) -> Result<Vec<(Arc<crate::registry::Live>, usize)>> {
+    let active = live_definition(state, name)?;
+    let mut fields: Vec<_> = (0..active.definition().settings.len()).map(|i| (active.clone(), i)).collect();
+    if let Some(split) = state.registry.rollout(name) {
+        let rolling = &split.live;
+        for (i, s) in rolling.definition().settings.iter().enumerate() {
+            if !active.definition().settings.iter().any(|a| a.name.text == s.name.text) {
+                fields.push((rolling.clone(), i));
+            }
+        }
+    }
+    Ok(fields)
+}
+
 /// The settings of the active version's definition; secrets show whether they are set, never
 /// their value. A setting is secret when the definition says so, or when it was stored as a
 /// secret or declared secret by any stored version: a package cannot make a secret visible.
@@ -547,11 +564,10 @@ pub(crate) async fn get_settings(state: &AppState, _who: &Principal, name: &str)
     let live = live_definition(state, &ext.name)?;
     let stored = state.registry.settings(&ext.name);
     let secret = publish::secret_names(state, ext.id, &ext.name, live.definition()).await?;
-    Ok(live
-        .definition()
-        .settings
+    Ok(setting_fields(state, &ext.name)?
         .iter()
-        .map(|s| {
+        .map(|(live, i)| {
+            let s = &live.definition().settings[*i];
             let name = &s.name.text;
             let value = stored.values.get(name);
             let unavailable = stored.unavailable.get(name).cloned();
@@ -581,25 +597,34 @@ pub(crate) async fn set_settings(
     let ext = extension_row(state, name).await?;
     let _serialized = state.lock_extension(&ext.name).await?;
     let live = live_definition(state, &ext.name)?;
-    let def = live.definition();
-    let secret = publish::secret_names(state, ext.id, &ext.name, def).await?;
+    let secret = publish::secret_names(state, ext.id, &ext.name, live.definition()).await?;
+    let fields = setting_fields(state, &ext.name)?;
     let mut changes = Vec::new();
     for (setting, json) in &req.values {
-        let field = def.settings.iter().find(|s| s.name.text == *setting).ok_or_else(|| Error::BadInput {
-            kind: "bad_input",
-            message: format!(
-                "extension {} has no setting {setting}; its settings are {}",
-                ext.name,
-                if def.settings.is_empty() {
-                    "none".to_string()
-                } else {
-                    def.settings.iter().map(|s| s.name.text.as_str()).collect::<Vec<_>>().join(", ")
+        let (live, i) =
+            fields.iter().find(|(l, i)| l.definition().settings[*i].name.text == *setting).ok_or_else(|| {
+                Error::BadInput {
+                    kind: "bad_input",
+                    message: format!(
+                        "extension {} has no setting {setting}; its settings are {}",
+                        ext.name,
+                        if fields.is_empty() {
+                            "none".to_string()
+                        } else {
+                            fields
+                                .iter()
+                                .map(|(l, i)| l.definition().settings[*i].name.text.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        }
+                    ),
+                    parameter: Some(setting.clone()),
                 }
-            ),
-            parameter: Some(setting.clone()),
-        })?;
+            })?;
+        let def = live.definition();
+        let field = &def.settings[*i];
         if json.is_null() {
-            changes.push((setting.clone(), None));
+            changes.push((setting.clone(), None, field.secret));
             continue;
         }
         let text = match (&field.parsed, json) {
@@ -618,13 +643,13 @@ pub(crate) async fn set_settings(
             (None, serde_json::Value::String(s)) => s.clone(),
             (None, other) => other.to_string(),
         };
-        changes.push((setting.clone(), Some(text)));
+        changes.push((setting.clone(), Some(text), field.secret));
     }
     // Secrets are sealed before they reach the database.
     let mut stored = Vec::with_capacity(changes.len());
-    for (setting, value) in &changes {
+    for (setting, value, declared_secret) in &changes {
         let value = match value {
-            Some(v) if field_secret(def, setting) || secret.contains(setting) => {
+            Some(v) if *declared_secret || secret.contains(setting) => {
                 let context = crate::secrets::setting_context(&key(&ext.name), setting);
                 Some((state.secrets.seal(&context, v).map_err(Error::Internal)?, true))
             }
@@ -639,10 +664,6 @@ pub(crate) async fn set_settings(
     crate::cluster::announce(state, crate::cluster::Change::Settings(ext.name.clone())).await;
     tracing::info!(by = %one_line(&auth.name), extension = %ext.name, "settings changed");
     get_settings(state, auth, name).await
-}
-
-fn field_secret(def: &Definition, name: &str) -> bool {
-    def.settings.iter().any(|s| s.name.text == name && s.secret)
 }
 
 /// A setting as a form edits it: its name, its type, and whether it is secret (as the server
@@ -662,14 +683,15 @@ pub(crate) async fn editable_settings(state: &AppState, name: &str) -> Result<Ve
     let live = live_definition(state, name)?;
     let ext = extension_row(state, name).await?;
     let secret = publish::secret_names(state, ext.id, &ext.name, live.definition()).await?;
-    Ok(live
-        .definition()
-        .settings
+    Ok(setting_fields(state, name)?
         .iter()
-        .map(|s| EditableSetting {
-            name: s.name.text.clone(),
-            ty: s.ty.value.clone(),
-            secret: s.secret || secret.contains(&s.name.text),
+        .map(|(live, i)| {
+            let s = &live.definition().settings[*i];
+            EditableSetting {
+                name: s.name.text.clone(),
+                ty: s.ty.value.clone(),
+                secret: s.secret || secret.contains(&s.name.text),
+            }
         })
         .collect())
 }

@@ -288,3 +288,40 @@ async fn the_guard_aborts_a_rollout_whose_new_version_fails_every_call() {
         "{message}"
     );
 }
+
+#[tokio::test]
+async fn a_setting_only_the_rolling_version_declares_can_be_set_before_it_takes_every_call() {
+    let s = TestServer::start().await;
+    assert_eq!(s.deploy(EXT, &server_test("1")).await, 1);
+    let mut f = Fixture::load(EXT).with_resource("resources/version.txt", "2\n");
+    let declared = r#"ApiKey = { type = "Text", secret = true }"#;
+    assert!(f.definition.contains(declared), "ServerTest declares ApiKey");
+    f.definition =
+        f.definition.replace(declared, &format!("{declared}\nRegion = {{ type = \"Text\", default = \"eu\" }}"));
+    let v2 = upload(&s, &f.package()).await;
+    let settings = format!("/api/v1/extensions/{EXT}/settings");
+
+    // Version 1 has no such setting.
+    let (status, body) = s.put(Some(&s.admin), &settings, json!({"values": {"Region": "us"}})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["message"].as_str().is_some_and(|m| m.contains("no setting Region")), "{body}");
+
+    // While version 2 rolls out, its setting is listed and can be set; its calls read it.
+    let (status, body) = publish_gradual(&s, v2, "gradual=50").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, listed) = s.get(Some(&s.admin), &settings).await;
+    let names: Vec<&str> = listed.as_array().expect("settings").iter().filter_map(|v| v["name"].as_str()).collect();
+    assert_eq!(names, ["Greeting", "Retries", "ApiKey", "Region"], "{listed}");
+    let (status, body) = s.put(Some(&s.admin), &settings, json!({"values": {"Region": "us"}})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let mut seen = BTreeMap::new();
+    for _ in 0..20 {
+        let (status, out, version) = s.call(&s.admin, EXT, "GetSetting", json!({"Name": "Region"})).await;
+        assert_eq!(status, StatusCode::OK, "{out}");
+        if version == Some(2) {
+            assert_eq!(out, json!({"Found": true, "Value": "us"}), "version 2 reads the value set");
+        }
+        *seen.entry(version.unwrap_or(0)).or_insert(0) += 1;
+    }
+    assert_eq!(seen.get(&2), Some(&10), "half of the calls went to version 2: {seen:?}");
+}
