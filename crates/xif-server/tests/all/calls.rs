@@ -33,6 +33,22 @@ fn latch() -> (Arc<Latch>, LogHook) {
     (latch, hook)
 }
 
+/// The call slots of `extension` in use now, as `/metrics` says.
+async fn slots_in_use(s: &TestServer, extension: &str) -> f64 {
+    let text = s
+        .client
+        .get(format!("{}/metrics", s.url))
+        .bearer_auth(&s.admin)
+        .send()
+        .await
+        .expect("scrape")
+        .text()
+        .await
+        .expect("body");
+    let series = format!("xif_call_slots_in_use{{extension=\"{extension}\"}} ");
+    text.lines().find_map(|l| l.strip_prefix(&series)).and_then(|v| v.trim().parse().ok()).unwrap_or(0.0)
+}
+
 #[tokio::test]
 async fn bad_input_is_a_400_naming_it() {
     let s = TestServer::start().await;
@@ -120,7 +136,13 @@ async fn runaway_actions_are_stopped_and_do_not_stall_others() {
         })
     };
     let runaways = [spawn("Spin"), spawn("Spin"), spawn("Hog")];
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Until the two spinners hold their call slots (the gauge of /metrics; the hog may have
+    // ended already), within a generous bound.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while slots_in_use(&s, "ServerTest").await < 2.0 {
+        assert!(Instant::now() < deadline, "the runaways did not start within 10 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     // Meanwhile, normal calls answer, while the spinning runaways still run (they end only at
     // their 2 s limit; the hog ends when it runs out of memory).
     for _ in 0..5 {
