@@ -23,7 +23,8 @@ pub const VERSION_HEADER: &str = "xif-version";
 /// Calls an action: the body is a JSON object of its inputs (empty: `{}`), the answer a JSON
 /// object of its outputs, typed by the definition (DESIGN.md's type table). Any authenticated
 /// user or API token may call. The call runs in a fresh sandbox instance with the call time and
-/// memory limits; the `xif-version` header says which version answered.
+/// memory limits; the `xif-version` header says which version answered (also with an error
+/// that version gave: bad input, the action's error, a trap, a timeout).
 #[utoipa::path(post, path = "/api/v1/extensions/{name}/actions/{action}", tag = "actions",
     params(("name" = String, Path, description = "Extension name"), ("action" = String, Path, description = "Action name")),
     request_body(content = Object, description = "The inputs, by name"),
@@ -48,7 +49,7 @@ pub async fn call(
         headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
     // Only with the benchmark's switch on may a caller turn observing off for its call.
     let observed = !(state.bench_observe_switch && headers.get(BENCH_OBSERVE_HEADER).is_some_and(|v| v == "off"));
-    let called = ops::actions::call(
+    let (called, version) = ops::actions::call_versioned(
         &state,
         &auth,
         &ops::actions::CallId(&id.0, observed),
@@ -57,9 +58,12 @@ pub async fn call(
         declared,
         body.into_data_stream(),
     )
-    .await?;
-    let mut response = Json(called.outputs).into_response();
-    if let Ok(v) = HeaderValue::from_str(&called.version.to_string()) {
+    .await;
+    let mut response = match called {
+        Ok(called) => Json(called.outputs).into_response(),
+        Err(e) => AppError::from(e).into_response(),
+    };
+    if let Some(v) = version.and_then(|v| HeaderValue::from_str(&v.to_string()).ok()) {
         response.headers_mut().insert(VERSION_HEADER, v);
     }
     Ok(response)

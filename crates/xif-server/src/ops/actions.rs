@@ -33,8 +33,6 @@ const FIRST_CHUNKED: u64 = 64 * 1024;
 pub(crate) struct Called {
     /// The outputs, by name.
     pub outputs: serde_json::Value,
-    /// The version that answered.
-    pub version: i64,
 }
 
 /// Calls `action` of the active version of `name` with the JSON object the body holds (empty:
@@ -54,6 +52,25 @@ where
     B: AsRef<[u8]>,
     E: std::fmt::Display,
 {
+    call_versioned(state, who, call, name, action, declared, body).await.0
+}
+
+/// [`call`], with the version the call went to, when it reached one: also when it failed (bad
+/// input, the action's error, a trap...), so that during a rollout a caller knows which version
+/// refused it.
+pub(crate) async fn call_versioned<B, E>(
+    state: &AppState,
+    who: &Principal,
+    call: &CallId<'_>,
+    name: &str,
+    action: &str,
+    declared: Option<u64>,
+    body: impl Stream<Item = std::result::Result<B, E>>,
+) -> (Result<Called>, Option<i64>)
+where
+    B: AsRef<[u8]>,
+    E: std::fmt::Display,
+{
     let started = std::time::Instant::now();
     let mut seen = None;
     let mut split = None;
@@ -65,14 +82,15 @@ where
     {
         tokio::spawn(super::rollout::guard_abort(state.clone(), split, why));
     }
+    let version = seen.as_ref().map(|(live, _)| live.version);
     if !state.config.observe || !call.1 {
-        return result;
+        return (result, version);
     }
     match &seen {
         Some((live, index)) => live.metrics.action(*index).record(started.elapsed(), failed),
         None => state.registry.metrics.unknown_call(started.elapsed(), failed),
     }
-    result
+    (result, version)
 }
 
 /// The id a call's log lines carry (the request id of its answer), and whether the call is
@@ -172,7 +190,7 @@ where
         Err(e) => return Err(failed(state, &live, action, who, e).await),
     };
     drop(reservation);
-    Ok(Called { outputs: out.json, version: live.version })
+    Ok(Called { outputs: out.json })
 }
 
 /// The version of an extension that serves a call of `caller` (the active one, or while a

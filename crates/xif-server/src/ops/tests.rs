@@ -117,10 +117,11 @@ async fn upload_then_publish_then_call_through_the_operations() {
     assert!(versions[0].active, "version 1 is active");
 
     let input = serde_json::to_vec(&serde_json::json!({"Who": "Ada"})).expect("json");
-    let called = actions::call(state, &who, &actions::CallId("test", true), "ServerTest", "Hello", None, body(input))
-        .await
-        .expect("called");
-    assert_eq!(called.version, 1);
+    let (called, version) =
+        actions::call_versioned(state, &who, &actions::CallId("test", true), "ServerTest", "Hello", None, body(input))
+            .await;
+    let called = called.expect("called");
+    assert_eq!(version, Some(1));
     assert!(called.outputs["Message"].as_str().is_some_and(|m| m.contains("Ada")), "{}", called.outputs);
 
     // Only a publish rolls out gradually: a rollback asked to is refused, and nothing changes.

@@ -260,6 +260,7 @@ async fn the_guard_aborts_a_rollout_whose_new_version_fails_every_call() {
             }
             StatusCode::UNPROCESSABLE_ENTITY => {
                 assert!(out["message"].as_str().is_some_and(|m| m.contains("fails every call")), "{out}");
+                assert_eq!(version, Some(broken), "the failure names the version that gave it");
                 new_failed += 1;
             }
             other => panic!("unexpected {other}: {out}"),
@@ -324,4 +325,59 @@ async fn a_setting_only_the_rolling_version_declares_can_be_set_before_it_takes_
         *seen.entry(version.unwrap_or(0)).or_insert(0) += 1;
     }
     assert_eq!(seen.get(&2), Some(&10), "half of the calls went to version 2: {seen:?}");
+}
+
+#[tokio::test]
+async fn per_caller_the_guard_ignores_a_callers_bad_input_but_not_the_versions_failures() {
+    let s = TestServer::start().await;
+    s.deploy(EXT, &server_test("1")).await;
+    let healthy = upload(&s, &server_test("2")).await;
+    let (status, body) = publish_gradual(&s, healthy, "gradual=50&per_caller=true").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // One caller on each side (per caller, each keeps its version).
+    let mut on = BTreeMap::new();
+    for i in 0..16 {
+        let token = s.user(&format!("caller{i}"), &[]).await;
+        let (_, _, version) = s.call(&token, EXT, "Which", json!({})).await;
+        on.entry(version.unwrap_or(0)).or_insert(token);
+    }
+    let new_side = on.get(&2).cloned().expect("some caller of 16 is on version 2 at 50%");
+    let old_side = on.get(&1).cloned().expect("some caller of 16 is on version 1 at 50%");
+
+    // The caller on the new side sends 40 bad calls (an input Which does not have): the rollout
+    // goes on, and that caller stays on version 2.
+    for _ in 0..40 {
+        let (status, out, version) = s.call(&new_side, EXT, "Which", json!({"Nope": 1})).await;
+        assert_eq!((status, version), (StatusCode::BAD_REQUEST, Some(2)), "{out}");
+    }
+    assert_eq!(which(&s, &new_side, 5).await, BTreeMap::from([(2, 5)]));
+    let (status, info) = s.get(Some(&s.admin), &format!("/api/v1/extensions/{EXT}/rollout")).await;
+    assert_eq!(status, StatusCode::OK, "the rollout still runs: {info}");
+
+    // A version that fails every call, per caller: the guard aborts it.
+    let (status, body) = s.delete(Some(&s.admin), &format!("/api/v1/extensions/{EXT}/rollout")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let broken = upload(&s, &server_test("failing-3")).await;
+    let (status, body) = publish_gradual(&s, broken, "gradual=50&per_caller=true").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut calls = 0;
+    loop {
+        let (status, _) = s.get(Some(&s.admin), &format!("/api/v1/extensions/{EXT}/rollout")).await;
+        if status == StatusCode::NOT_FOUND {
+            break;
+        }
+        assert!(calls < 200 && Instant::now() < deadline, "the guard did not abort within {calls} calls");
+        for token in [&new_side, &old_side] {
+            s.call(token, EXT, "Which", json!({})).await;
+            calls += 1;
+        }
+    }
+    let (_, log) = s.get(Some(&s.admin), &format!("/api/v1/extensions/{EXT}/publishes")).await;
+    assert_eq!(
+        (log[0]["outcome"].as_str(), log[0]["user"].as_str()),
+        (Some("aborted"), Some("error-rate guard")),
+        "{log}"
+    );
 }
