@@ -49,7 +49,7 @@ pub async fn call(
         headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
     // Only with the benchmark's switch on may a caller turn observing off for its call.
     let observed = !(state.bench_observe_switch && headers.get(BENCH_OBSERVE_HEADER).is_some_and(|v| v == "off"));
-    let (called, version) = ops::actions::call_versioned(
+    let (called, version) = ops::actions::call(
         &state,
         &auth,
         &ops::actions::CallId(&id.0, observed),

@@ -590,6 +590,7 @@ async fn try_action(
     let response =
         match ops::actions::call(&state, &session.auth, &ops::actions::CallId(&id.0, true), &name, &action, None, body)
             .await
+            .0
         {
             Ok(called) => axum::Json(called.outputs).into_response(),
             Err(e) => AppError::from(e).into_response(),

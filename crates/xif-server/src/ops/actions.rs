@@ -39,26 +39,11 @@ pub(crate) struct Called {
 /// `{}`). `declared` is the body's length when the caller said it; `call_id` tags the call's
 /// log lines (the request id its answer names). Any authenticated caller may call. Every call is
 /// counted in [`crate::metrics`], under names the server defined.
-pub(crate) async fn call<B, E>(
-    state: &AppState,
-    who: &Principal,
-    call: &CallId<'_>,
-    name: &str,
-    action: &str,
-    declared: Option<u64>,
-    body: impl Stream<Item = std::result::Result<B, E>>,
-) -> Result<Called>
-where
-    B: AsRef<[u8]>,
-    E: std::fmt::Display,
-{
-    call_versioned(state, who, call, name, action, declared, body).await.0
-}
-
-/// [`call`], with the version the call went to, when it reached one: also when it failed (bad
+///
+/// It gives the version the call went to, when it reached one, also when it failed (bad
 /// input, the action's error, a trap...), so that during a rollout a caller knows which version
 /// refused it.
-pub(crate) async fn call_versioned<B, E>(
+pub(crate) async fn call<B, E>(
     state: &AppState,
     who: &Principal,
     call: &CallId<'_>,

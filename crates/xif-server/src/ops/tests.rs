@@ -118,8 +118,7 @@ async fn upload_then_publish_then_call_through_the_operations() {
 
     let input = serde_json::to_vec(&serde_json::json!({"Who": "Ada"})).expect("json");
     let (called, version) =
-        actions::call_versioned(state, &who, &actions::CallId("test", true), "ServerTest", "Hello", None, body(input))
-            .await;
+        actions::call(state, &who, &actions::CallId("test", true), "ServerTest", "Hello", None, body(input)).await;
     let called = called.expect("called");
     assert_eq!(version, Some(1));
     assert!(called.outputs["Message"].as_str().is_some_and(|m| m.contains("Ada")), "{}", called.outputs);
@@ -157,11 +156,13 @@ async fn a_failed_call_is_recorded_by_the_call_operation_and_an_impossible_name_
     let input = serde_json::to_vec(&serde_json::json!({"Message": "no luck"})).expect("json");
     let e = actions::call(state, &who, &actions::CallId("test", true), "ServerTest", "Fail", None, body(input))
         .await
+        .0
         .err()
         .expect("it fails");
     assert!(matches!(e, Error::Call(xif_runtime::CallError::ActionFailed { .. })), "{e:?}");
     let e = actions::call(state, &who, &actions::CallId("test", true), "ServerTest", "Nope", None, body(Vec::new()))
         .await
+        .0
         .err()
         .expect("unknown");
     assert!(matches!(e, Error::Call(xif_runtime::CallError::UnknownAction { .. })), "{e:?}");
@@ -169,6 +170,7 @@ async fn a_failed_call_is_recorded_by_the_call_operation_and_an_impossible_name_
     let long = "X".repeat(80);
     let e = actions::call(state, &who, &actions::CallId("test", true), "ServerTest", &long, None, body(Vec::new()))
         .await
+        .0
         .err()
         .expect("too long");
     assert!(matches!(e, Error::NotFound(_)), "{e:?}");

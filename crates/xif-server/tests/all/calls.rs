@@ -168,21 +168,39 @@ async fn runaway_actions_are_stopped_and_do_not_stall_others() {
     assert_eq!(status, StatusCode::OK, "the server still serves");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_call_in_flight_finishes_on_the_old_version() {
+/// A server whose calls that log "latch" wait on the latch, with ServerTest version 1 active.
+async fn latched() -> (Arc<TestServer>, Arc<Latch>) {
     let dir = Arc::new(tempfile::tempdir().expect("tempdir"));
     let mut c = config(dir.path());
     let (latch, hook) = latch();
     c.call_log_hook = Some(hook);
     let s = Arc::new(TestServer::start_with(c, dir).await);
     assert_eq!(s.deploy("ServerTest", &server_test("1")).await, 1);
+    (s, latch)
+}
+
+type Answer = (StatusCode, Value, Option<i64>);
+
+/// A call of Wait, held inside the action at the latch (waited for up to 10 s).
+async fn hold(s: &Arc<TestServer>, latch: &Latch) -> tokio::task::JoinHandle<Answer> {
+    let s = s.clone();
+    let held = tokio::spawn(async move { s.call(&s.admin, "ServerTest", "Wait", json!({})).await });
+    tokio::time::timeout(Duration::from_secs(10), latch.entered.notified()).await.expect("the call reached the latch");
+    held
+}
+
+/// Lets the held call go on; its answer (within 10 s).
+async fn release(held: tokio::task::JoinHandle<Answer>, latch: &Latch) -> Answer {
+    latch.release.notify_one();
+    tokio::time::timeout(Duration::from_secs(10), held).await.expect("released").expect("task")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_call_in_flight_finishes_on_the_old_version() {
+    let (s, latch) = latched().await;
 
     // Version 1 is held inside the action, at its host log call.
-    let held = {
-        let s = s.clone();
-        tokio::spawn(async move { s.call(&s.admin, "ServerTest", "Wait", json!({})).await })
-    };
-    tokio::time::timeout(Duration::from_secs(10), latch.entered.notified()).await.expect("the call reached the latch");
+    let held = hold(&s, &latch).await;
 
     // Version 2 is published while it waits; new calls get it.
     assert_eq!(s.deploy("ServerTest", &server_test("2")).await, 2);
@@ -191,9 +209,7 @@ async fn a_call_in_flight_finishes_on_the_old_version() {
     assert_eq!((out["Version"].as_str(), version), (Some("2"), Some(2)));
     assert!(!held.is_finished(), "the held call is still inside the action");
 
-    latch.release.notify_one();
-    let (status, out, version) =
-        tokio::time::timeout(Duration::from_secs(10), held).await.expect("released").expect("task");
+    let (status, out, version) = release(held, &latch).await;
     assert_eq!(status, StatusCode::OK, "{out}");
     assert_eq!((out["Version"].as_str(), version), (Some("1"), Some(1)), "the held call answered with version 1");
 
@@ -203,12 +219,7 @@ async fn a_call_in_flight_finishes_on_the_old_version() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_call_in_flight_on_a_rolling_version_finishes_on_it_when_the_rollout_is_aborted() {
-    let dir = Arc::new(tempfile::tempdir().expect("tempdir"));
-    let mut c = config(dir.path());
-    let (latch, hook) = latch();
-    c.call_log_hook = Some(hook);
-    let s = Arc::new(TestServer::start_with(c, dir).await);
-    assert_eq!(s.deploy("ServerTest", &server_test("1")).await, 1);
+    let (s, latch) = latched().await;
     let (status, body) = s.upload(&s.admin, "ServerTest", &server_test("2")).await;
     assert!(status.is_success(), "{body}");
     let (status, body) =
@@ -218,11 +229,7 @@ async fn a_call_in_flight_on_a_rolling_version_finishes_on_it_when_the_rollout_i
     // At 99%, the first of every 100 calls goes to version 1 and the next 99 to version 2.
     let (_, _, version) = s.call(&s.admin, "ServerTest", "Which", json!({})).await;
     assert_eq!(version, Some(1), "the first call of the split stays on the active version");
-    let held = {
-        let s = s.clone();
-        tokio::spawn(async move { s.call(&s.admin, "ServerTest", "Wait", json!({})).await })
-    };
-    tokio::time::timeout(Duration::from_secs(10), latch.entered.notified()).await.expect("the call reached the latch");
+    let held = hold(&s, &latch).await;
 
     // The rollout is aborted while the call waits inside version 2; new calls get version 1.
     let (status, body) = s.delete(Some(&s.admin), "/api/v1/extensions/ServerTest/rollout").await;
@@ -233,9 +240,7 @@ async fn a_call_in_flight_on_a_rolling_version_finishes_on_it_when_the_rollout_i
     }
     assert!(!held.is_finished(), "the held call is still inside the action");
 
-    latch.release.notify_one();
-    let (status, out, version) =
-        tokio::time::timeout(Duration::from_secs(10), held).await.expect("released").expect("task");
+    let (status, out, version) = release(held, &latch).await;
     assert_eq!(status, StatusCode::OK, "{out}");
     assert_eq!(version, Some(2), "the held call answered from the version it started on: {out}");
 }
