@@ -19,6 +19,9 @@ use crate::call::{CallContext, LogLevel, LogSource};
 /// How many bytes of stdout, of stderr, and of host log messages one call keeps; the rest is
 /// dropped (and the drop is logged), so a chatty action cannot exhaust the server's memory.
 pub const OUTPUT_CAPACITY: usize = 1 << 20;
+/// What each host log line costs against [`OUTPUT_CAPACITY`] beyond its bytes: a call logs at
+/// most 16,384 lines.
+pub const LOG_LINE_COST: usize = 64;
 
 /// The data of one call's store.
 pub(crate) struct CallState {
@@ -99,10 +102,14 @@ impl HostState {
         if self.log_dropped {
             return None;
         }
-        self.logged += message.len();
+        // Each line costs its bytes and a fixed share, so that a call cannot log a million
+        // empty lines within the budget either.
+        self.logged += message.len() + LOG_LINE_COST;
         if self.logged > OUTPUT_CAPACITY {
             self.log_dropped = true;
-            let note = format!("this call logged more than {} bytes; further log lines are dropped", OUTPUT_CAPACITY);
+            let note = format!(
+                "this call logged more than {OUTPUT_CAPACITY} bytes (each line counting {LOG_LINE_COST} more than its text); further log lines are dropped"
+            );
             (self.ctx.log)(self.ctx.log_line(LogLevel::Warn, note, LogSource::Host));
             return None;
         }

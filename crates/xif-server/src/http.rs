@@ -191,6 +191,14 @@ impl RequestId {
     }
 }
 
+/// Where a followed log goes on from: the later of `after` and the `Last-Event-ID` a
+/// reconnecting browser or `xif logs` sends (the last line it had), so a reconnect neither
+/// repeats lines nor, with an `after` fixed in the address, starts over.
+pub(crate) fn follow_after(after: Option<i64>, headers: &axum::http::HeaderMap) -> Option<i64> {
+    let last = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<i64>().ok());
+    after.max(last)
+}
+
 /// An extension's log lines as server-sent events (the data an `ExtensionLogLine`, the id the
 /// line's, so a reconnect with `Last-Event-ID` misses none): the API's follow and the console's.
 pub(crate) fn log_events(

@@ -215,6 +215,7 @@ pub async fn start_with_signal(
         database_lost: std::sync::atomic::AtomicBool::new(false),
         bench_observe_switch: std::env::var("XIF_BENCH_OBSERVE_SWITCH").as_deref() == Ok("1"),
         logs,
+        stopping: tokio::sync::watch::channel(false).0,
     }));
     if state.bench_observe_switch {
         tracing::warn!(
@@ -247,11 +248,14 @@ pub async fn start_with_signal(
         "connection limits"
     );
     let app = api::router(state.clone());
+    let stopping = state.clone();
     let task = tokio::spawn(listen::serve(listener, app, options, async move {
         tokio::select! {
             _ = stopped.wait_for(|s| *s) => {}
             _ = signal => {}
         }
+        // Followed logs end, so that the drain waits only for requests that end by themselves.
+        stopping.stopping.send_replace(true);
     }));
     tracing::info!(%addr, extensions = state.registry.len(), node = %state.node, "listening");
     Ok(RunningServer { addr, admin_password, stop, task, follower, state, tls })

@@ -83,7 +83,11 @@ impl Logs {
         let (extension_id, version) = (live.extension_id, live.version);
         let dropped = self.dropped.clone();
         let (action, call_id): (Arc<str>, Arc<str>) = (action.into(), call_id.into());
-        Arc::new(move |line: LogLine| {
+        Arc::new(move |mut line: LogLine| {
+            // The server's own log gets the line as cut for the store, never more.
+            if line.message.len() > MAX_LINE {
+                line.message = cut(&line.message);
+            }
             let row = Pending {
                 extension_id,
                 version,

@@ -51,6 +51,9 @@ pub struct Inner {
     /// counted nor its log lines kept, so that one server process, under one load, measures both
     /// (on a shared machine the speed drifts more from one second to the next than the cost).
     pub bench_observe_switch: bool,
+    /// Set when the server begins to stop: answers without end (followed logs) end then, so
+    /// that the drain of requests in flight does not wait for them.
+    pub stopping: tokio::sync::watch::Sender<bool>,
 }
 
 impl Inner {

@@ -552,6 +552,21 @@ impl Db {
         .await?)
     }
 
+    /// [`Db::token_owner`] by the token's id: its owner while it is neither expired nor revoked
+    /// (for a long answer, such as a followed log, that checks its caller again as it goes).
+    pub async fn token_owner_by_id(&self, token_id: i64, now: i64) -> Result<Option<TokenOwner>, Error> {
+        Ok(sqlx::query_as::<_, TokenOwner>(
+            "SELECT t.id AS token_id, t.kind, t.expires_at, u.id AS user_id, u.name,
+                    CASE WHEN u.is_admin THEN 1 ELSE 0 END AS is_admin
+             FROM tokens t JOIN users u ON u.id = t.user_id
+             WHERE t.id = $1 AND t.revoked_at IS NULL AND t.expires_at > $2",
+        )
+        .bind(token_id)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
     /// Tokens of a user (`None`: of everyone), newest first; `kind` filters.
     pub async fn tokens(&self, user_id: Option<i64>, kind: &str) -> Result<Vec<TokenRow>, Error> {
         Ok(sqlx::query_as::<_, TokenRow>(

@@ -174,8 +174,16 @@ impl Db {
 
     /// An extension's lines by `q`, oldest first.
     pub async fn read_logs(&self, extension_id: i64, q: &LogQuery) -> Result<Vec<LogRow>, Error> {
-        if q.limit == 0 {
-            return Ok(Vec::new());
+        Ok(self.read_logs_scanned(extension_id, q).await?.0)
+    }
+
+    /// [`Db::read_logs`], and the id up to which every line was looked at: a follower goes on
+    /// after it, so lines its filter skipped are not read again (without `after`, the newest id
+    /// there is; 0 when there is none).
+    pub async fn read_logs_scanned(&self, extension_id: i64, q: &LogQuery) -> Result<(Vec<LogRow>, i64), Error> {
+        let after = q.after.unwrap_or(0);
+        if q.limit == 0 && q.after.is_some() {
+            return Ok((Vec::new(), after));
         }
         let limit = q.limit as usize;
         let after = q.after.unwrap_or(0);
@@ -187,7 +195,7 @@ impl Db {
         .bind(extension_id)
         .fetch_optional(&self.pool)
         .await?;
-        let Some(kept_from) = kept_from else { return Ok(Vec::new()) };
+        let Some(kept_from) = kept_from else { return Ok((Vec::new(), after)) };
         let from = kept_from.max(after + 1);
         let sql = if newest_first {
             "SELECT first_id, lines FROM extension_log_chunks WHERE extension_id = $1 AND last_id >= $2 ORDER BY last_id DESC"
@@ -196,6 +204,7 @@ impl Db {
         };
         let mut chunks = sqlx::query(sql).bind(extension_id).bind(from).fetch(&self.pool);
         let mut out = Vec::new();
+        let mut scanned = after;
         // Chunks are read one by one, until enough lines matched.
         while let Some(chunk) = chunks.try_next().await? {
             let first_id: i64 = chunk.try_get("first_id")?;
@@ -203,6 +212,10 @@ impl Db {
             let lines: Vec<Stored> = serde_json::from_str(&text).map_err(|e| {
                 Error::Damaged(format!("extension {extension_id}'s log chunk from line {first_id}: {e}"))
             })?;
+            scanned = scanned.max(first_id + lines.len() as i64 - 1);
+            if limit == 0 {
+                break;
+            }
             let matching = lines.into_iter().enumerate().filter_map(|(i, l)| {
                 let id = first_id + i as i64;
                 let (version, action, level, source, at, call_id, message) = l;
@@ -223,11 +236,16 @@ impl Db {
                 break;
             }
         }
+        if !newest_first && out.len() >= limit {
+            // The lines past the last one kept were not handed out: go on from it.
+            out.truncate(limit);
+            scanned = out.last().map_or(scanned, |l| l.id);
+        }
         out.truncate(limit);
         if newest_first {
             out.reverse();
         }
-        Ok(out)
+        Ok((out, scanned))
     }
 
     /// Forgets an extension's lines (it was deleted).

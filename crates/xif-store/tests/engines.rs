@@ -233,6 +233,16 @@ async fn log_store(db: Db) {
             .expect("read")
             .is_empty()
     );
+    // How far a read looked: a filter that matches nothing still moves a follower past what it
+    // read; a page cut at its limit goes on from its last line; without `after`, the newest id.
+    let none = LogQuery { after: Some(total - 290), action: Some("Nobody".into()), limit: 10, ..LogQuery::default() };
+    assert_eq!(db.read_logs_scanned(1, &none).await.expect("read"), (Vec::new(), total));
+    let (cut, scanned) = db.read_logs_scanned(1, &after).await.expect("read");
+    assert_eq!(scanned, cut.last().map(|r| r.id).expect("a line"));
+    let (nothing, newest) = db.read_logs_scanned(1, &LogQuery { limit: 0, ..LogQuery::default() }).await.expect("read");
+    assert_eq!((nothing.len(), newest), (0, total));
+    assert_eq!(db.read_logs_scanned(99, &all).await.expect("read"), (Vec::new(), 0), "an extension without lines");
+
     db.delete_logs(1).await.expect("delete");
     assert!(db.read_logs(1, &all).await.expect("read").is_empty());
     assert_eq!(db.read_logs(2, &all).await.expect("read").len(), chunk + 5);

@@ -381,7 +381,17 @@ pub fn logs(args: crate::LogsArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
         if json_out {
             println!("{}", serde_json::to_string(l).unwrap_or_default());
         } else {
-            println!("{} {:<5} v{} {} [call {}] {}", l.at, l.level, l.version, l.action, l.call_id, l.message);
+            // What an extension logged, and the names it came with, cannot drive the terminal.
+            let safe = crate::ui::one_line;
+            println!(
+                "{} {:<5} v{} {} [call {}] {}",
+                safe(&l.at),
+                safe(&l.level),
+                l.version,
+                safe(&l.action),
+                safe(&l.call_id),
+                safe(&l.message)
+            );
         }
         std::io::stdout().flush().is_ok()
     };

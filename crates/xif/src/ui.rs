@@ -38,3 +38,30 @@ impl Ui {
         }
     }
 }
+
+/// `text` fit for one line of a terminal: control characters (escape sequences, carriage
+/// returns, new lines) written as Rust escapes, so text from a server or an extension can neither
+/// drive the terminal nor forge another line.
+pub fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn one_line_escapes_control_characters_only() {
+        assert_eq!(super::one_line("plain text, ünïcode"), "plain text, ünïcode");
+        assert_eq!(super::one_line("a\nforged\x1b]52;c;AAAA\x07\rline"), "a\\nforged\\u{1b}]52;c;AAAA\\u{7}\\rline");
+    }
+}

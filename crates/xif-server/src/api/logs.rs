@@ -39,9 +39,7 @@ pub async fn logs(
 ) -> Result<Response, AppError> {
     let sse =
         headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/event-stream"));
-    if q.after.is_none() {
-        q.after = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok());
-    }
+    q.after = crate::http::follow_after(q.after, &headers);
     if sse {
         q.follow = Some(true);
     }

@@ -552,8 +552,10 @@ async fn follow_logs(
     session: Session,
     ApiPath(name): ApiPath<String>,
     crate::http::ApiQuery(mut q): crate::http::ApiQuery<ops::wire::ExtensionLogQuery>,
+    headers: axum::http::HeaderMap,
 ) -> Result<Response, ConsoleError> {
     q.follow = Some(true);
+    q.after = crate::http::follow_after(q.after, &headers);
     let reader = ops::logs::reader(&state, &session.auth, &name, &q).await?;
     let Some(lines) = reader.follow() else {
         return Err(

@@ -5,7 +5,7 @@
 //! read them (the same rule as publishing its active version, or any version when none is
 //! active), nobody else.
 use std::collections::VecDeque;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::Stream;
 use xif_store::{LogQuery, LogRow};
@@ -19,12 +19,34 @@ pub const MAX_PAGE: u32 = 1000;
 /// How long a follower waits for a change before it reads the store anyway (lines another node
 /// wrote while its notification was lost).
 const POLL: Duration = Duration::from_secs(2);
+/// How often a follower's right to read is checked again (and at once after any change of
+/// tokens, users or permissions): a deleted extension ends the stream within this.
+const RECHECK: Duration = Duration::from_secs(5);
 
 /// An extension's log, checked and filtered.
 pub(crate) struct Reader {
     state: AppState,
+    who: Principal,
+    name: String,
     extension_id: i64,
     query: LogQuery,
+}
+
+/// Whether `who` may read the log of `ext`: administrators, and users who may publish it.
+async fn may_read(state: &AppState, who: &Principal, ext: &xif_store::ExtensionRow) -> Result<()> {
+    if who.admin {
+        return Ok(());
+    }
+    let judged = match state.registry.get(&ext.name) {
+        Some(live) if live.extension_id == ext.id => crate::auth::check_publish(who, live.definition()),
+        _ => crate::publish::check_publish_facts(who, &ext.name, &state.db.entity_names(&ext.name).await?),
+    };
+    judged.map_err(|e| match e {
+        crate::error::AppError::Forbidden(m) => {
+            Error::Forbidden(format!("reading the log of extension {} needs what publishing it needs: {m}", ext.name))
+        }
+        other => other.into(),
+    })
 }
 
 /// Checks that `who` may read `name`'s log and turns `q` into the store's query.
@@ -34,19 +56,7 @@ pub(crate) async fn reader(state: &AppState, who: &Principal, name: &str, q: &Ex
         .extension(name)
         .await?
         .ok_or_else(|| Error::NotFound(format!("there is no extension named {name}")))?;
-    if !who.admin {
-        let judged = match state.registry.get(&ext.name) {
-            Some(live) if live.extension_id == ext.id => crate::auth::check_publish(who, live.definition()),
-            _ => crate::publish::check_publish_facts(who, &ext.name, &state.db.entity_names(&ext.name).await?),
-        };
-        judged.map_err(|e| match e {
-            crate::error::AppError::Forbidden(m) => Error::Forbidden(format!(
-                "reading the log of extension {} needs what publishing it needs: {m}",
-                ext.name
-            )),
-            other => other.into(),
-        })?;
-    }
+    may_read(state, who, &ext).await?;
     let min_level = match &q.level {
         None => 0,
         Some(l) => crate::logs::parse_level(l).ok_or_else(|| {
@@ -65,7 +75,7 @@ pub(crate) async fn reader(state: &AppState, who: &Principal, name: &str, q: &Ex
         call_id: q.call.clone().filter(|c| !c.is_empty()),
         limit,
     };
-    Ok(Reader { state: state.clone(), extension_id: ext.id, query })
+    Ok(Reader { state: state.clone(), who: who.clone(), name: ext.name, extension_id: ext.id, query })
 }
 
 impl Reader {
@@ -75,41 +85,98 @@ impl Reader {
         Ok(ExtensionLogPage { lines: rows.into_iter().map(line).collect() })
     }
 
-    /// Every line from `after` on (without it, the newest `limit` first), as they are written;
-    /// ends when the server stops. `None`: the log store is off (`--observe off`).
+    /// Every line from `after` on (without it, the newest `limit` first), as they are written.
+    /// Ends when the server begins to stop, when the caller's right to read ends (checked again
+    /// every [`RECHECK`]), or when the store cannot be read (a client reconnects from the last
+    /// line it had, `Last-Event-ID`). `None`: the log store is off (`--observe off`).
     pub(crate) fn follow(self) -> Option<impl Stream<Item = ExtensionLogLine> + Send + 'static> {
         let changed = self.state.logs.as_ref()?.changed();
-        let start = (self, changed, VecDeque::<LogRow>::new(), true);
-        Some(futures_util::stream::unfold(start, |(mut r, mut changed, mut ready, mut first)| async move {
+        let stopping = self.state.stopping.subscribe();
+        let generation = self.state.auth_cache.generation();
+        let start =
+            Following { r: self, changed, stopping, ready: VecDeque::new(), checked: Instant::now(), generation };
+        Some(futures_util::stream::unfold(start, |mut f| async move {
             loop {
-                if let Some(row) = ready.pop_front() {
-                    r.query.after = Some(row.id);
-                    return Some((line(row), (r, changed, ready, first)));
+                if let Some(row) = f.ready.pop_front() {
+                    return Some((line(row), f));
                 }
-                // Seen before reading: a batch written after this read wakes the wait below.
-                changed.borrow_and_update();
-                let rows = if std::mem::take(&mut first) && r.query.after.is_none() {
-                    let rows = r.state.db.read_logs(r.extension_id, &r.query).await.unwrap_or_default();
-                    if rows.is_empty() {
-                        // Nothing matches yet: on from the newest line of any level or action.
-                        let newest = LogQuery { limit: 1, ..LogQuery::default() };
-                        let last = r.state.db.read_logs(r.extension_id, &newest).await.unwrap_or_default();
-                        r.query.after = Some(last.last().map_or(0, |l| l.id));
-                    }
-                    rows
-                } else {
-                    let q = LogQuery { after: Some(r.query.after.unwrap_or(0)), limit: MAX_PAGE, ..r.query.clone() };
-                    r.state.db.read_logs(r.extension_id, &q).await.unwrap_or_default()
-                };
-                if rows.is_empty()
-                    && let Ok(Err(_)) = tokio::time::timeout(POLL, changed.changed()).await
-                {
+                if *f.stopping.borrow() {
                     return None;
                 }
-                ready.extend(rows);
+                // Checked again every RECHECK, and at once after any change of tokens, users or
+                // permissions (on any node: they all clear the principals' cache).
+                let generation = f.r.state.auth_cache.generation();
+                if f.checked.elapsed() >= RECHECK || generation != f.generation {
+                    if !f.r.still_allowed().await {
+                        return None;
+                    }
+                    (f.checked, f.generation) = (Instant::now(), generation);
+                }
+                // Seen before reading: a batch written after this read wakes the wait below.
+                f.changed.borrow_and_update();
+                let q = match f.r.query.after {
+                    // The first read, without `after`: the newest `limit` lines, and on from the
+                    // newest line there is (of any level or action).
+                    None => f.r.query.clone(),
+                    Some(_) => LogQuery { limit: MAX_PAGE, ..f.r.query.clone() },
+                };
+                let (rows, scanned) = match f.r.state.db.read_logs_scanned(f.r.extension_id, &q).await {
+                    Ok(read) => read,
+                    Err(e) => {
+                        tracing::warn!(extension = %f.r.name, error = %crate::registry::one_line(&e.to_string()), "a log follower ends: the store cannot be read");
+                        return None;
+                    }
+                };
+                // Every line up to `scanned` was looked at: lines the filter skipped are not read again.
+                f.r.query.after = Some(scanned);
+                if rows.is_empty() {
+                    tokio::select! {
+                        woke = tokio::time::timeout(POLL, f.changed.changed()) => {
+                            if let Ok(Err(_)) = woke {
+                                return None;
+                            }
+                        }
+                        _ = f.stopping.wait_for(|s| *s) => return None,
+                    }
+                }
+                f.ready.extend(rows);
             }
         }))
     }
+
+    /// Whether the caller may still read this log: its token or session is neither revoked nor
+    /// expired, it still has the right, and the extension is still the one it began to follow.
+    async fn still_allowed(&self) -> bool {
+        let state = &self.state;
+        let owner = match state.db.token_owner_by_id(self.who.token_id, crate::db::now_ms()).await {
+            Ok(Some(owner)) => owner,
+            _ => return false,
+        };
+        let kind = self.who.token_kind;
+        let who =
+            match super::account::principal(state, owner.user_id, owner.name, owner.is_admin, owner.token_id, kind)
+                .await
+            {
+                Ok(who) => who,
+                Err(_) => return false,
+            };
+        match state.db.extension(&self.name).await {
+            Ok(Some(ext)) if ext.id == self.extension_id => may_read(state, &who, &ext).await.is_ok(),
+            _ => false,
+        }
+    }
+}
+
+/// A follower's place: what it reads, the signals it waits on, the lines read and not yet sent,
+/// and when its right was last checked.
+struct Following {
+    r: Reader,
+    changed: tokio::sync::watch::Receiver<u64>,
+    stopping: tokio::sync::watch::Receiver<bool>,
+    ready: VecDeque<LogRow>,
+    checked: Instant,
+    /// The principals' cache generation at that check.
+    generation: u64,
 }
 
 fn line(r: LogRow) -> ExtensionLogLine {

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt as _;
+use futures_util::stream::BoxStream;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -283,6 +284,70 @@ async fn the_log_keeps_the_newest_lines_and_only_publishers_read_it() {
         let (status, _) = s.get(None, &format!("/api/v1/extensions/ServerTest/logs{follow}")).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
     }
+}
+
+/// Opens a follow of ServerTest's log as `token`; its stream of bytes.
+async fn follow(s: &TestServer, token: &str, query: &str) -> BoxStream<'static, reqwest::Result<Vec<u8>>> {
+    let resp = s
+        .client
+        .get(s.url(&format!("/api/v1/extensions/ServerTest/logs?follow=true{query}")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("follow");
+    assert_eq!(resp.status(), StatusCode::OK);
+    resp.bytes_stream().map(|c| c.map(|b| b.to_vec())).boxed()
+}
+
+/// Reads `stream` until it ends (true) or 20 s pass (false); what it sent.
+async fn until_it_ends(mut stream: BoxStream<'static, reqwest::Result<Vec<u8>>>) -> (bool, String) {
+    let mut text = String::new();
+    let ended = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Some(Ok(chunk)) = stream.next().await {
+            text.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    })
+    .await
+    .is_ok();
+    (ended, text)
+}
+
+#[tokio::test]
+async fn a_follower_ends_when_its_reader_loses_the_right_and_when_the_server_stops() {
+    let mut s = TestServer::start().await;
+    s.deploy("ServerTest", &server_test("1")).await;
+    let maker = s.user("maker", &["Change & Deploy Applications"]).await;
+
+    // The maker follows, then loses the permission: the stream ends (the right is checked again
+    // every 5 s) and sends nothing written after.
+    let maker_follows = follow(&s, &maker, "&limit=0").await;
+    let (status, body) = s.put(Some(&s.admin), "/api/v1/users/maker/permissions", json!({"permissions": []})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, after) = call(&s, &s.admin, "Wait", json!({})).await;
+    let (ended, text) = until_it_ends(maker_follows).await;
+    assert!(ended, "the maker's follow ended after the permission was taken away: {text}");
+    assert!(!text.contains(&after), "no line after the right was lost reached the maker: {text}");
+
+    // An administrator's follow is open when the server stops: the stop ends it, and the server
+    // stops without waiting for it.
+    let mut admin_follows = follow(&s, &s.admin, "&limit=0").await;
+    let (_, seen) = call(&s, &s.admin, "Wait", json!({})).await;
+    let mut text = String::new();
+    let got = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(Ok(chunk)) = admin_follows.next().await {
+            text.push_str(&String::from_utf8_lossy(&chunk));
+            if text.contains(&seen) {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(got, Ok(true), "the follower is live: {text}");
+    let server = s.server.take().expect("running");
+    tokio::time::timeout(Duration::from_secs(10), server.shutdown()).await.expect("the server stopped within 10 s");
+    let (ended, _) = until_it_ends(admin_follows).await;
+    assert!(ended, "the follow ended with the server");
 }
 
 #[tokio::test]
