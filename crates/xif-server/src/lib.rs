@@ -74,6 +74,8 @@ pub struct RunningServer {
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     /// The task following the other nodes (PostgreSQL).
     follower: Option<tokio::task::JoinHandle<()>>,
+    /// The log writer and the minute flusher: awaited at the end, so their last writes land.
+    background: Vec<tokio::task::JoinHandle<()>>,
     state: AppState,
     tls: bool,
 }
@@ -108,6 +110,13 @@ impl RunningServer {
         if let Some(follower) = self.follower {
             let _ = self.stop.send(true);
             let _ = follower.await;
+        }
+        // No call runs now: the queued log lines and the last counts are written, within a bound.
+        self.state.closing.send_replace(true);
+        for task in self.background {
+            if tokio::time::timeout(std::time::Duration::from_secs(10), task).await.is_err() {
+                tracing::warn!("the last log lines or call counts were not written within 10 s");
+            }
         }
         self.state.db.close().await;
         tracing::info!("stopped");
@@ -216,15 +225,17 @@ pub async fn start_with_signal(
         bench_observe_switch: std::env::var("XIF_BENCH_OBSERVE_SWITCH").as_deref() == Ok("1"),
         logs,
         stopping: tokio::sync::watch::channel(false).0,
+        closing: tokio::sync::watch::channel(false).0,
     }));
     if state.bench_observe_switch {
         tracing::warn!(
             "XIF_BENCH_OBSERVE_SWITCH: a call with `xif-bench-observe: off` is neither counted nor its log kept; for benchmarks only"
         );
     }
+    let mut background = Vec::new();
     if let Some(rx) = log_rx {
-        logs::spawn_writer(&state, rx);
-        metrics::spawn_flusher(&state);
+        background.push(logs::spawn_writer(&state, rx));
+        background.push(metrics::spawn_flusher(&state));
     }
     let admin_password = first_start(&state).await?;
     publish::load_active(&state).await.map_err(|e| ServerError::Internal(e.to_string()))?;
@@ -258,7 +269,7 @@ pub async fn start_with_signal(
         stopping.stopping.send_replace(true);
     }));
     tracing::info!(%addr, extensions = state.registry.len(), node = %state.node, "listening");
-    Ok(RunningServer { addr, admin_password, stop, task, follower, state, tls })
+    Ok(RunningServer { addr, admin_password, stop, task, follower, background, state, tls })
 }
 
 /// The accept loop's options from the configuration: raises the open-file limit and fits the

@@ -117,46 +117,75 @@ impl Logs {
 }
 
 /// Writes what waits in `rx` in batches, for as long as the server's state lives (its [`Logs`]
-/// holds the sending end, so the task ends with it).
-pub fn spawn_writer(state: &AppState, mut rx: mpsc::Receiver<Pending>) {
+/// holds the sending end, so the task ends with it), or until [`Inner::closing`]: then it
+/// writes everything still queued and ends.
+pub fn spawn_writer(state: &AppState, mut rx: mpsc::Receiver<Pending>) -> tokio::task::JoinHandle<()> {
     let weak: std::sync::Weak<Inner> = Arc::downgrade(&state.0);
     let keep = state.config.limits.log_lines_kept;
+    let mut closing = state.closing.subscribe();
     tokio::spawn(async move {
         let mut batch = Vec::with_capacity(BATCH);
-        loop {
+        let mut last = false;
+        while !last {
             // The first line, then what more arrives within GATHER: at most a few batches a second
-            // under load, one transaction each.
-            match rx.recv().await {
-                Some(row) => batch.push(row),
-                None => break,
+            // under load, one transaction each. Closing: whatever is queued, at once.
+            tokio::select! {
+                row = rx.recv() => match row {
+                    Some(row) => batch.push(row),
+                    None => break,
+                },
+                _ = closing.wait_for(|c| *c) => last = true,
             }
-            tokio::time::sleep(GATHER).await;
-            while batch.len() < BATCH {
+            if !last {
+                tokio::select! {
+                    () = tokio::time::sleep(GATHER) => {}
+                    _ = closing.wait_for(|c| *c) => last = true,
+                }
+            }
+            // At most a batch; closing, every queued line, a batch at a time.
+            loop {
+                if batch.len() >= BATCH {
+                    if !last {
+                        break;
+                    }
+                    write_batch(&weak, &mut batch, keep).await;
+                }
                 match rx.try_recv() {
                     Ok(row) => batch.push(row),
                     Err(_) => break,
                 }
             }
-            let Some(inner) = weak.upgrade() else { break };
-            let state = AppState(inner);
-            let Some(logs) = &state.logs else { break };
-            let lines: Vec<NewLogLine<'_>> = batch.iter().map(Pending::to_new).collect();
-            let written = state.db.write_logs(&lines, keep).await;
-            drop(lines);
-            match written {
-                Ok(()) => {
-                    logs.written.fetch_add(batch.len() as u64, Relaxed);
-                    logs.changed.send_modify(|n| *n += 1);
-                    crate::cluster::announce(&state, crate::cluster::Change::Logs).await;
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, lines = batch.len(), "could not write extension log lines");
-                    logs.dropped.fetch_add(batch.len() as u64, Relaxed);
-                }
+            if !write_batch(&weak, &mut batch, keep).await {
+                break;
             }
-            batch.clear();
         }
-    });
+    })
+}
+
+/// Writes `batch` (then empties it); false when the server's state is gone.
+async fn write_batch(weak: &std::sync::Weak<Inner>, batch: &mut Vec<Pending>, keep: u32) -> bool {
+    if batch.is_empty() {
+        return true;
+    }
+    let Some(inner) = weak.upgrade() else { return false };
+    let state = AppState(inner);
+    let Some(logs) = &state.logs else { return false };
+    let lines: Vec<NewLogLine<'_>> = batch.iter().map(Pending::to_new).collect();
+    let written = state.db.write_logs(&lines, keep).await;
+    drop(lines);
+    match written {
+        Ok(()) => {
+            logs.written.fetch_add(batch.len() as u64, Relaxed);
+            logs.changed.send_modify(|n| *n += 1);
+            crate::cluster::announce(&state, crate::cluster::Change::Logs).await;
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, lines = batch.len(), "could not write extension log lines");
+            logs.dropped.fetch_add(batch.len() as u64, Relaxed);
+        }
+    }
+    batch.clear();
+    true
 }
 
 /// 0 trace … 4 error: the order `--level` filters by.

@@ -408,14 +408,20 @@ pub const MINUTES_KEPT: i64 = 24 * 60;
 
 /// Adds this node's counts to the calls per minute in the database every
 /// `Config::minutes_flush_interval`, for as long as the server's state lives.
-pub fn spawn_flusher(state: &crate::state::AppState) {
+pub fn spawn_flusher(state: &crate::state::AppState) -> tokio::task::JoinHandle<()> {
     let weak = Arc::downgrade(&state.0);
     let every = state.config.minutes_flush_interval;
+    let mut closing = state.closing.subscribe();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
+        let mut last = false;
+        while !last {
+            // Closing: the counts since the last tick, then the end.
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = closing.wait_for(|c| *c) => last = true,
+            }
             let Some(inner) = weak.upgrade() else { break };
             let state = crate::state::AppState(inner);
             let minute = xif_store::now_ms() / 60_000;
@@ -428,7 +434,7 @@ pub fn spawn_flusher(state: &crate::state::AppState) {
                 tracing::warn!(error = %e, rows = rows.len(), "could not add the calls per minute");
             }
         }
-    });
+    })
 }
 
 #[cfg(test)]

@@ -54,6 +54,10 @@ pub struct Inner {
     /// Set when the server begins to stop: answers without end (followed logs) end then, so
     /// that the drain of requests in flight does not wait for them.
     pub stopping: tokio::sync::watch::Sender<bool>,
+    /// Set once the server has stopped serving (no call runs any more): the log writer writes
+    /// what is queued and the minute flusher its last counts, then they end, before the database
+    /// closes.
+    pub closing: tokio::sync::watch::Sender<bool>,
 }
 
 impl Inner {

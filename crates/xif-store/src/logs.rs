@@ -120,6 +120,17 @@ impl Db {
         // in increasing order, so a follower that reads on from the last id it sent misses no
         // line committed later.
         self.lock_key(&mut tx, "logs", "").await?;
+        // Lines of an extension deleted meanwhile (a call that ran on while it was deleted) are
+        // not kept: nothing may read them, and another extension could be given its id.
+        let mut existing = Vec::with_capacity(extensions.len());
+        for &ext in &extensions {
+            let found: Option<i64> = sqlx::query_scalar("SELECT id FROM extensions WHERE id = $1")
+                .bind(ext)
+                .fetch_optional(&mut *tx)
+                .await?;
+            existing.extend(found);
+        }
+        let extensions = existing;
         let mut chunks = Vec::new();
         for &ext in &extensions {
             let last: Option<i64> =

@@ -183,16 +183,35 @@ fn line(extension_id: i64, n: usize) -> xif_store::LogRow {
 #[tokio::test]
 async fn the_log_store_keeps_exactly_the_newest_lines_across_chunks_on_sqlite() {
     let dir = tempfile::tempdir().expect("tempdir");
-    log_store(Db::open(&format!("sqlite://{}", dir.path().join("xif.db").display())).await.expect("open")).await;
+    log_store(&format!("sqlite://{}?mode=rwc", dir.path().join("xif.db").display())).await;
 }
 
 #[tokio::test]
 async fn the_log_store_keeps_exactly_the_newest_lines_across_chunks_on_postgres() {
-    log_store(Db::open(&xif_testpg::database("log_store")).await.expect("open")).await;
+    log_store(&xif_testpg::database("log_store")).await;
 }
 
-async fn log_store(db: Db) {
+/// Extensions with these ids (lines are kept only for extensions that exist).
+async fn extensions_with_ids(url: &str, ids: &[i64]) {
+    use sqlx::Connection as _;
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(url).await.expect("connect");
+    for id in ids {
+        sqlx::query("INSERT INTO extensions (id, name, name_key, created_at) VALUES ($1, $2, $3, 0)")
+            .bind(*id)
+            .bind(format!("Ext{id}"))
+            .bind(format!("ext{id}"))
+            .execute(&mut conn)
+            .await
+            .expect("an extension");
+    }
+    conn.close().await.expect("close");
+}
+
+async fn log_store(url: &str) {
     use xif_store::LogQuery;
+    let db = Db::open(url).await.expect("open");
+    extensions_with_ids(url, &[1, 2]).await;
     let chunk = xif_store::CHUNK_LINES;
     // Two extensions in one batch, interleaved; then a second batch for the first.
     let first: Vec<_> = (0..2 * chunk + 10).map(|n| line(1 + (n % 2) as i64, n)).collect();
@@ -293,6 +312,7 @@ async fn chunk_migration(url: &str, engine: &str, chunks: &str) {
         conn.close().await.expect("close");
     }
     let db = Db::open(url).await.expect("migrated");
+    extensions_with_ids(url, &[5, 6]).await;
     let all = xif_store::LogQuery { limit: 100, ..Default::default() };
     let five = db.read_logs(5, &all).await.expect("read");
     let got: Vec<(i64, &str)> = five.iter().map(|r| (r.id, r.message.as_str())).collect();
@@ -303,5 +323,9 @@ async fn chunk_migration(url: &str, engine: &str, chunks: &str) {
     db.write_logs(&[line(5, 9).to_new()], 100).await.expect("write");
     assert_eq!(db.read_logs(5, &all).await.expect("read").last().map(|r| r.id), Some(4));
     assert_eq!(db.read_logs(6, &all).await.expect("read").len(), 1);
+    // A line of an extension that does not exist (deleted while its call ran) is not kept.
+    db.write_logs(&[line(7, 1).to_new(), line(5, 10).to_new()], 100).await.expect("write");
+    assert!(db.read_logs(7, &all).await.expect("read").is_empty());
+    assert_eq!(db.read_logs(5, &all).await.expect("read").len(), 5);
     db.close().await;
 }

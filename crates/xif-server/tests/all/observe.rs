@@ -351,6 +351,37 @@ async fn a_follower_ends_when_its_reader_loses_the_right_and_when_the_server_sto
 }
 
 #[tokio::test]
+async fn a_stopping_server_writes_its_last_log_lines_and_call_counts() {
+    let dir = Arc::new(tempfile::tempdir().expect("tempdir"));
+    let mut c = config(dir.path());
+    // Counts reach the database only at the stop.
+    c.minutes_flush_interval = Duration::from_secs(3600);
+    let s = TestServer::start_with(c, dir).await;
+    s.deploy("ServerTest", &server_test("1")).await;
+    let (status, body) = s.upload(&s.admin, "ServerTest", &server_test("2")).await;
+    assert!(status.is_success(), "{body}");
+    let (status, body) =
+        s.post(Some(&s.admin), "/api/v1/extensions/ServerTest/versions/2/publish?gradual=50", json!(null)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let mut last = String::new();
+    for _ in 0..10 {
+        let (status, id) = call(&s, &s.admin, "Wait", json!({})).await;
+        assert_eq!(status, StatusCode::OK);
+        last = id;
+    }
+
+    // Stopped at once after the last call, then started again on the same data.
+    let s = s.restart().await;
+    let (status, body) = s.get(Some(&s.admin), &format!("/api/v1/extensions/ServerTest/logs?call={last}")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["lines"].as_array().map(Vec::len), Some(1), "the last call's line was written at the stop: {body}");
+    let (status, info) = s.get(Some(&s.admin), "/api/v1/extensions/ServerTest/rollout").await;
+    assert_eq!(status, StatusCode::OK, "{info}");
+    let calls: i64 = info["versions"].as_array().map_or(0, |v| v.iter().filter_map(|v| v["calls"].as_i64()).sum());
+    assert_eq!(calls, 10, "the calls were counted at the stop: {info}");
+}
+
+#[tokio::test]
 async fn administrators_make_scrape_tokens_that_read_only_metrics() {
     let s = TestServer::start().await;
     let user = s.user("maker", &["Change & Deploy Applications"]).await;
