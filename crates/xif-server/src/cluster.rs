@@ -93,7 +93,11 @@ pub(crate) async fn ready(state: &AppState) -> Result<(), AppError> {
     }
     match tokio::time::timeout(Duration::from_secs(2), state.db.ping()).await {
         Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(AppError::Unavailable(format!("not ready: {e}"))),
+        Ok(Err(e)) => {
+            // The route answers anyone: the database's own words go to the server's log only.
+            tracing::warn!(error = %one_line(&e.to_string()), "not ready: the database cannot be reached");
+            Err(AppError::Unavailable("not ready: the database cannot be reached (the server's log says why)".into()))
+        }
         Err(_) => Err(AppError::Unavailable("not ready: the database did not answer within 2 s".into())),
     }
 }
