@@ -22,6 +22,10 @@ use crate::state::{AppState, Inner};
 
 /// Lines that may wait for the writer.
 pub const CHANNEL: usize = 8192;
+/// Logs followed at once on this node, at most (each one reads the database when lines come).
+pub const MAX_FOLLOWERS: usize = 256;
+/// Logs followed at once by one user on this node, at most.
+pub const MAX_FOLLOWERS_PER_USER: usize = 8;
 /// The longest line kept, in bytes; the rest is cut and marked.
 pub const MAX_LINE: usize = 2048;
 /// Lines written in one transaction at most.
@@ -65,6 +69,8 @@ pub struct Logs {
     pub written: Arc<AtomicU64>,
     /// Lines dropped so far (the channel was full, or a batch could not be written).
     pub dropped: Arc<AtomicU64>,
+    /// Follows open now, by user id.
+    followers: Arc<std::sync::Mutex<std::collections::HashMap<i64, usize>>>,
 }
 
 impl Logs {
@@ -72,7 +78,7 @@ impl Logs {
     pub fn new() -> (Logs, mpsc::Receiver<Pending>) {
         let (tx, rx) = mpsc::channel::<Pending>(CHANNEL);
         let (changed, _) = watch::channel(0u64);
-        let logs = Logs { tx, changed, written: Arc::default(), dropped: Arc::default() };
+        let logs = Logs { tx, changed, written: Arc::default(), dropped: Arc::default(), followers: Arc::default() };
         (logs, rx)
     }
 
@@ -105,6 +111,24 @@ impl Logs {
         })
     }
 
+    /// A place for one more follow by `user_id`, held until the guard is dropped; why not when
+    /// this node follows [`MAX_FOLLOWERS`] logs already, or this user [`MAX_FOLLOWERS_PER_USER`].
+    pub fn admit_follower(&self, user_id: i64) -> Result<Follower, String> {
+        let mut open = self.followers.lock().unwrap_or_else(|p| p.into_inner());
+        let total: usize = open.values().sum();
+        let mine = open.get(&user_id).copied().unwrap_or(0);
+        if total >= MAX_FOLLOWERS {
+            return Err(format!("this server follows {MAX_FOLLOWERS} logs already, its most: try again later"));
+        }
+        if mine >= MAX_FOLLOWERS_PER_USER {
+            return Err(format!(
+                "you follow {MAX_FOLLOWERS_PER_USER} logs on this server already, the most one user may: close one"
+            ));
+        }
+        open.insert(user_id, mine + 1);
+        Ok(Follower { followers: self.followers.clone(), user_id })
+    }
+
     /// Changes each time lines were written (here or, with several nodes, on another node).
     pub fn changed(&self) -> watch::Receiver<u64> {
         self.changed.subscribe()
@@ -113,6 +137,24 @@ impl Logs {
     /// Another node wrote lines.
     pub fn written_elsewhere(&self) {
         self.changed.send_modify(|n| *n += 1);
+    }
+}
+
+/// One open follow's place (see [`Logs::admit_follower`]), given back when dropped.
+pub struct Follower {
+    followers: Arc<std::sync::Mutex<std::collections::HashMap<i64, usize>>>,
+    user_id: i64,
+}
+
+impl Drop for Follower {
+    fn drop(&mut self) {
+        let mut open = self.followers.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = open.get_mut(&self.user_id) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.user_id);
+            }
+        }
     }
 }
 

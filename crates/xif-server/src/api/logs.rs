@@ -29,7 +29,8 @@ pub use xif_wire::{ExtensionLogPage, ExtensionLogQuery};
             (ExtensionLogPage = "application/json"),
             (String = "text/event-stream"))),
         (status = 403, description = "Only administrators and users who may publish the extension read its log", body = ErrorBody),
-        (status = 404, body = ErrorBody)))]
+        (status = 404, body = ErrorBody),
+        (status = 503, description = "Following: this node follows 256 logs already, or this user 8 (`busy`, with `Retry-After`); or the server keeps no logs (`--observe off`)", body = ErrorBody)))]
 pub async fn logs(
     State(state): State<AppState>,
     auth: Auth,
@@ -47,7 +48,7 @@ pub async fn logs(
     if !q.follow.unwrap_or(false) {
         return Ok(Json(reader.page().await?).into_response());
     }
-    let Some(lines) = reader.follow() else {
+    let Some(lines) = reader.follow()? else {
         return Err(AppError::Unavailable("this server keeps no extension logs (it runs with --observe off)".into()));
     };
     Ok(crate::http::log_events(lines))

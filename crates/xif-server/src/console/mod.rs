@@ -557,7 +557,7 @@ async fn follow_logs(
     q.follow = Some(true);
     q.after = crate::http::follow_after(q.after, &headers);
     let reader = ops::logs::reader(&state, &session.auth, &name, &q).await?;
-    let Some(lines) = reader.follow() else {
+    let Some(lines) = reader.follow()? else {
         return Err(
             AppError::Unavailable("this server keeps no extension logs (it runs with --observe off)".into()).into()
         );

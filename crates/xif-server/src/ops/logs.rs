@@ -22,6 +22,8 @@ const POLL: Duration = Duration::from_secs(2);
 /// How often a follower's right to read is checked again (and at once after any change of
 /// tokens, users or permissions): a deleted extension ends the stream within this.
 const RECHECK: Duration = Duration::from_secs(5);
+/// The `Retry-After` of a follow refused for want of a place.
+const FOLLOW_RETRY_AFTER: u64 = 5;
 
 /// An extension's log, checked and filtered.
 pub(crate) struct Reader {
@@ -88,14 +90,27 @@ impl Reader {
     /// Every line from `after` on (without it, the newest `limit` first), as they are written.
     /// Ends when the server begins to stop, when the caller's right to read ends (checked again
     /// every [`RECHECK`]), or when the store cannot be read (a client reconnects from the last
-    /// line it had, `Last-Event-ID`). `None`: the log store is off (`--observe off`).
-    pub(crate) fn follow(self) -> Option<impl Stream<Item = ExtensionLogLine> + Send + 'static> {
-        let changed = self.state.logs.as_ref()?.changed();
+    /// line it had, `Last-Event-ID`). `None`: the log store is off (`--observe off`). Refused
+    /// (busy) past [`crate::logs::MAX_FOLLOWERS`] follows on this node, or
+    /// [`crate::logs::MAX_FOLLOWERS_PER_USER`] of one user.
+    pub(crate) fn follow(self) -> Result<Option<impl Stream<Item = ExtensionLogLine> + Send + 'static>> {
+        let Some(logs) = self.state.logs.as_ref() else { return Ok(None) };
+        let place = logs
+            .admit_follower(self.who.user_id)
+            .map_err(|message| Error::Busy { message, retry_after: FOLLOW_RETRY_AFTER })?;
+        let changed = logs.changed();
         let stopping = self.state.stopping.subscribe();
         let generation = self.state.auth_cache.generation();
-        let start =
-            Following { r: self, changed, stopping, ready: VecDeque::new(), checked: Instant::now(), generation };
-        Some(futures_util::stream::unfold(start, |mut f| async move {
+        let start = Following {
+            r: self,
+            changed,
+            stopping,
+            ready: VecDeque::new(),
+            checked: Instant::now(),
+            generation,
+            _place: place,
+        };
+        Ok(Some(futures_util::stream::unfold(start, |mut f| async move {
             loop {
                 if let Some(row) = f.ready.pop_front() {
                     return Some((line(row), f));
@@ -141,7 +156,7 @@ impl Reader {
                 }
                 f.ready.extend(rows);
             }
-        }))
+        })))
     }
 
     /// Whether the caller may still read this log: its token or session is neither revoked nor
@@ -177,6 +192,8 @@ struct Following {
     checked: Instant,
     /// The principals' cache generation at that check.
     generation: u64,
+    /// Its place among this node's follows.
+    _place: crate::logs::Follower,
 }
 
 fn line(r: LogRow) -> ExtensionLogLine {

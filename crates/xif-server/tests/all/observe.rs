@@ -351,6 +351,32 @@ async fn a_follower_ends_when_its_reader_loses_the_right_and_when_the_server_sto
 }
 
 #[tokio::test]
+async fn one_user_follows_at_most_8_logs_at_once() {
+    let s = TestServer::start().await;
+    s.deploy("ServerTest", &server_test("1")).await;
+    let maker = s.user("maker", &["Change & Deploy Applications"]).await;
+    let mut open = Vec::new();
+    for _ in 0..8 {
+        open.push(follow(&s, &maker, "&limit=0").await);
+    }
+    let resp = s
+        .client
+        .get(s.url("/api/v1/extensions/ServerTest/logs?follow=true"))
+        .bearer_auth(&maker)
+        .send()
+        .await
+        .expect("a ninth follow");
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(resp.headers().get("retry-after").is_some(), "{:?}", resp.headers());
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(body["error"], "busy", "{body}");
+    assert!(body["message"].as_str().is_some_and(|m| m.contains("follow 8 logs")), "{body}");
+    // Another user still may.
+    let _admin_follows = follow(&s, &s.admin, "&limit=0").await;
+    drop(open);
+}
+
+#[tokio::test]
 async fn a_stopping_server_writes_its_last_log_lines_and_call_counts() {
     let dir = Arc::new(tempfile::tempdir().expect("tempdir"));
     let mut c = config(dir.path());
