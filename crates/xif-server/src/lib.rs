@@ -113,8 +113,10 @@ impl RunningServer {
         }
         // No call runs now: the queued log lines and the last counts are written, within a bound.
         self.state.closing.send_replace(true);
-        for task in self.background {
-            if tokio::time::timeout(std::time::Duration::from_secs(10), task).await.is_err() {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        for mut task in self.background {
+            if tokio::time::timeout_at(deadline, &mut task).await.is_err() {
+                task.abort();
                 tracing::warn!("the last log lines or call counts were not written within 10 s");
             }
         }

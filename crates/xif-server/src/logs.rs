@@ -216,8 +216,8 @@ async fn write_batch(weak: &std::sync::Weak<Inner>, batch: &mut Vec<Pending>, ke
     let written = state.db.write_logs(&lines, keep).await;
     drop(lines);
     match written {
-        Ok(()) => {
-            logs.written.fetch_add(batch.len() as u64, Relaxed);
+        Ok(kept) => {
+            logs.written.fetch_add(kept as u64, Relaxed);
             logs.changed.send_modify(|n| *n += 1);
             crate::cluster::announce(&state, crate::cluster::Change::Logs).await;
         }

@@ -182,6 +182,9 @@ const GUARDED: [&str; 9] = [
     "other",
 ];
 
+/// What a caller gets wrong: per caller, such calls are not counted for either side.
+const CALLERS_MISTAKES: [&str; 2] = ["bad_input", "unknown_action"];
+
 /// The failures the guard counts in a rollout per caller, where the two sides serve different
 /// callers: not what a caller sends wrong (bad input, an unknown action), which one bad caller
 /// on the new side would otherwise charge to the new version.
@@ -238,6 +241,11 @@ impl Split {
     /// rollout, once, when this call makes the new version fail clearly more often than the old.
     pub fn record(&self, new: bool, failed: Option<&str>) -> Option<String> {
         let c = &self.counts;
+        // Per caller, a call a caller got wrong says nothing of the version: it is not counted at
+        // all (else one caller's bad calls would dilute the version's own failures).
+        if self.per_caller && failed.is_some_and(|k| CALLERS_MISTAKES.contains(&k)) {
+            return None;
+        }
         let kinds: &[&str] = if self.per_caller { &GUARDED_PER_CALLER } else { &GUARDED };
         let failed = failed.is_some_and(|k| kinds.contains(&k));
         let (calls, fails) = if new { (&c.new_calls, &c.new_failed) } else { (&c.old_calls, &c.old_failed) };

@@ -929,6 +929,9 @@ impl Db {
         sqlx::query("DELETE FROM settings WHERE extension_key = $1").bind(key(name)).execute(&mut *tx).await?;
         crate::entities::drop_tables(self, &mut tx, name).await?;
         sqlx::query("DELETE FROM versions WHERE extension_id = $1").bind(extension_id).execute(&mut *tx).await?;
+        // After the log writers' lock: a batch that found the extension commits before this
+        // deletes its lines, and a later one no longer finds it.
+        self.lock_key(&mut tx, "logs", "").await?;
         sqlx::query("DELETE FROM extension_log_chunks WHERE extension_id = $1")
             .bind(extension_id)
             .execute(&mut *tx)

@@ -107,9 +107,10 @@ struct Chunk {
 impl Db {
     /// Writes a batch of lines (lines of one extension keep their order) in one transaction,
     /// then forgets, for each extension in it, every line beyond its newest `keep`.
-    pub async fn write_logs(&self, rows: &[NewLogLine<'_>], keep: u32) -> Result<(), Error> {
+    /// Returns how many lines it kept (none of an extension that no longer exists).
+    pub async fn write_logs(&self, rows: &[NewLogLine<'_>], keep: u32) -> Result<usize, Error> {
         if rows.is_empty() {
-            return Ok(());
+            return Ok(0);
         }
         let keep = i64::from(keep.max(1));
         let mut extensions: Vec<i64> = rows.iter().map(|r| r.extension_id).collect();
@@ -131,6 +132,7 @@ impl Db {
             existing.extend(found);
         }
         let extensions = existing;
+        let kept = rows.iter().filter(|r| extensions.contains(&r.extension_id)).count();
         let mut chunks = Vec::new();
         for &ext in &extensions {
             let last: Option<i64> =
@@ -180,7 +182,7 @@ impl Db {
                 .await?;
         }
         tx.commit().await?;
-        Ok(())
+        Ok(kept)
     }
 
     /// An extension's lines by `q`, oldest first.

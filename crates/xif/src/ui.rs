@@ -43,12 +43,16 @@ impl Ui {
 /// returns, new lines) written as Rust escapes, so text from a server or an extension can neither
 /// drive the terminal nor forge another line.
 pub fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.chars().any(char::is_control) {
+    // Control characters, and the marks that reorder text on screen (bidirectional overrides).
+    let unsafe_char = |c: char| {
+        c.is_control() || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.chars().any(unsafe_char) {
         return std::borrow::Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 8);
     for c in text.chars() {
-        if c.is_control() {
+        if unsafe_char(c) {
             out.extend(c.escape_default());
         } else {
             out.push(c);
@@ -63,5 +67,6 @@ mod tests {
     fn one_line_escapes_control_characters_only() {
         assert_eq!(super::one_line("plain text, ünïcode"), "plain text, ünïcode");
         assert_eq!(super::one_line("a\nforged\x1b]52;c;AAAA\x07\rline"), "a\\nforged\\u{1b}]52;c;AAAA\\u{7}\\rline");
+        assert_eq!(super::one_line("abc\u{202e}fed"), "abc\\u{202e}fed");
     }
 }

@@ -144,6 +144,14 @@ impl Reader {
                 };
                 // Every line up to `scanned` was looked at: lines the filter skipped are not read again.
                 f.r.query.after = Some(scanned);
+                // A change of rights while it read: checked before anything read is sent.
+                let generation = f.r.state.auth_cache.generation();
+                if !rows.is_empty() && generation != f.generation {
+                    if !f.r.still_allowed().await {
+                        return None;
+                    }
+                    (f.checked, f.generation) = (Instant::now(), generation);
+                }
                 if rows.is_empty() {
                     tokio::select! {
                         woke = tokio::time::timeout(POLL, f.changed.changed()) => {
