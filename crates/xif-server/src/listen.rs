@@ -17,7 +17,9 @@
 //!   client that writes its whole body before reading (Python's urllib, curl) reads the answer
 //!   instead of a reset ("broken pipe").
 //! - **Draining.** On shutdown the listener closes (new connections are refused), idle
-//!   connections close, and connections with a request in flight close after its answer.
+//!   connections close, and connections with a request in flight close after its answer, or
+//!   after [`Options::drain_timeout`] when the answer does not finish (a client that stopped
+//!   reading).
 //!
 //! Handlers see the peer as `ConnectInfo<SocketAddr>`, as with axum's
 //! `into_make_service_with_connect_info`.
@@ -73,6 +75,10 @@ pub struct Options {
     pub exempt: Exempt,
     /// TLS, when the server terminates it.
     pub tls: Option<tokio_rustls::TlsAcceptor>,
+    /// How long a connection with a request in flight may take to finish once the server
+    /// drains (longer than any call may run); past it the connection is closed, so a client that
+    /// stopped reading an answer cannot hold the shutdown up.
+    pub drain_timeout: Duration,
 }
 
 impl std::fmt::Debug for Options {
@@ -483,7 +489,14 @@ impl Connection {
         let mut ticks = tokio::time::interval(tick);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut draining = false;
+        let mut drain_deadline: Option<tokio::time::Instant> = None;
         loop {
+            let past_deadline = async {
+                match drain_deadline {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 done = std::future::poll_fn(|cx| http.poll_without_shutdown(cx)) => {
                     if let Err(e) = done {
@@ -504,7 +517,12 @@ impl Connection {
                     if conn.idle() {
                         return Ended::Dropped;
                     }
+                    drain_deadline = Some(tokio::time::Instant::now() + self.options.drain_timeout);
                     Pin::new(&mut http).graceful_shutdown();
+                }
+                () = past_deadline => {
+                    tracing::warn!(peer = %self.peer, "connection closed: its answer did not finish within the drain timeout");
+                    return Ended::Dropped;
                 }
                 _ = ticks.tick() => {
                     if let Some(why) = conn.expired(&self.options) {
