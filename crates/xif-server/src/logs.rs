@@ -11,7 +11,7 @@
 //! nodes, after another node's (`LOGS` on the cluster channel), then read the database from the
 //! last id they sent: the same lines on every node.
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 
 use tokio::sync::{mpsc, watch};
 use xif_runtime::{LogLevel, LogLine, LogSink, LogSource};
@@ -22,6 +22,10 @@ use crate::state::{AppState, Inner};
 
 /// Lines that may wait for the writer.
 pub const CHANNEL: usize = 8192;
+/// Lines of one extension that may wait for the writer (or be written) at once: a quarter of
+/// [`CHANNEL`], so that one extension logging without pause cannot crowd out every other one's
+/// lines.
+pub const MAX_QUEUED_PER_EXTENSION: usize = CHANNEL / 4;
 /// Logs followed at once on this node, at most (each one reads the database when lines come).
 pub const MAX_FOLLOWERS: usize = 256;
 /// Logs followed at once by one user on this node, at most.
@@ -44,6 +48,14 @@ pub struct Pending {
     at: i64,
     call_id: Arc<str>,
     message: String,
+    /// Its extension's count of queued lines, taken back when the line is written or dropped.
+    queued: Arc<AtomicUsize>,
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        self.queued.fetch_sub(1, Relaxed);
+    }
 }
 
 impl Pending {
@@ -84,15 +96,34 @@ impl Logs {
 
     /// The sink of one call's lines: each goes to `server` (the server's own log) and to the store,
     /// tagged with `live`'s extension and version, `action` and `call_id`.
-    pub fn sink(&self, live: &Live, action: &str, call_id: &str, server: LogSink) -> LogSink {
+    /// `queued` is the extension's count of lines waiting: past [`MAX_QUEUED_PER_EXTENSION`] a
+    /// line is dropped and counted.
+    pub fn sink(&self, live: &Live, action: &str, call_id: &str, queued: Arc<AtomicUsize>, server: LogSink) -> LogSink {
+        self.sink_of((live.extension_id, live.version), action, call_id, queued, server)
+    }
+
+    /// [`Logs::sink`] for `(extension id, version)`.
+    fn sink_of(
+        &self,
+        (extension_id, version): (i64, i64),
+        action: &str,
+        call_id: &str,
+        queued: Arc<AtomicUsize>,
+        server: LogSink,
+    ) -> LogSink {
         let tx = self.tx.clone();
-        let (extension_id, version) = (live.extension_id, live.version);
         let dropped = self.dropped.clone();
         let (action, call_id): (Arc<str>, Arc<str>) = (action.into(), call_id.into());
         Arc::new(move |mut line: LogLine| {
             // The server's own log gets the line as cut for the store, never more.
             if line.message.len() > MAX_LINE {
                 line.message = cut(&line.message);
+            }
+            server(line.clone());
+            if queued.fetch_add(1, Relaxed) >= MAX_QUEUED_PER_EXTENSION {
+                queued.fetch_sub(1, Relaxed);
+                dropped.fetch_add(1, Relaxed);
+                return;
             }
             let row = Pending {
                 extension_id,
@@ -102,9 +133,9 @@ impl Logs {
                 source: source_name(line.source),
                 at: xif_store::now_ms(),
                 call_id: call_id.clone(),
-                message: cut(&line.message),
+                message: line.message,
+                queued: queued.clone(),
             };
-            server(line);
             if tx.try_send(row).is_err() {
                 dropped.fetch_add(1, Relaxed);
             }
@@ -268,4 +299,40 @@ fn cut(text: &str) -> String {
         end -= 1;
     }
     format!("{}…", &text[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(message: &str) -> LogLine {
+        LogLine {
+            extension: "Noisy".into(),
+            version: 1,
+            level: LogLevel::Info,
+            source: LogSource::Host,
+            message: message.into(),
+        }
+    }
+
+    #[test]
+    fn one_extension_queues_at_most_its_share_and_gets_room_back_as_lines_are_written() {
+        let (logs, mut rx) = Logs::new();
+        let server: LogSink = Arc::new(|_| {});
+        let (noisy, quiet) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let sink = logs.sink_of((1, 1), "Loop", "c1", noisy.clone(), server.clone());
+        for _ in 0..MAX_QUEUED_PER_EXTENSION + 10 {
+            sink(line("again"));
+        }
+        assert_eq!(noisy.load(Relaxed), MAX_QUEUED_PER_EXTENSION);
+        assert_eq!(logs.dropped.load(Relaxed), 10, "the lines past its share are dropped and counted");
+        // Another extension's lines still find room.
+        logs.sink_of((2, 1), "Greet", "c2", quiet.clone(), server.clone())(line("hello"));
+        assert_eq!((quiet.load(Relaxed), logs.dropped.load(Relaxed)), (1, 10));
+        // A line taken and written gives its place back.
+        drop(rx.try_recv().expect("a queued line"));
+        assert_eq!(noisy.load(Relaxed), MAX_QUEUED_PER_EXTENSION - 1);
+        sink(line("room again"));
+        assert_eq!((noisy.load(Relaxed), logs.dropped.load(Relaxed)), (MAX_QUEUED_PER_EXTENSION, 10));
+    }
 }

@@ -400,6 +400,7 @@ impl Registry {
                     running: Arc::new(Semaphore::new(per_extension.max(1) as usize)),
                     waiting: AtomicU32::new(0),
                     size: per_extension.max(1),
+                    log_queued: Arc::default(),
                 })
             })
             .clone()
@@ -434,11 +435,14 @@ impl Registry {
     }
 }
 
-/// One extension's share of the call slots, and its queue.
+/// One extension's share of the call slots, and its queue; and its lines waiting for the log
+/// writer (see [`crate::logs::MAX_QUEUED_PER_EXTENSION`]).
 pub struct CallSlots {
     running: Arc<Semaphore>,
     waiting: AtomicU32,
     size: u32,
+    /// Its calls' log lines queued or being written now.
+    pub log_queued: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// Why a call got no slot (a 503 with `Retry-After`).

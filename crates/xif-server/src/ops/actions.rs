@@ -168,7 +168,7 @@ where
     if let Some(logs) = &state.logs
         && call.1
     {
-        ctx.log = logs.sink(&live, &act.name.text, call.0, ctx.log);
+        ctx.log = logs.sink(&live, &act.name.text, call.0, slots.log_queued.clone(), ctx.log);
     }
     let out = match live.extension.run(prepared, ctx).await {
         Ok(out) => out,
