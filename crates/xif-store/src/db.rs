@@ -329,6 +329,21 @@ pub struct PublishRow {
     pub warnings: String,
 }
 
+/// The owner of a token chosen by `$cond` (on `$1`), while it is neither expired nor revoked
+/// (at `$2`).
+macro_rules! token_owner_sql {
+    ($cond:literal) => {
+        concat!(
+            "SELECT t.id AS token_id, t.kind, t.expires_at, u.id AS user_id, u.name,
+                    CASE WHEN u.is_admin THEN 1 ELSE 0 END AS is_admin
+             FROM tokens t JOIN users u ON u.id = t.user_id
+             WHERE ",
+            $cond,
+            " AND t.revoked_at IS NULL AND t.expires_at > $2"
+        )
+    };
+}
+
 impl Db {
     /// Opens (creating, for SQLite) the database named by `url` and applies the migrations:
     /// `sqlite:PATH` (WAL, synchronous NORMAL, foreign keys, secure delete, a 10 s busy
@@ -540,31 +555,21 @@ impl Db {
 
     /// The owner of a token that is neither expired nor revoked.
     pub async fn token_owner(&self, token_hash: &str, now: i64) -> Result<Option<TokenOwner>, Error> {
-        Ok(sqlx::query_as::<_, TokenOwner>(
-            "SELECT t.id AS token_id, t.kind, t.expires_at, u.id AS user_id, u.name,
-                    CASE WHEN u.is_admin THEN 1 ELSE 0 END AS is_admin
-             FROM tokens t JOIN users u ON u.id = t.user_id
-             WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND t.expires_at > $2",
-        )
-        .bind(token_hash)
-        .bind(now)
-        .fetch_optional(&self.pool)
-        .await?)
+        Ok(sqlx::query_as::<_, TokenOwner>(token_owner_sql!("t.token_hash = $1"))
+            .bind(token_hash)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await?)
     }
 
     /// [`Db::token_owner`] by the token's id: its owner while it is neither expired nor revoked
     /// (for a long answer, such as a followed log, that checks its caller again as it goes).
     pub async fn token_owner_by_id(&self, token_id: i64, now: i64) -> Result<Option<TokenOwner>, Error> {
-        Ok(sqlx::query_as::<_, TokenOwner>(
-            "SELECT t.id AS token_id, t.kind, t.expires_at, u.id AS user_id, u.name,
-                    CASE WHEN u.is_admin THEN 1 ELSE 0 END AS is_admin
-             FROM tokens t JOIN users u ON u.id = t.user_id
-             WHERE t.id = $1 AND t.revoked_at IS NULL AND t.expires_at > $2",
-        )
-        .bind(token_id)
-        .bind(now)
-        .fetch_optional(&self.pool)
-        .await?)
+        Ok(sqlx::query_as::<_, TokenOwner>(token_owner_sql!("t.id = $1"))
+            .bind(token_id)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await?)
     }
 
     /// Tokens of a user (`None`: of everyone), newest first; `kind` filters.
