@@ -406,6 +406,24 @@ pub fn logs(args: crate::LogsArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
             Err(e) => Ok(fail(&e, ui, json_out)),
         };
     }
+    // The newest lines first as a page, then the follow from the last of them (from the start
+    // when none matched): a reconnect before the first new line then misses nothing either.
+    if filter.after.is_none() {
+        // At least one line, to learn where the log stands, even with `--lines 0`.
+        let page = LogFilter { limit: Some(args.lines.max(1)), ..filter.clone() };
+        match rt.block_on(client.logs(&args.extension, &page)) {
+            Ok(lines) => {
+                let shown = lines.len().saturating_sub(args.lines as usize);
+                for l in &lines[shown..] {
+                    if !print(l) {
+                        return Ok(ExitCode::SUCCESS); // stdout closed
+                    }
+                }
+                filter.after = Some(lines.last().map_or(0, |l| l.id));
+            }
+            Err(e) => return Ok(fail(&e, ui, json_out)),
+        }
+    }
     let mut connected_once = false;
     loop {
         let mut last = filter.after;
