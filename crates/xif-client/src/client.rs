@@ -482,15 +482,30 @@ impl Client {
     }
 
     /// Moves a rollout on: the rolling version takes `percent` of calls (100: it becomes active).
-    pub async fn set_rollout(&self, extension: &str, percent: u32) -> Result<xif_wire::RolloutMoved, ClientError> {
-        let body = xif_wire::RolloutChange { percent, version: None };
+    /// With `version`, only when that version is the one rolling out (else a 409).
+    pub async fn set_rollout(
+        &self,
+        extension: &str,
+        percent: u32,
+        version: Option<i64>,
+    ) -> Result<xif_wire::RolloutMoved, ClientError> {
+        let body = xif_wire::RolloutChange { percent, version };
         self.json(self.request(reqwest::Method::PUT, &format!("/api/v1/extensions/{extension}/rollout")).json(&body))
             .await
     }
 
-    /// Aborts a rollout: every call goes to the active version again.
-    pub async fn abort_rollout(&self, extension: &str) -> Result<xif_wire::RolloutMoved, ClientError> {
-        self.json(self.request(reqwest::Method::DELETE, &format!("/api/v1/extensions/{extension}/rollout"))).await
+    /// Aborts a rollout: every call goes to the active version again. With `version`, only when
+    /// that version is the one rolling out (else a 409).
+    pub async fn abort_rollout(
+        &self,
+        extension: &str,
+        version: Option<i64>,
+    ) -> Result<xif_wire::RolloutMoved, ClientError> {
+        let path = match version {
+            Some(v) => format!("/api/v1/extensions/{extension}/rollout?version={v}"),
+            None => format!("/api/v1/extensions/{extension}/rollout"),
+        };
+        self.json(self.request(reqwest::Method::DELETE, &path)).await
     }
 
     /// The settings of an extension's active version (a secret's value is never sent).

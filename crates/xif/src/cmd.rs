@@ -40,8 +40,8 @@ pub fn run(command: Command, ui: &Ui) -> anyhow::Result<ExitCode> {
         Command::Rollback { extension, number, server, json } => {
             remote::rollback(&extension, number, server.server.as_deref(), json, ui)
         }
-        Command::Rollout { extension, to, server, json } => {
-            remote::rollout(&extension, to.as_deref(), server.server.as_deref(), json, ui)
+        Command::Rollout { extension, to, if_version, server, json } => {
+            remote::rollout(&extension, to.as_deref(), if_version, server.server.as_deref(), json, ui)
         }
         Command::Token { action } => remote::token(action, ui),
         Command::Settings(args) => remote::settings(args, ui),

@@ -185,6 +185,10 @@ enum Command {
         /// 1 to 100, or `abort`; left out: show how it goes.
         #[arg(value_name = "PERCENT|abort")]
         to: Option<String>,
+        /// Move or abort only if version N is the one rolling out (as a CI job that published N
+        /// would): another rollout begun meanwhile is left alone, and the command fails.
+        #[arg(long, value_name = "N")]
+        if_version: Option<i64>,
         #[command(flatten)]
         server: ServerArg,
         /// Print machine-readable JSON on stdout.
@@ -610,4 +614,15 @@ fn main() -> ExitCode {
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
+}
+
+#[cfg(test)]
+mod tests {
+    /// clap's own checks of the whole command line (unique names, no clash with `--version`...),
+    /// which otherwise run only when a command is first parsed.
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory as _;
+        super::Cli::command().debug_assert();
+    }
 }

@@ -585,6 +585,7 @@ pub fn rollback(
 pub fn rollout(
     extension: &str,
     to: Option<&str>,
+    version: Option<i64>,
     server: Option<&str>,
     json_out: bool,
     ui: &Ui,
@@ -617,8 +618,8 @@ pub fn rollout(
         };
     }
     let moved = match percent {
-        Some(p) => rt.block_on(client.set_rollout(extension, p)),
-        None => rt.block_on(client.abort_rollout(extension)),
+        Some(p) => rt.block_on(client.set_rollout(extension, p, version)),
+        None => rt.block_on(client.abort_rollout(extension, version)),
     };
     match moved {
         Ok(m) => {

@@ -513,7 +513,10 @@ fn a_gradual_publish_rolls_out_and_xif_rollout_moves_it_on_and_aborts() {
 
     // A bad share is a usage error; 60 moves it on; 100 makes version 2 active.
     run_code(server.xif().args(["rollout", "PubRoll", "150"]), 2);
-    let out = run_ok(server.xif().args(["rollout", "PubRoll", "60"]));
+    // `--if-version N` moves it only when version N is the one rolling out.
+    let out = run_code(server.xif().args(["rollout", "PubRoll", "60", "--if-version", "1"]), 1);
+    assert!(stderr(&out).contains("version 1 of PubRoll is not rolling out"), "{}", stderr(&out));
+    let out = run_ok(server.xif().args(["rollout", "PubRoll", "60", "--if-version", "2"]));
     assert!(stderr(&out).contains("version 2 takes 60% of calls (was 20%)"), "{}", stderr(&out));
     let out = run_ok(server.xif().args(["rollout", "PubRoll", "100"]));
     assert!(stderr(&out).contains("Activated") && stderr(&out).contains("version 2 is active"), "{}", stderr(&out));
@@ -534,7 +537,8 @@ fn a_gradual_publish_rolls_out_and_xif_rollout_moves_it_on_and_aborts() {
     let out = run_ok(server.xif().args(["rollout", "PubRoll", "--json"]));
     let info = crate::support::json(&out);
     assert_eq!((info["per_caller"].as_bool(), info["guard"].as_bool()), (Some(true), Some(false)), "{info}");
-    let out = run_ok(server.xif().args(["rollout", "PubRoll", "abort"]));
+    run_code(server.xif().args(["rollout", "PubRoll", "abort", "--if-version", "2"]), 1);
+    let out = run_ok(server.xif().args(["rollout", "PubRoll", "abort", "--if-version", "3"]));
     assert!(stderr(&out).contains("Aborted") && stderr(&out).contains("aborted by admin"), "{}", stderr(&out));
     let out = run_ok(server.xif().args(["call", "PubRoll", "Greet", r#"{"Who": {"Name": "Ada"}}"#, "--json"]));
     assert!(String::from_utf8_lossy(&out.stdout).contains("Hi"), "{}", String::from_utf8_lossy(&out.stdout));
