@@ -87,6 +87,9 @@ pub struct Config {
     /// How often this node adds what it counted to the calls per minute in the database (the
     /// Service Center's charts); default 10 s.
     pub minutes_flush_interval: Duration,
+    /// At a stop, how much longer than the longest call (its time limit and its wait for a
+    /// slot) a connection may take to finish its answer before it is closed; default 10 s.
+    pub drain_grace: Duration,
 }
 
 /// The PEM files of a server that terminates TLS itself.
@@ -145,6 +148,7 @@ impl Config {
             observe: true,
             metrics_token: None,
             minutes_flush_interval: Duration::from_secs(10),
+            drain_grace: Duration::from_secs(10),
         }
     }
 }

@@ -300,7 +300,7 @@ fn listen_options(config: &Config, tls: Option<tokio_rustls::TlsAcceptor>) -> li
         },
         tls,
         // Calls end within their time limit (and wait for a slot at most the queue wait).
-        drain_timeout: config.limits.call_time + config.limits.call_queue_wait + std::time::Duration::from_secs(10),
+        drain_timeout: config.limits.call_time + config.limits.call_queue_wait + config.drain_grace,
     }
 }
 

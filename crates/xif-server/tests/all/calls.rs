@@ -280,6 +280,43 @@ async fn shutdown_drains_calls_in_flight() {
     tokio::time::timeout(Duration::from_secs(10), stopping).await.expect("stopped").expect("task");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_client_that_stops_reading_does_not_hold_a_shutdown_up() {
+    use tokio::io::AsyncWriteExt as _;
+    let dir = Arc::new(tempfile::tempdir().expect("tempdir"));
+    let mut c = config(dir.path());
+    c.limits.call_time = Duration::from_secs(1);
+    c.limits.call_queue_wait = Duration::from_millis(100);
+    c.drain_grace = Duration::from_millis(500);
+    let mut s = TestServer::start_with(c, dir).await;
+    s.deploy("RuntimeTest", &crate::support::Fixture::load("RuntimeTest").package()).await;
+    // About 12 MB of log, more than the sockets buffer: 2,500 calls of two lines of 2 KiB each.
+    let long = "x".repeat(4096);
+    for _ in 0..2500 {
+        let (status, out, _) = s.call(&s.admin, "RuntimeTest", "Log", json!({"Message": long})).await;
+        assert_eq!(status, StatusCode::OK, "{out}");
+    }
+    // A follow of all of it from a client with a tiny receive window that never reads: the
+    // server's answer stalls on its writes.
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4096).expect("a small receive buffer");
+    let addr = s.url.trim_start_matches("http://").parse().expect("the server's address");
+    let mut stalled = socket.connect(addr).await.expect("connect");
+    let request = format!(
+        "GET /api/v1/extensions/RuntimeTest/logs?follow=true&after=0 HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\n\r\n",
+        s.admin
+    );
+    stalled.write_all(request.as_bytes()).await.expect("request");
+    // Until the log has been read past what the socket buffers hold (the server wrote all it could).
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    let server = s.server.take().expect("running");
+    tokio::time::timeout(Duration::from_secs(10), server.shutdown())
+        .await
+        .expect("the server stopped: the stalled connection was closed past the drain timeout");
+    drop(stalled);
+}
+
 #[tokio::test]
 async fn settings_are_set_by_administrators_and_secrets_never_returned() {
     let s = TestServer::start().await;
