@@ -32,7 +32,7 @@ pub async fn get_rollout(
         (status = 400, description = "A share outside 1 to 100", body = ErrorBody),
         (status = 403, description = "A permission is missing; the message names it", body = ErrorBody),
         (status = 404, description = "No such extension, or no rollout runs", body = ErrorBody),
-        (status = 409, description = "The rollout ended meanwhile", body = ErrorBody)))]
+        (status = 409, description = "The rollout ended or changed meanwhile, or another version than the one named rolls out", body = ErrorBody)))]
 pub async fn set_rollout(
     State(state): State<AppState>,
     auth: Auth,
@@ -50,7 +50,7 @@ pub async fn set_rollout(
     responses((status = 200, description = "Aborted", body = RolloutMoved),
         (status = 403, description = "A permission is missing; the message names it", body = ErrorBody),
         (status = 404, description = "No such extension, or no rollout runs", body = ErrorBody),
-        (status = 409, description = "The rollout ended meanwhile", body = ErrorBody)))]
+        (status = 409, description = "The rollout ended or changed meanwhile, or another version than the one named rolls out", body = ErrorBody)))]
 pub async fn abort_rollout(
     State(state): State<AppState>,
     auth: Auth,
