@@ -240,14 +240,18 @@ pub(crate) async fn follow(state: &AppState, name: &str, said: &str) -> Result<(
             let split = match ext.rollout() {
                 None => None,
                 // A rolling version that cannot be loaded leaves the active one serving every
-                // call here (the reconcile tries again), rather than neither.
+                // call here, rather than neither; the reconcile tries again, waiting longer after
+                // each failure.
+                Some(r) if !state.registry.may_load((ext.id, r.version)) => None,
                 Some(r) => match loaded(state, ext, r.version).await {
                     Err(e) => {
-                        tracing::error!(extension = %ext.name, version = r.version, error = %one_line(&e.to_string()),
+                        let retry_in = state.registry.load_failed((ext.id, r.version));
+                        tracing::error!(extension = %ext.name, version = r.version, error = %one_line(&e.to_string()), ?retry_in,
                             "cannot load the version rolling out: the active version takes every call on this node");
                         None
                     }
                     Ok(live) => {
+                        state.registry.load_succeeded((ext.id, r.version));
                         let counts = state
                             .registry
                             .rollout(&ext.name)
@@ -262,6 +266,10 @@ pub(crate) async fn follow(state: &AppState, name: &str, said: &str) -> Result<(
                     }
                 },
             };
+            if split.is_none() && serving == Some((ext.id, number, None)) {
+                // The rolling version is not loaded (yet): nothing changes here.
+                return read_settings(state, name).await.map_err(Into::into);
+            }
             let rolling = split.as_ref().map(|s| (s.live.version, s.percent));
             state.registry.serve(active, split);
             tracing::info!(extension = %ext.name, version = number, rollout = ?rolling, was = ?serving.map(|s| s.1), "{said}");

@@ -301,6 +301,9 @@ pub struct Registry {
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     settings: RwLock<HashMap<String, Arc<ExtensionSettings>>>,
     slots: Mutex<HashMap<String, Arc<CallSlots>>>,
+    /// Versions that failed to load, by (extension id, version): when to try again, and how many
+    /// times it failed (see [`Registry::may_load`]).
+    load_failures: Mutex<HashMap<(i64, i64), (std::time::Instant, u32)>>,
     /// What this node counts.
     pub metrics: Metrics,
 }
@@ -427,6 +430,31 @@ impl Registry {
             .collect();
         per.sort();
         crate::metrics::Gauges { active_versions: per.len(), slots: per, log_lines: (0, 0) }
+    }
+
+    /// Whether version `key` (extension id, version) may be loaded now: not while the wait after
+    /// its last failure runs.
+    pub fn may_load(&self, key: (i64, i64)) -> bool {
+        let failures = self.load_failures.lock().unwrap_or_else(|p| p.into_inner());
+        failures.get(&key).is_none_or(|(next, _)| std::time::Instant::now() >= *next)
+    }
+
+    /// Version `key` failed to load: the wait before the next try, 5 s doubling per failure up
+    /// to 5 minutes.
+    pub fn load_failed(&self, key: (i64, i64)) -> std::time::Duration {
+        let mut failures = self.load_failures.lock().unwrap_or_else(|p| p.into_inner());
+        if failures.len() >= 4096 {
+            failures.clear();
+        }
+        let n = failures.get(&key).map_or(0, |(_, n)| *n).saturating_add(1);
+        let wait = std::time::Duration::from_secs(5u64.saturating_mul(1 << (n - 1).min(6)).min(300));
+        failures.insert(key, (std::time::Instant::now() + wait, n));
+        wait
+    }
+
+    /// Version `key` loaded: no wait before it next time.
+    pub fn load_succeeded(&self, key: (i64, i64)) {
+        self.load_failures.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
     }
 
     /// How many extensions are live.

@@ -381,3 +381,33 @@ async fn per_caller_the_guard_ignores_a_callers_bad_input_but_not_the_versions_f
         "{log}"
     );
 }
+
+#[tokio::test]
+async fn a_node_that_cannot_load_the_rolling_version_serves_the_active_one_for_every_call() {
+    let s = TestServer::start().await;
+    s.deploy(EXT, &server_test("1")).await;
+    let (status, up) = s.upload(&s.admin, EXT, &server_test("2")).await;
+    assert!(status.is_success(), "{up}");
+    let digest = up["digest"].as_str().expect("digest").to_string();
+    let (status, body) = publish_gradual(&s, 2, "gradual=50").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // Version 2's package is lost; the server starts again.
+    let dir = s.dir.clone();
+    let mut s = s;
+    s.stop().await;
+    if crate::support::engine() == crate::support::Engine::Postgres {
+        let url = crate::support::database_url(dir.path());
+        let mut db = xif_store::testing::Probe::connect(&url).await.expect("db");
+        db.execute_with("DELETE FROM packages WHERE digest = $1", &[&digest]).await.expect("the package row");
+        db.close().await.expect("close");
+    } else {
+        std::fs::remove_file(dir.path().join("packages").join(format!("{digest}.xif"))).expect("the package file");
+    }
+    let s = TestServer::start_with(crate::support::config(dir.path()), dir).await;
+
+    // Every call answers, from version 1; the rollout is still on record.
+    assert_eq!(which(&s, &s.admin, 20).await, BTreeMap::from([(1, 20)]));
+    let (status, info) = s.get(Some(&s.admin), &format!("/api/v1/extensions/{EXT}/rollout")).await;
+    assert_eq!((status, info["version"].as_i64()), (StatusCode::OK, Some(2)), "{info}");
+}
