@@ -268,7 +268,7 @@ pub(crate) async fn follow(state: &AppState, name: &str, said: &str) -> Result<(
             };
             if split.is_none() && serving == Some((ext.id, number, None)) {
                 // The rolling version is not loaded (yet): nothing changes here.
-                return read_settings(state, name).await.map_err(Into::into);
+                return read_settings(state, name).await;
             }
             let rolling = split.as_ref().map(|s| (s.live.version, s.percent));
             state.registry.serve(active, split);
