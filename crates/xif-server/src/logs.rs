@@ -83,6 +83,9 @@ pub struct Logs {
     pub dropped: Arc<AtomicU64>,
     /// Follows open now, by user id.
     followers: Arc<std::sync::Mutex<std::collections::HashMap<i64, usize>>>,
+    /// Batches written here, per extension id, and lines written by other nodes (any
+    /// extension): what a follower compares to know whether its extension has new lines.
+    stamps: Arc<std::sync::Mutex<(std::collections::HashMap<i64, u64>, u64)>>,
 }
 
 impl Logs {
@@ -90,7 +93,14 @@ impl Logs {
     pub fn new() -> (Logs, mpsc::Receiver<Pending>) {
         let (tx, rx) = mpsc::channel::<Pending>(CHANNEL);
         let (changed, _) = watch::channel(0u64);
-        let logs = Logs { tx, changed, written: Arc::default(), dropped: Arc::default(), followers: Arc::default() };
+        let logs = Logs {
+            tx,
+            changed,
+            written: Arc::default(),
+            dropped: Arc::default(),
+            followers: Arc::default(),
+            stamps: Arc::default(),
+        };
         (logs, rx)
     }
 
@@ -165,8 +175,17 @@ impl Logs {
         self.changed.subscribe()
     }
 
+    /// Where the log of `extension_id` stands: it changes when this node writes lines of it or
+    /// another node writes any lines, so a follower of a quiet extension is not woken to read
+    /// for every other extension's batch.
+    pub fn stamp(&self, extension_id: i64) -> (u64, u64) {
+        let stamps = self.stamps.lock().unwrap_or_else(|p| p.into_inner());
+        (stamps.0.get(&extension_id).copied().unwrap_or(0), stamps.1)
+    }
+
     /// Another node wrote lines.
     pub fn written_elsewhere(&self) {
+        self.stamps.lock().unwrap_or_else(|p| p.into_inner()).1 += 1;
         self.changed.send_modify(|n| *n += 1);
     }
 }
@@ -249,6 +268,12 @@ async fn write_batch(weak: &std::sync::Weak<Inner>, batch: &mut Vec<Pending>, ke
     match written {
         Ok(kept) => {
             logs.written.fetch_add(kept as u64, Relaxed);
+            {
+                let mut stamps = logs.stamps.lock().unwrap_or_else(|p| p.into_inner());
+                for p in batch.iter() {
+                    *stamps.0.entry(p.extension_id).or_default() += 1;
+                }
+            }
             logs.changed.send_modify(|n| *n += 1);
             crate::cluster::announce(&state, crate::cluster::Change::Logs).await;
         }

@@ -129,6 +129,7 @@ impl Reader {
                 }
                 // Seen before reading: a batch written after this read wakes the wait below.
                 f.changed.borrow_and_update();
+                let stamp = f.r.stamp();
                 let q = match f.r.query.after {
                     // The first read, without `after`: the newest `limit` lines, and on from the
                     // newest line there is (of any level or action).
@@ -153,18 +154,28 @@ impl Reader {
                     (f.checked, f.generation) = (Instant::now(), generation);
                 }
                 if rows.is_empty() {
-                    tokio::select! {
-                        woke = tokio::time::timeout(POLL, f.changed.changed()) => {
-                            if let Ok(Err(_)) = woke {
-                                return None;
-                            }
+                    // Until this extension has new lines (or another node wrote), or POLL.
+                    let poll_at = tokio::time::Instant::now() + POLL;
+                    loop {
+                        tokio::select! {
+                            woke = tokio::time::timeout_at(poll_at, f.changed.changed()) => match woke {
+                                Ok(Err(_)) => return None,
+                                Err(_) => break,
+                                Ok(Ok(())) if f.r.stamp() != stamp => break,
+                                Ok(Ok(())) => {}
+                            },
+                            _ = f.stopping.wait_for(|s| *s) => return None,
                         }
-                        _ = f.stopping.wait_for(|s| *s) => return None,
                     }
                 }
                 f.ready.extend(rows);
             }
         })))
+    }
+
+    /// Where this extension's log stands ([`crate::logs::Logs::stamp`]).
+    fn stamp(&self) -> (u64, u64) {
+        self.state.logs.as_ref().map_or((0, 0), |l| l.stamp(self.extension_id))
     }
 
     /// Whether the caller may still read this log: its token or session is neither revoked nor

@@ -559,3 +559,41 @@ async fn a_rollout_started_moved_and_aborted_on_one_node_splits_the_same_on_anot
     splits(&client, &b, &token, &[(v2, 100)]).await;
     assert!(b.log().contains("serves a version activated on another node"), "{}", b.log());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_followed_on_one_node_shows_the_lines_of_calls_on_another() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let database = xif_testpg::database("logs_across_nodes");
+    let nodes = three(root.path(), &database);
+    let (a, b) = (&nodes[0], &nodes[1]);
+    let client = Client::new();
+    let token = client.admin(&a.url).await;
+    let v1 = client.upload(&a.url, &token, "ServerTest", server_test("one")).await;
+    let (status, body, _) = client.publish(&a.url, &token, "ServerTest", v1).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    serves(&client, b, &token, v1, "one").await;
+
+    // B follows (from now on); a call through A logs a line; B sends it within 10 s.
+    let mut follow = reqwest::Client::new()
+        .get(format!("{}/api/v1/extensions/ServerTest/logs?follow=true&limit=0", b.url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("follow on B");
+    assert_eq!(follow.status(), StatusCode::OK);
+    let (status, body, _) =
+        client.post(&a.url, "/api/v1/extensions/ServerTest/actions/Wait", Some(&token), json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let mut text = String::new();
+    let got = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Ok(Some(chunk)) = follow.chunk().await {
+            text.push_str(&String::from_utf8_lossy(&chunk));
+            if text.contains("\"action\":\"Wait\"") {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(got, Ok(true), "B's follower got the line of the call on A: {text}");
+}
