@@ -928,7 +928,7 @@ pub fn bench_observe_switch(root: &Path) -> anyhow::Result<()> {
     });
     let took = started.elapsed();
     let (mut on, mut off) = (Vec::new(), Vec::new());
-    // Blocks of 1,000 consecutive calls of one connection: each block's own cost, as a check
+    // Blocks of 500 + 500 consecutive calls of one connection: each block's own cost, as a check
     // of how much the figure moves.
     let mut blocks = Vec::new();
     for r in results {
