@@ -242,7 +242,16 @@ pub(crate) async fn follow(state: &AppState, name: &str, said: &str) -> Result<(
                 // A rolling version that cannot be loaded leaves the active one serving every
                 // call here, rather than neither; the reconcile tries again, waiting longer after
                 // each failure.
-                Some(r) if !state.registry.may_load((ext.id, r.version)) => None,
+                // (A version this node has in memory already is reused, whatever failed before.)
+                Some(r)
+                    if !state.registry.may_load((ext.id, r.version))
+                        && state
+                            .registry
+                            .rollout(&ext.name)
+                            .is_none_or(|s| s.live.extension_id != ext.id || s.live.version != r.version) =>
+                {
+                    None
+                }
                 Some(r) => match loaded(state, ext, r.version).await {
                     Err(e) => {
                         let retry_in = state.registry.load_failed((ext.id, r.version));

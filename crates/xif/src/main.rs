@@ -187,7 +187,7 @@ enum Command {
         to: Option<String>,
         /// Move or abort only if version N is the one rolling out (as a CI job that published N
         /// would): another rollout begun meanwhile is left alone, and the command fails.
-        #[arg(long, value_name = "N")]
+        #[arg(long, value_name = "N", requires = "to")]
         if_version: Option<i64>,
         #[command(flatten)]
         server: ServerArg,
