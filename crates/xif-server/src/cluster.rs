@@ -244,11 +244,7 @@ pub(crate) async fn follow(state: &AppState, name: &str, said: &str) -> Result<(
                 // each failure.
                 // (A version this node has in memory already is reused, whatever failed before.)
                 Some(r)
-                    if !state.registry.may_load((ext.id, r.version))
-                        && state
-                            .registry
-                            .rollout(&ext.name)
-                            .is_none_or(|s| s.live.extension_id != ext.id || s.live.version != r.version) =>
+                    if !state.registry.may_load((ext.id, r.version)) && in_memory(state, ext, r.version).is_none() =>
                 {
                     None
                 }
@@ -292,14 +288,20 @@ pub(crate) async fn follow(state: &AppState, name: &str, said: &str) -> Result<(
 
 /// Version `number` of `ext` as this node has it loaded (active or rolling out), or loaded now.
 async fn loaded(state: &AppState, ext: &xif_store::ExtensionRow, number: i64) -> Result<Arc<Live>, AppError> {
+    match in_memory(state, ext, number) {
+        Some(live) => Ok(live),
+        None => Ok(state.registry.prepare(publish::load_version(state, &ext.name, ext.id, number).await?)),
+    }
+}
+
+/// Version `number` of `ext` as this node serves it now (active or rolling out), if it does.
+fn in_memory(state: &AppState, ext: &xif_store::ExtensionRow, number: i64) -> Option<Arc<Live>> {
     let is = |l: &Arc<Live>| l.extension_id == ext.id && l.version == number;
-    if let Some(live) = state.registry.get(&ext.name).filter(is) {
-        return Ok(live);
-    }
-    if let Some(split) = state.registry.rollout(&ext.name).filter(|s| is(&s.live)) {
-        return Ok(split.live.clone());
-    }
-    Ok(state.registry.prepare(publish::load_version(state, &ext.name, ext.id, number).await?))
+    state
+        .registry
+        .get(&ext.name)
+        .filter(is)
+        .or_else(|| state.registry.rollout(&ext.name).filter(|s| is(&s.live)).map(|s| s.live.clone()))
 }
 
 /// Reads one extension's settings again under this node's lock of the extension, so that an
