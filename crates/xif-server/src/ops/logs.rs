@@ -120,12 +120,8 @@ impl Reader {
                 }
                 // Checked again every RECHECK, and at once after any change of tokens, users or
                 // permissions (on any node: they all clear the principals' cache).
-                let generation = f.r.state.auth_cache.generation();
-                if f.checked.elapsed() >= RECHECK || generation != f.generation {
-                    if !f.r.still_allowed().await {
-                        return None;
-                    }
-                    (f.checked, f.generation) = (Instant::now(), generation);
+                if !f.may_go_on(f.checked.elapsed() >= RECHECK).await {
+                    return None;
                 }
                 // Seen before reading: a batch written after this read wakes the wait below.
                 f.changed.borrow_and_update();
@@ -146,12 +142,8 @@ impl Reader {
                 // Every line up to `scanned` was looked at: lines the filter skipped are not read again.
                 f.r.query.after = Some(scanned);
                 // A change of rights while it read: checked before anything read is sent.
-                let generation = f.r.state.auth_cache.generation();
-                if !rows.is_empty() && generation != f.generation {
-                    if !f.r.still_allowed().await {
-                        return None;
-                    }
-                    (f.checked, f.generation) = (Instant::now(), generation);
+                if !rows.is_empty() && !f.may_go_on(false).await {
+                    return None;
                 }
                 if rows.is_empty() {
                     // Until this extension has new lines (or another node wrote), or POLL.
@@ -213,6 +205,22 @@ struct Following {
     generation: u64,
     /// Its place among this node's follows.
     _place: crate::logs::Follower,
+}
+
+impl Following {
+    /// Whether the follow may go on: its reader's right is checked again when `due`, or when
+    /// the principals' cache changed since the last check.
+    async fn may_go_on(&mut self, due: bool) -> bool {
+        let generation = self.r.state.auth_cache.generation();
+        if !due && generation == self.generation {
+            return true;
+        }
+        if !self.r.still_allowed().await {
+            return false;
+        }
+        (self.checked, self.generation) = (Instant::now(), generation);
+        true
+    }
 }
 
 fn line(r: LogRow) -> ExtensionLogLine {
